@@ -1,0 +1,1 @@
+"""Generated agentmail wire types; do not edit."""

@@ -1,0 +1,127 @@
+"""Small immutable value objects that configure an :class:`~agentmail_client.AgentmailClient`.
+
+Each is validated in its constructor so that a bad setting fails where it is written, not on the
+first call that happens to use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+_MIB = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How idempotent calls are retried after a transient failure.
+
+    Only calls that are safe to repeat are ever retried (reads, ``EnsureProject``, ``MarkRead``,
+    ``AcknowledgeMessage``, and sends that carry an idempotency key). The delay before retry
+    ``n`` (counting from 0) is drawn uniformly from ``[0, min(max_backoff, initial_backoff *
+    multiplier ** n)]`` ("full jitter", so that many clients failing together do not retry in
+    lockstep), but never less than the server's ``RetryInfo`` delay, capped at ``max_backoff``.
+
+    Attributes:
+        max_attempts: Total attempts including the first; 1 disables retries.
+        initial_backoff: Upper bound of the first delay, in seconds.
+        max_backoff: Upper bound of any delay, in seconds.
+        multiplier: Growth factor of the delay bound per attempt.
+    """
+
+    max_attempts: int = 4
+    initial_backoff: float = 0.1
+    max_backoff: float = 5.0
+    multiplier: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.initial_backoff < 0 or self.max_backoff < 0:
+            raise ValueError("backoff delays must not be negative")
+        if self.multiplier < 1:
+            raise ValueError("multiplier must be at least 1")
+
+    def backoff(self, retry: int, retry_after: float | None = None) -> float:
+        """Returns the delay in seconds before retry number ``retry`` (0 for the first retry).
+
+        Args:
+            retry: How many retries were made before this one.
+            retry_after: The delay the server asked for in ``RetryInfo``, if any.
+        """
+        bound = min(self.max_backoff, self.initial_backoff * self.multiplier**retry)
+        delay = random.uniform(0.0, bound)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_backoff))
+        return delay
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+"""A policy that makes every call exactly once."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """Default deadlines of one call attempt, in seconds; ``None`` means no deadline.
+
+    A ``timeout=`` argument given to a client method overrides these for that call. The deadline
+    applies to each attempt, so a retried read may take up to ``max_attempts`` times as long.
+
+    Attributes:
+        read: Deadline of calls that change nothing (Get*, List*).
+        write: Deadline of calls that change state (sends, registration, MarkRead, ...), longer
+            by default because they wait for a durable commit.
+    """
+
+    read: float | None = 10.0
+    write: float | None = 30.0
+
+    def __post_init__(self) -> None:
+        for value in (self.read, self.write):
+            if value is not None and value <= 0:
+                raise ValueError("timeouts must be positive or None")
+
+
+ChannelOptionValue = int | str
+"""The value of one gRPC channel argument."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelConfig:
+    """Settings of the underlying gRPC channel.
+
+    The keepalive defaults suit an agentmail server that tolerates pings no more often than
+    every 10 s without data (``grpc.http2.min_ping_interval_without_data_ms = 10000``): pinging
+    more often would get the connection closed with ``GOAWAY too_many_pings``.
+
+    Attributes:
+        max_message_bytes: Largest message sent or received; responses may carry many bodies.
+        keepalive_time_ms: Interval between keepalive pings.
+        keepalive_timeout_ms: How long to wait for a ping acknowledgement before closing.
+        keepalive_permit_without_calls: Ping even with no call in flight, so that an idle
+            connection broken by a middlebox is noticed before the next call needs it.
+        extra_options: Further raw ``(name, value)`` gRPC channel arguments, applied last.
+    """
+
+    max_message_bytes: int = 64 * _MIB
+    keepalive_time_ms: int = 30_000
+    keepalive_timeout_ms: int = 10_000
+    keepalive_permit_without_calls: bool = True
+    extra_options: tuple[tuple[str, ChannelOptionValue], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_message_bytes <= 0:
+            raise ValueError("max_message_bytes must be positive")
+        if self.keepalive_time_ms <= 0 or self.keepalive_timeout_ms <= 0:
+            raise ValueError("keepalive intervals must be positive")
+
+    def options(self) -> list[tuple[str, ChannelOptionValue]]:
+        """Returns the settings as gRPC channel arguments."""
+        return [
+            ("grpc.max_send_message_length", self.max_message_bytes),
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.keepalive_time_ms", self.keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
+            ("grpc.keepalive_permit_without_calls", int(self.keepalive_permit_without_calls)),
+            *self.extra_options,
+        ]

@@ -1,0 +1,55 @@
+"""Entry point: ``agentmail-server`` / ``python -m agentmail_server``.
+
+Order: configuration -> logging -> event loop (uvloop when enabled) -> serve until SIGTERM or
+SIGINT -> graceful stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from agentmail_server.app import AgentmailServer
+from agentmail_server.config import ServerConfig, load_config
+
+logger = logging.getLogger("agentmail_server")
+
+
+async def serve(config: ServerConfig) -> None:
+    """Run a server until SIGTERM or SIGINT, then stop it gracefully."""
+    server = AgentmailServer(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    logger.info("shutting down (grace %.1fs)", config.grace_seconds)
+    await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse configuration and run the server; returns the process exit code."""
+    config = load_config(argv)
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    if config.uvloop:
+        try:
+            import uvloop  # noqa: PLC0415 - optional dependency
+        except ImportError:
+            logger.warning("uvloop is not installed; using asyncio's event loop")
+        else:
+            uvloop.run(serve(config))
+            return 0
+    asyncio.run(serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Server configuration: one immutable value object built from flags and environment.
+
+Every setting is declared once in ``SETTINGS`` with its default and help text; the command-line
+parser and the environment reader are both generated from that table, and a test checks that the
+README documents each one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import pathlib
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+SyncMode = Literal["full", "normal"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One configurable value: its field name, environment variable, default and meaning."""
+
+    field: str
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        """The environment variable that sets it."""
+        return "AGENTMAIL_" + self.field.upper()
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag that sets it."""
+        return "--" + self.field.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "listen", "127.0.0.1:7070", "gRPC listen address (host:port; port 0 picks a free one)."
+    ),
+    Setting(
+        "data_dir", "./agentmail-data", "Folder holding the SQLite database (created if absent)."
+    ),
+    Setting("grace_seconds", "5", "How long shutdown waits for in-flight calls before cancelling."),
+    Setting("read_pool_size", "4", "Read-only SQLite connections serving queries."),
+    Setting(
+        "writer_queue_size",
+        "10000",
+        "Writes waiting for the single writer; when full, writes fail fast "
+        "with RESOURCE_EXHAUSTED.",
+    ),
+    Setting("writer_max_batch", "512", "Most writes committed together in one transaction."),
+    Setting(
+        "sqlite_synchronous",
+        "full",
+        "SQLite synchronous mode: 'full' fsyncs every commit (durable across power loss), "
+        "'normal' survives process crashes only.",
+    ),
+    Setting("max_receive_bytes", "8388608", "Largest request the server accepts, in bytes."),
+    Setting("max_send_bytes", "67108864", "Largest response the server sends, in bytes."),
+    Setting("cache_size", "10000", "Entries in each of the token and agent-name caches (LRU)."),
+    Setting("uvloop", "true", "Run on uvloop when it is installed ('false' for asyncio's loop)."),
+    Setting("log_level", "INFO", "Logging level (DEBUG logs one line per RPC)."),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    """Validated server settings. Build with :func:`load_config` or directly in tests."""
+
+    listen: str = "127.0.0.1:7070"
+    data_dir: pathlib.Path = pathlib.Path("./agentmail-data")
+    grace_seconds: float = 5.0
+    read_pool_size: int = 4
+    writer_queue_size: int = 10000
+    writer_max_batch: int = 512
+    sqlite_synchronous: SyncMode = "full"
+    max_receive_bytes: int = 8 * 1024 * 1024
+    max_send_bytes: int = 64 * 1024 * 1024
+    cache_size: int = 10000
+    uvloop: bool = True
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if ":" not in self.listen:
+            raise ValueError(f"listen must be host:port, got {self.listen!r}")
+        if self.grace_seconds < 0:
+            raise ValueError("grace_seconds must be >= 0")
+        for name in ("read_pool_size", "writer_queue_size", "writer_max_batch", "cache_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.sqlite_synchronous not in ("full", "normal"):
+            raise ValueError("sqlite_synchronous must be 'full' or 'normal'")
+        if self.max_receive_bytes < 2 * 1024 * 1024:
+            raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
+
+    @property
+    def database_path(self) -> pathlib.Path:
+        """The SQLite database file inside the data folder."""
+        return self.data_dir / "agentmail.sqlite3"
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def _coerce(field: dataclasses.Field[object], raw: str) -> object:
+    kind = str(field.type)
+    if "bool" in kind:
+        return _parse_bool(raw)
+    if "int" in kind:
+        return int(raw)
+    if "float" in kind:
+        return float(raw)
+    if "Path" in kind:
+        return pathlib.Path(raw)
+    return raw
+
+
+def load_config(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """Build the configuration: flags override environment, which overrides defaults."""
+    environ = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(
+        prog="agentmail-server", description="Run the agentmail gRPC server."
+    )
+    for setting in SETTINGS:
+        parser.add_argument(
+            setting.flag,
+            dest=setting.field,
+            default=None,
+            help=f"{setting.help} [env {setting.env}, default {setting.default}]",
+        )
+    args = parser.parse_args(argv)
+    fields = {f.name: f for f in dataclasses.fields(ServerConfig)}
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        raw = getattr(args, setting.field)
+        if raw is None:
+            raw = environ.get(setting.env, setting.default)
+        try:
+            values[setting.field] = _coerce(fields[setting.field], raw)
+        except ValueError as exc:
+            parser.error(f"{setting.flag}: {exc}")
+    try:
+        return ServerConfig(**values)  # type: ignore[arg-type]
+    except ValueError as exc:
+        parser.error(str(exc))

@@ -1,0 +1,128 @@
+"""Domain records shared by storage, services and the rpc layer."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+
+
+def now_micros() -> int:
+    """Wall-clock time in integer microseconds since the epoch (how times are stored)."""
+    return time.time_ns() // 1000
+
+
+class Importance(enum.IntEnum):
+    """Message importance; values match the wire enum."""
+
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+    URGENT = 4
+
+
+class RecipientKind(enum.IntEnum):
+    """How a recipient was addressed; values match the wire enum. Lower is more visible."""
+
+    TO = 1
+    CC = 2
+    BCC = 3
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Project:
+    """A project: agents that work on the same thing."""
+
+    id: int
+    slug: str
+    human_key: str
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Agent:
+    """A registered agent's public profile."""
+
+    id: int
+    project_id: int
+    project_slug: str
+    name: str
+    program: str
+    model: str
+    task_description: str
+    created_at: int
+    updated_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Identity:
+    """Who an authenticated call is made by. Immutable for the life of the agent."""
+
+    agent_id: int
+    project_id: int
+    project_slug: str
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message with every recipient; views for a reader are made by :meth:`seen_by`."""
+
+    id: int
+    project_id: int
+    sender_id: int
+    sender_name: str
+    thread_id: str
+    subject: str
+    body: str | None
+    body_size: int
+    importance: Importance
+    ack_required: bool
+    topic: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    created_at: int
+
+    def seen_by(self, viewer_id: int, viewer_name: str, kind: RecipientKind | None) -> Message:
+        """The message as ``viewer`` may see it: bcc only for the sender or to itself."""
+        if viewer_id == self.sender_id:
+            return self
+        bcc = (viewer_name,) if kind is RecipientKind.BCC else ()
+        return dataclasses.replace(self, bcc=bcc)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Delivery:
+    """One recipient's copy of a message and its read/ack state."""
+
+    message_id: int
+    kind: RecipientKind
+    read_at: int | None
+    ack_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A message in a reader's inbox, already restricted to that reader's view."""
+
+    message: Message
+    delivery: Delivery
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """First-wins read and ack times of one message for one recipient."""
+
+    message_id: int
+    read_at: int | None
+    ack_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Recipient:
+    """A resolved recipient: agent id, display name and how it is addressed."""
+
+    agent_id: int
+    name: str
+    kind: RecipientKind

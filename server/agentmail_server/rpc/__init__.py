@@ -1,0 +1,1 @@
+"""gRPC layer: servicers, proto conversion, status mapping and interceptors."""

@@ -1,0 +1,93 @@
+"""AgentService over gRPC: request validation lives in the services; this only converts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentmail.v1 import agent_service_pb2, agent_service_pb2_grpc
+
+from agentmail_server.rpc import convert
+from agentmail_server.rpc.context import authorization
+from agentmail_server.services.agents import AgentDirectory
+from agentmail_server.services.auth import Authenticator
+
+Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
+
+
+class AgentServicer(agent_service_pb2_grpc.AgentServiceServicer):
+    """Projects and agents."""
+
+    def __init__(self, directory: AgentDirectory, auth: Authenticator) -> None:
+        self._directory = directory
+        self._auth = auth
+
+    async def EnsureProject(
+        self, request: agent_service_pb2.EnsureProjectRequest, context: Context
+    ) -> agent_service_pb2.EnsureProjectResponse:
+        project, created = await self._directory.ensure_project(request.human_key)
+        return agent_service_pb2.EnsureProjectResponse(
+            project=convert.project_pb(project), created=created
+        )
+
+    async def GetProject(
+        self, request: agent_service_pb2.GetProjectRequest, context: Context
+    ) -> agent_service_pb2.GetProjectResponse:
+        project = await self._directory.project(request.slug)
+        return agent_service_pb2.GetProjectResponse(project=convert.project_pb(project))
+
+    async def ListProjects(
+        self, request: agent_service_pb2.ListProjectsRequest, context: Context
+    ) -> agent_service_pb2.ListProjectsResponse:
+        projects, token = await self._directory.list_projects(request.page_size, request.page_token)
+        return agent_service_pb2.ListProjectsResponse(
+            projects=[convert.project_pb(p) for p in projects], next_page_token=token
+        )
+
+    async def RegisterAgent(
+        self, request: agent_service_pb2.RegisterAgentRequest, context: Context
+    ) -> agent_service_pb2.RegisterAgentResponse:
+        profile = {
+            "program": request.program,
+            "model": request.model,
+            "task_description": request.task_description,
+        }
+        agent, token, created = await self._directory.register(
+            request.project, request.name, profile, authorization(context)
+        )
+        return agent_service_pb2.RegisterAgentResponse(
+            agent=convert.agent_pb(agent), agent_token=token, created=created
+        )
+
+    async def GetAgent(
+        self, request: agent_service_pb2.GetAgentRequest, context: Context
+    ) -> agent_service_pb2.GetAgentResponse:
+        agent = await self._directory.agent(request.project, request.name)
+        return agent_service_pb2.GetAgentResponse(agent=convert.agent_pb(agent))
+
+    async def ListAgents(
+        self, request: agent_service_pb2.ListAgentsRequest, context: Context
+    ) -> agent_service_pb2.ListAgentsResponse:
+        agents, token = await self._directory.list_agents(
+            request.project, request.page_size, request.page_token
+        )
+        return agent_service_pb2.ListAgentsResponse(
+            agents=[convert.agent_pb(a) for a in agents], next_page_token=token
+        )
+
+    async def UpdateAgent(
+        self, request: agent_service_pb2.UpdateAgentRequest, context: Context
+    ) -> agent_service_pb2.UpdateAgentResponse:
+        caller = await self._auth.require(authorization(context))
+        profile = {
+            "program": request.agent.program,
+            "model": request.agent.model,
+            "task_description": request.agent.task_description,
+        }
+        agent = await self._directory.update(
+            caller,
+            request.agent.project,
+            request.agent.name,
+            profile,
+            list(request.update_mask.paths),
+        )
+        return agent_service_pb2.UpdateAgentResponse(agent=convert.agent_pb(agent))

@@ -1,0 +1,92 @@
+"""Conversion between domain records and agentmail.v1 wire messages."""
+
+from __future__ import annotations
+
+from agentmail.v1 import mail_service_pb2, types_pb2
+from google.protobuf import timestamp_pb2
+
+from agentmail_server.domain import cursors
+from agentmail_server.domain.models import (
+    Agent,
+    Delivery,
+    DeliveryState,
+    InboxItem,
+    Message,
+    Project,
+)
+
+
+def timestamp(micros: int | None) -> timestamp_pb2.Timestamp | None:
+    """A Timestamp for stored microseconds; None stays unset."""
+    if micros is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromMicroseconds(micros)
+    return stamp
+
+
+def project_pb(project: Project) -> types_pb2.Project:
+    """Wire form of a project."""
+    return types_pb2.Project(
+        slug=project.slug,
+        human_key=project.human_key,
+        create_time=timestamp(project.created_at),
+    )
+
+
+def agent_pb(agent: Agent) -> types_pb2.Agent:
+    """Wire form of an agent's public profile (never its token)."""
+    return types_pb2.Agent(
+        project=agent.project_slug,
+        name=agent.name,
+        program=agent.program,
+        model=agent.model,
+        task_description=agent.task_description,
+        create_time=timestamp(agent.created_at),
+        update_time=timestamp(agent.updated_at),
+    )
+
+
+def message_pb(message: Message, project_slug: str) -> types_pb2.Message:
+    """Wire form of a message view (already restricted to its reader)."""
+    return types_pb2.Message(
+        id=message.id,
+        project=project_slug,
+        thread_id=message.thread_id,
+        sender=message.sender_name,
+        to=message.to,
+        cc=message.cc,
+        bcc=message.bcc,
+        subject=message.subject,
+        body=message.body or "",
+        importance=int(message.importance),  # type: ignore[arg-type]
+        ack_required=message.ack_required,
+        topic=message.topic,
+        create_time=timestamp(message.created_at),
+        body_size_bytes=message.body_size,
+    )
+
+
+def inbox_item_pb(message: Message, delivery: Delivery, project_slug: str) -> types_pb2.InboxItem:
+    """Wire form of one inbox item with the reader's state and cursor."""
+    return types_pb2.InboxItem(
+        message=message_pb(message, project_slug),
+        kind=int(delivery.kind),  # type: ignore[arg-type]
+        read_time=timestamp(delivery.read_at),
+        ack_time=timestamp(delivery.ack_at),
+        cursor=cursors.encode(cursors.INBOX_ASC, delivery.message_id),
+    )
+
+
+def item_pb(item: InboxItem, project_slug: str) -> types_pb2.InboxItem:
+    """Wire form of a domain inbox item."""
+    return inbox_item_pb(item.message, item.delivery, project_slug)
+
+
+def delivery_state_pb(state: DeliveryState) -> mail_service_pb2.DeliveryState:
+    """Wire form of first-wins read/ack times."""
+    return mail_service_pb2.DeliveryState(
+        message_id=state.message_id,
+        read_time=timestamp(state.read_at),
+        ack_time=timestamp(state.ack_at),
+    )

@@ -1,0 +1,154 @@
+"""MailService over gRPC: authenticate, convert, delegate to the Mailer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc, types_pb2
+
+from agentmail_server.errors import Unimplemented
+from agentmail_server.rpc import convert
+from agentmail_server.rpc.context import authorization
+from agentmail_server.services.auth import Authenticator
+from agentmail_server.services.mail import Compose, Mailer
+from agentmail_server.storage.queries import InboxFilter
+
+Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
+
+
+class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
+    """Sending and reading mail on behalf of the authenticated agent."""
+
+    def __init__(self, mailer: Mailer, auth: Authenticator) -> None:
+        self._mailer = mailer
+        self._auth = auth
+
+    async def SendMessage(
+        self, request: mail_service_pb2.SendMessageRequest, context: Context
+    ) -> mail_service_pb2.SendMessageResponse:
+        caller = await self._auth.require(authorization(context))
+        compose = Compose(
+            subject=request.subject,
+            body=request.body,
+            importance=request.importance,
+            ack_required=request.ack_required,
+            thread_id=request.thread_id,
+            topic=request.topic,
+            idempotency_key=request.idempotency_key,
+        )
+        sent = await self._mailer.send(
+            caller, compose, request.to, request.cc, request.bcc, request.broadcast
+        )
+        return mail_service_pb2.SendMessageResponse(
+            message=convert.message_pb(sent.message, caller.project_slug),
+            deduplicated=sent.deduplicated,
+        )
+
+    async def ReplyMessage(
+        self, request: mail_service_pb2.ReplyMessageRequest, context: Context
+    ) -> mail_service_pb2.ReplyMessageResponse:
+        caller = await self._auth.require(authorization(context))
+        compose = Compose(
+            subject=request.subject,
+            body=request.body,
+            importance=request.importance,
+            ack_required=request.ack_required,
+            idempotency_key=request.idempotency_key,
+        )
+        sent = await self._mailer.reply(
+            caller, request.message_id, compose, request.to, request.cc, request.reply_all
+        )
+        return mail_service_pb2.ReplyMessageResponse(
+            message=convert.message_pb(sent.message, caller.project_slug),
+            deduplicated=sent.deduplicated,
+        )
+
+    async def GetMessage(
+        self, request: mail_service_pb2.GetMessageRequest, context: Context
+    ) -> mail_service_pb2.GetMessageResponse:
+        caller = await self._auth.require(authorization(context))
+        message, delivery = await self._mailer.get(caller, request.message_id)
+        response = mail_service_pb2.GetMessageResponse(
+            message=convert.message_pb(message, caller.project_slug)
+        )
+        if delivery is not None:
+            response.delivery.CopyFrom(
+                convert.inbox_item_pb(message, delivery, caller.project_slug)
+            )
+        return response
+
+    async def ListInbox(
+        self, request: mail_service_pb2.ListInboxRequest, context: Context
+    ) -> mail_service_pb2.ListInboxResponse:
+        caller = await self._auth.require(authorization(context))
+        page = await self._mailer.inbox(
+            caller,
+            InboxFilter(
+                unread_only=request.unread_only,
+                urgent_only=request.urgent_only,
+                topic=request.topic,
+                thread_id=request.thread_id,
+            ),
+            newest_first=request.order == mail_service_pb2.INBOX_ORDER_NEWEST_FIRST,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            include_bodies=request.include_bodies,
+        )
+        return mail_service_pb2.ListInboxResponse(
+            items=[convert.item_pb(item, caller.project_slug) for item in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def ListOutbox(
+        self, request: mail_service_pb2.ListOutboxRequest, context: Context
+    ) -> mail_service_pb2.ListOutboxResponse:
+        caller = await self._auth.require(authorization(context))
+        messages, token = await self._mailer.outbox(
+            caller, request.page_size, request.page_token, request.include_bodies
+        )
+        return mail_service_pb2.ListOutboxResponse(
+            messages=[convert.message_pb(m, caller.project_slug) for m in messages],
+            next_page_token=token,
+        )
+
+    async def GetThread(
+        self, request: mail_service_pb2.GetThreadRequest, context: Context
+    ) -> mail_service_pb2.GetThreadResponse:
+        caller = await self._auth.require(authorization(context))
+        messages, token = await self._mailer.thread(
+            caller,
+            request.thread_id,
+            request.page_size,
+            request.page_token,
+            request.include_bodies,
+        )
+        return mail_service_pb2.GetThreadResponse(
+            messages=[convert.message_pb(m, caller.project_slug) for m in messages],
+            next_page_token=token,
+        )
+
+    async def MarkRead(
+        self, request: mail_service_pb2.MarkReadRequest, context: Context
+    ) -> mail_service_pb2.MarkReadResponse:
+        caller = await self._auth.require(authorization(context))
+        states = await self._mailer.mark(caller, request.message_ids, acknowledge=False)
+        return mail_service_pb2.MarkReadResponse(
+            states=[convert.delivery_state_pb(s) for s in states]
+        )
+
+    async def AcknowledgeMessage(
+        self, request: mail_service_pb2.AcknowledgeMessageRequest, context: Context
+    ) -> mail_service_pb2.AcknowledgeMessageResponse:
+        caller = await self._auth.require(authorization(context))
+        states = await self._mailer.mark(caller, request.message_ids, acknowledge=True)
+        return mail_service_pb2.AcknowledgeMessageResponse(
+            states=[convert.delivery_state_pb(s) for s in states]
+        )
+
+    async def SubscribeInbox(
+        self, request: mail_service_pb2.SubscribeInboxRequest, context: Context
+    ) -> AsyncIterator[mail_service_pb2.SubscribeInboxResponse]:
+        await self._auth.require(authorization(context))
+        raise Unimplemented("NOT_IMPLEMENTED", "SubscribeInbox is not implemented yet")
+        yield mail_service_pb2.SubscribeInboxResponse(item=types_pb2.InboxItem())

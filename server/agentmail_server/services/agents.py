@@ -1,0 +1,170 @@
+"""Projects and agents: ensure, register, look up, update."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from agentmail_server.domain import cursors, limits, names
+from agentmail_server.domain.models import Agent, Identity, Project, now_micros
+from agentmail_server.errors import NotFound, PermissionDenied, invalid
+from agentmail_server.services.auth import Authenticator, hash_token, new_token, parse_authorization
+from agentmail_server.services.cache import LruCache
+from agentmail_server.storage import writes
+from agentmail_server.storage.queries import Queries
+from agentmail_server.storage.writer import Writer
+
+PROFILE_FIELDS = ("program", "model", "task_description")
+
+
+class AgentDirectory:
+    """Use cases of AgentService."""
+
+    def __init__(
+        self, writer: Writer, queries: Queries, auth: Authenticator, cache_size: int
+    ) -> None:
+        self._writer = writer
+        self._queries = queries
+        self._auth = auth
+        # Projects are never renamed or deleted, so slug -> project can be cached for good.
+        self.projects: LruCache[str, Project] = LruCache(cache_size)
+
+    async def ensure_project(self, human_key: str) -> tuple[Project, bool]:
+        """The project for ``human_key``, created on first use."""
+        if not human_key.strip():
+            raise invalid("human_key", "is required")
+        limits.check_length("human_key", human_key, limits.MAX_HUMAN_KEY_CHARS)
+        existing = await self._queries.project_by_human_key(human_key)
+        if existing is not None:
+            return existing, False
+        operation = functools.partial(writes.ensure_project, human_key=human_key, now=now_micros())
+        return await self._writer.submit(operation)
+
+    async def project(self, slug: str) -> Project:
+        """The project with ``slug``.
+
+        Raises:
+            NotFound: PROJECT_NOT_FOUND.
+        """
+        if not slug:
+            raise invalid("project", "is required")
+        project = self.projects.get(slug)
+        if project is None:
+            project = await self._queries.project_by_slug(slug)
+            if project is None:
+                raise NotFound(
+                    "PROJECT_NOT_FOUND", f"no project {slug!r}", metadata={"project": slug}
+                )
+            self.projects.put(slug, project)
+        return project
+
+    async def list_projects(self, page_size: int, page_token: str) -> tuple[list[Project], str]:
+        """A page of projects in creation order and the next page's token."""
+        size = limits.page_size(page_size, 50, 500)
+        after = cursors.decode(page_token, cursors.PROJECTS) or 0
+        found = await self._queries.projects(after, size + 1)
+        page = found[:size]
+        token = cursors.encode(cursors.PROJECTS, page[-1].id) if len(found) > size else ""
+        return page, token
+
+    async def register(
+        self,
+        project_slug: str,
+        name: str,
+        profile: dict[str, str],
+        authorization: str | None,
+    ) -> tuple[Agent, str, bool]:
+        """Register (or, with its token, re-register) an agent; returns (agent, token, created)."""
+        if not names.is_valid_agent_name(name):
+            raise invalid(
+                "name",
+                "must be a letter followed by up to 63 letters, digits, '_' or '-'",
+                "INVALID_AGENT_NAME",
+            )
+        _check_profile(profile)
+        project = await self.project(project_slug)
+        presented = parse_authorization(authorization)
+        token = presented or new_token()
+        registration = writes.Registration(
+            project_id=project.id,
+            name=name,
+            program=profile.get("program", ""),
+            model=profile.get("model", ""),
+            task_description=profile.get("task_description", ""),
+            new_token_hash=hash_token(token),
+            presented_token_hash=hash_token(presented) if presented else None,
+        )
+        operation = functools.partial(writes.register_agent, reg=registration, now=now_micros())
+        agent, created = await self._writer.submit(operation)
+        return agent, token, created
+
+    async def agent(self, project_slug: str, name: str) -> Agent:
+        """One agent by project and case-insensitive name.
+
+        Raises:
+            NotFound: PROJECT_NOT_FOUND or AGENT_NOT_FOUND.
+        """
+        if not name:
+            raise invalid("name", "is required")
+        project = await self.project(project_slug)
+        agent = await self._queries.agent_by_key(project.id, names.name_key(name))
+        if agent is None:
+            raise NotFound(
+                "AGENT_NOT_FOUND",
+                f"no agent {name!r} in project {project_slug!r}",
+                metadata={"name": name, "project": project_slug},
+            )
+        return agent
+
+    async def list_agents(
+        self, project_slug: str, page_size: int, page_token: str
+    ) -> tuple[list[Agent], str]:
+        """A page of a project's agents in registration order and the next page's token."""
+        size = limits.page_size(page_size, 100, 1000)
+        after = cursors.decode(page_token, cursors.AGENTS) or 0
+        project = await self.project(project_slug)
+        found = await self._queries.agents(project.id, after, size + 1)
+        page = found[:size]
+        token = cursors.encode(cursors.AGENTS, page[-1].id) if len(found) > size else ""
+        return page, token
+
+    async def update(
+        self,
+        caller: Identity,
+        project_slug: str,
+        name: str,
+        profile: dict[str, str],
+        mask: Sequence[str],
+    ) -> Agent:
+        """Change the caller's own profile fields named in ``mask`` (all when empty)."""
+        if (name and names.name_key(name) != names.name_key(caller.name)) or (
+            project_slug and project_slug != caller.project_slug
+        ):
+            raise PermissionDenied(
+                "NOT_SELF",
+                "an agent may only update its own profile",
+                metadata={"name": name or caller.name},
+            )
+        unknown = [path for path in mask if path not in PROFILE_FIELDS]
+        if unknown:
+            raise invalid(
+                "update_mask",
+                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(PROFILE_FIELDS)}",
+            )
+        chosen = mask or PROFILE_FIELDS
+        fields = {path: profile.get(path, "") for path in chosen}
+        _check_profile(fields)
+        operation = functools.partial(
+            writes.update_agent, agent_id=caller.agent_id, fields=fields, now=now_micros()
+        )
+        return await self._writer.submit(operation)
+
+
+def _check_profile(profile: dict[str, str]) -> None:
+    limits.check_length("program", profile.get("program", ""), limits.MAX_PROGRAM_CHARS)
+    limits.check_length("model", profile.get("model", ""), limits.MAX_MODEL_CHARS)
+    limits.check_length(
+        "task_description",
+        profile.get("task_description", ""),
+        limits.MAX_TASK_DESCRIPTION_CHARS,
+    )

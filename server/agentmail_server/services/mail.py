@@ -1,0 +1,308 @@
+"""Use cases of MailService: send, reply, read, page, mark."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from agentmail_server.domain import cursors, limits
+from agentmail_server.domain.models import (
+    Delivery,
+    DeliveryState,
+    Identity,
+    Importance,
+    InboxItem,
+    Message,
+    Recipient,
+    RecipientKind,
+    now_micros,
+)
+from agentmail_server.errors import FailedPrecondition, NotFound, invalid
+from agentmail_server.services.recipients import RecipientResolver
+from agentmail_server.storage import writes
+from agentmail_server.storage.queries import InboxFilter, Queries
+from agentmail_server.storage.writer import Writer
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Compose:
+    """The caller-controlled content of a new message (before validation)."""
+
+    subject: str
+    body: str
+    importance: int = 0
+    ack_required: bool = False
+    thread_id: str = ""
+    topic: str = ""
+    idempotency_key: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class InboxPage:
+    """One page of an inbox and the token for the next."""
+
+    items: list[InboxItem]
+    next_page_token: str
+
+
+class Mailer:
+    """Use cases of MailService."""
+
+    def __init__(self, writer: Writer, queries: Queries, resolver: RecipientResolver) -> None:
+        self._writer = writer
+        self._queries = queries
+        self._resolver = resolver
+
+    async def send(
+        self,
+        caller: Identity,
+        compose: Compose,
+        to: Sequence[str],
+        cc: Sequence[str],
+        bcc: Sequence[str],
+        broadcast: bool,
+    ) -> writes.Sent:
+        """Validate, resolve recipients and commit a new message."""
+        _check_compose(compose)
+        if broadcast:
+            if to or cc or bcc:
+                raise invalid("broadcast", "cannot be combined with to, cc or bcc")
+            recipients = await self._broadcast_recipients(caller)
+        else:
+            if not (to or cc or bcc):
+                raise invalid("to", "at least one recipient is required", "NO_RECIPIENTS")
+            recipients = await self._resolver.resolve(
+                caller.project_id,
+                [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
+            )
+        return await self._commit(caller, compose, recipients)
+
+    async def _broadcast_recipients(self, caller: Identity) -> tuple[Recipient, ...]:
+        targets = await self._queries.broadcast_targets(
+            caller.project_id, caller.agent_id, limits.MAX_RECIPIENTS + 1
+        )
+        if not targets:
+            raise FailedPrecondition(
+                "NO_BROADCAST_RECIPIENTS", "there is no other agent in this project to broadcast to"
+            )
+        if len(targets) > limits.MAX_RECIPIENTS:
+            raise FailedPrecondition(
+                "TOO_MANY_RECIPIENTS",
+                f"the project has more than {limits.MAX_RECIPIENTS} other agents",
+            )
+        return tuple(Recipient(agent_id, name, RecipientKind.TO) for agent_id, name in targets)
+
+    async def _commit(
+        self, caller: Identity, compose: Compose, recipients: tuple[Recipient, ...]
+    ) -> writes.Sent:
+        draft = writes.Draft(
+            project_id=caller.project_id,
+            sender_id=caller.agent_id,
+            sender_name=caller.name,
+            recipients=recipients,
+            subject=compose.subject.strip(),
+            body=compose.body,
+            importance=Importance(compose.importance or Importance.NORMAL),
+            ack_required=compose.ack_required,
+            thread_id=compose.thread_id,
+            topic=compose.topic,
+            idempotency_key=compose.idempotency_key,
+        )
+        operation = functools.partial(writes.insert_message, draft=draft, now=now_micros())
+        return await self._writer.submit(operation)
+
+    async def reply(
+        self,
+        caller: Identity,
+        message_id: int,
+        compose: Compose,
+        to: Sequence[str],
+        cc: Sequence[str],
+        reply_all: bool,
+    ) -> writes.Sent:
+        """Reply in the original's thread; see the contract for who is addressed."""
+        original, _ = await self.get(caller, message_id)
+        compose = dataclasses.replace(
+            compose,
+            subject=compose.subject or _reply_subject(original.subject),
+            importance=compose.importance or int(original.importance),
+            thread_id=original.thread_id,
+            topic=original.topic,
+        )
+        _check_compose(compose)
+        if original.sender_id == caller.agent_id:
+            primary = list(original.to) or [caller.name]
+        else:
+            primary = [original.sender_name]
+        extra_cc: list[str] = []
+        if reply_all:
+            primary += [n for n in original.to if n.casefold() != caller.name.casefold()]
+            extra_cc = [n for n in original.cc if n.casefold() != caller.name.casefold()]
+        recipients = await self._resolver.resolve(
+            caller.project_id,
+            [(RecipientKind.TO, [*primary, *to]), (RecipientKind.CC, [*extra_cc, *cc])],
+        )
+        return await self._commit(caller, compose, recipients)
+
+    async def get(self, caller: Identity, message_id: int) -> tuple[Message, Delivery | None]:
+        """A message the caller sent or received, in the caller's view.
+
+        Raises:
+            NotFound: MESSAGE_NOT_FOUND, also for messages the caller may not see.
+        """
+        found = await self._queries.message_for(message_id, caller.agent_id)
+        if found is None:
+            raise NotFound(
+                "MESSAGE_NOT_FOUND",
+                f"no message {message_id} visible to this agent",
+                metadata={"messageIds": str(message_id)},
+            )
+        message, delivery = found
+        kind = delivery.kind if delivery else None
+        return message.seen_by(caller.agent_id, caller.name, kind), delivery
+
+    async def inbox(
+        self,
+        caller: Identity,
+        flt: InboxFilter,
+        *,
+        newest_first: bool,
+        page_size: int,
+        page_token: str,
+        include_bodies: bool,
+    ) -> InboxPage:
+        """One page of the caller's inbox; never changes state."""
+        size = limits.page_size(page_size, 50, 500)
+        kind = cursors.INBOX_DESC if newest_first else cursors.INBOX_ASC
+        position = cursors.decode(page_token, kind)
+        limits.check_length("topic", flt.topic, limits.MAX_TOPIC_CHARS)
+        limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
+        found = await self._queries.inbox(
+            caller.agent_id,
+            flt,
+            after_id=None if newest_first else position,
+            before_id=position if newest_first else None,
+            newest_first=newest_first,
+            limit=size + 1,
+            include_bodies=include_bodies,
+        )
+        more = len(found) > size
+        page = _within_body_budget(found[:size], lambda item: item.message)
+        more = more or len(page) < min(len(found), size)
+        items = [
+            InboxItem(
+                item.message.seen_by(caller.agent_id, caller.name, item.delivery.kind),
+                item.delivery,
+            )
+            for item in page
+        ]
+        if not items:
+            token = ""
+        elif newest_first:
+            token = cursors.encode(kind, items[-1].message.id) if more else ""
+        else:
+            token = cursors.encode(kind, items[-1].message.id)
+        return InboxPage(items, token)
+
+    async def outbox(
+        self, caller: Identity, page_size: int, page_token: str, include_bodies: bool
+    ) -> tuple[list[Message], str]:
+        """A page of what the caller sent, newest first."""
+        size = limits.page_size(page_size, 50, 500)
+        before = cursors.decode(page_token, cursors.OUTBOX)
+        found = await self._queries.outbox(caller.agent_id, before, size + 1, include_bodies)
+        page = _within_body_budget(found[:size], lambda message: message)
+        more = len(found) > len(page)
+        token = cursors.encode(cursors.OUTBOX, page[-1].id) if more and page else ""
+        return page, token
+
+    async def thread(
+        self,
+        caller: Identity,
+        thread_id: str,
+        page_size: int,
+        page_token: str,
+        include_bodies: bool,
+    ) -> tuple[list[Message], str]:
+        """A page of a thread's messages visible to the caller, oldest first."""
+        if not thread_id:
+            raise invalid("thread_id", "is required")
+        limits.check_length("thread_id", thread_id, limits.MAX_THREAD_ID_CHARS)
+        size = limits.page_size(page_size, 100, 500)
+        after = cursors.decode(page_token, cursors.THREAD)
+        found = await self._queries.thread(
+            caller.project_id, thread_id, caller.agent_id, after, size + 1, include_bodies
+        )
+        if not found and after is None:
+            raise NotFound(
+                "THREAD_NOT_FOUND",
+                f"no thread {thread_id!r} visible to this agent",
+                metadata={"threadId": thread_id},
+            )
+        page = _within_body_budget(found[:size], lambda pair: pair[0])
+        more = len(found) > len(page)
+        messages = [
+            message.seen_by(caller.agent_id, caller.name, delivery.kind if delivery else None)
+            for message, delivery in page
+        ]
+        token = cursors.encode(cursors.THREAD, messages[-1].id) if more and messages else ""
+        return messages, token
+
+    async def mark(
+        self, caller: Identity, message_ids: Sequence[int], *, acknowledge: bool
+    ) -> list[DeliveryState]:
+        """Set first-wins read (and ack) times on messages the caller received."""
+        unique = list(dict.fromkeys(message_ids))
+        if not unique:
+            raise invalid("message_ids", "at least one message id is required")
+        if len(unique) > limits.MAX_IDS_PER_CALL:
+            raise invalid("message_ids", f"at most {limits.MAX_IDS_PER_CALL} ids per call")
+        operation = functools.partial(
+            writes.mark_deliveries,
+            agent_id=caller.agent_id,
+            message_ids=unique,
+            now=now_micros(),
+            acknowledge=acknowledge,
+        )
+        return await self._writer.submit(operation)
+
+
+def _reply_subject(subject: str) -> str:
+    if subject[:3].casefold() == "re:":
+        return subject
+    return f"Re: {subject}"[: limits.MAX_SUBJECT_CHARS]
+
+
+def _check_compose(compose: Compose) -> None:
+    if not compose.subject.strip():
+        raise invalid("subject", "is required")
+    limits.check_length("subject", compose.subject, limits.MAX_SUBJECT_CHARS, "SUBJECT_TOO_LONG")
+    size = len(compose.body.encode())
+    if size > limits.MAX_BODY_BYTES:
+        raise invalid(
+            "body",
+            f"must be at most {limits.MAX_BODY_BYTES} bytes of UTF-8 (got {size})",
+            "BODY_TOO_LARGE",
+        )
+    if compose.importance not in (0, *iter(Importance)):
+        raise invalid("importance", f"unknown importance {compose.importance}")
+    limits.check_length("thread_id", compose.thread_id, limits.MAX_THREAD_ID_CHARS)
+    limits.check_length("topic", compose.topic, limits.MAX_TOPIC_CHARS)
+    limits.check_length(
+        "idempotency_key", compose.idempotency_key, limits.MAX_IDEMPOTENCY_KEY_CHARS
+    )
+
+
+def _within_body_budget(items: list[T], message_of: Callable[[T], Message]) -> list[T]:
+    """The longest prefix whose bodies fit the page budget (always at least one item)."""
+    total = 0
+    for index, item in enumerate(items):
+        message = message_of(item)
+        total += message.body_size if message.body is not None else 0
+        if index and total > limits.PAGE_BODY_BUDGET_BYTES:
+            return items[:index]
+    return items

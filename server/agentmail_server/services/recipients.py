@@ -1,0 +1,76 @@
+"""Resolving recipient names to agents: validated, de-duplicated, through a bounded cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agentmail_server.domain import names
+from agentmail_server.domain.limits import MAX_RECIPIENTS
+from agentmail_server.domain.models import Recipient, RecipientKind
+from agentmail_server.errors import FieldViolation, InvalidArgument, NotFound, invalid
+from agentmail_server.services.cache import LruCache
+from agentmail_server.storage.queries import Queries
+
+
+class RecipientResolver:
+    """Maps names in a project to agents. Agents are never renamed, so entries never go stale."""
+
+    def __init__(self, queries: Queries, cache_size: int) -> None:
+        self._queries = queries
+        self.cache: LruCache[tuple[int, str], tuple[int, str]] = LruCache(cache_size)
+
+    async def resolve(
+        self,
+        project_id: int,
+        addressed: Sequence[tuple[RecipientKind, Sequence[str]]],
+    ) -> tuple[Recipient, ...]:
+        """Resolve (kind, names) lists into distinct recipients, most visible kind winning.
+
+        Raises:
+            InvalidArgument: a blank name, or more than MAX_RECIPIENTS distinct recipients.
+            NotFound: RECIPIENT_NOT_FOUND naming every unknown name.
+        """
+        wanted: dict[str, tuple[str, RecipientKind]] = {}
+        violations: list[FieldViolation] = []
+        for kind, given in addressed:
+            for index, name in enumerate(given):
+                if not name.strip():
+                    violations.append(
+                        FieldViolation(f"{kind.name.lower()}[{index}]", "must not be blank")
+                    )
+                    continue
+                key = names.name_key(name.strip())
+                previous = wanted.get(key)
+                if previous is None or kind < previous[1]:
+                    wanted[key] = (name.strip(), kind)
+        if violations:
+            raise InvalidArgument(violations)
+        if len(wanted) > MAX_RECIPIENTS:
+            raise invalid(
+                "to",
+                f"at most {MAX_RECIPIENTS} distinct recipients (got {len(wanted)})",
+                "TOO_MANY_RECIPIENTS",
+            )
+        found: dict[str, tuple[int, str]] = {}
+        misses = []
+        for key in wanted:
+            hit = self.cache.get((project_id, key))
+            if hit is None:
+                misses.append(key)
+            else:
+                found[key] = hit
+        for agent_id, display, key in await self._queries.agents_by_keys(project_id, misses):
+            found[key] = (agent_id, display)
+            self.cache.put((project_id, key), (agent_id, display))
+        missing = [given for key, (given, _) in wanted.items() if key not in found]
+        if missing:
+            shown = ", ".join(missing)
+            raise NotFound(
+                "RECIPIENT_NOT_FOUND",
+                f"no agent named {shown} in this project",
+                metadata={"missing": ",".join(missing)},
+            )
+        return tuple(
+            Recipient(agent_id=found[key][0], name=found[key][1], kind=kind)
+            for key, (_, kind) in wanted.items()
+        )

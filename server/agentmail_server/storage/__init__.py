@@ -1,0 +1,1 @@
+"""SQLite storage: schema, the single writer, the read pool and the queries."""

@@ -1,0 +1,280 @@
+"""Read queries, all index seeks, run on the read pool.
+
+Inbox pages seek the caller's ``deliveries`` rows (clustered on agent and message id, with
+partial indexes for the unread, urgent and topic filters), then fetch the page's envelopes by
+primary key. No query scans a table or calls a function on an indexed column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from agentmail_server.domain.models import (
+    Agent,
+    Delivery,
+    Identity,
+    InboxItem,
+    Message,
+    Project,
+)
+from agentmail_server.storage.readers import ReadPool
+from agentmail_server.storage.rows import (
+    AGENT_COLUMNS,
+    AGENT_FROM,
+    DELIVERY_COLUMNS,
+    MESSAGE_COLUMNS,
+    PROJECT_COLUMNS,
+    agent_from_row,
+    body_column,
+    delivery_from_row,
+    message_from_row,
+    project_from_row,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class InboxFilter:
+    """Which of an inbox's deliveries a page or subscription wants."""
+
+    unread_only: bool = False
+    urgent_only: bool = False
+    topic: str = ""
+    thread_id: str = ""
+
+
+class Queries:
+    """Every read the services make."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+
+    async def project_by_slug(self, slug: str) -> Project | None:
+        """The project with this slug."""
+        row = await self._pool.fetchone(
+            f"SELECT {PROJECT_COLUMNS} FROM projects WHERE slug = ?", (slug,)
+        )
+        return None if row is None else project_from_row(row)
+
+    async def project_by_human_key(self, human_key: str) -> Project | None:
+        """The project ensured with this human key."""
+        row = await self._pool.fetchone(
+            f"SELECT {PROJECT_COLUMNS} FROM projects WHERE human_key = ?", (human_key,)
+        )
+        return None if row is None else project_from_row(row)
+
+    async def projects(self, after_id: int, limit: int) -> list[Project]:
+        """Projects in creation order after ``after_id``."""
+        rows = await self._pool.fetchall(
+            f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        return [project_from_row(row) for row in rows]
+
+    async def agent_by_key(self, project_id: int, name_key: str) -> Agent | None:
+        """The agent whose normalised name is ``name_key``."""
+        row = await self._pool.fetchone(
+            f"SELECT {AGENT_COLUMNS} FROM {AGENT_FROM} WHERE a.project_id = ? AND a.name_key = ?",
+            (project_id, name_key),
+        )
+        return None if row is None else agent_from_row(row)
+
+    async def agent_by_id(self, agent_id: int) -> Agent | None:
+        """The agent with this id."""
+        row = await self._pool.fetchone(
+            f"SELECT {AGENT_COLUMNS} FROM {AGENT_FROM} WHERE a.id = ?", (agent_id,)
+        )
+        return None if row is None else agent_from_row(row)
+
+    async def agents(self, project_id: int, after_id: int, limit: int) -> list[Agent]:
+        """A project's agents in registration order after ``after_id``."""
+        rows = await self._pool.fetchall(
+            f"SELECT {AGENT_COLUMNS} FROM {AGENT_FROM} WHERE a.project_id = ? AND a.id > ?"
+            " ORDER BY a.id LIMIT ?",
+            (project_id, after_id, limit),
+        )
+        return [agent_from_row(row) for row in rows]
+
+    async def identity_by_token_hash(self, token_hash: str) -> Identity | None:
+        """Who holds the token with this hash."""
+        row = await self._pool.fetchone(
+            "SELECT a.id, a.project_id, p.slug, a.name FROM agents a"
+            " JOIN projects p ON p.id = a.project_id WHERE a.token_hash = ?",
+            (token_hash,),
+        )
+        return None if row is None else Identity(row[0], row[1], row[2], row[3])
+
+    async def agents_by_keys(
+        self, project_id: int, name_keys: Sequence[str]
+    ) -> list[tuple[int, str, str]]:
+        """(id, name, name_key) of the project's agents among ``name_keys``."""
+        if not name_keys:
+            return []
+        marks = ",".join("?" * len(name_keys))
+        return await self._pool.fetchall(
+            f"SELECT id, name, name_key FROM agents WHERE project_id = ? AND name_key IN ({marks})",
+            (project_id, *name_keys),
+        )
+
+    async def broadcast_targets(
+        self, project_id: int, sender_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """(id, name) of every other agent of the project, in registration order."""
+        return await self._pool.fetchall(
+            "SELECT id, name FROM agents WHERE project_id = ? AND id <> ? ORDER BY id LIMIT ?",
+            (project_id, sender_id, limit),
+        )
+
+    async def message_for(
+        self, message_id: int, viewer_id: int
+    ) -> tuple[Message, Delivery | None] | None:
+        """The message with the viewer's delivery, if the viewer sent or received it."""
+        row = await self._pool.fetchone(
+            f"SELECT {MESSAGE_COLUMNS}, m.body, {DELIVERY_COLUMNS} FROM messages m"
+            " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+            " WHERE m.id = ? AND (m.sender_id = ? OR d.agent_id IS NOT NULL)",
+            (viewer_id, message_id, viewer_id),
+        )
+        if row is None:
+            return None
+        delivery = delivery_from_row(row, 15) if row[15] is not None else None
+        return message_from_row(row), delivery
+
+    async def inbox(
+        self,
+        agent_id: int,
+        flt: InboxFilter,
+        *,
+        after_id: int | None,
+        before_id: int | None,
+        newest_first: bool,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[InboxItem]:
+        """One page of the agent's inbox (not yet restricted to the viewer's bcc view)."""
+        if flt.thread_id:
+            return await self._thread_inbox(
+                agent_id, flt, after_id, before_id, newest_first, limit, include_bodies
+            )
+        where = ["d.agent_id = ?"]
+        params: list[Any] = [agent_id]
+        if flt.unread_only:
+            where.append("d.read_at IS NULL")
+        if flt.urgent_only:
+            where.append("d.importance >= 3")
+        if flt.topic:
+            where.append("d.topic = ?")
+            params.append(flt.topic)
+        where, params = _bounds(where, params, "d.message_id", after_id, before_id)
+        order = "DESC" if newest_first else "ASC"
+        deliveries = await self._pool.fetchall(
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {' AND '.join(where)}"
+            f" ORDER BY d.message_id {order} LIMIT ?",
+            (*params, limit),
+        )
+        return await self._attach_messages(
+            [delivery_from_row(row) for row in deliveries], include_bodies
+        )
+
+    async def _thread_inbox(
+        self,
+        agent_id: int,
+        flt: InboxFilter,
+        after_id: int | None,
+        before_id: int | None,
+        newest_first: bool,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[InboxItem]:
+        # A thread is small: seek it through the messages index and probe the caller's
+        # deliveries by primary key, instead of keeping a thread index on every delivery.
+        where = ["m.thread_id = ?", "m.project_id = (SELECT project_id FROM agents WHERE id = ?)"]
+        params: list[Any] = [flt.thread_id, agent_id]
+        if flt.unread_only:
+            where.append("d.read_at IS NULL")
+        if flt.urgent_only:
+            where.append("d.importance >= 3")
+        if flt.topic:
+            where.append("d.topic = ?")
+            params.append(flt.topic)
+        where, params = _bounds(where, params, "m.id", after_id, before_id)
+        order = "DESC" if newest_first else "ASC"
+        rows = await self._pool.fetchall(
+            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, {DELIVERY_COLUMNS}"
+            " FROM messages m JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+            f" WHERE {' AND '.join(where)} ORDER BY m.id {order} LIMIT ?",
+            (agent_id, *params, limit),
+        )
+        return [InboxItem(message_from_row(row), delivery_from_row(row, 15)) for row in rows]
+
+    async def _attach_messages(
+        self, deliveries: list[Delivery], include_bodies: bool
+    ) -> list[InboxItem]:
+        if not deliveries:
+            return []
+        ids = [d.message_id for d in deliveries]
+        marks = ",".join("?" * len(ids))
+        rows = await self._pool.fetchall(
+            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)} FROM messages m"
+            f" WHERE m.id IN ({marks})",
+            ids,
+        )
+        by_id = {row[0]: message_from_row(row) for row in rows}
+        return [InboxItem(by_id[d.message_id], d) for d in deliveries]
+
+    async def outbox(
+        self, sender_id: int, before_id: int | None, limit: int, include_bodies: bool
+    ) -> list[Message]:
+        """The sender's messages, newest first, before ``before_id``."""
+        where, params = _bounds(["m.sender_id = ?"], [sender_id], "m.id", None, before_id)
+        rows = await self._pool.fetchall(
+            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)} FROM messages m"
+            f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [message_from_row(row) for row in rows]
+
+    async def thread(
+        self,
+        project_id: int,
+        thread_id: str,
+        viewer_id: int,
+        after_id: int | None,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[tuple[Message, Delivery | None]]:
+        """Messages of a thread the viewer sent or received, oldest first."""
+        where, params = _bounds(
+            ["m.project_id = ?", "m.thread_id = ?", "(m.sender_id = ? OR d.agent_id IS NOT NULL)"],
+            [project_id, thread_id, viewer_id],
+            "m.id",
+            after_id,
+            None,
+        )
+        rows = await self._pool.fetchall(
+            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, {DELIVERY_COLUMNS}"
+            " FROM messages m LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+            f" WHERE {' AND '.join(where)} ORDER BY m.id LIMIT ?",
+            (viewer_id, *params, limit),
+        )
+        return [
+            (message_from_row(row), delivery_from_row(row, 15) if row[15] is not None else None)
+            for row in rows
+        ]
+
+
+def _bounds(
+    where: list[str],
+    params: list[Any],
+    column: str,
+    after_id: int | None,
+    before_id: int | None,
+) -> tuple[list[str], list[Any]]:
+    if after_id is not None:
+        where = [*where, f"{column} > ?"]
+        params = [*params, after_id]
+    if before_id is not None:
+        where = [*where, f"{column} < ?"]
+        params = [*params, before_id]
+    return where, params

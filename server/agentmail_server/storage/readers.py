@@ -1,0 +1,78 @@
+"""A small pool of read-only aiosqlite connections.
+
+Under WAL, readers never block the writer nor each other. Each query borrows one connection
+for one round trip to its thread; when all are busy, callers wait in FIFO order for the next
+free one (the pool is bounded by ``size``; waiting is the back-pressure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import pathlib
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import aiosqlite
+
+from agentmail_server.storage.connection import READER_PRAGMAS, reader_uri
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadPoolStats:
+    """A snapshot of the pool's use."""
+
+    size: int
+    idle: int
+    queries: int
+
+
+class ReadPool:
+    """Hands out read-only connections, one query at a time."""
+
+    def __init__(self, path: pathlib.Path, size: int) -> None:
+        self._path = path
+        self._size = size
+        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all: list[aiosqlite.Connection] = []
+        self._queries = 0
+
+    async def start(self) -> None:
+        """Open the connections (the database must exist: the writer creates it first)."""
+        for _ in range(self._size):
+            conn = await aiosqlite.connect(reader_uri(self._path), uri=True, isolation_level=None)
+            for pragma in READER_PRAGMAS:
+                await conn.execute(pragma)
+            self._all.append(conn)
+            self._idle.put_nowait(conn)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Borrow a connection for a few statements (keep it short)."""
+        conn = await self._idle.get()
+        try:
+            yield conn
+        finally:
+            self._idle.put_nowait(conn)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """Run one query and return all its rows."""
+        self._queries += 1
+        async with self.connection() as conn:
+            return list(await conn.execute_fetchall(sql, tuple(params)))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
+        """Run one query and return its first row, or None."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def stats(self) -> ReadPoolStats:
+        """A snapshot of pool use."""
+        return ReadPoolStats(size=self._size, idle=self._idle.qsize(), queries=self._queries)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        for conn in self._all:
+            await conn.close()
+        self._all.clear()

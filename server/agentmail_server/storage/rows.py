@@ -1,0 +1,92 @@
+"""Mapping SQLite rows to domain records. Column lists live beside their mappers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentmail_server.domain.models import (
+    Agent,
+    Delivery,
+    Importance,
+    Message,
+    Project,
+    RecipientKind,
+)
+
+PROJECT_COLUMNS = "id, slug, human_key, created_at"
+AGENT_COLUMNS = (
+    "a.id, a.project_id, p.slug, a.name, a.program, a.model, a.task_description, "
+    "a.created_at, a.updated_at"
+)
+AGENT_FROM = "agents a JOIN projects p ON p.id = a.project_id"
+# Envelope columns; the body is selected separately (see schema: it is the last column).
+MESSAGE_COLUMNS = (
+    "m.id, m.project_id, m.sender_id, m.sender_name, m.thread_id, m.subject, m.importance, "
+    "m.ack_required, m.topic, m.to_names, m.cc_names, m.bcc_names, m.created_at, m.body_size"
+)
+
+
+def body_column(include_body: bool) -> str:
+    """The select-list entry for the body: the column itself, or NULL to leave it unread."""
+    return "m.body" if include_body else "NULL"
+
+
+def project_from_row(row: Any) -> Project:
+    """Build a Project from PROJECT_COLUMNS."""
+    return Project(id=row[0], slug=row[1], human_key=row[2], created_at=row[3])
+
+
+def agent_from_row(row: Any) -> Agent:
+    """Build an Agent from AGENT_COLUMNS."""
+    return Agent(
+        id=row[0],
+        project_id=row[1],
+        project_slug=row[2],
+        name=row[3],
+        program=row[4],
+        model=row[5],
+        task_description=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+    )
+
+
+def message_from_row(row: Any, offset: int = 0) -> Message:
+    """Build a Message from MESSAGE_COLUMNS followed by the body column, starting at offset."""
+    r = row[offset : offset + 15]
+    return Message(
+        id=r[0],
+        project_id=r[1],
+        sender_id=r[2],
+        sender_name=r[3],
+        thread_id=r[4],
+        subject=r[5],
+        importance=Importance(r[6]),
+        ack_required=bool(r[7]),
+        topic=r[8],
+        to=tuple(json.loads(r[9])),
+        cc=tuple(json.loads(r[10])),
+        bcc=tuple(json.loads(r[11])),
+        created_at=r[12],
+        body_size=r[13],
+        body=r[14],
+    )
+
+
+DELIVERY_COLUMNS = "d.message_id, d.kind, d.read_at, d.ack_at"
+
+
+def delivery_from_row(row: Any, offset: int = 0) -> Delivery:
+    """Build a Delivery from DELIVERY_COLUMNS, starting at offset."""
+    return Delivery(
+        message_id=row[offset],
+        kind=RecipientKind(row[offset + 1]),
+        read_at=row[offset + 2],
+        ack_at=row[offset + 3],
+    )
+
+
+def names_json(names: tuple[str, ...] | list[str]) -> str:
+    """Recipient names as stored: a compact JSON array."""
+    return json.dumps(list(names), separators=(",", ":"))

@@ -1,0 +1,113 @@
+"""Schema and migrations, applied once at start-up and never checked on a request path.
+
+Design notes (why the tables look like this):
+
+- ``deliveries`` is the inbox: one row per (recipient, message), clustered on that key
+  (``WITHOUT ROWID``), carrying everything an inbox page filters on (kind, importance, topic,
+  read/ack state). Paging an inbox is an index seek on it; envelopes are then fetched by
+  primary key for the page only.
+- Message ids are assigned by the single writer in commit order, which makes "every id after
+  my cursor" gap-free for readers.
+- Recipient names are stored denormalised on the message (names never change), so rendering a
+  message never joins the agents table.
+- ``body`` is the last column of ``messages``: SQLite reads columns in order, so envelope-only
+  reads never walk a large body's overflow pages.
+- Times are integer microseconds since the epoch (UTC).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        human_key TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE agents (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        program TEXT NOT NULL,
+        model TEXT NOT NULL,
+        task_description TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (project_id, name_key)
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        sender_id INTEGER NOT NULL REFERENCES agents(id),
+        sender_name TEXT NOT NULL,
+        thread_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        importance INTEGER NOT NULL,
+        ack_required INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        to_names TEXT NOT NULL,
+        cc_names TEXT NOT NULL,
+        bcc_names TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        body_size INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_thread ON messages (project_id, thread_id, id);
+    CREATE INDEX messages_by_sender ON messages (sender_id, id);
+    CREATE TABLE deliveries (
+        agent_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        importance INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        read_at INTEGER,
+        ack_at INTEGER,
+        PRIMARY KEY (agent_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_unread ON deliveries (agent_id, message_id) WHERE read_at IS NULL;
+    CREATE INDEX deliveries_urgent ON deliveries (agent_id, message_id) WHERE importance >= 3;
+    CREATE INDEX deliveries_by_topic ON deliveries (agent_id, topic, message_id) WHERE topic <> '';
+    CREATE TABLE idempotency_keys (
+        sender_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (sender_id, key)
+    ) WITHOUT ROWID;
+    """,
+}
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to :data:`SCHEMA_VERSION`; returns the version found before.
+
+    Raises:
+        RuntimeError: the database was written by a newer server.
+    """
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {found} is newer than this server's {SCHEMA_VERSION}"
+        )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split(_MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _split(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]

@@ -1,0 +1,222 @@
+"""The single writer: every mutation goes through one bounded queue to one connection.
+
+Group commit: the writer takes everything queued (up to ``max_batch``), runs it in one
+``BEGIN IMMEDIATE`` transaction on its own thread, commits once (one fsync for the batch) and
+then resolves each caller's future. There is no fixed wait: with an empty queue a lone write
+commits at once. Each operation runs under its own SAVEPOINT, so one failing operation is rolled
+back alone and reported to its caller while the rest of the batch commits.
+
+When the queue is full, :meth:`Writer.submit` fails fast with ``ResourceExhausted`` instead of
+growing memory; callers see RESOURCE_EXHAUSTED with retry information.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import logging
+import pathlib
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from agentmail_server.config import SyncMode
+from agentmail_server.errors import AgentmailError, ResourceExhausted, Unavailable
+from agentmail_server.storage import schema
+from agentmail_server.storage.connection import open_writer
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], T]
+# Called on the event loop after each commit with the results of the committed operations.
+CommitListener = Callable[[list[object]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class WriterStats:
+    """A snapshot of the writer's counters."""
+
+    queue_depth: int
+    queue_capacity: int
+    batches: int
+    operations: int
+    failed_operations: int
+    rejected_full: int
+    last_batch_size: int
+    last_commit_seconds: float
+
+
+@dataclasses.dataclass
+class _Job(Generic[T]):
+    operation: Operation[T]
+    future: asyncio.Future[T]
+
+
+class Writer:
+    """Owns the read-write connection and applies queued operations in group commits."""
+
+    def __init__(
+        self, path: pathlib.Path, synchronous: SyncMode, queue_size: int, max_batch: int
+    ) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._max_batch = max_batch
+        # None is the stop sentinel queued behind the last job by close().
+        self._queue: asyncio.Queue[_Job[Any] | None] = asyncio.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        # One thread: SQLite connections must not be used from two threads at once, and the
+        # thread keeps the blocking commit off the event loop.
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-w")
+        self._conn: sqlite3.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[CommitListener] = []
+        self._closing = False
+        self._batches = 0
+        self._operations = 0
+        self._failed = 0
+        self._rejected = 0
+        self._last_batch = 0
+        self._last_commit = 0.0
+
+    async def start(self) -> None:
+        """Open the connection, migrate the schema and start taking operations."""
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._executor, self._open)
+        self._task = asyncio.create_task(self._run(), name="sqlite-writer")
+
+    def _open(self) -> sqlite3.Connection:
+        conn = open_writer(self._path, self._synchronous)
+        before = schema.migrate(conn)
+        if before != schema.SCHEMA_VERSION:
+            logger.info("database migrated from schema %s to %s", before, schema.SCHEMA_VERSION)
+        return conn
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Call ``listener`` on the loop after every commit, with the committed results."""
+        self._listeners.append(listener)
+
+    async def submit(self, operation: Operation[T]) -> T:
+        """Queue ``operation`` and wait until its batch has committed; returns its result.
+
+        The operation runs on the writer thread inside a transaction and must not block on
+        anything else. If the awaiting caller is cancelled, the write still happens.
+
+        Raises:
+            ResourceExhausted: the queue is full.
+            Unavailable: the writer is shutting down.
+            AgentmailError: whatever the operation raised (its changes are rolled back).
+        """
+        if self._closing:
+            raise Unavailable("SHUTTING_DOWN", "the server is shutting down", retry_after_seconds=1)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait(_Job(operation, future))
+        except asyncio.QueueFull:
+            self._rejected += 1
+            raise ResourceExhausted(
+                "WRITER_OVERLOADED",
+                f"the write queue is full ({self._queue_size} waiting); retry shortly",
+                metadata={"queueCapacity": str(self._queue_size)},
+                retry_after_seconds=0.05,
+            ) from None
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            job = await self._queue.get()
+            if job is None:
+                return
+            batch: list[_Job[Any]] = [job]
+            stop = False
+            while len(batch) < self._max_batch and not self._queue.empty():
+                queued = self._queue.get_nowait()
+                if queued is None:
+                    stop = True
+                    break
+                batch.append(queued)
+            outcomes = await loop.run_in_executor(self._executor, self._apply, batch)
+            committed: list[object] = []
+            for pending, (ok, value) in zip(batch, outcomes, strict=True):
+                if ok:
+                    committed.append(value)
+                if pending.future.done():  # the caller was cancelled; the write stands
+                    continue
+                if ok:
+                    pending.future.set_result(value)
+                else:
+                    pending.future.set_exception(value)  # type: ignore[arg-type]
+            for listener in self._listeners:
+                try:
+                    listener(committed)
+                except Exception:
+                    logger.exception("commit listener failed")
+            if stop:
+                return
+
+    def _apply(self, batch: list[_Job[Any]]) -> list[tuple[bool, object]]:
+        """Run one batch in one transaction on the writer thread."""
+        conn = self._conn
+        assert conn is not None
+        started = time.perf_counter()
+        outcomes: list[tuple[bool, object]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    outcomes.append((True, job.operation(conn)))
+                    conn.execute("RELEASE op")
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    if not isinstance(exc, AgentmailError):
+                        logger.exception("write operation failed")
+                    outcomes.append((False, exc))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            # Disk full, I/O error or a bug: nothing in this batch committed; say so to all.
+            logger.exception("group commit of %d operations failed", len(batch))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = Unavailable(
+                "STORAGE_UNAVAILABLE",
+                f"the database could not commit: {exc}",
+                retry_after_seconds=1,
+            )
+            return [(False, failure)] * len(batch)
+        self._batches += 1
+        self._operations += len(batch)
+        self._failed += sum(1 for ok, _ in outcomes if not ok)
+        self._last_batch = len(batch)
+        self._last_commit = time.perf_counter() - started
+        return outcomes
+
+    def stats(self) -> WriterStats:
+        """A snapshot of queue depth and commit counters."""
+        return WriterStats(
+            queue_depth=self._queue.qsize(),
+            queue_capacity=self._queue_size,
+            batches=self._batches,
+            operations=self._operations,
+            failed_operations=self._failed,
+            rejected_full=self._rejected,
+            last_batch_size=self._last_batch,
+            last_commit_seconds=self._last_commit,
+        )
+
+    async def close(self) -> None:
+        """Refuse new writes, finish everything already queued, then close the connection."""
+        self._closing = True
+        if self._task is not None:
+            # A sentinel behind the queued jobs: they all commit before the writer stops.
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)

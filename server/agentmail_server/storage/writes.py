@@ -1,0 +1,292 @@
+"""Write operations. Each runs on the writer thread inside the batch transaction.
+
+They are plain functions of a ``sqlite3.Connection``; the services bind their arguments with
+``functools.partial`` and hand them to :meth:`Writer.submit`. A constant number of statements
+per operation: recipients and id lists go through ``executemany`` or one ``IN (...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Mapping, Sequence
+
+from agentmail_server.domain import names
+from agentmail_server.domain.limits import IDEMPOTENCY_WINDOW_MICROS
+from agentmail_server.domain.models import (
+    Agent,
+    DeliveryState,
+    Importance,
+    Message,
+    Project,
+    Recipient,
+    RecipientKind,
+)
+from agentmail_server.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
+from agentmail_server.storage.rows import (
+    AGENT_COLUMNS,
+    AGENT_FROM,
+    MESSAGE_COLUMNS,
+    PROJECT_COLUMNS,
+    agent_from_row,
+    message_from_row,
+    names_json,
+    project_from_row,
+)
+
+
+def ensure_project(conn: sqlite3.Connection, human_key: str, now: int) -> tuple[Project, bool]:
+    """Return the project for ``human_key``, creating it with a fresh slug if needed."""
+    row = conn.execute(
+        f"SELECT {PROJECT_COLUMNS} FROM projects WHERE human_key = ?", (human_key,)
+    ).fetchone()
+    if row is not None:
+        return project_from_row(row), False
+    slug = names.base_slug(human_key)
+    if _slug_taken(conn, slug):
+        slug = names.disambiguated_slug(human_key)
+        suffix = 2
+        base = slug
+        while _slug_taken(conn, slug):  # a hash collision on top of a slug collision
+            slug = f"{base}-{suffix}"
+            suffix += 1
+    cursor = conn.execute(
+        "INSERT INTO projects (slug, human_key, created_at) VALUES (?, ?, ?)",
+        (slug, human_key, now),
+    )
+    assert cursor.lastrowid is not None
+    return Project(id=cursor.lastrowid, slug=slug, human_key=human_key, created_at=now), True
+
+
+def _slug_taken(conn: sqlite3.Connection, slug: str) -> bool:
+    return conn.execute("SELECT 1 FROM projects WHERE slug = ?", (slug,)).fetchone() is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """What RegisterAgent asks for. ``presented_token_hash`` is the caller's token, if any."""
+
+    project_id: int
+    name: str
+    program: str
+    model: str
+    task_description: str
+    new_token_hash: str
+    presented_token_hash: str | None
+
+
+def register_agent(conn: sqlite3.Connection, reg: Registration, now: int) -> tuple[Agent, bool]:
+    """Create the agent, or update it when the caller presented its token."""
+    key = names.name_key(reg.name)
+    existing = conn.execute(
+        "SELECT id, token_hash FROM agents WHERE project_id = ? AND name_key = ?",
+        (reg.project_id, key),
+    ).fetchone()
+    if existing is None:
+        cursor = conn.execute(
+            "INSERT INTO agents (project_id, name, name_key, program, model, task_description,"
+            " token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                reg.project_id,
+                reg.name,
+                key,
+                reg.program,
+                reg.model,
+                reg.task_description,
+                reg.new_token_hash,
+                now,
+                now,
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return _load_agent(conn, cursor.lastrowid), True
+    agent_id, token_hash = existing
+    if reg.presented_token_hash is None:
+        raise AlreadyExists(
+            "AGENT_EXISTS",
+            f"agent {reg.name!r} is already registered; present its token to re-register",
+            metadata={"name": reg.name},
+        )
+    if reg.presented_token_hash != token_hash:
+        owner = conn.execute(
+            "SELECT 1 FROM agents WHERE token_hash = ?", (reg.presented_token_hash,)
+        ).fetchone()
+        if owner is None:
+            raise Unauthenticated("TOKEN_INVALID", "the agent token is not valid")
+        raise PermissionDenied(
+            "NOT_AGENT_OWNER",
+            f"the presented token does not belong to agent {reg.name!r}",
+            metadata={"name": reg.name},
+        )
+    fields = {"program": reg.program, "model": reg.model, "task_description": reg.task_description}
+    return update_agent(conn, agent_id, fields, now), False
+
+
+def update_agent(
+    conn: sqlite3.Connection, agent_id: int, fields: Mapping[str, str], now: int
+) -> Agent:
+    """Replace the named profile fields (program, model, task_description) of one agent."""
+    allowed = ("program", "model", "task_description")
+    assignments = [f"{name} = ?" for name in allowed if name in fields]
+    values = [fields[name] for name in allowed if name in fields]
+    conn.execute(
+        f"UPDATE agents SET {', '.join([*assignments, 'updated_at = ?'])} WHERE id = ?",
+        (*values, now, agent_id),
+    )
+    return _load_agent(conn, agent_id)
+
+
+def _load_agent(conn: sqlite3.Connection, agent_id: int) -> Agent:
+    row = conn.execute(
+        f"SELECT {AGENT_COLUMNS} FROM {AGENT_FROM} WHERE a.id = ?", (agent_id,)
+    ).fetchone()
+    return agent_from_row(row)
+
+
+@dataclasses.dataclass(frozen=True)
+class Draft:
+    """A validated message ready to store. Recipients are resolved and de-duplicated."""
+
+    project_id: int
+    sender_id: int
+    sender_name: str
+    recipients: tuple[Recipient, ...]
+    subject: str
+    body: str
+    importance: Importance
+    ack_required: bool
+    thread_id: str
+    topic: str
+    idempotency_key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    """A committed send: the full message (sender's view) and whom it was delivered to."""
+
+    message: Message
+    recipients: tuple[Recipient, ...]
+    deduplicated: bool
+
+
+def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
+    """Store a message and its deliveries, or return the original for a repeated key."""
+    if draft.idempotency_key:
+        original = _find_idempotent(conn, draft, now)
+        if original is not None:
+            return original
+    # The single writer assigns ids inside its transaction, so ids grow in commit order.
+    (message_id,) = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM messages").fetchone()
+    thread_id = draft.thread_id or str(message_id)
+    by_kind: dict[RecipientKind, list[str]] = {kind: [] for kind in RecipientKind}
+    for recipient in draft.recipients:
+        by_kind[recipient.kind].append(recipient.name)
+    body_size = len(draft.body.encode())
+    conn.execute(
+        "INSERT INTO messages (id, project_id, sender_id, sender_name, thread_id, subject,"
+        " importance, ack_required, topic, to_names, cc_names, bcc_names, created_at,"
+        " body_size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            message_id,
+            draft.project_id,
+            draft.sender_id,
+            draft.sender_name,
+            thread_id,
+            draft.subject,
+            int(draft.importance),
+            int(draft.ack_required),
+            draft.topic,
+            names_json(by_kind[RecipientKind.TO]),
+            names_json(by_kind[RecipientKind.CC]),
+            names_json(by_kind[RecipientKind.BCC]),
+            now,
+            body_size,
+            draft.body,
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO deliveries (agent_id, message_id, kind, importance, topic)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (r.agent_id, message_id, int(r.kind), int(draft.importance), draft.topic)
+            for r in draft.recipients
+        ],
+    )
+    if draft.idempotency_key:
+        conn.execute(
+            "INSERT OR REPLACE INTO idempotency_keys (sender_id, key, message_id, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (draft.sender_id, draft.idempotency_key, message_id, now),
+        )
+    message = Message(
+        id=message_id,
+        project_id=draft.project_id,
+        sender_id=draft.sender_id,
+        sender_name=draft.sender_name,
+        thread_id=thread_id,
+        subject=draft.subject,
+        body=draft.body,
+        body_size=body_size,
+        importance=draft.importance,
+        ack_required=draft.ack_required,
+        topic=draft.topic,
+        to=tuple(by_kind[RecipientKind.TO]),
+        cc=tuple(by_kind[RecipientKind.CC]),
+        bcc=tuple(by_kind[RecipientKind.BCC]),
+        created_at=now,
+    )
+    return Sent(message=message, recipients=draft.recipients, deduplicated=False)
+
+
+def _find_idempotent(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent | None:
+    row = conn.execute(
+        "SELECT message_id, created_at FROM idempotency_keys WHERE sender_id = ? AND key = ?",
+        (draft.sender_id, draft.idempotency_key),
+    ).fetchone()
+    if row is None or row[1] < now - IDEMPOTENCY_WINDOW_MICROS:
+        return None  # unknown or expired: the send goes ahead and takes over the key
+    message_row = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS}, m.body FROM messages m WHERE m.id = ?", (row[0],)
+    ).fetchone()
+    return Sent(message=message_from_row(message_row), recipients=(), deduplicated=True)
+
+
+def mark_deliveries(
+    conn: sqlite3.Connection,
+    agent_id: int,
+    message_ids: Sequence[int],
+    now: int,
+    *,
+    acknowledge: bool,
+) -> list[DeliveryState]:
+    """Set first-wins read (and ack) times on the caller's deliveries; all or nothing."""
+    marks = ",".join("?" * len(message_ids))
+    found = {
+        row[0]
+        for row in conn.execute(
+            f"SELECT message_id FROM deliveries WHERE agent_id = ? AND message_id IN ({marks})",
+            (agent_id, *message_ids),
+        )
+    }
+    missing = [mid for mid in message_ids if mid not in found]
+    if missing:
+        shown = ",".join(str(mid) for mid in missing)
+        raise NotFound(
+            "MESSAGE_NOT_FOUND",
+            f"no message with id {shown} in this agent's inbox",
+            metadata={"messageIds": shown},
+        )
+    ack_clause = ", ack_at = coalesce(ack_at, ?)" if acknowledge else ""
+    params: tuple[int, ...] = (now, now) if acknowledge else (now,)
+    conn.execute(
+        f"UPDATE deliveries SET read_at = coalesce(read_at, ?){ack_clause}"
+        f" WHERE agent_id = ? AND message_id IN ({marks})",
+        (*params, agent_id, *message_ids),
+    )
+    rows = conn.execute(
+        "SELECT message_id, read_at, ack_at FROM deliveries"
+        f" WHERE agent_id = ? AND message_id IN ({marks})",
+        (agent_id, *message_ids),
+    ).fetchall()
+    states = {row[0]: DeliveryState(row[0], row[1], row[2]) for row in rows}
+    return [states[mid] for mid in message_ids]
