@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from agentmail_server.config import ServerConfig
+from agentmail_server.hub import Hub
 from agentmail_server.rpc.agent_servicer import AgentServicer
 from agentmail_server.rpc.interceptors import ErrorMappingInterceptor
 from agentmail_server.rpc.mail_servicer import MailServicer
@@ -29,6 +30,7 @@ from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Mailer
 from agentmail_server.services.recipients import RecipientResolver
+from agentmail_server.services.subscriptions import InboxStreamer
 from agentmail_server.storage.queries import Queries
 from agentmail_server.storage.readers import ReadPool
 from agentmail_server.storage.writer import Writer
@@ -71,6 +73,7 @@ class AgentmailServer:
         self._pool: ReadPool | None = None
         self._server: aio.Server | None = None
         self._health: health.aio.HealthServicer | None = None
+        self.hub = Hub(config.subscriber_buffer, config.max_subscriptions)
 
     async def start(self) -> None:
         """Open storage, bind the port and start serving.
@@ -95,6 +98,9 @@ class AgentmailServer:
         auth = Authenticator(queries, config.cache_size)
         directory = AgentDirectory(self._writer, queries, auth, config.cache_size)
         mailer = Mailer(self._writer, queries, RecipientResolver(queries, config.cache_size))
+        self.hub = Hub(config.subscriber_buffer, config.max_subscriptions)
+        self._writer.add_commit_listener(self.hub.publish)
+        streamer = InboxStreamer(self.hub, queries, config.heartbeat_seconds)
 
         server = aio.server(
             interceptors=[ErrorMappingInterceptor(log_calls=True)],
@@ -103,7 +109,9 @@ class AgentmailServer:
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentServicer(directory, auth), server
         )
-        mail_service_pb2_grpc.add_MailServiceServicer_to_server(MailServicer(mailer, auth), server)
+        mail_service_pb2_grpc.add_MailServiceServicer_to_server(
+            MailServicer(mailer, streamer, auth), server
+        )
         search_service_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(auth), server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -143,6 +151,10 @@ class AgentmailServer:
         grace = self.config.grace_seconds if grace is None else grace
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
+        # End subscriptions ourselves, with UNAVAILABLE and a retry hint, before the server
+        # stops: otherwise they are cancelled at the end of the grace period.
+        self.hub.close()
+        await self.hub.wait_drained(grace)
         if self._server is not None:
             await self._server.stop(grace)
             # stop() may return before cancelled handlers' finally blocks have run.

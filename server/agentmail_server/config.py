@@ -60,6 +60,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_receive_bytes", "8388608", "Largest request the server accepts, in bytes."),
     Setting("max_send_bytes", "67108864", "Largest response the server sends, in bytes."),
+    Setting(
+        "subscriber_buffer",
+        "256",
+        "Live notifications buffered per subscription; a slower consumer switches to "
+        "catching up from storage (nothing is dropped).",
+    ),
+    Setting(
+        "max_subscriptions",
+        "20000",
+        "Open SubscribeInbox streams allowed; more fail with RESOURCE_EXHAUSTED.",
+    ),
+    Setting(
+        "heartbeat_seconds",
+        "15",
+        "Idle time after which a subscription receives a heartbeat with its tail cursor.",
+    ),
     Setting("cache_size", "10000", "Entries in each of the token and agent-name caches (LRU)."),
     Setting("uvloop", "true", "Run on uvloop when it is installed ('false' for asyncio's loop)."),
     Setting("log_level", "INFO", "Logging level (DEBUG logs one line per RPC)."),
@@ -79,6 +95,9 @@ class ServerConfig:
     sqlite_synchronous: SyncMode = "full"
     max_receive_bytes: int = 8 * 1024 * 1024
     max_send_bytes: int = 64 * 1024 * 1024
+    subscriber_buffer: int = 256
+    max_subscriptions: int = 20000
+    heartbeat_seconds: float = 15.0
     cache_size: int = 10000
     uvloop: bool = True
     log_level: str = "INFO"
@@ -88,7 +107,16 @@ class ServerConfig:
             raise ValueError(f"listen must be host:port, got {self.listen!r}")
         if self.grace_seconds < 0:
             raise ValueError("grace_seconds must be >= 0")
-        for name in ("read_pool_size", "writer_queue_size", "writer_max_batch", "cache_size"):
+        if self.heartbeat_seconds <= 0:
+            raise ValueError("heartbeat_seconds must be > 0")
+        for name in (
+            "read_pool_size",
+            "writer_queue_size",
+            "writer_max_batch",
+            "subscriber_buffer",
+            "max_subscriptions",
+            "cache_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.sqlite_synchronous not in ("full", "normal"):

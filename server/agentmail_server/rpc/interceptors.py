@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 _request_numbers = itertools.count(1)
 
 
+def _code_name(context: Any) -> str:
+    code = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else str(code)
+
+
 def _request_id(context: Any) -> str:
     given = metadata_value(context, "x-request-id")
     return given[:64] if given else f"r{next(_request_numbers)}"
@@ -83,7 +88,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             try:
                 return await behaviour(request, context)
             except aio.AbortError:
-                code = str(context.code())
+                code = _code_name(context)
                 raise
             except asyncio.CancelledError:
                 code = "CANCELLED"
@@ -105,7 +110,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
                 async for response in behaviour(request, context):
                     yield response
             except aio.AbortError:
-                code = str(context.code())
+                code = _code_name(context)
                 raise
             except (asyncio.CancelledError, GeneratorExit):
                 code = "CANCELLED"

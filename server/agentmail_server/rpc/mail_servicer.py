@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc, types_pb2
+from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc
 
-from agentmail_server.errors import Unimplemented
+from agentmail_server.domain import cursors
 from agentmail_server.rpc import convert
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Compose, Mailer
+from agentmail_server.services.subscriptions import Heartbeat, InboxStreamer
 from agentmail_server.storage.queries import InboxFilter
 
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
@@ -20,8 +21,9 @@ Context = Any  # grpc.aio.ServicerContext; the generated base class types it loo
 class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     """Sending and reading mail on behalf of the authenticated agent."""
 
-    def __init__(self, mailer: Mailer, auth: Authenticator) -> None:
+    def __init__(self, mailer: Mailer, streamer: InboxStreamer, auth: Authenticator) -> None:
         self._mailer = mailer
+        self._streamer = streamer
         self._auth = auth
 
     async def SendMessage(
@@ -149,6 +151,20 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def SubscribeInbox(
         self, request: mail_service_pb2.SubscribeInboxRequest, context: Context
     ) -> AsyncIterator[mail_service_pb2.SubscribeInboxResponse]:
-        await self._auth.require(authorization(context))
-        raise Unimplemented("NOT_IMPLEMENTED", "SubscribeInbox is not implemented yet")
-        yield mail_service_pb2.SubscribeInboxResponse(item=types_pb2.InboxItem())
+        caller = await self._auth.require(authorization(context))
+        flt = InboxFilter(
+            urgent_only=request.urgent_only, topic=request.topic, thread_id=request.thread_id
+        )
+        events = self._streamer.stream(caller, request.cursor, flt, request.include_bodies)
+        async for event in events:
+            if isinstance(event, Heartbeat):
+                yield mail_service_pb2.SubscribeInboxResponse(
+                    heartbeat=mail_service_pb2.Heartbeat(
+                        tail_cursor=cursors.encode(cursors.INBOX_ASC, event.position),
+                        server_time=convert.timestamp(event.server_time),
+                    )
+                )
+            else:
+                yield mail_service_pb2.SubscribeInboxResponse(
+                    item=convert.item_pb(event, caller.project_slug)
+                )

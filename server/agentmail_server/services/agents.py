@@ -84,19 +84,21 @@ class AgentDirectory:
         _check_profile(profile)
         project = await self.project(project_slug)
         presented = parse_authorization(authorization)
-        token = presented or new_token()
+        # A new agent always gets a fresh server-made token; a presented token only proves
+        # ownership of an existing name (and is handed back unchanged).
+        fresh = new_token()
         registration = writes.Registration(
             project_id=project.id,
             name=name,
             program=profile.get("program", ""),
             model=profile.get("model", ""),
             task_description=profile.get("task_description", ""),
-            new_token_hash=hash_token(token),
+            new_token_hash=hash_token(fresh),
             presented_token_hash=hash_token(presented) if presented else None,
         )
         operation = functools.partial(writes.register_agent, reg=registration, now=now_micros())
         agent, created = await self._writer.submit(operation)
-        return agent, token, created
+        return agent, (fresh if created or presented is None else presented), created
 
     async def agent(self, project_slug: str, name: str) -> Agent:
         """One agent by project and case-insensitive name.

@@ -126,6 +126,13 @@ class Queries:
             (project_id, sender_id, limit),
         )
 
+    async def inbox_tail(self, agent_id: int) -> int:
+        """The newest message id in the agent's inbox (0 when empty)."""
+        row = await self._pool.fetchone(
+            "SELECT coalesce(max(message_id), 0) FROM deliveries WHERE agent_id = ?", (agent_id,)
+        )
+        return int(row[0]) if row else 0
+
     async def message_for(
         self, message_id: int, viewer_id: int
     ) -> tuple[Message, Delivery | None] | None:

@@ -1,0 +1,194 @@
+"""Subscription hub: fans committed messages out to live inbox subscriptions.
+
+Each subscription has a small bounded buffer of notifications. The writer calls
+:meth:`Hub.publish` on the event loop after each commit (never before: a subscriber never sees
+a message that is not durable). Publishing never blocks and never allocates more than the
+bounds allow: when a subscriber's buffer is full, the buffer is dropped and the subscriber is
+marked *overflowed*; its stream then catches up from storage after its last delivered cursor
+and returns to live delivery once caught up. Mail is never dropped, because storage has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+from collections.abc import Iterable
+
+from agentmail_server.domain.models import Message, RecipientKind
+from agentmail_server.storage.writes import Sent
+
+
+@dataclasses.dataclass(frozen=True)
+class HubStats:
+    """A snapshot of the hub for metrics and tests."""
+
+    subscriptions: int
+    subscribed_agents: int
+    buffered_events: int
+    buffer_capacity: int
+    published_messages: int
+    delivered_notifications: int
+    overflows: int
+    catch_ups: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Notification:
+    """A committed message for one recipient (the message object is shared by all)."""
+
+    message: Message
+    kind: RecipientKind
+
+
+BUFFERED, OVERFLOWED, SKIPPED = range(3)
+
+
+class Subscription:
+    """One live stream's buffer. Owned by the hub; read by exactly one stream task."""
+
+    __slots__ = ("_capacity", "_wakeup", "agent_id", "buffer", "closed", "overflowed")
+
+    def __init__(self, agent_id: int, capacity: int) -> None:
+        self.agent_id = agent_id
+        self._capacity = capacity
+        self.buffer: collections.deque[Notification] = collections.deque()
+        self.overflowed = False
+        self.closed = False
+        self._wakeup = asyncio.Event()
+
+    def _offer(self, notification: Notification) -> int:
+        """Buffer a notification: BUFFERED, OVERFLOWED (just now) or SKIPPED (already)."""
+        if self.overflowed:
+            return SKIPPED
+        if len(self.buffer) >= self._capacity:
+            # Drop what is buffered rather than grow: the stream re-reads it from storage.
+            self.buffer.clear()
+            self.overflowed = True
+            self._wakeup.set()
+            return OVERFLOWED
+        self.buffer.append(notification)
+        self._wakeup.set()
+        return BUFFERED
+
+    def take_overflow(self) -> bool:
+        """Whether the buffer overflowed since the last call; resets the flag and buffer.
+
+        After this returns True the caller must re-read storage after its last delivered
+        cursor: everything committed from now on is buffered again.
+        """
+        if not self.overflowed:
+            return False
+        self.overflowed = False
+        self.buffer.clear()
+        return True
+
+    async def wait(self, max_seconds: float) -> None:
+        """Wait until something is buffered, the buffer overflowed, the hub closed, or timeout."""
+        if self.buffer or self.overflowed or self.closed:
+            return
+        self._wakeup.clear()
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), max_seconds)
+        except TimeoutError:
+            return
+
+    def _close(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+
+
+class Hub:
+    """Registry of live subscriptions by agent, fed by the writer's commits."""
+
+    def __init__(self, buffer_capacity: int, max_subscriptions: int) -> None:
+        self._capacity = buffer_capacity
+        self._max = max_subscriptions
+        self._by_agent: dict[int, set[Subscription]] = {}
+        self._count = 0
+        self._closed = False
+        self._published = 0
+        self._delivered = 0
+        self._overflows = 0
+        self._catch_ups = 0
+        self._drained = asyncio.Event()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the hub is shutting down."""
+        return self._closed
+
+    def subscribe(self, agent_id: int) -> Subscription | None:
+        """Register a live subscription; None when the hub is full or closed."""
+        if self._closed or self._count >= self._max:
+            return None
+        subscription = Subscription(agent_id, self._capacity)
+        self._by_agent.setdefault(agent_id, set()).add(subscription)
+        self._count += 1
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Forget a subscription (idempotent)."""
+        peers = self._by_agent.get(subscription.agent_id)
+        if peers is None or subscription not in peers:
+            return
+        peers.discard(subscription)
+        self._count -= 1
+        if not peers:
+            del self._by_agent[subscription.agent_id]
+        if self._closed and self._count == 0:
+            self._drained.set()
+
+    def record_catch_up(self) -> None:
+        """Count one switch of a stream from live delivery to reading storage."""
+        self._catch_ups += 1
+
+    def publish(self, committed: Iterable[object]) -> None:
+        """Fan committed sends out to their recipients' subscriptions. Never blocks."""
+        if not self._by_agent:
+            return
+        for result in committed:
+            if not isinstance(result, Sent) or result.deduplicated:
+                continue
+            self._published += 1
+            for recipient in result.recipients:
+                peers = self._by_agent.get(recipient.agent_id)
+                if not peers:
+                    continue
+                notification = Notification(result.message, recipient.kind)
+                for subscription in peers:
+                    outcome = subscription._offer(notification)
+                    if outcome == BUFFERED:
+                        self._delivered += 1
+                    elif outcome == OVERFLOWED:
+                        self._overflows += 1
+
+    def close(self) -> None:
+        """Wake every stream so it can end (with UNAVAILABLE) before the server stops."""
+        self._closed = True
+        for peers in self._by_agent.values():
+            for subscription in peers:
+                subscription._close()
+        if self._count == 0:
+            self._drained.set()
+
+    async def wait_drained(self, max_seconds: float) -> bool:
+        """After :meth:`close`, wait until every stream has ended; False on timeout."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), max_seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def stats(self) -> HubStats:
+        """A snapshot of subscriptions, buffered events and overflow counters."""
+        return HubStats(
+            subscriptions=self._count,
+            subscribed_agents=len(self._by_agent),
+            buffered_events=sum(len(s.buffer) for p in self._by_agent.values() for s in p),
+            buffer_capacity=self._capacity,
+            published_messages=self._published,
+            delivered_notifications=self._delivered,
+            overflows=self._overflows,
+            catch_ups=self._catch_ups,
+        )
