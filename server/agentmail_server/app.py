@@ -161,6 +161,10 @@ class AgentmailServer:
             await asyncio.sleep(0)
             self._server = None
         if self._writer is not None:
+            stats = self._writer.stats()
+            logger.info(
+                "writer committed %d operations in %d batches", stats.operations, stats.batches
+            )
             await self._writer.close()
             self._writer = None
         if self._pool is not None:

@@ -1,0 +1,69 @@
+"""Subscription hub: bounded buffers, overflow instead of growth, clean close."""
+
+from __future__ import annotations
+
+from agentmail_server.domain.models import Importance, Message, Recipient, RecipientKind
+from agentmail_server.hub import Hub
+from agentmail_server.storage.writes import Sent
+
+
+def _sent(message_id: int, *agent_ids: int, deduplicated: bool = False) -> Sent:
+    message = Message(
+        id=message_id,
+        project_id=1,
+        sender_id=99,
+        sender_name="S",
+        thread_id=str(message_id),
+        subject="s",
+        body="b",
+        body_size=1,
+        importance=Importance.NORMAL,
+        ack_required=False,
+        topic="",
+        to=tuple(f"a{i}" for i in agent_ids),
+        cc=(),
+        bcc=(),
+        created_at=0,
+    )
+    recipients = tuple(Recipient(i, f"a{i}", RecipientKind.TO) for i in agent_ids)
+    return Sent(message, recipients, deduplicated)
+
+
+async def test_publish_reaches_every_subscription_of_the_recipient() -> None:
+    hub = Hub(buffer_capacity=8, max_subscriptions=10)
+    first, second, other = hub.subscribe(1), hub.subscribe(1), hub.subscribe(2)
+    assert first and second and other
+    hub.publish([_sent(1, 1), _sent(2, 1, deduplicated=True), "not a send"])
+    assert [n.message.id for n in first.buffer] == [1]
+    assert [n.message.id for n in second.buffer] == [1]
+    assert not other.buffer
+    assert hub.stats().delivered_notifications == 2
+
+
+async def test_overflow_drops_buffer_and_flags_catch_up() -> None:
+    hub = Hub(buffer_capacity=3, max_subscriptions=10)
+    subscription = hub.subscribe(1)
+    assert subscription
+    hub.publish([_sent(i, 1) for i in range(1, 10)])
+    stats = hub.stats()
+    assert stats.buffered_events == 0
+    assert stats.overflows == 1
+    assert subscription.take_overflow()
+    assert not subscription.take_overflow()
+    hub.publish([_sent(10, 1)])
+    assert [n.message.id for n in subscription.buffer] == [10]
+
+
+async def test_limit_and_close() -> None:
+    hub = Hub(buffer_capacity=3, max_subscriptions=1)
+    subscription = hub.subscribe(1)
+    assert subscription is not None
+    assert hub.subscribe(2) is None
+    hub.close()
+    assert subscription.closed
+    assert hub.subscribe(3) is None
+    assert not await hub.wait_drained(0.01)
+    hub.unsubscribe(subscription)
+    hub.unsubscribe(subscription)
+    assert await hub.wait_drained(0.01)
+    assert hub.stats().subscriptions == 0
