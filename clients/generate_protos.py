@@ -39,7 +39,9 @@ def generate(output_root: pathlib.Path) -> None:
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
     for package_dir in (output_root / "agentmail", output_root / PACKAGE):
-        (package_dir / "__init__.py").write_text('"""Generated agentmail wire types; do not edit."""\n')
+        (package_dir / "__init__.py").write_text(
+            '"""Generated agentmail wire types; do not edit."""\n'
+        )
         (package_dir / "py.typed").write_text("")
 
 

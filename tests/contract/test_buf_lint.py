@@ -46,6 +46,5 @@ def test_protos_pass_buf_lint() -> None:
 def test_protos_are_buf_formatted() -> None:
     result = _run_buf("format", "protos", "--diff", "--exit-code")
     assert result.returncode == 0, (
-        "protos are not formatted; run `buf format protos -w`:\n"
-        f"{result.stdout}{result.stderr}"
+        f"protos are not formatted; run `buf format protos -w`:\n{result.stdout}{result.stderr}"
     )

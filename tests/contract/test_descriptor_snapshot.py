@@ -13,14 +13,13 @@ import os
 import pathlib
 from typing import Any
 
-from google.protobuf import descriptor
-
 from agentmail.v1 import (
     agent_service_pb2,
     mail_service_pb2,
     search_service_pb2,
     types_pb2,
 )
+from google.protobuf import descriptor
 
 SNAPSHOT = pathlib.Path(__file__).parent / "snapshots" / "descriptors.json"
 FILES = (agent_service_pb2, mail_service_pb2, search_service_pb2, types_pb2)

@@ -1,0 +1,41 @@
+"""The code base is ruff-clean, ruff-formatted and passes strict mypy (settings in pyproject)."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# mypy's strictness and search paths come from [tool.mypy] in pyproject.toml.
+MYPY_TARGETS = ("server", "clients/agentmail_client")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m ARGS`` with this interpreter, from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "fix"),
+    [
+        (("ruff", "check", "."), "ruff check --fix ."),
+        (("ruff", "format", "--check", "."), "ruff format ."),
+        (("mypy", *MYPY_TARGETS), "fix the reported types"),
+    ],
+    ids=["ruff-check", "ruff-format", "mypy-strict"],
+)
+def test_tool_is_clean(args: tuple[str, ...], fix: str) -> None:
+    result = _run(*args)
+    assert result.returncode == 0, (
+        f"`{' '.join(args)}` failed ({fix}):\n{result.stdout}{result.stderr}"
+    )
