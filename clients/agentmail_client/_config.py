@@ -23,7 +23,8 @@ class RetryPolicy:
     lockstep), but never less than the server's ``RetryInfo`` delay, capped at ``max_backoff``.
 
     Attributes:
-        max_attempts: Total attempts including the first; 1 disables retries.
+        max_attempts: Total attempts including the first; ``RetryPolicy(max_attempts=1)``
+            disables retries.
         initial_backoff: Upper bound of the first delay, in seconds.
         max_backoff: Upper bound of any delay, in seconds.
         multiplier: Growth factor of the delay bound per attempt.
@@ -56,8 +57,55 @@ class RetryPolicy:
         return delay
 
 
-NO_RETRY = RetryPolicy(max_attempts=1)
-"""A policy that makes every call exactly once."""
+@dataclasses.dataclass(frozen=True)
+class ReconnectPolicy:
+    """How a :class:`~agentmail_client.Subscription` reconnects after its stream breaks.
+
+    The delay before reconnection attempt ``n`` (counting from 0) is drawn uniformly from
+    ``[0, min(max_backoff, initial_backoff * multiplier ** n)]`` ("full jitter"). When the
+    failure carried a ``RetryInfo`` delay (``SHUTTING_DOWN``, ``TOO_MANY_SUBSCRIPTIONS``), that
+    delay is a floor: the server asked not to be called again sooner, and it is honoured even
+    above ``max_backoff``. The count of attempts, and with it the backoff, starts again from 0
+    once a connection has caught up (received its first heartbeat).
+
+    Attributes:
+        initial_backoff: Upper bound of the first delay, in seconds.
+        max_backoff: Upper bound of any jittered delay, in seconds.
+        multiplier: Growth factor of the delay bound per attempt.
+        max_attempts: Most reconnection attempts in a row that may fail to catch up before the
+            subscription gives up and raises the last error; ``None`` reconnects forever and
+            ``0`` never reconnects.
+    """
+
+    initial_backoff: float = 0.1
+    max_backoff: float = 10.0
+    multiplier: float = 2.0
+    max_attempts: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.initial_backoff < 0 or self.max_backoff < 0:
+            raise ValueError("backoff delays must not be negative")
+        if self.multiplier < 1:
+            raise ValueError("multiplier must be at least 1")
+        if self.max_attempts is not None and self.max_attempts < 0:
+            raise ValueError("max_attempts must be None or at least 0")
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Returns the delay in seconds before reconnection attempt ``attempt``.
+
+        Args:
+            attempt: How many attempts failed in a row before this one (0 for the first).
+            retry_after: The delay the server asked for in ``RetryInfo``, if any.
+        """
+        try:
+            bound = min(self.max_backoff, self.initial_backoff * self.multiplier**attempt)
+        except OverflowError:
+            # Reconnecting forever makes the exponent unbounded; the cap has long applied.
+            bound = self.max_backoff
+        delay = random.uniform(0.0, bound)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return delay
 
 
 @dataclasses.dataclass(frozen=True)

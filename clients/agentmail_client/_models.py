@@ -13,9 +13,8 @@ import enum
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from google.protobuf import timestamp_pb2
-
 from agentmail.v1 import mail_service_pb2, types_pb2
+from google.protobuf import timestamp_pb2
 
 T = TypeVar("T")
 
@@ -411,4 +410,3 @@ class GetMessageResult:
 
     message: Message
     delivery: InboxItem | None
-

@@ -1,0 +1,95 @@
+"""Typed asynchronous client of the agentmail service.
+
+Everything public is importable from here; the ``_``-prefixed modules are private.
+
+Example::
+
+    from agentmail_client import AgentmailClient, NotFound
+
+    async with AgentmailClient("127.0.0.1:7070") as client:
+        project = (await client.ensure_project("/srv/repo")).project
+        await client.register_agent(project.slug, "Alice", program="claude-code")
+        try:
+            await client.send_message(to="Bob", subject="Hello", body="Hi Bob")
+        except NotFound as error:
+            print(error.reason, error.metadata.get("missing"))
+"""
+
+from ._client import AgentmailClient
+from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._errors import (
+    AgentmailError,
+    AlreadyExists,
+    DeadlineExceeded,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    ServerError,
+    Unauthenticated,
+    Unavailable,
+    error_class_for,
+    error_from_rpc,
+)
+from ._models import (
+    Agent,
+    DeliveryState,
+    EnsureProjectResult,
+    GetMessageResult,
+    Importance,
+    InboxItem,
+    InboxOrder,
+    Message,
+    Page,
+    Project,
+    RecipientKind,
+    RegisterAgentResult,
+    SendMessageResult,
+)
+from ._subscribe import Subscription
+
+__all__ = [
+    "Agent",
+    "AgentmailClient",
+    "AgentmailError",
+    "AlreadyExists",
+    "ChannelConfig",
+    "DeadlineExceeded",
+    "DeliveryState",
+    "EnsureProjectResult",
+    "FailedPrecondition",
+    "FieldViolation",
+    "GetMessageResult",
+    "Importance",
+    "InboxItem",
+    "InboxOrder",
+    "InvalidArgument",
+    "Message",
+    "NotFound",
+    "Page",
+    "PermissionDenied",
+    "Project",
+    "RecipientKind",
+    "ReconnectPolicy",
+    "RegisterAgentResult",
+    "ResourceExhausted",
+    "RetryPolicy",
+    "SendMessageResult",
+    "ServerError",
+    "Subscription",
+    "Timeouts",
+    "Unauthenticated",
+    "Unavailable",
+    "error_class_for",
+    "error_from_rpc",
+]
+
+# Present the public names as members of this package (as httpx does), so that reprs,
+# tracebacks and generated docs show the supported import path, not a private module.
+for _name in __all__:
+    _member = globals()[_name]
+    if isinstance(_member, type) or callable(_member):
+        _member.__module__ = __name__
+del _name, _member

@@ -1,0 +1,187 @@
+"""AgentService calls: projects and the agents registered in them."""
+
+# ruff: noqa: ASYNC109 -- `timeout` becomes the gRPC deadline, which the server sees and
+# honours; an asyncio.timeout around the call would only cancel it locally.
+
+from __future__ import annotations
+
+from agentmail.v1 import agent_service_pb2, types_pb2
+from google.protobuf import field_mask_pb2
+
+from ._models import Agent, EnsureProjectResult, Page, Project, RegisterAgentResult
+from ._transport import CallKind, ClientBase
+
+
+class AgentCalls(ClientBase):
+    """The AgentService half of :class:`~agentmail_client.AgentmailClient`."""
+
+    async def ensure_project(
+        self, human_key: str, *, timeout: float | None = None
+    ) -> EnsureProjectResult:
+        """Creates the project of a human key, or returns the existing one.
+
+        Args:
+            human_key: Identifies the project, e.g. an absolute repository path.
+            timeout: Deadline of each attempt in seconds; defaults to ``timeouts.write``.
+        """
+        request = agent_service_pb2.EnsureProjectRequest(human_key=human_key)
+        stub = self._connection.agents
+        response = await self._call(stub.EnsureProject, request, CallKind.IDEMPOTENT_WRITE, timeout)
+        return EnsureProjectResult(Project.from_proto(response.project), response.created)
+
+    async def get_project(self, slug: str, *, timeout: float | None = None) -> Project:
+        """Returns one project by slug.
+
+        Args:
+            slug: The project's slug.
+            timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
+
+        Raises:
+            NotFound: ``PROJECT_NOT_FOUND``.
+        """
+        request = agent_service_pb2.GetProjectRequest(slug=slug)
+        response = await self._call(
+            self._connection.agents.GetProject, request, CallKind.READ, timeout
+        )
+        return Project.from_proto(response.project)
+
+    async def list_projects(
+        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> Page[Project]:
+        """Lists projects, oldest first.
+
+        Args:
+            page_size: Most projects to return; 0 means the server default (50).
+            page_token: ``next_page_token`` of the previous page; empty starts at the beginning.
+            timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
+        """
+        request = agent_service_pb2.ListProjectsRequest(page_size=page_size, page_token=page_token)
+        response = await self._call(
+            self._connection.agents.ListProjects, request, CallKind.READ, timeout
+        )
+        items = tuple(Project.from_proto(p) for p in response.projects)
+        return Page(items, response.next_page_token)
+
+    async def register_agent(
+        self,
+        project: str,
+        name: str,
+        *,
+        program: str = "",
+        model: str = "",
+        task_description: str = "",
+        timeout: float | None = None,
+    ) -> RegisterAgentResult:
+        """Registers an agent, or re-registers it to replace its profile.
+
+        Re-registering an existing name needs that agent's token on this client. A client
+        without a token adopts the returned one, so that it then acts as the new agent; use
+        :meth:`with_token` (``None``) to register further agents from an anonymous view.
+
+        Args:
+            project: Slug of an existing project.
+            name: A letter, then letters, digits, ``_`` or ``-``; at most 64 characters.
+            program: The program driving the agent.
+            model: The model behind the agent.
+            task_description: What the agent is working on.
+            timeout: Deadline in seconds; defaults to ``timeouts.write``.
+
+        Raises:
+            AlreadyExists: ``AGENT_EXISTS`` when the name is taken and no token was sent.
+            PermissionDenied: ``NOT_AGENT_OWNER`` with another agent's token.
+        """
+        request = agent_service_pb2.RegisterAgentRequest(
+            project=project,
+            name=name,
+            program=program,
+            model=model,
+            task_description=task_description,
+        )
+        response = await self._call(
+            self._connection.agents.RegisterAgent, request, CallKind.WRITE, timeout
+        )
+        if self._token is None:
+            self._token = response.agent_token
+        return RegisterAgentResult(
+            Agent.from_proto(response.agent), response.agent_token, response.created
+        )
+
+    async def get_agent(self, project: str, name: str, *, timeout: float | None = None) -> Agent:
+        """Returns an agent's public profile; the name is matched regardless of case.
+
+        Args:
+            project: Slug of the agent's project.
+            name: The agent's name, in any case.
+            timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
+
+        Raises:
+            NotFound: ``AGENT_NOT_FOUND``.
+        """
+        request = agent_service_pb2.GetAgentRequest(project=project, name=name)
+        response = await self._call(
+            self._connection.agents.GetAgent, request, CallKind.READ, timeout
+        )
+        return Agent.from_proto(response.agent)
+
+    async def list_agents(
+        self,
+        project: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> Page[Agent]:
+        """Lists a project's agents in registration order.
+
+        Args:
+            project: Slug of the project.
+            page_size: Most agents to return; 0 means the server default (100).
+            page_token: ``next_page_token`` of the previous page.
+            timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
+        """
+        request = agent_service_pb2.ListAgentsRequest(
+            project=project, page_size=page_size, page_token=page_token
+        )
+        response = await self._call(
+            self._connection.agents.ListAgents, request, CallKind.READ, timeout
+        )
+        return Page(tuple(Agent.from_proto(a) for a in response.agents), response.next_page_token)
+
+    async def update_agent(
+        self,
+        *,
+        program: str | None = None,
+        model: str | None = None,
+        task_description: str | None = None,
+        timeout: float | None = None,
+    ) -> Agent:
+        """Changes the given fields of this client's own agent profile; ``None`` keeps one.
+
+        Args:
+            program: The new program, or ``None`` to keep it.
+            model: The new model, or ``None`` to keep it.
+            task_description: The new task description, or ``None`` to keep it.
+            timeout: Deadline in seconds; defaults to ``timeouts.write``.
+
+        Returns:
+            The updated profile.
+
+        Raises:
+            ValueError: When no field is given.
+            Unauthenticated: When the client has no valid token.
+        """
+        fields = {"program": program, "model": model, "task_description": task_description}
+        changed = {field: value for field, value in fields.items() if value is not None}
+        if not changed:
+            # The wire's empty mask means "all three"; it must not come from "change nothing".
+            raise ValueError("update_agent needs at least one field to change")
+        request = agent_service_pb2.UpdateAgentRequest(
+            agent=types_pb2.Agent(
+                program=program or "", model=model or "", task_description=task_description or ""
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=sorted(changed)),
+        )
+        response = await self._call(
+            self._connection.agents.UpdateAgent, request, CallKind.WRITE, timeout
+        )
+        return Agent.from_proto(response.agent)

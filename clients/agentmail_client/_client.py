@@ -1,0 +1,166 @@
+"""The asynchronous agentmail client: one gRPC channel, typed methods, retries, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+import grpc
+import grpc.aio
+
+from ._agents import AgentCalls
+from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._mail import MailCalls
+from ._subscribe import CursorCallback, Subscription
+from ._transport import ClientBase, Connection
+
+_DEFAULT_TIMEOUTS = Timeouts()
+_DEFAULT_RETRY = RetryPolicy()
+_DEFAULT_CHANNEL = ChannelConfig()
+_DEFAULT_RECONNECT = ReconnectPolicy()
+
+
+class AgentmailClient(AgentCalls, MailCalls):
+    """An asynchronous client of one agentmail server.
+
+    Use it as an async context manager, which closes the channel on exit::
+
+        async with AgentmailClient("127.0.0.1:7070") as client:
+            ensured = await client.ensure_project("/repo/path")
+            reg = await client.register_agent(ensured.project.slug, "Alice")
+            # the client now acts as Alice
+            await client.send_message(to="Bob", subject="hi", body="...")
+
+    The client holds at most one agent token and sends it as ``authorization: Bearer <token>``
+    on every call. Calls that are safe to repeat are retried on transient failures according
+    to ``retry``; every failure is raised as an :class:`~agentmail_client.AgentmailError`
+    subclass. Calls from several tasks may run concurrently over the one channel.
+
+    Args:
+        target: Server address, such as ``127.0.0.1:7070``.
+        token: Agent token to act as, if already known.
+        timeouts: Default per-attempt deadlines.
+        retry: Retry policy of idempotent calls.
+        channel: gRPC channel settings (message size limits, keepalive).
+        credentials: TLS credentials; ``None`` connects without TLS.
+        interceptors: gRPC client interceptors, e.g. for tracing.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        timeouts: Timeouts = _DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = _DEFAULT_RETRY,
+        channel: ChannelConfig = _DEFAULT_CHANNEL,
+        credentials: grpc.ChannelCredentials | None = None,
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    ) -> None:
+        super().__init__(
+            Connection(target, channel, credentials, interceptors),
+            token=token,
+            timeouts=timeouts,
+            retry=retry,
+            owns_connection=True,
+        )
+
+    @property
+    def token(self) -> str | None:
+        """The agent token sent with each call, or ``None``."""
+        return self._token
+
+    def with_token(self, token: str | None) -> AgentmailClient:
+        """Returns a client acting with ``token`` (or none) over this client's channel.
+
+        The new client is cheap; closing it does not close the shared channel, which stays
+        open until this client is closed.
+
+        Args:
+            token: The agent token to act with, or ``None`` for an anonymous client.
+        """
+        view = AgentmailClient.__new__(AgentmailClient)
+        ClientBase.__init__(
+            view,
+            self._connection,
+            token=token,
+            timeouts=self._timeouts,
+            retry=self._retry,
+            owns_connection=False,
+        )
+        return view
+
+    def subscribe(
+        self,
+        *,
+        cursor: str | None = None,
+        urgent_only: bool = False,
+        topic: str = "",
+        thread_id: str = "",
+        include_bodies: bool = True,
+        on_cursor: CursorCallback | None = None,
+        reconnect: ReconnectPolicy = _DEFAULT_RECONNECT,
+        idle_timeout: float | None = None,
+    ) -> Subscription:
+        """Subscribes to the agent's inbox: the backlog after ``cursor``, then live mail.
+
+        The stream opens when the returned subscription is entered with ``async with`` (or
+        first iterated), reconnects and resumes by itself after transient failures, and is
+        cancelled when the block is left::
+
+            async with client.subscribe(cursor=load(), on_cursor=save) as subscription:
+                async for item in subscription:
+                    handle(item)  # then save(item.cursor) runs before the next item
+
+        Delivery is at least once: see :class:`~agentmail_client.Subscription` for when an
+        item counts as processed and may be delivered again.
+
+        Args:
+            cursor: Resume strictly after this cursor (an item's ``cursor``, or a saved
+                :attr:`Subscription.cursor`); ``None`` delivers only mail committed after the
+                stream first reaches the server.
+            urgent_only: Only HIGH and URGENT messages.
+            topic: Only this topic.
+            thread_id: Only this thread.
+            include_bodies: False leaves bodies empty (``body_size_bytes`` stays set).
+            on_cursor: Called (and awaited, if it returns an awaitable) with each newly
+                processed cursor, before the next item is fetched: the place to persist it.
+                Also called when a heartbeat moves the cursor past mail the filters skipped
+                (or, without a starting cursor, to the inbox tail when first caught up).
+            reconnect: Backoff between reconnections and when to give up.
+            idle_timeout: Seconds without any message or heartbeat after which the connection
+                is presumed dead and replaced; keep it well above the server's heartbeat
+                interval (15 s by default). ``None`` relies on gRPC keepalive alone.
+
+        Raises:
+            ValueError: ``idle_timeout`` is not positive.
+        """
+        return Subscription(
+            self._connection,
+            token=self._token,
+            cursor=cursor,
+            urgent_only=urgent_only,
+            topic=topic,
+            thread_id=thread_id,
+            include_bodies=include_bodies,
+            on_cursor=on_cursor,
+            reconnect=reconnect,
+            idle_timeout=idle_timeout,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the channel, cancelling calls in flight; a no-op on ``with_token`` views."""
+        if self._owns_connection:
+            await self._connection.close()

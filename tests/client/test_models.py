@@ -1,0 +1,67 @@
+"""Conversion between the wire messages and the client's models."""
+
+import datetime
+
+import agentmail_client as am
+from agentmail.v1 import mail_service_pb2, types_pb2
+
+WHEN = datetime.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.UTC)
+
+
+def test_message_round_trips_and_keeps_tuples() -> None:
+    message = am.Message(
+        id=7,
+        project="demo",
+        thread_id="7",
+        sender="Alice",
+        to=("Bob",),
+        cc=("Carol",),
+        bcc=(),
+        subject="Hi",
+        body="**hello**",
+        importance=am.Importance.URGENT,
+        ack_required=True,
+        topic="ci",
+        create_time=WHEN,
+        body_size_bytes=9,
+    )
+    assert am.Message.from_proto(message.to_proto()) == message
+    hash(message)  # frozen models are hashable
+
+
+def test_unset_timestamps_become_none_and_set_ones_are_aware() -> None:
+    item = am.InboxItem.from_proto(
+        types_pb2.InboxItem(message=types_pb2.Message(id=1), kind=types_pb2.RECIPIENT_KIND_BCC)
+    )
+    assert item.read_time is None
+    assert item.ack_time is None
+    assert not item.is_read
+    assert item.kind is am.RecipientKind.BCC
+    state = am.DeliveryState(message_id=1, read_time=WHEN, ack_time=None)
+    back = am.DeliveryState.from_proto(state.to_proto())
+    assert back == state
+    assert back.read_time is not None
+    assert back.read_time.tzinfo is not None
+
+
+def test_unspecified_importance_reads_as_normal() -> None:
+    message = am.Message.from_proto(types_pb2.Message(importance=types_pb2.IMPORTANCE_UNSPECIFIED))
+    assert message.importance is am.Importance.NORMAL
+
+
+def test_inbox_order_maps_to_the_wire_enum() -> None:
+    assert am.InboxOrder.OLDEST_FIRST.to_proto() == mail_service_pb2.INBOX_ORDER_OLDEST_FIRST
+    assert am.InboxOrder.NEWEST_FIRST.to_proto() == mail_service_pb2.INBOX_ORDER_NEWEST_FIRST
+
+
+def test_agent_and_project_round_trip() -> None:
+    agent = am.Agent("demo", "Alice", "claude-code", "opus", "fix CI", WHEN, WHEN)
+    assert am.Agent.from_proto(agent.to_proto()) == agent
+    project = am.Project("demo", "/srv/demo", WHEN)
+    assert am.Project.from_proto(project.to_proto()) == project
+
+
+def test_page_iterates_its_items() -> None:
+    page = am.Page((1, 2, 3), "next")
+    assert list(page) == [1, 2, 3]
+    assert len(page) == 3
