@@ -1,0 +1,253 @@
+"""Fixtures shared by every test folder: a real server on port 0, a channel and stubs to it,
+factories for projects and agents, and a reader of the rich error details every error carries.
+
+Helpers that tests call directly (``md``, ``expect_error``) are exposed as fixtures too, so that
+test folders need not import this module (several folders have a ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import pathlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+import pytest
+from agentmail.v1 import (
+    agent_service_pb2,
+    agent_service_pb2_grpc,
+    mail_service_pb2_grpc,
+)
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+ERROR_DOMAIN = "agentmail.dev"
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+)
+Metadata = tuple[tuple[str, str], ...]
+
+
+def md(token: str) -> Metadata:
+    """Call metadata authenticating as the agent holding ``token``."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """An agent registered through the API: its display name, project slug and secret token."""
+
+    project: str
+    name: str
+    token: str
+
+    @property
+    def md(self) -> Metadata:
+        """Call metadata authenticating as this agent."""
+        return md(self.token)
+
+
+@dataclasses.dataclass(frozen=True)
+class RpcFailure:
+    """What a failed call reported, decoded from its status and ``google.rpc`` details."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    metadata: dict[str, str]
+    fields: list[str]
+    retry_delay_seconds: float | None
+
+
+def rpc_failure(err: grpc.aio.AioRpcError) -> RpcFailure:
+    """Decode an error, asserting the detail shape every agentmail error must have.
+
+    Exactly one ErrorInfo in the agentmail.dev domain with an UPPER_SNAKE reason and lowerCamel
+    metadata keys; a BadRequest with field violations on INVALID_ARGUMENT; a RetryInfo on
+    RESOURCE_EXHAUSTED and UNAVAILABLE.
+    """
+    status = rpc_status.from_call(err)
+    assert status is not None, (
+        f"{err.code()} {err.details()!r} carries no grpc-status-details-bin trailer"
+    )
+    infos: list[error_details_pb2.ErrorInfo] = []
+    bad: list[error_details_pb2.BadRequest] = []
+    retry: list[error_details_pb2.RetryInfo] = []
+    for detail in status.details:
+        for cls, bucket in (
+            (error_details_pb2.ErrorInfo, infos),
+            (error_details_pb2.BadRequest, bad),
+            (error_details_pb2.RetryInfo, retry),
+        ):
+            if detail.Is(cls.DESCRIPTOR):
+                unpacked = cls()
+                detail.Unpack(unpacked)
+                bucket.append(unpacked)  # type: ignore[arg-type]
+    assert len(infos) == 1, f"expected exactly one ErrorInfo, got {status.details}"
+    info = infos[0]
+    assert info.domain == ERROR_DOMAIN
+    assert re.fullmatch(r"[A-Z][A-Z0-9_]*", info.reason), info.reason
+    for key in info.metadata:
+        assert re.fullmatch(r"[a-z][A-Za-z0-9]*", key), f"metadata key {key!r} is not lowerCamel"
+    code = err.code()
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        assert len(bad) == 1 and bad[0].field_violations, "INVALID_ARGUMENT needs a BadRequest"
+    if code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
+        assert len(retry) == 1, f"{code} needs a RetryInfo"
+    delay = retry[0].retry_delay.ToTimedelta().total_seconds() if retry else None
+    return RpcFailure(
+        code=code,
+        message=err.details() or "",
+        reason=info.reason,
+        metadata=dict(info.metadata),
+        fields=[v.field for b in bad for v in b.field_violations],
+        retry_delay_seconds=delay,
+    )
+
+
+async def expect_error(
+    call: Awaitable[Any],
+    code: grpc.StatusCode,
+    reason: str,
+    *,
+    field: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> RpcFailure:
+    """Await ``call``, assert it fails with ``code`` and ``reason`` (and the given violation
+    field and ErrorInfo metadata entries), and return the decoded failure."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    failure = rpc_failure(caught.value)
+    assert (failure.code, failure.reason) == (code, reason), failure
+    if field is not None:
+        assert field in failure.fields, failure
+    for key, value in (metadata or {}).items():
+        assert failure.metadata.get(key) == value, failure
+    return failure
+
+
+@contextlib.asynccontextmanager
+async def running_server(data_dir: pathlib.Path, **settings: Any) -> AsyncIterator[Any]:
+    """A started AgentmailServer on 127.0.0.1 port 0 over ``data_dir``; stopped on exit."""
+    from agentmail_server.app import AgentmailServer  # noqa: PLC0415 - the server may be absent
+    from agentmail_server.config import ServerConfig  # noqa: PLC0415
+
+    config = ServerConfig(listen="127.0.0.1:0", data_dir=data_dir, grace_seconds=1.0, **settings)
+    server = AgentmailServer(config)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def open_channel(address: str) -> AsyncIterator[grpc.aio.Channel]:
+    """An insecure channel with 64 MiB message limits; closed on exit."""
+    channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+    try:
+        yield channel
+    finally:
+        await channel.close()
+
+
+@pytest.fixture
+async def server(tmp_path: pathlib.Path) -> AsyncIterator[Any]:
+    """A running server over a fresh data folder."""
+    async with running_server(tmp_path / "data") as srv:
+        yield srv
+
+
+@pytest.fixture
+async def channel(server: Any) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel to ``server``."""
+    async with open_channel(server.address) as chan:
+        yield chan
+
+
+@pytest.fixture
+def agent_stub(channel: grpc.aio.Channel) -> agent_service_pb2_grpc.AgentServiceStub:
+    """AgentService on ``channel``."""
+    return agent_service_pb2_grpc.AgentServiceStub(channel)
+
+
+@pytest.fixture
+def mail_stub(channel: grpc.aio.Channel) -> mail_service_pb2_grpc.MailServiceStub:
+    """MailService on ``channel``."""
+    return mail_service_pb2_grpc.MailServiceStub(channel)
+
+
+async def create_project(stub: agent_service_pb2_grpc.AgentServiceStub, human_key: str) -> str:
+    """Ensure the project for ``human_key`` and return its slug."""
+    response = await stub.EnsureProject(agent_service_pb2.EnsureProjectRequest(human_key=human_key))
+    return str(response.project.slug)
+
+
+async def register_agent(
+    stub: agent_service_pb2_grpc.AgentServiceStub, project: str, name: str, **profile: str
+) -> Registered:
+    """Register a new agent and return its display name and token."""
+    response = await stub.RegisterAgent(
+        agent_service_pb2.RegisterAgentRequest(project=project, name=name, **profile)
+    )
+    assert response.created
+    return Registered(project=project, name=response.agent.name, token=response.agent_token)
+
+
+@pytest.fixture
+def make_project(
+    agent_stub: agent_service_pb2_grpc.AgentServiceStub,
+) -> Callable[[str], Awaitable[str]]:
+    """Factory: ``await make_project(human_key)`` -> slug."""
+
+    async def make(human_key: str) -> str:
+        return await create_project(agent_stub, human_key)
+
+    return make
+
+
+@pytest.fixture
+def register(
+    agent_stub: agent_service_pb2_grpc.AgentServiceStub,
+) -> Callable[..., Awaitable[Registered]]:
+    """Factory: ``await register(project, name, **profile)`` -> Registered."""
+
+    async def make(project: str, name: str, **profile: str) -> Registered:
+        return await register_agent(agent_stub, project, name, **profile)
+
+    return make
+
+
+@pytest.fixture(name="md")
+def md_fixture() -> Callable[[str], Metadata]:
+    """``md(token)``: authorization metadata for a token."""
+    return md
+
+
+@pytest.fixture(name="expect_error")
+def expect_error_fixture() -> Callable[..., Awaitable[RpcFailure]]:
+    """``await expect_error(call, code, reason, field=..., metadata=...)``."""
+    return expect_error
+
+
+@pytest.fixture(name="start_server")
+def start_server_fixture() -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
+    """``async with start_server(data_dir, **settings) as server``: a server of one's own."""
+    return running_server
+
+
+@pytest.fixture(name="connect")
+def connect_fixture() -> Callable[[str], contextlib.AbstractAsyncContextManager[grpc.aio.Channel]]:
+    """``async with connect(address) as channel``: a channel of one's own."""
+    return open_channel
+
+
+@pytest.fixture(name="rpc_failure")
+def rpc_failure_fixture() -> Callable[[grpc.aio.AioRpcError], RpcFailure]:
+    """``rpc_failure(err)``: decode and shape-check an error's rich details."""
+    return rpc_failure
