@@ -41,6 +41,9 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
 
     def __init__(self, log_calls: bool) -> None:
         self._log_calls = log_calls
+        # Wrapped handlers by method: the lookup runs on every call, the wrapping only once.
+        # Bounded by the number of methods the server registers.
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -49,10 +52,20 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         ],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(handler_call_details)
         if handler is None:
-            return handler
-        method = handler_call_details.method
+            return handler  # unknown method: gRPC answers UNIMPLEMENTED; nothing to cache
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
