@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from agentmail_server.domain.models import (
@@ -65,9 +64,9 @@ def message_from_row(row: Any, offset: int = 0) -> Message:
         importance=Importance(r[6]),
         ack_required=bool(r[7]),
         topic=r[8],
-        to=tuple(json.loads(r[9])),
-        cc=tuple(json.loads(r[10])),
-        bcc=tuple(json.loads(r[11])),
+        to=split_names(r[9]),
+        cc=split_names(r[10]),
+        bcc=split_names(r[11]),
         created_at=r[12],
         body_size=r[13],
         body=r[14],
@@ -87,6 +86,11 @@ def delivery_from_row(row: Any, offset: int = 0) -> Delivery:
     )
 
 
-def names_json(names: tuple[str, ...] | list[str]) -> str:
-    """Recipient names as stored: a compact JSON array."""
-    return json.dumps(list(names), separators=(",", ":"))
+def join_names(names: tuple[str, ...] | list[str]) -> str:
+    """Recipient names as stored: comma-separated (agent names cannot contain commas)."""
+    return ",".join(names)
+
+
+def split_names(stored: str) -> tuple[str, ...]:
+    """The names stored by :func:`join_names`."""
+    return tuple(stored.split(",")) if stored else ()

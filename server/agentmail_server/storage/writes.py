@@ -30,7 +30,7 @@ from agentmail_server.storage.rows import (
     PROJECT_COLUMNS,
     agent_from_row,
     message_from_row,
-    names_json,
+    join_names,
     project_from_row,
 )
 
@@ -196,9 +196,9 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
             int(draft.importance),
             int(draft.ack_required),
             draft.topic,
-            names_json(by_kind[RecipientKind.TO]),
-            names_json(by_kind[RecipientKind.CC]),
-            names_json(by_kind[RecipientKind.BCC]),
+            join_names(by_kind[RecipientKind.TO]),
+            join_names(by_kind[RecipientKind.CC]),
+            join_names(by_kind[RecipientKind.BCC]),
             now,
             body_size,
             draft.body,
