@@ -66,14 +66,20 @@ def server_address(tmp_path: pathlib.Path) -> Iterator[str]:
     assert process.returncode == 0, "server did not stop cleanly:\n" + "".join(seen) + rest
 
 
-def test_readme_has_one_python_example() -> None:
-    examples = _python_examples()
-    assert len(examples) == 1
-    assert README_ADDRESS in examples[0], "the example should use the default listen address"
+def test_readme_has_one_complete_python_example() -> None:
+    complete = [example for example in _python_examples() if "asyncio.run(" in example]
+    assert len(complete) == 1
+    assert README_ADDRESS in complete[0], "the example should use the default listen address"
+
+
+def test_readme_python_fragments_compile() -> None:
+    for example in _python_examples():
+        compile(example, "README.md", "exec")
 
 
 def test_readme_python_example_runs(server_address: str) -> None:
-    example = _python_examples()[0].replace(README_ADDRESS, server_address)
+    complete = [example for example in _python_examples() if "asyncio.run(" in example]
+    example = complete[0].replace(README_ADDRESS, server_address)
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", example],
         capture_output=True,
