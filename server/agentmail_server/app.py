@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from agentmail_server.config import ServerConfig
 from agentmail_server.hub import Hub
 from agentmail_server.rpc.agent_servicer import AgentServicer
+from agentmail_server.rpc.ceiling import add_ceiling_to_server
 from agentmail_server.rpc.interceptors import ErrorMappingInterceptor
 from agentmail_server.rpc.mail_servicer import MailServicer
 from agentmail_server.rpc.search_servicer import SearchServicer
@@ -30,9 +31,11 @@ from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Mailer
 from agentmail_server.services.recipients import RecipientResolver
+from agentmail_server.services.search import Searcher
 from agentmail_server.services.subscriptions import InboxStreamer
 from agentmail_server.storage.queries import Queries
 from agentmail_server.storage.readers import ReadPool
+from agentmail_server.storage.search import SearchQueries
 from agentmail_server.storage.writer import Writer
 
 logger = logging.getLogger(__name__)
@@ -112,7 +115,12 @@ class AgentmailServer:
         mail_service_pb2_grpc.add_MailServiceServicer_to_server(
             MailServicer(mailer, streamer, auth), server
         )
-        search_service_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(auth), server)
+        searcher = Searcher(SearchQueries(self._pool), queries)
+        search_service_pb2_grpc.add_SearchServiceServicer_to_server(
+            SearchServicer(searcher, auth), server
+        )
+        if config.ceiling_endpoints:
+            add_ceiling_to_server(server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

@@ -78,6 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("cache_size", "10000", "Entries in each of the token and agent-name caches (LRU)."),
     Setting("uvloop", "true", "Run on uvloop when it is installed ('false' for asyncio's loop)."),
+    Setting(
+        "ceiling_endpoints",
+        "false",
+        "Serve agentmail.bench.Ceiling (an empty RPC and a stream) for benchmarks' ceilings.",
+    ),
     Setting("log_level", "INFO", "Logging level (DEBUG logs one line per RPC)."),
 )
 
@@ -100,6 +105,7 @@ class ServerConfig:
     heartbeat_seconds: float = 15.0
     cache_size: int = 10000
     uvloop: bool = True
+    ceiling_endpoints: bool = False
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:

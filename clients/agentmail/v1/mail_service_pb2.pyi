@@ -631,3 +631,108 @@ class SubscribeInboxResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___SubscribeInboxResponse: _TypeAlias = SubscribeInboxResponse  # noqa: Y015
+
+@_typing.final
+class SummarizeThreadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    RECENT_COUNT_FIELD_NUMBER: _builtins.int
+    thread_id: _builtins.str
+    recent_count: _builtins.int
+    """How many of the latest messages to include (default 3, at most 20)."""
+    def __init__(
+        self,
+        *,
+        thread_id: _builtins.str = ...,
+        recent_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recent_count", b"recent_count", "thread_id", b"thread_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeThreadRequest: _TypeAlias = SummarizeThreadRequest  # noqa: Y015
+
+@_typing.final
+class ActionItem(_message.Message):
+    """An open action item found in a message body."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.int
+    author: _builtins.str
+    """Who wrote it."""
+    text: _builtins.str
+    """The line, trimmed."""
+    kind: _builtins.str
+    """"checkbox" for `- [ ]` lines, otherwise the marker: "TODO", "ACTION" or "BLOCKED"."""
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.int = ...,
+        author: _builtins.str = ...,
+        text: _builtins.str = ...,
+        kind: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "kind", b"kind", "message_id", b"message_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActionItem: _TypeAlias = ActionItem  # noqa: Y015
+
+@_typing.final
+class SummarizeThreadResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    PARTICIPANTS_FIELD_NUMBER: _builtins.int
+    MESSAGE_COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_TIME_FIELD_NUMBER: _builtins.int
+    LAST_TIME_FIELD_NUMBER: _builtins.int
+    ACTION_ITEMS_FIELD_NUMBER: _builtins.int
+    RECENT_MESSAGES_FIELD_NUMBER: _builtins.int
+    thread_id: _builtins.str
+    subject: _builtins.str
+    message_count: _builtins.int
+    @_builtins.property
+    def participants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Senders and recipients visible to the caller, in order of first appearance."""
+
+    @_builtins.property
+    def first_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def action_items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ActionItem]: ...
+    @_builtins.property
+    def recent_messages(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Message]:
+        """The latest messages, oldest of them first, with bodies."""
+
+    def __init__(
+        self,
+        *,
+        thread_id: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        participants: _abc.Iterable[_builtins.str] | None = ...,
+        message_count: _builtins.int = ...,
+        first_time: _timestamp_pb2.Timestamp | None = ...,
+        last_time: _timestamp_pb2.Timestamp | None = ...,
+        action_items: _abc.Iterable[Global___ActionItem] | None = ...,
+        recent_messages: _abc.Iterable[_types_pb2.Message] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_time", b"first_time", "last_time", b"last_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_items", b"action_items", "first_time", b"first_time", "last_time", b"last_time", "message_count", b"message_count", "participants", b"participants", "recent_messages", b"recent_messages", "subject", b"subject", "thread_id", b"thread_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SummarizeThreadResponse: _TypeAlias = SummarizeThreadResponse  # noqa: Y015

@@ -81,6 +81,11 @@ class MailServiceStub:
                 request_serializer=agentmail_dot_v1_dot_mail__service__pb2.SubscribeInboxRequest.SerializeToString,
                 response_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SubscribeInboxResponse.FromString,
                 _registered_method=True)
+        self.SummarizeThread = channel.unary_unary(
+                '/agentmail.v1.MailService/SummarizeThread',
+                request_serializer=agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadResponse.FromString,
+                _registered_method=True)
 
 
 class MailServiceServicer:
@@ -151,6 +156,14 @@ class MailServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SummarizeThread(self, request, context):
+        """Summarises a thread the caller can see, without any language model: participants, size,
+        time span, open action items and the latest messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MailServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -198,6 +211,11 @@ def add_MailServiceServicer_to_server(servicer, server):
                     servicer.SubscribeInbox,
                     request_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SubscribeInboxRequest.FromString,
                     response_serializer=agentmail_dot_v1_dot_mail__service__pb2.SubscribeInboxResponse.SerializeToString,
+            ),
+            'SummarizeThread': grpc.unary_unary_rpc_method_handler(
+                    servicer.SummarizeThread,
+                    request_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -445,6 +463,33 @@ class MailService:
             '/agentmail.v1.MailService/SubscribeInbox',
             agentmail_dot_v1_dot_mail__service__pb2.SubscribeInboxRequest.SerializeToString,
             agentmail_dot_v1_dot_mail__service__pb2.SubscribeInboxResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SummarizeThread(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.MailService/SummarizeThread',
+            agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadRequest.SerializeToString,
+            agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,10 @@ class MailServiceStub:
     """Acknowledges received messages (and marks them read). Idempotent: the first time wins."""
     SubscribeInbox: _grpc.UnaryStreamMultiCallable[_mail_service_pb2.SubscribeInboxRequest, _mail_service_pb2.SubscribeInboxResponse]
     """Streams new inbox messages as they are committed, resuming after a cursor."""
+    SummarizeThread: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.SummarizeThreadRequest, _mail_service_pb2.SummarizeThreadResponse]
+    """Summarises a thread the caller can see, without any language model: participants, size,
+    time span, open action items and the latest messages.
+    """
 
 @_typing.type_check_only
 class MailServiceAsyncStub(MailServiceStub):
@@ -79,6 +83,10 @@ class MailServiceAsyncStub(MailServiceStub):
     """Acknowledges received messages (and marks them read). Idempotent: the first time wins."""
     SubscribeInbox: _aio.UnaryStreamMultiCallable[_mail_service_pb2.SubscribeInboxRequest, _mail_service_pb2.SubscribeInboxResponse]  # type: ignore[assignment]
     """Streams new inbox messages as they are committed, resuming after a cursor."""
+    SummarizeThread: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.SummarizeThreadRequest, _mail_service_pb2.SummarizeThreadResponse]  # type: ignore[assignment]
+    """Summarises a thread the caller can see, without any language model: participants, size,
+    time span, open action items and the latest messages.
+    """
 
 class MailServiceServicer(metaclass=_abc_1.ABCMeta):
     """Sending and reading mail. Every call needs `authorization: Bearer <agent token>` metadata;
@@ -156,5 +164,15 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_mail_service_pb2.SubscribeInboxResponse], _abc.AsyncIterator[_mail_service_pb2.SubscribeInboxResponse]]:
         """Streams new inbox messages as they are committed, resuming after a cursor."""
+
+    @_abc_1.abstractmethod
+    def SummarizeThread(
+        self,
+        request: _mail_service_pb2.SummarizeThreadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_mail_service_pb2.SummarizeThreadResponse, _abc.Awaitable[_mail_service_pb2.SummarizeThreadResponse]]:
+        """Summarises a thread the caller can see, without any language model: participants, size,
+        time span, open action items and the latest messages.
+        """
 
 def add_MailServiceServicer_to_server(servicer: MailServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

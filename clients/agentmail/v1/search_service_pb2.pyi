@@ -7,7 +7,9 @@ from agentmail.v1 import types_pb2 as _types_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +21,54 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _SearchOrder:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SearchOrderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SearchOrder.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEARCH_ORDER_UNSPECIFIED: _SearchOrder.ValueType  # 0
+    SEARCH_ORDER_RELEVANCE: _SearchOrder.ValueType  # 1
+    """Best match first (the default)."""
+    SEARCH_ORDER_NEWEST: _SearchOrder.ValueType  # 2
+    """Newest first."""
+
+class SearchOrder(_SearchOrder, metaclass=_SearchOrderEnumTypeWrapper):
+    """Order of search results."""
+
+SEARCH_ORDER_UNSPECIFIED: SearchOrder.ValueType  # 0
+SEARCH_ORDER_RELEVANCE: SearchOrder.ValueType  # 1
+"""Best match first (the default)."""
+SEARCH_ORDER_NEWEST: SearchOrder.ValueType  # 2
+"""Newest first."""
+Global___SearchOrder: _TypeAlias = SearchOrder  # noqa: Y015
+
+class _SearchScope:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SearchScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SearchScope.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEARCH_SCOPE_UNSPECIFIED: _SearchScope.ValueType  # 0
+    SEARCH_SCOPE_ALL: _SearchScope.ValueType  # 1
+    """Everything the caller sent or received (the default)."""
+    SEARCH_SCOPE_SENT: _SearchScope.ValueType  # 2
+    """Only what the caller sent."""
+    SEARCH_SCOPE_RECEIVED: _SearchScope.ValueType  # 3
+    """Only what the caller received."""
+
+class SearchScope(_SearchScope, metaclass=_SearchScopeEnumTypeWrapper):
+    """Which side of the caller's mail to search."""
+
+SEARCH_SCOPE_UNSPECIFIED: SearchScope.ValueType  # 0
+SEARCH_SCOPE_ALL: SearchScope.ValueType  # 1
+"""Everything the caller sent or received (the default)."""
+SEARCH_SCOPE_SENT: SearchScope.ValueType  # 2
+"""Only what the caller sent."""
+SEARCH_SCOPE_RECEIVED: SearchScope.ValueType  # 3
+"""Only what the caller received."""
+Global___SearchScope: _TypeAlias = SearchScope  # noqa: Y015
+
 @_typing.final
 class SearchMessagesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -26,20 +76,64 @@ class SearchMessagesRequest(_message.Message):
     QUERY_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ORDER_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    SENDER_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    TOPIC_FIELD_NUMBER: _builtins.int
+    MIN_IMPORTANCE_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    INCLUDE_BODIES_FIELD_NUMBER: _builtins.int
     query: _builtins.str
-    """Query: words, "phrases", prefix*, AND/OR/NOT, parentheses, subject:/body: filters."""
+    """Words (all must match), "quoted phrases", prefix*, AND / OR / NOT (upper case; `a NOT b`),
+    parentheses, and `subject:` / `body:` before a word, phrase or parenthesised group.
+    Words with punctuation such as POL-358 or foo.bar match as phrases. At most 1,000
+    characters. Required.
+    """
     page_size: _builtins.int
+    """At most this many hits (default 20, at most 100)."""
     page_token: _builtins.str
+    order: Global___SearchOrder.ValueType
+    scope: Global___SearchScope.ValueType
+    sender: _builtins.str
+    """Only messages from this agent (name, case-insensitive)."""
+    recipient: _builtins.str
+    """Only messages addressed to this agent (name, case-insensitive)."""
+    thread_id: _builtins.str
+    topic: _builtins.str
+    min_importance: _types_pb2.Importance.ValueType
+    """Only messages at least this important; unspecified means any."""
+    include_bodies: _builtins.bool
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Only messages created at or after this time."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Only messages created before this time."""
+
     def __init__(
         self,
         *,
         query: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        order: Global___SearchOrder.ValueType = ...,
+        scope: Global___SearchScope.ValueType = ...,
+        sender: _builtins.str = ...,
+        recipient: _builtins.str = ...,
+        thread_id: _builtins.str = ...,
+        topic: _builtins.str = ...,
+        min_importance: _types_pb2.Importance.ValueType = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        include_bodies: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "query", b"query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "include_bodies", b"include_bodies", "min_importance", b"min_importance", "order", b"order", "page_size", b"page_size", "page_token", b"page_token", "query", b"query", "recipient", b"recipient", "scope", b"scope", "sender", b"sender", "start_time", b"start_time", "thread_id", b"thread_id", "topic", b"topic"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -55,10 +149,13 @@ class SearchHit(_message.Message):
     SNIPPET_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     snippet: _builtins.str
-    """Excerpt with matches marked."""
+    """Excerpt of the best-matching column with matches wrapped in [ and ]."""
     score: _builtins.float
+    """Relevance: higher is better (negated bm25). Zero for NEWEST order without a query."""
     @_builtins.property
-    def message(self) -> _types_pb2.Message: ...
+    def message(self) -> _types_pb2.Message:
+        """The message as the caller may see it (bcc restricted as everywhere else)."""
+
     def __init__(
         self,
         *,
@@ -81,6 +178,9 @@ class SearchMessagesResponse(_message.Message):
     HITS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Empty on the last page. Pages are taken from the mail that existed at the first page, so
+    mail arriving while paging never shifts or repeats results.
+    """
     @_builtins.property
     def hits(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchHit]: ...
     def __init__(

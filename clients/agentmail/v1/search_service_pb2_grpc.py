@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class SearchServiceStub:
-    """Full-text search over the mail the caller may see.
+    """Full-text search over the mail the caller may see. Needs `authorization: Bearer <token>`.
     """
 
     def __init__(self, channel):
@@ -43,11 +43,12 @@ class SearchServiceStub:
 
 
 class SearchServiceServicer:
-    """Full-text search over the mail the caller may see.
+    """Full-text search over the mail the caller may see. Needs `authorization: Bearer <token>`.
     """
 
     def SearchMessages(self, request, context):
-        """Searches subject and body of messages the caller sent or received.
+        """Searches subject and body of messages the caller sent or received, ranked by relevance
+        (bm25, subject weighted above body) or newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -70,7 +71,7 @@ def add_SearchServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SearchService:
-    """Full-text search over the mail the caller may see.
+    """Full-text search over the mail the caller may see. Needs `authorization: Bearer <token>`.
     """
 
     @staticmethod

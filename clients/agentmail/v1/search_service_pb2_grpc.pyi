@@ -27,25 +27,29 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class SearchServiceStub:
-    """Full-text search over the mail the caller may see."""
+    """Full-text search over the mail the caller may see. Needs `authorization: Bearer <token>`."""
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SearchServiceAsyncStub: ...
     SearchMessages: _grpc.UnaryUnaryMultiCallable[_search_service_pb2.SearchMessagesRequest, _search_service_pb2.SearchMessagesResponse]
-    """Searches subject and body of messages the caller sent or received."""
+    """Searches subject and body of messages the caller sent or received, ranked by relevance
+    (bm25, subject weighted above body) or newest first.
+    """
 
 @_typing.type_check_only
 class SearchServiceAsyncStub(SearchServiceStub):
-    """Full-text search over the mail the caller may see."""
+    """Full-text search over the mail the caller may see. Needs `authorization: Bearer <token>`."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SearchMessages: _aio.UnaryUnaryMultiCallable[_search_service_pb2.SearchMessagesRequest, _search_service_pb2.SearchMessagesResponse]  # type: ignore[assignment]
-    """Searches subject and body of messages the caller sent or received."""
+    """Searches subject and body of messages the caller sent or received, ranked by relevance
+    (bm25, subject weighted above body) or newest first.
+    """
 
 class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Full-text search over the mail the caller may see."""
+    """Full-text search over the mail the caller may see. Needs `authorization: Bearer <token>`."""
 
     @_abc_1.abstractmethod
     def SearchMessages(
@@ -53,6 +57,8 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _search_service_pb2.SearchMessagesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_search_service_pb2.SearchMessagesResponse, _abc.Awaitable[_search_service_pb2.SearchMessagesResponse]]:
-        """Searches subject and body of messages the caller sent or received."""
+        """Searches subject and body of messages the caller sent or received, ranked by relevance
+        (bm25, subject weighted above body) or newest first.
+        """
 
 def add_SearchServiceServicer_to_server(servicer: SearchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

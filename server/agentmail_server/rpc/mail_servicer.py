@@ -148,6 +148,27 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             states=[convert.delivery_state_pb(s) for s in states]
         )
 
+    async def SummarizeThread(
+        self, request: mail_service_pb2.SummarizeThreadRequest, context: Context
+    ) -> mail_service_pb2.SummarizeThreadResponse:
+        caller = await self._auth.require(authorization(context))
+        summary = await self._mailer.summarize(caller, request.thread_id, request.recent_count)
+        return mail_service_pb2.SummarizeThreadResponse(
+            thread_id=summary.thread_id,
+            subject=summary.subject,
+            participants=summary.participants,
+            message_count=summary.message_count,
+            first_time=convert.timestamp(summary.first_at),
+            last_time=convert.timestamp(summary.last_at),
+            action_items=[
+                mail_service_pb2.ActionItem(
+                    message_id=item.message_id, author=item.author, text=item.text, kind=item.kind
+                )
+                for item in summary.action_items
+            ],
+            recent_messages=[convert.message_pb(m, caller.project_slug) for m in summary.recent],
+        )
+
     async def SubscribeInbox(
         self, request: mail_service_pb2.SubscribeInboxRequest, context: Context
     ) -> AsyncIterator[mail_service_pb2.SubscribeInboxResponse]:

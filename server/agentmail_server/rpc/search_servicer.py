@@ -1,24 +1,63 @@
-"""SearchService: declared in the contract; full-text search arrives in its own change."""
+"""SearchService over gRPC: authenticate, convert, delegate to the Searcher."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from agentmail.v1 import search_service_pb2, search_service_pb2_grpc
+from google.protobuf import timestamp_pb2
 
-from agentmail_server.errors import Unimplemented
+from agentmail_server.rpc import convert
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.auth import Authenticator
+from agentmail_server.services.search import Searcher, SearchRequest
+
+
+def _micros(request: Any, field: str) -> int | None:
+    if not request.HasField(field):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(request, field)
+    return int(stamp.ToMicroseconds())
 
 
 class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
-    """Answers UNIMPLEMENTED (after authenticating) until search lands."""
+    """Full-text search over the caller's mail."""
 
-    def __init__(self, auth: Authenticator) -> None:
+    def __init__(self, searcher: Searcher, auth: Authenticator) -> None:
+        self._searcher = searcher
         self._auth = auth
 
     async def SearchMessages(
         self, request: search_service_pb2.SearchMessagesRequest, context: Any
     ) -> search_service_pb2.SearchMessagesResponse:
-        await self._auth.require(authorization(context))
-        raise Unimplemented("NOT_IMPLEMENTED", "SearchMessages is not implemented yet")
+        caller = await self._auth.require(authorization(context))
+        results, token = await self._searcher.search(
+            caller,
+            SearchRequest(
+                query=request.query,
+                page_size=request.page_size,
+                page_token=request.page_token,
+                newest_first=request.order == search_service_pb2.SEARCH_ORDER_NEWEST,
+                scope_sent=request.scope == search_service_pb2.SEARCH_SCOPE_SENT,
+                scope_received=request.scope == search_service_pb2.SEARCH_SCOPE_RECEIVED,
+                sender=request.sender,
+                recipient=request.recipient,
+                thread_id=request.thread_id,
+                topic=request.topic,
+                min_importance=request.min_importance,
+                start_micros=_micros(request, "start_time"),
+                end_micros=_micros(request, "end_time"),
+                include_bodies=request.include_bodies,
+            ),
+        )
+        return search_service_pb2.SearchMessagesResponse(
+            hits=[
+                search_service_pb2.SearchHit(
+                    message=convert.message_pb(result.message, caller.project_slug),
+                    snippet=result.snippet,
+                    score=result.score,
+                )
+                for result in results
+            ],
+            next_page_token=token,
+        )

@@ -19,6 +19,7 @@ from agentmail_server.domain.models import (
     RecipientKind,
     now_micros,
 )
+from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.storage import writes
@@ -26,6 +27,9 @@ from agentmail_server.storage.queries import InboxFilter, Queries
 from agentmail_server.storage.writer import Writer
 
 T = TypeVar("T")
+# Summaries read a thread page by page (bodies included) and stop after this many messages.
+SUMMARY_PAGE = 100
+MAX_SUMMARY_MESSAGES = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,6 +255,34 @@ class Mailer:
         ]
         token = cursors.encode(cursors.THREAD, messages[-1].id) if more and messages else ""
         return messages, token
+
+    async def summarize(self, caller: Identity, thread_id: str, recent_count: int) -> ThreadSummary:
+        """Summarise a thread the caller can see (its first MAX_SUMMARY_MESSAGES messages)."""
+        if not thread_id:
+            raise invalid("thread_id", "is required")
+        limits.check_length("thread_id", thread_id, limits.MAX_THREAD_ID_CHARS)
+        if recent_count < 0:
+            raise invalid("recent_count", "must not be negative")
+        builder = SummaryBuilder(thread_id, min(recent_count or 3, 20))
+        after: int | None = None
+        for _ in range(MAX_SUMMARY_MESSAGES // SUMMARY_PAGE):
+            page = await self._queries.thread(
+                caller.project_id, thread_id, caller.agent_id, after, SUMMARY_PAGE, True
+            )
+            for message, delivery in page:
+                kind = delivery.kind if delivery else None
+                builder.add(message.seen_by(caller.agent_id, caller.name, kind))
+            if len(page) < SUMMARY_PAGE:
+                break
+            after = page[-1][0].id
+        summary = builder.build()
+        if summary is None:
+            raise NotFound(
+                "THREAD_NOT_FOUND",
+                f"no thread {thread_id!r} visible to this agent",
+                metadata={"threadId": thread_id},
+            )
+        return summary
 
     async def mark(
         self, caller: Identity, message_ids: Sequence[int], *, acknowledge: bool

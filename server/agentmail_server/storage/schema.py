@@ -13,13 +13,18 @@ Design notes (why the tables look like this):
 - ``body`` is the last column of ``messages``: SQLite reads columns in order, so envelope-only
   reads never walk a large body's overflow pages.
 - Times are integer microseconds since the epoch (UTC).
+- ``messages_fts`` (version 2) is an external-content FTS5 index over subject and body, filled
+  by a trigger inside the same transaction as the message insert, so search never lags and
+  never disagrees with the messages after a crash. Messages are never updated or deleted, so
+  only an insert trigger is needed. Tokenizer: unicode61 with diacritics folded; punctuation
+  separates tokens, and the query parser turns words such as ``POL-358`` into phrases.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -82,6 +87,16 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (sender_id, key)
     ) WITHOUT ROWID;
     """,
+    2: """
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        subject, body, content='messages', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, subject, body) VALUES (new.id, new.subject, new.body);
+    END;
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    """,
 }
 
 
@@ -110,4 +125,13 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _split(script: str) -> list[str]:
-    return [part.strip() for part in script.split(";") if part.strip()]
+    """Statements of a script; a trigger body's inner ';' does not end its statement."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements

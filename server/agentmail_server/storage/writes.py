@@ -29,8 +29,8 @@ from agentmail_server.storage.rows import (
     MESSAGE_COLUMNS,
     PROJECT_COLUMNS,
     agent_from_row,
-    message_from_row,
     join_names,
+    message_from_row,
     project_from_row,
 )
 

@@ -1,0 +1,136 @@
+"""Full-text search queries over ``messages_fts``, with visibility enforced in SQL.
+
+The caller sees a message only if it sent it or has a delivery row for it; that condition is
+part of the query, never a filter applied to rows in Python. Recipient filters respect bcc
+privacy: a bcc delivery counts only for the sender and for the bcc recipient itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from agentmail_server.domain.models import Message, RecipientKind
+from agentmail_server.storage.readers import ReadPool
+from agentmail_server.storage.rows import MESSAGE_COLUMNS, body_column, message_from_row
+
+# bm25 column weights: a match in the subject counts four times one in the body.
+SUBJECT_WEIGHT = 4.0
+BODY_WEIGHT = 1.0
+SNIPPET_TOKENS = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchFilter:
+    """Structured filters applied together with the text query."""
+
+    sent_only: bool = False
+    received_only: bool = False
+    sender_id: int | None = None
+    recipient_id: int | None = None
+    thread_id: str = ""
+    topic: str = ""
+    min_importance: int = 0
+    start_micros: int | None = None
+    end_micros: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    """A matching message (not yet restricted to the viewer), its kind for the viewer,
+    relevance (higher is better) and snippet."""
+
+    message: Message
+    kind: RecipientKind | None
+    score: float
+    snippet: str
+
+
+class SearchQueries:
+    """Runs searches on the read pool."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+
+    async def snapshot(self) -> int:
+        """The newest message id now: later pages of a search never look past it."""
+        row = await self._pool.fetchone("SELECT coalesce(max(id), 0) FROM messages")
+        return int(row[0]) if row else 0
+
+    async def search(
+        self,
+        viewer_id: int,
+        project_id: int,
+        match: str,
+        flt: SearchFilter,
+        *,
+        snapshot: int,
+        newest_first: bool,
+        offset: int,
+        before_id: int | None,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[Hit]:
+        """One page of hits: by relevance (offset into the snapshot) or newest first (keyset)."""
+        where = [
+            "messages_fts MATCH ?",
+            "m.id <= ?",
+            "m.project_id = ?",
+            "(m.sender_id = ? OR d.agent_id IS NOT NULL)",
+        ]
+        params: list[Any] = [match, snapshot, project_id, viewer_id]
+        _apply_filters(where, params, flt, viewer_id)
+        if before_id is not None:
+            where.append("m.id < ?")
+            params.append(before_id)
+        order = "m.id DESC" if newest_first else "score, m.id"
+        rows = await self._pool.fetchall(
+            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, d.kind,"
+            f" bm25(messages_fts, {SUBJECT_WEIGHT}, {BODY_WEIGHT}) AS score,"
+            f" snippet(messages_fts, -1, '[', ']', '…', {SNIPPET_TOKENS})"
+            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+            f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?",
+            (viewer_id, *params, limit, offset),
+        )
+        return [
+            Hit(
+                message=message_from_row(row),
+                kind=RecipientKind(row[15]) if row[15] is not None else None,
+                score=-float(row[16]),
+                snippet=str(row[17] or ""),
+            )
+            for row in rows
+        ]
+
+
+def _apply_filters(where: list[str], params: list[Any], flt: SearchFilter, viewer_id: int) -> None:
+    if flt.sent_only:
+        where.append("m.sender_id = ?")
+        params.append(viewer_id)
+    if flt.received_only:
+        where.append("d.agent_id IS NOT NULL")
+    if flt.sender_id is not None:
+        where.append("m.sender_id = ?")
+        params.append(flt.sender_id)
+    if flt.recipient_id is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM deliveries r WHERE r.agent_id = ? AND r.message_id = m.id"
+            " AND (r.kind <> 3 OR m.sender_id = ? OR r.agent_id = ?))"
+        )
+        params.extend([flt.recipient_id, viewer_id, viewer_id])
+    if flt.thread_id:
+        where.append("m.thread_id = ?")
+        params.append(flt.thread_id)
+    if flt.topic:
+        where.append("m.topic = ?")
+        params.append(flt.topic)
+    if flt.min_importance:
+        where.append("m.importance >= ?")
+        params.append(flt.min_importance)
+    if flt.start_micros is not None:
+        where.append("m.created_at >= ?")
+        params.append(flt.start_micros)
+    if flt.end_micros is not None:
+        where.append("m.created_at < ?")
+        params.append(flt.end_micros)
