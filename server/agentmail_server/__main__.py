@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from agentmail_server.app import AgentmailServer
 from agentmail_server.config import ServerConfig, load_config
+from agentmail_server.logs import configure_logging
 
 logger = logging.getLogger("agentmail_server")
 
@@ -34,21 +35,20 @@ async def serve(config: ServerConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse configuration and run the server; returns the process exit code."""
     config = load_config(argv)
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    if config.uvloop:
-        try:
-            import uvloop  # noqa: PLC0415 - optional dependency
-        except ImportError:
-            logger.warning("uvloop is not installed; using asyncio's event loop")
-        else:
-            uvloop.run(serve(config))
-            return 0
-    asyncio.run(serve(config))
-    return 0
+    listener = configure_logging(config.log_level)
+    try:
+        if config.uvloop:
+            try:
+                import uvloop  # noqa: PLC0415 - optional dependency
+            except ImportError:
+                logger.warning("uvloop is not installed; using asyncio's event loop")
+            else:
+                uvloop.run(serve(config))
+                return 0
+        asyncio.run(serve(config))
+        return 0
+    finally:
+        listener.stop()
 
 
 if __name__ == "__main__":
