@@ -21,6 +21,10 @@ class Importance(enum.IntEnum):
     URGENT = 4
 
 
+# Importance values a request may carry: 0 (unspecified) or a defined level.
+IMPORTANCE_VALUES = frozenset({0, *Importance})
+
+
 class RecipientKind(enum.IntEnum):
     """How a recipient was addressed; values match the wire enum. Lower is more visible."""
 

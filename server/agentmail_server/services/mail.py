@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from agentmail_server.domain import cursors, limits
 from agentmail_server.domain.models import (
+    IMPORTANCE_VALUES,
     Delivery,
     DeliveryState,
     Identity,
@@ -320,7 +321,7 @@ def _check_compose(compose: Compose) -> None:
             f"must be at most {limits.MAX_BODY_BYTES} bytes of UTF-8 (got {size})",
             "BODY_TOO_LARGE",
         )
-    if compose.importance not in (0, *iter(Importance)):
+    if compose.importance not in IMPORTANCE_VALUES:
         raise invalid("importance", f"unknown importance {compose.importance}")
     limits.check_length("thread_id", compose.thread_id, limits.MAX_THREAD_ID_CHARS)
     limits.check_length("topic", compose.topic, limits.MAX_TOPIC_CHARS)

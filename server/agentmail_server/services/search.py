@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from agentmail_server.domain import cursors, limits, names, search_query
-from agentmail_server.domain.models import Identity, Importance, Message
+from agentmail_server.domain.models import IMPORTANCE_VALUES, Identity, Message
 from agentmail_server.errors import NotFound, invalid
 from agentmail_server.storage.queries import Queries
 from agentmail_server.storage.search import SearchFilter, SearchQueries
@@ -58,7 +58,7 @@ class Searcher:
         size = limits.page_size(request.page_size, 20, 100)
         kind = cursors.SEARCH_NEWEST if request.newest_first else cursors.SEARCH_RELEVANCE
         position = cursors.decode_many(request.page_token, kind, 2)
-        if request.min_importance not in (0, *iter(Importance)):
+        if request.min_importance not in IMPORTANCE_VALUES:
             raise invalid("min_importance", f"unknown importance {request.min_importance}")
         limits.check_length("thread_id", request.thread_id, limits.MAX_THREAD_ID_CHARS)
         limits.check_length("topic", request.topic, limits.MAX_TOPIC_CHARS)
