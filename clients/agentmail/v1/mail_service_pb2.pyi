@@ -669,7 +669,7 @@ class ActionItem(_message.Message):
     author: _builtins.str
     """Who wrote it."""
     text: _builtins.str
-    """The line, trimmed."""
+    """The item: a checkbox line's text after "[ ]", or the whole marker line, trimmed."""
     kind: _builtins.str
     """"checkbox" for `- [ ]` lines, otherwise the marker: "TODO", "ACTION" or "BLOCKED"."""
     def __init__(

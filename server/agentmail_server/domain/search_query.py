@@ -21,6 +21,7 @@ MAX_DEPTH = 16
 FIELDS = ("subject", "body")
 OPERATORS = ("AND", "OR", "NOT")
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TOKEN = re.compile(
     r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<field>(?:subject|body):)(?=\S)"
     r'|"(?P<phrase>[^"]*)("|$)(?P<pstar>\*)?|(?P<word>[^\s()"]+))'
@@ -183,6 +184,8 @@ def parse(query: str) -> Node:
         raise _bad(f"at most {MAX_QUERY_CHARS} characters (got {len(query)})")
     if not query.strip():
         raise _bad("is required")
+    # Control characters (NUL cuts an FTS5 expression short) separate words like spaces.
+    query = _CONTROL.sub(" ", query)
     node = _Parser(_tokens(query)).parse()
     if node is None:
         raise _bad("has no searchable words (letters or digits)")

@@ -10,6 +10,8 @@ from agentmail_server.domain.models import Message
 
 # "- [ ] do x" / "* [ ] do x" / "1. [ ] do x": an unchecked checkbox is an open item.
 _CHECKBOX = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[ \]\s+(?P<text>\S.*)$")
+# "- [x] done" is a closed item, even when it still carries a marker word.
+_CHECKED = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[[xX]\]")
 # TODO / ACTION / BLOCKED as a marker word, e.g. "TODO: rotate keys" or "BLOCKED on review".
 _MARKER = re.compile(r"(?<![A-Za-z])(?P<kind>TODO|ACTION|BLOCKED)(?![A-Za-z])")
 MAX_ACTION_ITEMS = 100
@@ -44,6 +46,8 @@ def action_items(message: Message) -> list[ActionItem]:
     """Open items in one message body: unchecked checkboxes and marker lines."""
     items: list[ActionItem] = []
     for line in (message.body or "").splitlines():
+        if _CHECKED.match(line):
+            continue
         checkbox = _CHECKBOX.match(line)
         if checkbox:
             text, kind = checkbox.group("text"), "checkbox"

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits, names, search_query
 from agentmail_server.domain.models import IMPORTANCE_VALUES, Identity, Message
 from agentmail_server.errors import NotFound, invalid
+from agentmail_server.services.rankings import RankingCache
 from agentmail_server.storage.queries import Queries
-from agentmail_server.storage.search import SearchFilter, SearchQueries
+from agentmail_server.storage.search import Hit, SearchFilter, SearchQueries
 
 # Relevance pages are offsets into a ranking; deep offsets cost more, so paging stops here.
 MAX_RELEVANCE_RESULTS = 10_000
+# Frozen rankings kept for paging: at most this many searches (LRU), each for this long.
+RANKING_CACHE_ENTRIES = 256
+RANKING_TTL_SECONDS = 900.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +54,9 @@ class Searcher:
     def __init__(self, search: SearchQueries, queries: Queries) -> None:
         self._search = search
         self._queries = queries
+        self.rankings = RankingCache(
+            capacity=RANKING_CACHE_ENTRIES, ttl_seconds=RANKING_TTL_SECONDS
+        )
 
     async def search(
         self, caller: Identity, request: SearchRequest
@@ -73,36 +81,75 @@ class Searcher:
             start_micros=request.start_micros,
             end_micros=request.end_micros,
         )
-        if position is None:
-            snapshot, offset_or_last = await self._search.snapshot(), 0
-        else:
-            snapshot, offset_or_last = position
-        hits = await self._search.search(
+        if request.newest_first:
+            return await self._newest(caller, match, flt, position, size, request.include_bodies)
+        return await self._by_relevance(caller, match, flt, position, size, request.include_bodies)
+
+    async def _newest(
+        self,
+        caller: Identity,
+        match: str,
+        flt: SearchFilter,
+        position: tuple[int, ...] | None,
+        size: int,
+        include_bodies: bool,
+    ) -> tuple[list[SearchResult], str]:
+        # Keyset paging below the newest id seen at the first page: later mail never appears.
+        snapshot, before = position if position else (await self._search.snapshot(), 0)
+        hits = await self._search.newest(
             caller.agent_id,
             caller.project_id,
             match,
             flt,
             snapshot=snapshot,
-            newest_first=request.newest_first,
-            offset=0 if request.newest_first else offset_or_last,
-            before_id=(offset_or_last or None) if request.newest_first else None,
+            before_id=before or None,
             limit=size + 1,
-            include_bodies=request.include_bodies,
+            include_bodies=include_bodies,
         )
-        more = len(hits) > size
         page = hits[:size]
-        results = [
-            SearchResult(
-                hit.message.seen_by(caller.agent_id, caller.name, hit.kind), hit.snippet, hit.score
-            )
-            for hit in page
-        ]
         token = ""
-        if more and request.newest_first:
-            token = cursors.encode(kind, snapshot, page[-1].message.id)
-        elif more and offset_or_last + size < MAX_RELEVANCE_RESULTS:
-            token = cursors.encode(kind, snapshot, offset_or_last + size)
-        return results, token
+        if len(hits) > size:
+            token = cursors.encode(cursors.SEARCH_NEWEST, snapshot, page[-1].message.id)
+        return _results(caller, page), token
+
+    async def _by_relevance(
+        self,
+        caller: Identity,
+        match: str,
+        flt: SearchFilter,
+        position: tuple[int, ...] | None,
+        size: int,
+        include_bodies: bool,
+    ) -> tuple[list[SearchResult], str]:
+        # bm25 depends on statistics of the whole index, which new mail changes; so the first
+        # page ranks once and later pages slice that frozen ranking instead of re-ranking.
+        fingerprint = (match, flt)
+        ranked: Sequence[int]
+        if position is None:
+            ranked = await self._search.ranked_ids(
+                caller.agent_id, caller.project_id, match, flt, MAX_RELEVANCE_RESULTS
+            )
+            key, offset = 0, 0
+            if len(ranked) > size:
+                key = self.rankings.put(caller.agent_id, fingerprint, ranked)
+        else:
+            key, offset = position
+            found = self.rankings.get(key, caller.agent_id, fingerprint)
+            if found is None:
+                raise invalid(
+                    "page_token",
+                    "this search has expired or was made with other parameters; search again",
+                    "INVALID_PAGE_TOKEN",
+                )
+            ranked = found
+        ids = list(ranked[offset : offset + size])
+        hits = await self._search.hits_for(
+            caller.agent_id, caller.project_id, match, ids, include_bodies
+        )
+        token = ""
+        if offset + size < len(ranked):
+            token = cursors.encode(cursors.SEARCH_RELEVANCE, key, offset + size)
+        return _results(caller, hits), token
 
     async def _agent_id(self, caller: Identity, field: str, name: str) -> int | None:
         if not name:
@@ -117,3 +164,12 @@ class Searcher:
                 metadata={"name": name, "field": field},
             )
         return int(found[0][0])
+
+
+def _results(caller: Identity, hits: list[Hit]) -> list[SearchResult]:
+    return [
+        SearchResult(
+            hit.message.seen_by(caller.agent_id, caller.name, hit.kind), hit.snippet, hit.score
+        )
+        for hit in hits
+    ]

@@ -57,7 +57,19 @@ class SearchQueries:
         row = await self._pool.fetchone("SELECT coalesce(max(id), 0) FROM messages")
         return int(row[0]) if row else 0
 
-    async def search(
+    def _visible(
+        self, match: str, project_id: int, viewer_id: int, flt: SearchFilter
+    ) -> tuple[list[str], list[Any]]:
+        where = [
+            "messages_fts MATCH ?",
+            "m.project_id = ?",
+            "(m.sender_id = ? OR d.agent_id IS NOT NULL)",
+        ]
+        params: list[Any] = [match, project_id, viewer_id]
+        _apply_filters(where, params, flt, viewer_id)
+        return where, params
+
+    async def newest(
         self,
         viewer_id: int,
         project_id: int,
@@ -65,43 +77,81 @@ class SearchQueries:
         flt: SearchFilter,
         *,
         snapshot: int,
-        newest_first: bool,
-        offset: int,
         before_id: int | None,
         limit: int,
         include_bodies: bool,
     ) -> list[Hit]:
-        """One page of hits: by relevance (offset into the snapshot) or newest first (keyset)."""
-        where = [
-            "messages_fts MATCH ?",
-            "m.id <= ?",
-            "m.project_id = ?",
-            "(m.sender_id = ? OR d.agent_id IS NOT NULL)",
-        ]
-        params: list[Any] = [match, snapshot, project_id, viewer_id]
-        _apply_filters(where, params, flt, viewer_id)
+        """Hits newest first, at or below ``snapshot`` and below ``before_id`` (keyset paging).
+
+        Ordering and bounds are on ``messages_fts.rowid`` so FTS5 yields rows newest first and
+        stops after ``limit``, instead of sorting (and snippeting) every match.
+        """
+        where, params = self._visible(match, project_id, viewer_id, flt)
+        where.append("messages_fts.rowid <= ?")
+        params.append(snapshot)
         if before_id is not None:
-            where.append("m.id < ?")
+            where.append("messages_fts.rowid < ?")
             params.append(before_id)
-        order = "m.id DESC" if newest_first else "score, m.id"
         rows = await self._pool.fetchall(
-            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, d.kind,"
-            f" bm25(messages_fts, {SUBJECT_WEIGHT}, {BODY_WEIGHT}) AS score,"
-            f" snippet(messages_fts, -1, '[', ']', '…', {SNIPPET_TOKENS})"
-            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-            " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
-            f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?",
-            (viewer_id, *params, limit, offset),
+            f"{_HIT_SELECT.format(body=body_column(include_bodies))}"
+            f" WHERE {' AND '.join(where)} ORDER BY messages_fts.rowid DESC LIMIT ?",
+            (viewer_id, *params, limit),
         )
-        return [
-            Hit(
-                message=message_from_row(row),
-                kind=RecipientKind(row[15]) if row[15] is not None else None,
-                score=-float(row[16]),
-                snippet=str(row[17] or ""),
-            )
-            for row in rows
-        ]
+        return [_hit(row) for row in rows]
+
+    async def ranked_ids(
+        self, viewer_id: int, project_id: int, match: str, flt: SearchFilter, limit: int
+    ) -> list[int]:
+        """Ids of the best ``limit`` visible matches, best first (ties by id)."""
+        where, params = self._visible(match, project_id, viewer_id, flt)
+        rows = await self._pool.fetchall(
+            "SELECT m.id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+            f" WHERE {' AND '.join(where)}"
+            f" ORDER BY bm25(messages_fts, {SUBJECT_WEIGHT}, {BODY_WEIGHT}), m.id LIMIT ?",
+            (viewer_id, *params, limit),
+        )
+        return [int(row[0]) for row in rows]
+
+    async def hits_for(
+        self,
+        viewer_id: int,
+        project_id: int,
+        match: str,
+        ids: list[int],
+        include_bodies: bool,
+    ) -> list[Hit]:
+        """Hits (with scores and snippets) for the given ids, in the order given; ids that are
+        no longer visible are left out."""
+        if not ids:
+            return []
+        where, params = self._visible(match, project_id, viewer_id, SearchFilter())
+        marks = ",".join("?" * len(ids))
+        where.append(f"messages_fts.rowid IN ({marks})")
+        rows = await self._pool.fetchall(
+            f"{_HIT_SELECT.format(body=body_column(include_bodies))} WHERE {' AND '.join(where)}",
+            (viewer_id, *params, *ids),
+        )
+        by_id = {hit.message.id: hit for hit in map(_hit, rows)}
+        return [by_id[mid] for mid in ids if mid in by_id]
+
+
+_HIT_SELECT = (
+    f"SELECT {MESSAGE_COLUMNS}, {{body}}, d.kind,"
+    f" bm25(messages_fts, {SUBJECT_WEIGHT}, {BODY_WEIGHT}),"
+    f" snippet(messages_fts, -1, '[', ']', '…', {SNIPPET_TOKENS})"
+    " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+    " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+)
+
+
+def _hit(row: Any) -> Hit:
+    return Hit(
+        message=message_from_row(row),
+        kind=RecipientKind(row[15]) if row[15] is not None else None,
+        score=-float(row[16]),
+        snippet=str(row[17] or ""),
+    )
 
 
 def _apply_filters(where: list[str], params: list[Any], flt: SearchFilter, viewer_id: int) -> None:
