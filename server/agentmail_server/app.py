@@ -16,12 +16,22 @@ from agentmail.v1 import (
     search_service_pb2,
     search_service_pb2_grpc,
 )
+from google.protobuf import descriptor_pool
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from agentmail_server.archive import ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.hub import Hub
+from agentmail_server.metrics import (
+    AgentmailCollector,
+    MetricsExporter,
+    MetricSources,
+    RpcMetrics,
+    SendCounter,
+    build_registry,
+)
 from agentmail_server.rpc.agent_servicer import AgentServicer
 from agentmail_server.rpc.ceiling import add_ceiling_to_server
 from agentmail_server.rpc.interceptors import ErrorMappingInterceptor
@@ -76,13 +86,18 @@ class AgentmailServer:
         self._pool: ReadPool | None = None
         self._server: aio.Server | None = None
         self._health: health.aio.HealthServicer | None = None
+        self._exporter: MetricsExporter | None = None
+        self.metrics_port = 0
         self.hub = Hub(config.subscriber_buffer, config.max_subscriptions)
+        # The git archive's projector (None when the archive is off); kept after stop() so its
+        # final stats() stay readable.
+        self.archive: ArchiveProjector | None = None
 
     async def start(self) -> None:
         """Open storage, bind the port and start serving.
 
         Raises:
-            RuntimeError: the data folder is in use by another server, or the port is taken.
+            RuntimeError: the data folder is in use by another server, or a port is taken.
         """
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -96,17 +111,21 @@ class AgentmailServer:
         await self._writer.start()
         self._pool = ReadPool(config.database_path, config.read_pool_size)
         await self._pool.start()
+        if config.archive:
+            await self._start_archive()
 
         queries = Queries(self._pool)
         auth = Authenticator(queries, config.cache_size)
         directory = AgentDirectory(self._writer, queries, auth, config.cache_size)
-        mailer = Mailer(self._writer, queries, RecipientResolver(queries, config.cache_size))
+        resolver = RecipientResolver(queries, config.cache_size)
+        mailer = Mailer(self._writer, queries, resolver)
         self.hub = Hub(config.subscriber_buffer, config.max_subscriptions)
         self._writer.add_commit_listener(self.hub.publish)
         streamer = InboxStreamer(self.hub, queries, config.heartbeat_seconds)
 
+        rpc_metrics = RpcMetrics() if config.metrics_enabled else None
         server = aio.server(
-            interceptors=[ErrorMappingInterceptor(log_calls=True)],
+            interceptors=[ErrorMappingInterceptor(log_calls=True, observer=rpc_metrics)],
             options=channel_options(config),
         )
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(
@@ -131,11 +150,80 @@ class AgentmailServer:
         if self.port == 0:
             raise RuntimeError(f"could not bind {config.listen}")
         self.address = f"{host}:{self.port}"
+        if rpc_metrics is not None:
+            try:
+                self._start_metrics(rpc_metrics, auth, resolver, directory)
+            except OSError as exc:
+                await server.stop(None)
+                await self.stop(grace=0)
+                raise RuntimeError(f"could not bind {config.metrics_listen}: {exc}") from exc
         self._server = server
         await server.start()
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         logger.info("agentmail listening on %s (data in %s)", self.address, config.data_dir)
+
+    def _start_metrics(
+        self,
+        rpc_metrics: RpcMetrics,
+        auth: Authenticator,
+        resolver: RecipientResolver,
+        directory: AgentDirectory,
+    ) -> None:
+        """Serve /metrics: call statistics, committed sends and every component's stats()."""
+        assert self._writer is not None and self._pool is not None
+        pool = descriptor_pool.Default()
+        rpc_metrics.register_services(
+            pool.FindServiceByName(name) for name in (*SERVICE_NAMES, health.SERVICE_NAME)
+        )
+        sends = SendCounter()
+        self._writer.add_commit_listener(sends)
+        database = self.config.database_path
+        sources = MetricSources(
+            rpc=rpc_metrics.stats,
+            sends=sends.stats,
+            writer=self._writer.stats,
+            hub=self.hub.stats,
+            read_pool=self._pool.stats,
+            caches=(
+                ("tokens", auth.cache.stats),
+                ("recipients", resolver.cache.stats),
+                ("projects", directory.projects.stats),
+            ),
+            database_files=(
+                ("main", database),
+                ("wal", database.with_name(database.name + "-wal")),
+            ),
+            archive_lag=self.archive.stats if self.archive is not None else None,
+        )
+        collector = AgentmailCollector(sources, asyncio.get_running_loop())
+        exporter = MetricsExporter(self.config.metrics_listen, build_registry(collector))
+        exporter.start()
+        self._exporter = exporter
+        self.metrics_port = exporter.port
+        logger.info("metrics on %s", exporter.url)
+
+    async def _start_archive(self) -> None:
+        """Start the git archive's projector; the writer's commits wake it."""
+        assert self._writer is not None
+        config = self.config
+        self.archive = ArchiveProjector(
+            config.database_path,
+            ArchiveSettings(
+                repository=config.archive_path,
+                branch=config.archive_branch,
+                author_name=config.archive_author_name,
+                author_email=config.archive_author_email,
+                max_batch=config.archive_max_batch,
+                interval_seconds=config.archive_interval_seconds,
+            ),
+        )
+        try:
+            await self.archive.start()
+        except Exception as exc:  # pygit2.GitError included: report it as a start failure
+            await self.stop(grace=0)
+            raise RuntimeError(f"could not open the archive {config.archive_path}: {exc}") from exc
+        self._writer.add_commit_listener(self.archive.notify)
 
     def _lock_data_dir(self) -> None:
         # Two servers on one database would each think they are the single writer.
@@ -168,6 +256,9 @@ class AgentmailServer:
             # stop() may return before cancelled handlers' finally blocks have run.
             await asyncio.sleep(0)
             self._server = None
+        if self._exporter is not None:
+            await self._exporter.stop()
+            self._exporter = None
         if self._writer is not None:
             stats = self._writer.stats()
             logger.info(
@@ -175,6 +266,9 @@ class AgentmailServer:
             )
             await self._writer.close()
             self._writer = None
+        if self.archive is not None:
+            # After the writer, so that its last commits are archived too (within the grace).
+            await self.archive.stop(grace)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -41,6 +41,11 @@ SETTINGS: tuple[Setting, ...] = (
         "listen", "127.0.0.1:7070", "gRPC listen address (host:port; port 0 picks a free one)."
     ),
     Setting(
+        "metrics_listen",
+        "127.0.0.1:9464",
+        "Prometheus /metrics address (host:port; port 0 picks a free one; 'off' disables).",
+    ),
+    Setting(
         "data_dir", "./agentmail-data", "Folder holding the SQLite database (created if absent)."
     ),
     Setting("grace_seconds", "5", "How long shutdown waits for in-flight calls before cancelling."),
@@ -84,6 +89,36 @@ SETTINGS: tuple[Setting, ...] = (
         "Serve agentmail.bench.Ceiling (an empty RPC and a stream) for benchmarks' ceilings.",
     ),
     Setting("log_level", "INFO", "Logging level (DEBUG logs one line per RPC)."),
+    Setting(
+        "archive",
+        "true",
+        "Keep a git archive of every message and agent profile, written in the background "
+        "(see Archive).",
+    ),
+    Setting(
+        "archive_dir",
+        "archive.git",
+        "The archive's bare git repository (created if absent); a relative path is inside "
+        "the data folder.",
+    ),
+    Setting("archive_branch", "main", "Branch the archive commits to."),
+    Setting("archive_author_name", "agentmail", "Author and committer name of archive commits."),
+    Setting(
+        "archive_author_email",
+        "agentmail@localhost",
+        "Author and committer email of archive commits.",
+    ),
+    Setting(
+        "archive_max_batch",
+        "2000",
+        "Most messages (and, separately, agent profile changes) written in one archive commit.",
+    ),
+    Setting(
+        "archive_interval_seconds",
+        "1",
+        "Least time between two archive commits: a lone message is archived at once, and under "
+        "load everything committed meanwhile shares the next commit.",
+    ),
 )
 
 
@@ -92,6 +127,9 @@ class ServerConfig:
     """Validated server settings. Build with :func:`load_config` or directly in tests."""
 
     listen: str = "127.0.0.1:7070"
+    # Off unless asked for when built directly (tests, embedding): a second fixed port would
+    # clash between servers in one process. The command line's default turns it on.
+    metrics_listen: str = ""
     data_dir: pathlib.Path = pathlib.Path("./agentmail-data")
     grace_seconds: float = 5.0
     read_pool_size: int = 4
@@ -107,10 +145,23 @@ class ServerConfig:
     uvloop: bool = True
     ceiling_endpoints: bool = False
     log_level: str = "INFO"
+    archive: bool = True
+    archive_dir: pathlib.Path = pathlib.Path("archive.git")
+    archive_branch: str = "main"
+    archive_author_name: str = "agentmail"
+    archive_author_email: str = "agentmail@localhost"
+    archive_max_batch: int = 2000
+    archive_interval_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
             raise ValueError(f"listen must be host:port, got {self.listen!r}")
+        if self.metrics_enabled:
+            host, _, port = self.metrics_listen.rpartition(":")
+            if not host or not port.isdigit() or int(port) > 65535:
+                raise ValueError(
+                    f"metrics_listen must be host:port or 'off', got {self.metrics_listen!r}"
+                )
         if self.grace_seconds < 0:
             raise ValueError("grace_seconds must be >= 0")
         if self.heartbeat_seconds <= 0:
@@ -122,6 +173,7 @@ class ServerConfig:
             "subscriber_buffer",
             "max_subscriptions",
             "cache_size",
+            "archive_max_batch",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -129,11 +181,23 @@ class ServerConfig:
             raise ValueError("sqlite_synchronous must be 'full' or 'normal'")
         if self.max_receive_bytes < 2 * 1024 * 1024:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
+        if self.archive_interval_seconds < 0:
+            raise ValueError("archive_interval_seconds must be >= 0")
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """Whether to serve /metrics (``metrics_listen`` is neither empty nor 'off')."""
+        return self.metrics_listen.strip().lower() not in ("", "off")
 
     @property
     def database_path(self) -> pathlib.Path:
         """The SQLite database file inside the data folder."""
         return self.data_dir / "agentmail.sqlite3"
+
+    @property
+    def archive_path(self) -> pathlib.Path:
+        """The archive repository: ``archive_dir``, taken inside the data folder if relative."""
+        return self.data_dir / self.archive_dir
 
 
 def _parse_bool(text: str) -> bool:

@@ -34,7 +34,16 @@ def _server_environment(data_dir: pathlib.Path) -> dict[str, str]:
 def server_address(tmp_path: pathlib.Path) -> Iterator[str]:
     """Run the server command on a free port; yield its address; stop it with SIGTERM."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "agentmail_server", "--listen", "127.0.0.1:0"],
+        [
+            sys.executable,
+            "-m",
+            "agentmail_server",
+            "--listen",
+            "127.0.0.1:0",
+            # The README's defaults but for the ports: tests may run beside a real server.
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
         cwd=tmp_path,
         env=_server_environment(tmp_path / "data"),
         stdin=subprocess.DEVNULL,

@@ -53,6 +53,8 @@ async def server_process(data_dir) -> AsyncIterator[ServerProcess]:
         "agentmail_server",
         "--listen",
         "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
         "--data-dir",
         str(data_dir),
         stdin=asyncio.subprocess.DEVNULL,

@@ -18,13 +18,16 @@ Design notes (why the tables look like this):
   never disagrees with the messages after a crash. Messages are never updated or deleted, so
   only an insert trigger is needed. Tokenizer: unicode61 with diacritics folded; punctuation
   separates tokens, and the query parser turns words such as ``POL-358`` into phrases.
+- ``agents.revision`` (version 3) is a server-wide sequence number the single writer sets on
+  every registration and profile change (``max + 1``, so it grows in commit order, like message
+  ids). The git archive follows agent changes by it as it follows messages by id.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -96,6 +99,11 @@ _MIGRATIONS: dict[int, str] = {
         INSERT INTO messages_fts (rowid, subject, body) VALUES (new.id, new.subject, new.body);
     END;
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    """,
+    3: """
+    ALTER TABLE agents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    UPDATE agents SET revision = id;
+    CREATE UNIQUE INDEX agents_by_revision ON agents (revision);
     """,
 }
 

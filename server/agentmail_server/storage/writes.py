@@ -62,6 +62,11 @@ def _slug_taken(conn: sqlite3.Connection, slug: str) -> bool:
     return conn.execute("SELECT 1 FROM projects WHERE slug = ?", (slug,)).fetchone() is not None
 
 
+# Every registration and profile change takes the next agent revision (one index seek), so the
+# archive can follow agent changes in commit order (see storage.schema).
+_NEXT_REVISION = "(SELECT coalesce(max(revision), 0) + 1 FROM agents)"
+
+
 @dataclasses.dataclass(frozen=True)
 class Registration:
     """What RegisterAgent asks for. ``presented_token_hash`` is the caller's token, if any."""
@@ -85,7 +90,8 @@ def register_agent(conn: sqlite3.Connection, reg: Registration, now: int) -> tup
     if existing is None:
         cursor = conn.execute(
             "INSERT INTO agents (project_id, name, name_key, program, model, task_description,"
-            " token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " token_hash, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            f" {_NEXT_REVISION})",
             (
                 reg.project_id,
                 reg.name,
@@ -130,7 +136,8 @@ def update_agent(
     assignments = [f"{name} = ?" for name in allowed if name in fields]
     values = [fields[name] for name in allowed if name in fields]
     conn.execute(
-        f"UPDATE agents SET {', '.join([*assignments, 'updated_at = ?'])} WHERE id = ?",
+        f"UPDATE agents SET {', '.join([*assignments, 'updated_at = ?'])},"
+        f" revision = {_NEXT_REVISION} WHERE id = ?",
         (*values, now, agent_id),
     )
     return _load_agent(conn, agent_id)

@@ -1,0 +1,279 @@
+"""Results: ``results.json``, ``results.md`` (tables and goals) and the PNG plots."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import Any
+
+from bench.core import Measurement, Run
+from bench.scenarios import BY_ID
+
+MISSING = "n/a"
+
+
+@dataclasses.dataclass(frozen=True)
+class Goal:
+    """One goal of issue 5 evaluated on this run (reported, never asserted)."""
+
+    goal: str
+    target: str
+    measured: str
+    status: str  # "pass", "miss" or "n/a"
+    note: str = ""
+
+
+def _find(run: Run, key: str) -> Measurement | None:
+    for measurement in run.measurements:
+        if measurement.key == key:
+            return measurement
+    return None
+
+
+def _status(ok: bool | None) -> str:
+    return MISSING if ok is None else ("pass" if ok else "miss")
+
+
+def _ratio_goal(
+    goal: str, target: str, limit: float, ratio: float | None, at_most: bool, note: str = ""
+) -> Goal:
+    if ratio is None:
+        return Goal(goal, target, MISSING, MISSING, note)
+    ok = ratio <= limit if at_most else ratio >= limit
+    return Goal(goal, target, f"{ratio:.2f}x", _status(ok), note)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _value(m: Measurement | None, *path: str) -> float | None:
+    node: Any = m.value if m is not None else None
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return float(node) if isinstance(node, int | float) else None
+
+
+def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]:
+    """Every goal of the issue against this run's figures."""
+    out: list[Goal] = []
+    defaults = environment.get("server_defaults", {})
+    archive = {"true": "archive on", "false": "archive off"}.get(
+        defaults.get("archive", ""), "no archive yet (issue 7)"
+    )
+    features = (
+        "token auth, " + ("metrics" if metrics_on else "no metrics endpoint") + ", " + archive
+    )
+    send64 = _find(run, "s1.send.c64")
+    out.append(
+        _ratio_goal(
+            "durable sends, 64 in flight, vs empty RPC throughput",
+            ">= 0.8x",
+            0.8,
+            _ratio(
+                _value(send64, "throughput"), _value(_find(run, "ceiling.unary.c64"), "throughput")
+            ),
+            at_most=False,
+            note=features,
+        )
+    )
+    out.append(
+        _ratio_goal(
+            "sequential send p50 vs empty RPC p50",
+            "<= 2x",
+            2.0,
+            _ratio(
+                _value(_find(run, "s1.send.c1"), "latency_ms", "p50"),
+                _value(_find(run, "ceiling.unary.c1"), "latency_ms", "p50"),
+            ),
+            at_most=True,
+        )
+    )
+    small, big = run.scale.inbox_sizes
+    for variant, label in (
+        ("newest.nobodies", "newest page, no bodies"),
+        ("random.nobodies", "random page, no bodies"),
+        ("newest.bodies", "newest page, bodies"),
+        ("random.bodies", "random page, bodies"),
+    ):
+        out.append(
+            _ratio_goal(
+                f"inbox p99 at {big:,} vs {small:,} messages ({label})",
+                "<= 1.5x",
+                1.5,
+                _ratio(
+                    _value(_find(run, f"s2.{big}.{variant}"), "latency_ms", "p99"),
+                    _value(_find(run, f"s2.{small}.{variant}"), "latency_ms", "p99"),
+                ),
+                at_most=True,
+                note="" if big >= 1_000_000 else f"goal is for 1,000,000; this run seeded {big:,}",
+            )
+        )
+    for rate in run.scale.delivery_rates:
+        out.append(
+            _ratio_goal(
+                f"delivery p99 vs send p99 at {rate:g}/s offered",
+                "<= 2x",
+                2.0,
+                _ratio(
+                    _value(_find(run, f"s4.delivery.r{rate:g}"), "latency_ms", "p99"),
+                    _value(_find(run, f"s4.send.r{rate:g}"), "latency_ms", "p99"),
+                ),
+                at_most=True,
+            )
+        )
+    out.append(Goal("archive on vs off, send throughput", ">= 0.9x", MISSING, MISSING, "issue 7"))
+    idle = _find(run, "s4.idle_memory")
+    per_sub = _value(idle, "per_subscription_kib")
+    subs = _value(idle, "subscriptions")
+    out.append(
+        Goal(
+            f"idle subscriptions: memory each ({subs or 0:,.0f} open)",
+            "< 50 KB",
+            MISSING if per_sub is None else f"{per_sub * 1.024:.1f} KB",
+            _status(None if per_sub is None else per_sub * 1024 < 50_000),
+            "" if (subs or 0) >= 10_000 else "goal is for 10,000 subscriptions",
+        )
+    )
+    for key, label in (
+        ("ceiling.unary.c64", "empty RPC, 64 in flight"),
+        ("send.c64", "send, 64 in flight"),
+    ):
+        on = _value(_find(run, f"uvloop.on.{key}"), "throughput")
+        off = _value(_find(run, f"uvloop.off.{key}"), "throughput")
+        ratio = _ratio(on, off)
+        out.append(
+            Goal(
+                f"uvloop on vs off: {label}",
+                "on wins (adopt as default)",
+                MISSING if ratio is None else f"{ratio:.2f}x",
+                _status(None if ratio is None else ratio >= 1.0),
+            )
+        )
+    return out
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return MISSING
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _row(m: Measurement) -> str:
+    value = m.value
+    latency = value.get("latency_ms") or {}
+    throughput = value.get("throughput")
+    server = f"{_ms(m.server['p50_ms'])} / {_ms(m.server['p99_ms'])}" if m.server else MISSING
+    ceiling = MISSING
+    if m.ceiling is not None:
+        parts = []
+        if m.ceiling.throughput:
+            parts.append(f"{m.ceiling.throughput:,.0f}/s")
+        if m.ceiling.latency_ms.get("p50") is not None:
+            reference = m.ceiling.latency_ms
+            parts.append(f"p50 {_ms(reference.get('p50'))} p99 {_ms(reference.get('p99'))}")
+        ceiling = " ".join(parts)
+    ratios = m.ratios()
+    ratio = " ".join(f"{k} {v:.2f}x" for k, v in ratios.items()) or MISSING
+    cells = [
+        m.name,
+        f"{throughput:,.0f}" if throughput is not None else MISSING,
+        *(_ms(latency.get(p)) for p in ("p50", "p90", "p99", "p99.9", "max")),
+        server,
+        ceiling,
+        ratio,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| figure | per s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server p50 / p99 ms "
+    "| ceiling | ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+)
+
+
+def markdown(run: Run, environment: dict[str, Any], goal_rows: list[Goal]) -> str:
+    """The results as a markdown document."""
+    lines = [
+        f"# agentmail bench: {environment['mode']} run, {environment['date']}",
+        "",
+        "Client-side latency from the load generator (HDR-style histogram); server-side p50/p99 "
+        "from the server's Prometheus histograms when its metrics endpoint answered. Every "
+        "figure sits beside a ceiling measured on the same server in the same run; the ratio "
+        "is figure / ceiling (throughput: higher is better; latency: lower is better).",
+        "",
+        "## Environment",
+        "",
+    ]
+    for key, value in environment.items():
+        text = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
+        lines.append(f"- {key}: {text}")
+    lines += ["", "## Goals (reported, not asserted)", ""]
+    lines += ["| goal | target | measured | status | note |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| {g.goal} | {g.target} | {g.measured} | {g.status} | {g.note} |" for g in goal_rows
+    ]
+    groups: dict[str, list[Measurement]] = {}
+    for m in run.measurements:
+        groups.setdefault(m.scenario, []).append(m)
+    order = ["ceiling", *(sid for sid in BY_ID if sid in groups)]
+    for scenario in order:
+        members = groups.get(scenario)
+        if not members:
+            continue
+        title = "ceilings" if scenario == "ceiling" else BY_ID[scenario].title
+        heading = "Ceilings" if scenario == "ceiling" else f"Scenario {scenario}: {title}"
+        lines += ["", f"## {heading}", "", HEADER]
+        plain = [m for m in members if "latency_ms" in m.value or "throughput" in m.value]
+        lines += [_row(m) for m in plain]
+        notes = [m for m in members if m not in plain or m.note]
+        if notes:
+            lines.append("")
+        for m in notes:
+            details = {k: v for k, v in m.value.items() if k not in ("latency_ms", "count")}
+            lines.append(f"- {m.name}: {_compact(details)}" + (f" ({m.note})" if m.note else ""))
+    if run.skipped:
+        lines += ["", "## Skipped or failed", ""]
+        lines += [f"- scenario {s.scenario} ({s.title}): {s.reason}" for s in run.skipped]
+    return "\n".join(lines) + "\n"
+
+
+def _compact(details: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{k} {json.dumps(v) if isinstance(v, dict | list) else v}" for k, v in details.items()
+    )
+
+
+def write(folder: pathlib.Path, run: Run, environment: dict[str, Any], plots: bool) -> None:
+    """Write results.json, histograms.json (HDR buckets per measurement key), results.md and
+    (unless ``plots`` is false) the PNG plots."""
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics_on = any(m.server for m in run.measurements)
+    environment["server_metrics"] = "scraped" if metrics_on else "no metrics endpoint: n/a"
+    goal_rows = goals(run, metrics_on, environment)
+    document = {
+        "environment": environment,
+        "scale": dataclasses.asdict(run.scale),
+        "goals": [dataclasses.asdict(g) for g in goal_rows],
+        "measurements": [m.to_json() for m in run.measurements],
+        "skipped": [dataclasses.asdict(s) for s in run.skipped],
+    }
+    # Histograms go to their own compact file, so results.json stays readable.
+    histograms = {m["key"]: m.pop("histogram") for m in document["measurements"]}
+    (folder / "results.json").write_text(json.dumps(document, indent=1) + "\n")
+    (folder / "histograms.json").write_text(json.dumps(histograms, separators=(",", ":")) + "\n")
+    names: list[str] = []
+    if plots:
+        try:
+            from bench import plots as plotting  # noqa: PLC0415 - matplotlib is optional
+        except ImportError:
+            print("bench: no plots: matplotlib is missing (pip install -e '.[bench]')")
+        else:
+            names = plotting.draw(folder, run)
+    text = markdown(run, environment, goal_rows)
+    if names:
+        text += "\n## Plots\n\n" + "\n".join(f"![{n}]({n})" for n in names) + "\n"
+    (folder / "results.md").write_text(text)

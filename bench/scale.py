@@ -1,0 +1,134 @@
+"""How big each scenario runs: the quick, full and tiny (smoke-test) presets.
+
+Every phase is bounded twice: by a count of calls and by ``max_seconds``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+CONCURRENCY = (1, 8, 64, 256)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """Sizes of one run. Tuples indexed like :data:`CONCURRENCY` give a count per level."""
+
+    name: str
+    warmup_calls: int
+    max_seconds: float
+    ceiling_calls: tuple[int, int, int, int]
+    send_calls: tuple[int, int, int, int]
+    stream_messages: int
+    stream_calls: int
+    ten_recipient_calls: tuple[int, int]  # sequential, 64 in flight
+    broadcast_recipients: int
+    broadcast_calls: tuple[int, int]  # sequential, 8 in flight
+    inbox_sizes: tuple[int, int]
+    inbox_pages: int
+    delivery_rates: tuple[float, ...]
+    delivery_seconds: float
+    delivery_warmup_seconds: float
+    idle_subscriptions: int
+    fanout_broadcasts: int
+    mixed_agents: int
+    mixed_seconds: float
+    mixed_warmup_seconds: float
+    uvloop_share: float  # counts of the uvloop comparison, as a share of the above
+
+    def shrunk(self, share: float) -> Scale:
+        """This scale with call and message counts multiplied by ``share``."""
+
+        def times(table: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+            a, b, c, d = (max(1, int(n * share)) for n in table)
+            return a, b, c, d
+
+        return dataclasses.replace(
+            self,
+            warmup_calls=max(1, int(self.warmup_calls * share)),
+            ceiling_calls=times(self.ceiling_calls),
+            send_calls=times(self.send_calls),
+            stream_messages=max(1, int(self.stream_messages * share)),
+        )
+
+    def calls(self, table: tuple[int, int, int, int], concurrency: int) -> int:
+        """The count for ``concurrency`` in a per-level table (between levels: the next one up)."""
+        for level, count in zip(CONCURRENCY, table, strict=True):
+            if concurrency <= level:
+                return count
+        return table[-1]
+
+
+QUICK = Scale(
+    name="quick",
+    warmup_calls=100,
+    max_seconds=4.0,
+    ceiling_calls=(600, 1500, 2500, 2500),
+    send_calls=(250, 600, 1200, 1200),
+    stream_messages=15_000,
+    stream_calls=1,
+    ten_recipient_calls=(150, 600),
+    broadcast_recipients=1000,
+    broadcast_calls=(10, 20),
+    inbox_sizes=(10_000, 50_000),
+    inbox_pages=150,
+    delivery_rates=(100.0, 400.0),
+    delivery_seconds=2.0,
+    delivery_warmup_seconds=0.5,
+    idle_subscriptions=1000,
+    fanout_broadcasts=5,
+    mixed_agents=16,
+    mixed_seconds=3.0,
+    mixed_warmup_seconds=1.0,
+    uvloop_share=0.5,
+)
+
+FULL = Scale(
+    name="full",
+    warmup_calls=500,
+    max_seconds=20.0,
+    ceiling_calls=(3000, 8000, 15000, 15000),
+    send_calls=(1500, 4000, 10000, 10000),
+    stream_messages=50_000,
+    stream_calls=2,
+    ten_recipient_calls=(1000, 5000),
+    broadcast_recipients=1000,
+    broadcast_calls=(100, 200),
+    inbox_sizes=(10_000, 1_000_000),
+    inbox_pages=3000,
+    delivery_rates=(100.0, 300.0, 600.0),
+    delivery_seconds=10.0,
+    delivery_warmup_seconds=2.0,
+    idle_subscriptions=10_000,
+    fanout_broadcasts=20,
+    mixed_agents=64,
+    mixed_seconds=20.0,
+    mixed_warmup_seconds=3.0,
+    uvloop_share=1.0,
+)
+
+TINY = Scale(
+    name="tiny",
+    warmup_calls=10,
+    max_seconds=3.0,
+    ceiling_calls=(40, 60, 100, 100),
+    send_calls=(20, 40, 80, 80),
+    stream_messages=500,
+    stream_calls=1,
+    ten_recipient_calls=(10, 20),
+    broadcast_recipients=20,
+    broadcast_calls=(3, 6),
+    inbox_sizes=(200, 2000),
+    inbox_pages=20,
+    delivery_rates=(50.0,),
+    delivery_seconds=1.0,
+    delivery_warmup_seconds=0.2,
+    idle_subscriptions=20,
+    fanout_broadcasts=2,
+    mixed_agents=4,
+    mixed_seconds=1.0,
+    mixed_warmup_seconds=0.2,
+    uvloop_share=1.0,
+)
+
+PRESETS = {scale.name: scale for scale in (QUICK, FULL, TINY)}

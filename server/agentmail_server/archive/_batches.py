@@ -1,0 +1,44 @@
+"""One archive step: render a batch of records and commit it. Shared by the background
+projector and the ``rebuild`` command, so both write exactly the same repository."""
+
+from __future__ import annotations
+
+import pygit2
+
+from agentmail_server.archive._commits import commit_message
+from agentmail_server.archive._gitstore import GitStore
+from agentmail_server.archive._layout import (
+    message_paths,
+    profile_path,
+    project_path,
+    render_message,
+    render_profile,
+    render_project,
+)
+from agentmail_server.archive._source import Batch
+
+
+def write_batch(store: GitStore, batch: Batch) -> pygit2.Oid | None:
+    """Write every record of ``batch`` in one commit recording ``batch.position``.
+
+    Each message is one blob, entered at its file path and at each of its views.
+
+    Returns:
+        The commit, or None when the batch changed nothing (e.g. records already archived).
+    """
+    changes: dict[str, pygit2.Oid | None] = {}
+    try:
+        for record in batch.messages:
+            blob = store.blob(render_message(record))
+            for path in message_paths(record):
+                changes[path] = blob
+        for project in batch.projects:
+            changes[project_path(project)] = store.blob(render_project(project))
+        for agent in batch.agents:
+            changes[profile_path(agent)] = store.blob(render_profile(agent))
+        if not changes:
+            return None
+        return store.commit(changes, commit_message(batch.messages, batch.agents, batch.position))
+    except BaseException:
+        store.discard()
+        raise

@@ -1,0 +1,332 @@
+"""Pack files of the archive: writing them, merging them, and choosing which to merge.
+
+Each archive commit stores its new objects (built by pygit2, see ``_gitstore``) as one pack in
+git's pack format, version 2, with a version 2 index. Packs are written here rather than with
+libgit2's pack builder, which re-inflates and re-hashes every object through its indexer and
+measured about 130 µs per object on the reference machine, against a few µs here. Objects are
+stored whole (no deltas) and small ones uncompressed; ``git gc`` can compress the repository
+at any time.
+
+Packs accumulate, one per commit, so they are merged geometrically: the smallest packs are
+combined whenever one of them is not at least twice as big as all smaller ones together. That
+keeps the number of packs logarithmic in the number of objects, and each object is copied a
+logarithmic number of times. A merge copies entries verbatim (no recompression). Packs with a
+``.keep`` file are left alone, and so are packs holding deltas (made by ``git gc``): those
+cannot be copied entry by entry.
+
+Every file is written under a temporary name, flushed to stable storage, and renamed into
+place, the index last: git only sees a pack through its index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import mmap
+import os
+import pathlib
+import struct
+import tempfile
+import zlib
+from collections.abc import Collection, Iterable, Sequence
+
+_PACK_SIGNATURE = b"PACK"
+_IDX_MAGIC = b"\xfftOc"
+_VERSION = 2
+_FANOUT_OFFSET = 8
+_OIDS_OFFSET = _FANOUT_OFFSET + 256 * 4
+_OID_BYTES = 20
+_TRAILER_BYTES = 20
+_DELTA_TYPES = (6, 7)  # OFS_DELTA, REF_DELTA
+_LARGE_OFFSET = 0x80000000
+_READ_ONLY = 0o444  # as git leaves its packs
+# Files being written; their own prefix, so that cleaning up never touches git's own.
+TEMPORARY_PREFIX = "tmp_agentmail_"
+# Merging starts above this many packs: a few packs cost readers nothing measurable.
+MAX_PACKS = 8
+GEOMETRIC_FACTOR = 2
+# Objects smaller than this are stored in zlib's "stored" format (uncompressed): setting up a
+# compressor cost ~40 µs per object on the reference machine, most of the cost of archiving a
+# message, to save a few hundred bytes that `git gc` recovers anyway. Bigger objects (long
+# bodies, folder trees) are deflated at the fastest level: a month's folder of messages is
+# rewritten by every commit that adds to it.
+_DEFLATE_FROM = 1024
+_STORED_BLOCK = 0xFFFF
+
+StagedObject = tuple[bytes, int, bytes]  # raw object id, git object type, content
+
+
+class DeltaPackError(ValueError):
+    """A pack holds deltas, so its entries cannot be copied into another pack one by one.
+
+    Attributes:
+        stem: the pack's name, ``pack-<hash>``.
+    """
+
+    def __init__(self, stem: str) -> None:
+        super().__init__(f"{stem} holds deltas")
+        self.stem = stem
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PackFile:
+    """One pack: its index path and how many objects it holds."""
+
+    idx: pathlib.Path
+    objects: int
+
+    @property
+    def stem(self) -> str:
+        """``pack-<hash>``, shared by the pack's ``.pack``, ``.idx`` and other files."""
+        return self.idx.stem
+
+    @property
+    def pack(self) -> pathlib.Path:
+        """The pack's data file."""
+        return self.idx.with_suffix(".pack")
+
+
+def _entry_header(kind: int, size: int) -> bytes:
+    """Type and size of a pack entry: 3 type bits, then the size 4 and 7 bits at a time."""
+    first = (kind << 4) | (size & 0x0F)
+    size >>= 4
+    out = bytearray()
+    while size:
+        out.append(first | 0x80)
+        first = size & 0x7F
+        size >>= 7
+    out.append(first)
+    return bytes(out)
+
+
+def _zlib_stream(data: bytes) -> bytes:
+    """``data`` as a zlib stream, as git stores object contents."""
+    if len(data) >= _DEFLATE_FROM:
+        return zlib.compress(data, 1)
+    # A zlib header (deflate, 32 KiB window, no preset dictionary), one final stored block
+    # (small objects fit one), and the Adler-32 checksum of the data.
+    size = len(data)
+    return b"".join(
+        (
+            b"\x78\x01",
+            struct.pack("<BHH", 1, size, size ^ _STORED_BLOCK),
+            data,
+            struct.pack(">I", zlib.adler32(data)),
+        )
+    )
+
+
+class _PackWriter:
+    """Streams entries into a temporary pack file and then writes its index."""
+
+    def __init__(self, pack_dir: pathlib.Path, count: int) -> None:
+        self._dir = pack_dir
+        fd, name = tempfile.mkstemp(prefix=TEMPORARY_PREFIX + "pack_", dir=pack_dir)
+        os.fchmod(fd, _READ_ONLY)
+        self._file = os.fdopen(fd, "wb")
+        self._temp = pathlib.Path(name)
+        self._hash = hashlib.sha1(usedforsecurity=False)
+        self._offset = 0
+        self._entries: list[tuple[bytes, int, int]] = []  # oid, crc32, offset
+        self._idx_temp: pathlib.Path | None = None
+        self._write(_PACK_SIGNATURE + struct.pack(">II", _VERSION, count))
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self._file.write(data)
+        self._hash.update(data)
+        self._offset += len(data)
+
+    def add(self, oid: bytes, entry: bytes | memoryview, crc: int | None = None) -> None:
+        """Append one entry (header and deflated data) for object ``oid``."""
+        self._entries.append((oid, zlib.crc32(entry) if crc is None else crc, self._offset))
+        self._write(entry)
+
+    def finish(self) -> PackFile:
+        """Close the pack, write the index, flush both and move them into place."""
+        try:
+            checksum = self._hash.digest()
+            self._file.write(checksum)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            stem = "pack-" + checksum.hex()
+            self._idx_temp = self._write_index(checksum)
+            os.replace(self._temp, self._dir / f"{stem}.pack")
+            os.replace(self._idx_temp, self._dir / f"{stem}.idx")
+        except BaseException:
+            self.abandon()
+            raise
+        fsync_folder(self._dir)
+        return PackFile(self._dir / f"{stem}.idx", len(self._entries))
+
+    def _write_index(self, pack_checksum: bytes) -> pathlib.Path:
+        entries = sorted(self._entries)
+        fanout = [0] * 256
+        for oid, _, _ in entries:
+            fanout[oid[0]] += 1
+        running = 0
+        for index, count in enumerate(fanout):
+            running += count
+            fanout[index] = running
+        small: list[int] = []
+        large: list[int] = []
+        for _, _, offset in entries:
+            if offset < _LARGE_OFFSET:
+                small.append(offset)
+            else:
+                small.append(_LARGE_OFFSET | len(large))
+                large.append(offset)
+        body = b"".join(
+            (
+                _IDX_MAGIC,
+                struct.pack(">I", _VERSION),
+                struct.pack(">256I", *fanout),
+                b"".join(oid for oid, _, _ in entries),
+                struct.pack(f">{len(entries)}I", *(crc for _, crc, _ in entries)),
+                struct.pack(f">{len(small)}I", *small),
+                struct.pack(f">{len(large)}Q", *large),
+                pack_checksum,
+            )
+        )
+        fd, name = tempfile.mkstemp(prefix=TEMPORARY_PREFIX + "idx_", dir=self._dir)
+        self._idx_temp = pathlib.Path(name)
+        os.fchmod(fd, _READ_ONLY)
+        with os.fdopen(fd, "wb") as file:
+            file.write(body + hashlib.sha1(body, usedforsecurity=False).digest())
+            file.flush()
+            os.fsync(file.fileno())
+        return self._idx_temp
+
+    def abandon(self) -> None:
+        """Remove the temporary files after a failure."""
+        self._file.close()
+        self._temp.unlink(missing_ok=True)
+        if self._idx_temp is not None:
+            self._idx_temp.unlink(missing_ok=True)
+
+
+def write_pack(pack_dir: pathlib.Path, objects: Collection[StagedObject]) -> PackFile:
+    """Write ``objects`` as a new pack (and index) in ``pack_dir``, durably."""
+    writer = _PackWriter(pack_dir, len(objects))
+    try:
+        for oid, kind, data in objects:
+            writer.add(oid, _entry_header(kind, len(data)) + _zlib_stream(data))
+    except BaseException:
+        writer.abandon()
+        raise
+    return writer.finish()
+
+
+def _read_index(pack: PackFile) -> list[tuple[int, bytes, int]]:
+    """``(offset, oid, crc32)`` of every entry, in pack order."""
+    data = pack.idx.read_bytes()
+    count = pack.objects
+    oids_end = _OIDS_OFFSET + count * _OID_BYTES
+    crcs = struct.unpack_from(f">{count}I", data, oids_end)
+    offsets = list(struct.unpack_from(f">{count}I", data, oids_end + 4 * count))
+    large_at = oids_end + 8 * count
+    for index, offset in enumerate(offsets):
+        if offset & _LARGE_OFFSET:
+            (offsets[index],) = struct.unpack_from(
+                ">Q", data, large_at + 8 * (offset & ~_LARGE_OFFSET)
+            )
+    entries = []
+    for index in range(count):
+        start = _OIDS_OFFSET + index * _OID_BYTES
+        entries.append((offsets[index], data[start : start + _OID_BYTES], crcs[index]))
+    entries.sort()
+    return entries
+
+
+def merge_packs(pack_dir: pathlib.Path, packs: Sequence[PackFile]) -> PackFile:
+    """Copy the entries of ``packs`` (each object once) into one new pack.
+
+    Raises:
+        DeltaPackError: one of the packs holds deltas; nothing was written.
+    """
+    with contextlib.ExitStack() as stack:
+        # Where each object's entry is (the first copy wins); entries are copied straight
+        # from the mapped files, so a merge never holds the packs in memory.
+        unique: dict[bytes, tuple[mmap.mmap, int, int, int]] = {}
+        for pack in packs:
+            with pack.pack.open("rb") as file:
+                mapped = stack.enter_context(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
+            entries = _read_index(pack)
+            ends = [offset for offset, _, _ in entries[1:]] + [len(mapped) - _TRAILER_BYTES]
+            for (offset, oid, crc), end in zip(entries, ends, strict=True):
+                if (mapped[offset] >> 4) & 7 in _DELTA_TYPES:
+                    raise DeltaPackError(pack.stem)
+                unique.setdefault(oid, (mapped, offset, end, crc))
+        writer = _PackWriter(pack_dir, len(unique))
+        try:
+            for oid, (mapped, offset, end, crc) in unique.items():
+                writer.add(oid, mapped[offset:end], crc)
+        except BaseException:
+            writer.abandon()
+            raise
+        return writer.finish()
+
+
+def _read_count(idx: pathlib.Path) -> int:
+    with idx.open("rb") as file:
+        header = file.read(_OIDS_OFFSET)
+    if len(header) < _OIDS_OFFSET or header[:4] != _IDX_MAGIC:
+        raise ValueError(f"{idx} is not a version 2 pack index")
+    if int.from_bytes(header[4:8], "big") != _VERSION:
+        raise ValueError(f"{idx} is not a version 2 pack index")
+    return int.from_bytes(header[_OIDS_OFFSET - 4 : _OIDS_OFFSET], "big")
+
+
+def list_packs(pack_dir: pathlib.Path, exclude: Iterable[str] = ()) -> list[PackFile]:
+    """Packs with both files, no ``.keep`` file and a stem not in ``exclude``, smallest first."""
+    excluded = set(exclude)
+    packs = []
+    for idx in pack_dir.glob("pack-*.idx"):
+        if idx.stem in excluded or idx.with_suffix(".keep").exists():
+            continue
+        if not idx.with_suffix(".pack").exists():
+            continue
+        try:
+            packs.append(PackFile(idx, _read_count(idx)))
+        except FileNotFoundError:  # removed meanwhile, e.g. by a `git gc` run by a person
+            continue
+    packs.sort(key=lambda pack: (pack.objects, pack.stem))
+    return packs
+
+
+def packs_to_merge(packs: Sequence[PackFile], max_packs: int = MAX_PACKS) -> list[PackFile]:
+    """The smallest packs to merge into one (none while there are at most ``max_packs``).
+
+    Args:
+        packs: the packs, smallest first (as :func:`list_packs` returns them).
+        max_packs: how many packs are tolerated before merging.
+    """
+    if len(packs) <= max_packs:
+        return []
+    cut = 0
+    smaller = 0
+    for index, pack in enumerate(packs):
+        if pack.objects < GEOMETRIC_FACTOR * smaller:
+            cut = index + 1
+        smaller += pack.objects
+    # Sizes already geometric but too many of them: merge enough small ones to get under.
+    cut = max(cut, len(packs) - max_packs + 1)
+    return list(packs[:cut]) if cut >= 2 else []
+
+
+def remove_pack(pack: PackFile) -> None:
+    """Delete every file of a pack; the index goes first, so that no reader finds an index
+    whose data is gone (a pack without its index is ignored)."""
+    pack.idx.unlink(missing_ok=True)
+    for path in pack.idx.parent.glob(pack.stem + ".*"):
+        path.unlink(missing_ok=True)
+
+
+def fsync_folder(folder: pathlib.Path) -> None:
+    """Flush a folder's entries (new and renamed files) to stable storage."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

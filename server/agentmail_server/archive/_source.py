@@ -1,0 +1,143 @@
+"""What the archive reads from the database: committed records after a position.
+
+The projector's backlog is the database itself: each batch is read after the last archived
+message id and agent revision, so nothing is queued in memory however far behind the archive
+is. A batch is bounded by a count and by body bytes. Reads use a read-only connection of their
+own in the archive worker (never the request path's read pool) and run in one read
+transaction, so a batch and its lag figures come from one snapshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import sqlite3
+from collections.abc import Iterator
+
+from agentmail_server.archive._commits import Position
+from agentmail_server.archive._layout import MessageRecord
+from agentmail_server.domain.models import Agent, Project
+from agentmail_server.storage.connection import READER_PRAGMAS, reader_uri
+from agentmail_server.storage.rows import (
+    AGENT_COLUMNS,
+    AGENT_FROM,
+    MESSAGE_COLUMNS,
+    agent_from_row,
+    message_from_row,
+)
+
+# Bodies read into one batch at most (a batch always takes at least one message).
+MAX_BATCH_BODY_BYTES = 32 * 1024 * 1024
+_MESSAGES = (
+    f"SELECT {MESSAGE_COLUMNS}, m.body, p.slug FROM messages m"
+    " JOIN projects p ON p.id = m.project_id WHERE m.id > ? ORDER BY m.id LIMIT ?"
+)
+_AGENTS = (
+    f"SELECT {AGENT_COLUMNS}, a.revision, p.human_key, p.created_at FROM {AGENT_FROM}"
+    " WHERE a.revision > ? ORDER BY a.revision LIMIT ?"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """Records committed after a position, read in one snapshot.
+
+    Attributes:
+        messages: messages in id order.
+        agents: agents registered or changed, in revision order.
+        projects: the projects of those agents (each once).
+        position: the position after this batch.
+        full: whether a limit cut the batch short (more is waiting).
+        head_message_id: the newest committed message id in the snapshot.
+        next_created_at: creation time of the first message after the batch, if any.
+    """
+
+    messages: tuple[MessageRecord, ...]
+    agents: tuple[Agent, ...]
+    projects: tuple[Project, ...]
+    position: Position
+    full: bool
+    head_message_id: int
+    next_created_at: int | None
+
+
+class ArchiveSource:
+    """A read-only connection to the database; use it from one thread."""
+
+    def __init__(self, database_path: pathlib.Path) -> None:
+        self._conn = sqlite3.connect(reader_uri(database_path), uri=True, isolation_level=None)
+        for pragma in READER_PRAGMAS:
+            self._conn.execute(pragma)
+
+    def read(self, after: Position, max_records: int, max_bytes: int) -> Batch:
+        """Up to ``max_records`` messages (and agents) committed after ``after``."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            (head,) = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
+            messages: list[MessageRecord] = []
+            size = 0
+            cursor = conn.execute(_MESSAGES, (after.message_id, max_records))
+            try:
+                for row in cursor:
+                    messages.append(MessageRecord(message_from_row(row), row[15]))
+                    size += row[13]
+                    if size >= max_bytes:
+                        break
+            finally:
+                cursor.close()  # rows past the byte budget are never fetched
+            agents: list[Agent] = []
+            projects: dict[int, Project] = {}
+            revision = after.agent_revision
+            for row in conn.execute(_AGENTS, (after.agent_revision, max_records)):
+                agents.append(agent_from_row(row))
+                revision = row[9]
+                projects[row[1]] = Project(row[1], row[2], row[10], row[11])
+            last_id = messages[-1].message.id if messages else after.message_id
+            following = conn.execute(
+                "SELECT created_at FROM messages WHERE id > ? ORDER BY id LIMIT 1", (last_id,)
+            ).fetchone()
+        finally:
+            conn.execute("COMMIT")
+        return Batch(
+            messages=tuple(messages),
+            agents=tuple(agents),
+            projects=tuple(projects.values()),
+            position=Position(last_id, revision),
+            full=following is not None or len(agents) >= max_records,
+            head_message_id=head,
+            next_created_at=following[0] if following is not None else None,
+        )
+
+    def heads(self) -> Position:
+        """The newest committed message id and agent revision."""
+        row = self._conn.execute(
+            "SELECT (SELECT coalesce(max(id), 0) FROM messages),"
+            " (SELECT coalesce(max(revision), 0) FROM agents)"
+        ).fetchone()
+        return Position(row[0], row[1])
+
+    def all_messages(self, page: int = 1000) -> Iterator[MessageRecord]:
+        """Every message in id order, a page per read (for verification)."""
+        after = 0
+        while True:
+            rows = self._conn.execute(_MESSAGES, (after, page)).fetchall()
+            for row in rows:
+                yield MessageRecord(message_from_row(row), row[15])
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+
+    def all_agents(self, page: int = 1000) -> Iterator[Agent]:
+        """Every agent in revision order (for verification)."""
+        after = 0
+        while True:
+            rows = self._conn.execute(_AGENTS, (after, page)).fetchall()
+            yield from (agent_from_row(row) for row in rows)
+            if len(rows) < page:
+                return
+            after = rows[-1][9]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()

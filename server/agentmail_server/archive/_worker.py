@@ -1,0 +1,279 @@
+"""The archive worker: a child process of the server that writes the git archive.
+
+Why a process rather than a thread of the server: archiving is Python code and pygit2 calls
+that hold the GIL, and the server's event loop is bound by the GIL too. On the reference
+machine an archive thread cost the server about a fifth of its send throughput even when it
+yielded the GIL every few records; in its own process it only uses otherwise idle CPU (it runs
+at a lower scheduling priority), and a crash in libgit2 cannot take the server down.
+
+Protocol, over the pipes the server opens (see ``_projector``):
+
+- stdin, one byte per event: ``w`` — the database committed something (wake up); ``s`` —
+  archive what is committed, then exit. End of input without ``s`` means the server is gone:
+  exit at once (the next server resumes from the branch head).
+- stdout, one JSON object per line: ``{"event": "ready", ...}`` once the repository is open,
+  ``{"event": "step", ...}`` after each archive step, ``{"event": "failure", ...}`` when a step
+  failed (it is retried with backoff).
+
+Pacing: when idle, a new message is archived at once; after a commit the next one waits until
+``interval_seconds`` have passed since the previous one started, so under steady traffic
+everything committed meanwhile shares one commit (up to ``max_batch``). A full batch means the
+archive is behind: the next one starts at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import json
+import logging
+import math
+import os
+import pathlib
+import select
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from agentmail_server.archive._batches import write_batch
+from agentmail_server.archive._commits import Position
+from agentmail_server.archive._gitstore import GitStore
+from agentmail_server.archive._settings import ArchiveSettings
+from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES, ArchiveSource
+from agentmail_server.domain.models import now_micros
+
+logger = logging.getLogger(__name__)
+
+WAKE = b"w"
+STOP = b"s"
+# Every commit wakes the worker, but it polls now and then anyway.
+_POLL_SECONDS = 30.0
+_MAX_BACKOFF_SECONDS = 60.0
+# Lower scheduling priority: the archive takes CPU the server leaves idle.
+_NICENESS = 10
+_PR_SET_PDEATHSIG = 1
+
+
+def worker_command(database: pathlib.Path, settings: ArchiveSettings, log_level: int) -> list[str]:
+    """The command line that starts a worker for ``settings``."""
+    config = {**dataclasses.asdict(settings), "repository": str(settings.repository)}
+    wire = {"database": str(database), "settings": config, "log_level": log_level}
+    # Run through -c: with -m, runpy warns that the package has already imported the module.
+    entry = (
+        "import sys; from agentmail_server.archive._worker import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    return [sys.executable, "-c", entry, json.dumps(wire), str(os.getpid())]
+
+
+def open_archive(
+    database: pathlib.Path, settings: ArchiveSettings
+) -> tuple[GitStore, ArchiveSource]:
+    """Open (or create) the repository and the database, and check that they belong together.
+
+    Raises:
+        RuntimeError: the repository is unusable, or is ahead of the database.
+        ValueError: the branch name or identity is not valid for git.
+    """
+    store = GitStore(
+        settings.repository, settings.branch, settings.author_name, settings.author_email
+    )
+    try:
+        source = ArchiveSource(database)
+        recorded, heads = store.recorded_position, source.heads()
+    except BaseException:
+        store.close()
+        raise
+    if recorded.message_id > heads.message_id or recorded.agent_revision > heads.agent_revision:
+        source.close()
+        store.close()
+        raise RuntimeError(
+            f"the archive in {settings.repository} is ahead of the database (archived "
+            f"message {recorded.message_id}, database {heads.message_id}): it belongs to "
+            "another database or the database was restored; run `agentmail-archive rebuild`"
+        )
+    return store, source
+
+
+class _Worker:
+    def __init__(self, database: pathlib.Path, settings: ArchiveSettings) -> None:
+        self._database = database
+        self._settings = settings
+        self._store: GitStore | None = None
+        self._source: ArchiveSource | None = None
+        self._position = Position()
+        self._woken = False
+        self._stop = False
+        self._gone = False
+
+    def open(self) -> None:
+        self._store, self._source = open_archive(self._database, self._settings)
+        self._position = self._store.recorded_position
+        _emit(
+            event="ready",
+            message_id=self._position.message_id,
+            agent_revision=self._position.agent_revision,
+            packs=self._store.pack_count(),
+        )
+
+    def _read_input(self, timeout: float) -> None:
+        """Take what the server sent, waiting up to ``timeout`` seconds for something."""
+        ready, _, _ = select.select([sys.stdin.buffer], [], [], max(0.0, timeout))
+        if not ready:
+            return
+        data = os.read(sys.stdin.fileno(), 4096)
+        if not data:
+            self._gone = not self._stop
+            self._stop = True
+        self._woken = self._woken or WAKE in data
+        self._stop = self._stop or STOP in data
+
+    def run(self) -> int:
+        interval = self._settings.interval_seconds
+        more, drained_after_stop, backoff = True, False, 0.0
+        started = -math.inf
+        while True:
+            self._read_input(0)
+            if self._gone or (self._stop and drained_after_stop and not more):
+                return 0
+            if not self._stop and not more:
+                deadline = time.monotonic() + _POLL_SECONDS
+                while not (self._woken or self._stop) and time.monotonic() < deadline:
+                    self._read_input(deadline - time.monotonic())
+                while not self._stop and time.monotonic() < started + interval:
+                    self._read_input(started + interval - time.monotonic())
+                if self._gone:
+                    return 0
+            self._woken = False
+            stopping = self._stop
+            started = time.monotonic()
+            try:
+                more = self._step()
+            except Exception as exc:
+                logger.exception("archive step failed; retrying")
+                _emit(event="failure", message=str(exc))
+                more = False
+                if stopping:
+                    return 1
+                backoff = min(max(2 * backoff, 1.0), _MAX_BACKOFF_SECONDS)
+                stop_at = time.monotonic() + backoff
+                while not self._stop and time.monotonic() < stop_at:
+                    self._read_input(stop_at - time.monotonic())
+                self._woken = True
+                continue
+            backoff = 0.0
+            drained_after_stop = stopping
+
+    def _step(self) -> bool:
+        """Archive one batch; returns whether more is waiting."""
+        try:
+            return self._archive_batch()
+        except BaseException:
+            # The next attempt starts from a fresh handle and the branch head: a pack may
+            # have vanished under the old handle, or the branch moved before the failure.
+            if self._store is not None:
+                store, self._store = self._store, None
+                with contextlib.suppress(Exception):
+                    store.close()
+            raise
+
+    def _archive_batch(self) -> bool:
+        store = self._store
+        if store is None:
+            settings = self._settings
+            store = GitStore(
+                settings.repository, settings.branch, settings.author_name, settings.author_email
+            )
+            self._store, self._position = store, store.recorded_position
+        assert self._source is not None
+        started = time.perf_counter()
+        read_at = now_micros()
+        batch = self._source.read(self._position, self._settings.max_batch, MAX_BATCH_BODY_BYTES)
+        commit = write_batch(store, batch) if batch.messages or batch.agents else None
+        elapsed = time.perf_counter() - started
+        if commit is not None:
+            _consolidate(store)
+        self._position = batch.position
+        _emit(
+            event="step",
+            message_id=batch.position.message_id,
+            agent_revision=batch.position.agent_revision,
+            head_message_id=batch.head_message_id,
+            next_created_at=batch.next_created_at,
+            read_at=read_at,
+            committed=commit is not None,
+            messages=len(batch.messages),
+            agents=len(batch.agents),
+            seconds=elapsed,
+            packs=store.pack_count(),
+        )
+        if commit is not None:
+            logger.debug(
+                "archived %d messages, %d agents in %.1f ms",
+                len(batch.messages),
+                len(batch.agents),
+                elapsed * 1000,
+            )
+        return batch.full
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+        if self._store is not None:
+            self._store.close()
+
+
+def _consolidate(store: GitStore) -> None:
+    # Merging packs is housekeeping: a failure must not hold the archive back.
+    try:
+        started = time.perf_counter()
+        merged = store.consolidate()
+    except Exception:
+        logger.exception("merging archive packs failed; will retry after the next commit")
+        return
+    if merged:
+        logger.debug(
+            "merged %d archive packs in %.1f ms", merged, (time.perf_counter() - started) * 1e3
+        )
+
+
+def _emit(**event: Any) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when the server dies (Linux), so that an orphaned
+    worker never writes beside the next server's."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the server died before the request took effect
+        sys.exit(0)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run a worker: ``argv`` is the JSON settings and the server's process id."""
+    wire = json.loads(argv[0])
+    _die_with_parent(int(argv[1]))
+    with contextlib.suppress(OSError):
+        os.nice(_NICENESS)
+    logging.basicConfig(
+        level=wire["log_level"],
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    config = dict(wire["settings"], repository=pathlib.Path(wire["settings"]["repository"]))
+    worker = _Worker(pathlib.Path(wire["database"]), ArchiveSettings(**config))
+    try:
+        worker.open()
+    except Exception as exc:
+        logger.error("cannot open the archive: %s", exc)
+        return 1
+    try:
+        return worker.run()
+    finally:
+        worker.close()

@@ -1,0 +1,141 @@
+"""``agentmail-archive``: rebuild the git archive from the database, or verify it.
+
+Defaults follow the server's settings (flags, then ``AGENTMAIL_*`` variables, then the
+defaults), so ``agentmail-archive verify`` checks the archive the server writes. Exit codes:
+0 success, 1 verification found a problem, 2 the command could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pathlib
+import sys
+from collections.abc import Mapping, Sequence
+
+from agentmail_server.archive._commits import Position
+from agentmail_server.archive._maintenance import rebuild, verify
+from agentmail_server.config import SETTINGS, ServerConfig
+
+# Problems listed one per line before the summary; the rest are counted.
+MAX_LISTED = 100
+
+
+def _default(field: str, environ: Mapping[str, str]) -> str:
+    setting = next(s for s in SETTINGS if s.field == field)
+    return environ.get(setting.env, setting.default)
+
+
+def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentmail-archive", description="Rebuild or verify agentmail's git archive."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    rebuild_cmd = commands.add_parser(
+        "rebuild", help="write the archive afresh from the database (stop the server first)"
+    )
+    verify_cmd = commands.add_parser(
+        "verify", help="report messages and profiles missing from the archive"
+    )
+    for command in (rebuild_cmd, verify_cmd):
+        command.add_argument("--data-dir", default=_default("data_dir", environ))
+        command.add_argument(
+            "--archive-dir",
+            default=_default("archive_dir", environ),
+            help="the archive repository; a relative path is inside --data-dir",
+        )
+        command.add_argument("--branch", default=_default("archive_branch", environ))
+    rebuild_cmd.add_argument("--author-name", default=_default("archive_author_name", environ))
+    rebuild_cmd.add_argument("--author-email", default=_default("archive_author_email", environ))
+    return parser
+
+
+def _lock_data_dir(data_dir: pathlib.Path) -> int:
+    """Take the server's data folder lock, so a rebuild never races a running server."""
+    fd = os.open(data_dir / "agentmail.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RuntimeError(
+            f"a server is running on {data_dir}; stop it before rebuilding its archive"
+        ) from None
+    return fd
+
+
+def _show(position: Position | None) -> str:
+    if position is None:
+        return "nothing archived"
+    return f"message {position.message_id}, agent revision {position.agent_revision}"
+
+
+def _run_rebuild(args: argparse.Namespace, database: pathlib.Path, archive: pathlib.Path) -> int:
+    lock = _lock_data_dir(pathlib.Path(args.data_dir))
+    try:
+        report = rebuild(
+            database,
+            archive,
+            args.branch,
+            args.author_name,
+            args.author_email,
+            on_progress=lambda p: print(f"archived up to {_show(p)}", file=sys.stderr),
+        )
+    finally:
+        os.close(lock)
+    print(
+        f"rebuilt {archive} ({args.branch}): {report.messages} messages, {report.agents} agent "
+        f"profiles in {report.commits} commits, {report.seconds:.1f} s"
+    )
+    return 0
+
+
+def _run_verify(args: argparse.Namespace, database: pathlib.Path, archive: pathlib.Path) -> int:
+    report = verify(database, archive, args.branch)
+    for line in report.details[:MAX_LISTED]:
+        print(line)
+    if len(report.details) > MAX_LISTED:
+        print(f"... and {len(report.details) - MAX_LISTED} more")
+    print(
+        f"checked {report.messages} messages and {report.agents} agent profiles in {archive} "
+        f"({args.branch}); archive at {_show(report.archived)}, database at "
+        f"{_show(report.database)}"
+    )
+    if report.ok:
+        print("ok: everything in the database is in the archive")
+        return 0
+    print(
+        f"problems: {len(report.missing)} messages missing, {len(report.different)} messages "
+        f"different, {len(report.agent_problems)} agent profiles missing or different"
+    )
+    archived = report.archived.message_id if report.archived is not None else 0
+    pending = sum(1 for message_id in report.missing if message_id > archived)
+    if pending:
+        print(
+            f"{pending} of the missing messages come after the archive's position: a running "
+            "server may not have archived them yet"
+        )
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``agentmail-archive``; returns the exit code."""
+    args = _parser(os.environ).parse_args(argv)
+    paths = ServerConfig(
+        data_dir=pathlib.Path(args.data_dir), archive_dir=pathlib.Path(args.archive_dir)
+    )
+    database, archive = paths.database_path, paths.archive_path
+    if not database.is_file():
+        print(f"agentmail-archive: no database at {database}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "rebuild":
+            return _run_rebuild(args, database, archive)
+        return _run_verify(args, database, archive)
+    except (RuntimeError, ValueError, OSError) as exc:
+        print(f"agentmail-archive: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Per-method gRPC call statistics, recorded by the interceptor and read as snapshots.
+
+The interceptor asks :class:`RpcMetrics` once per method for a :class:`MethodStats` and then
+reports every call to it: plain integer updates on the event loop, no locks and no label
+lookups per call. The Prometheus collector reads frozen :class:`MethodSnapshot` copies (on the
+loop as well) and renders them as the standard ``grpc_server_*`` families.
+
+Label values come only from the methods the server registers (unknown methods never reach the
+interceptor's wrapper) and from the fixed set of status codes, so cardinality is bounded.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import Iterable
+
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+
+from agentmail_server.metrics.buckets import LATENCY_BUCKETS
+
+UNARY = "unary"
+CLIENT_STREAM = "client_stream"
+SERVER_STREAM = "server_stream"
+BIDI_STREAM = "bidi_stream"
+RPC_TYPES = (UNARY, CLIENT_STREAM, SERVER_STREAM, BIDI_STREAM)
+
+
+def rpc_type_of(method: MethodDescriptor) -> str:
+    """The ``grpc_type`` label of a method: unary, client_stream, server_stream or bidi_stream."""
+    if method.client_streaming:
+        return BIDI_STREAM if method.server_streaming else CLIENT_STREAM
+    return SERVER_STREAM if method.server_streaming else UNARY
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSnapshot:
+    """One method's counters at one moment.
+
+    Attributes:
+        service: full service name, e.g. ``agentmail.v1.MailService``.
+        method: method name, e.g. ``SendMessage``.
+        rpc_type: one of :data:`RPC_TYPES`.
+        started: calls begun.
+        received: request messages received.
+        sent: response messages sent.
+        handled: finished calls by status code name (``OK``, ``NOT_FOUND``, ...).
+        bounds: the histogram's finite upper bounds, in seconds.
+        bucket_counts: finished calls per bucket (not cumulative); one more than ``bounds``,
+            the last counting calls slower than every bound.
+        seconds_sum: total handling time of finished calls.
+    """
+
+    service: str
+    method: str
+    rpc_type: str
+    started: int
+    received: int
+    sent: int
+    handled: tuple[tuple[str, int], ...]
+    bounds: tuple[float, ...]
+    bucket_counts: tuple[int, ...]
+    seconds_sum: float
+
+
+class MethodStats:
+    """The live counters of one method; every call reports to it from the event loop."""
+
+    __slots__ = (
+        "_bounds",
+        "_buckets",
+        "_handled",
+        "_received",
+        "_seconds",
+        "_sent",
+        "_started",
+        "_unary_request",
+        "_unary_response",
+        "method",
+        "rpc_type",
+        "service",
+    )
+
+    def __init__(self, service: str, method: str, rpc_type: str, bounds: tuple[float, ...]):
+        if rpc_type not in RPC_TYPES:
+            raise ValueError(f"unknown rpc type {rpc_type!r}")
+        self.service = service
+        self.method = method
+        self.rpc_type = rpc_type
+        self._bounds = bounds
+        self._unary_request = rpc_type in (UNARY, SERVER_STREAM)
+        self._unary_response = rpc_type in (UNARY, CLIENT_STREAM)
+        self._started = 0
+        self._received = 0
+        self._sent = 0
+        self._handled: dict[str, int] = {}
+        self._buckets = [0] * (len(bounds) + 1)
+        self._seconds = 0.0
+
+    def started(self) -> None:
+        """A call began; a unary request counts as its one received message."""
+        self._started += 1
+        if self._unary_request:
+            self._received += 1
+
+    def received(self) -> None:
+        """A streamed request message arrived."""
+        self._received += 1
+
+    def sent(self) -> None:
+        """A streamed response message went out."""
+        self._sent += 1
+
+    def handled(self, code: str, seconds: float) -> None:
+        """A call finished with status ``code`` after ``seconds``.
+
+        A unary response that ended OK counts as one sent message.
+        """
+        handled = self._handled
+        handled[code] = handled.get(code, 0) + 1
+        # bisect_left: a duration equal to a bound belongs to that bound's bucket (le).
+        self._buckets[bisect.bisect_left(self._bounds, seconds)] += 1
+        self._seconds += seconds
+        if self._unary_response and code == "OK":
+            self._sent += 1
+
+    def snapshot(self) -> MethodSnapshot:
+        """A frozen copy of the counters."""
+        return MethodSnapshot(
+            service=self.service,
+            method=self.method,
+            rpc_type=self.rpc_type,
+            started=self._started,
+            received=self._received,
+            sent=self._sent,
+            handled=tuple(sorted(self._handled.items())),
+            bounds=self._bounds,
+            bucket_counts=tuple(self._buckets),
+            seconds_sum=self._seconds,
+        )
+
+
+def split_method(full_method: str) -> tuple[str, str]:
+    """``/pkg.Service/Method`` -> ``("pkg.Service", "Method")``."""
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    return service, method
+
+
+class RpcMetrics:
+    """Per-method call statistics for the whole server (the interceptor's observer).
+
+    Args:
+        bounds: histogram upper bounds in seconds (default :data:`LATENCY_BUCKETS`).
+    """
+
+    def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        if list(bounds) != sorted(set(bounds)) or not bounds:
+            raise ValueError("bounds must be non-empty, increasing and distinct")
+        self._bounds = bounds
+        self._methods: dict[str, MethodStats] = {}
+
+    def recorder(self, full_method: str, rpc_type: str) -> MethodStats:
+        """The statistics of ``full_method`` (``/pkg.Service/Method``), created on first use."""
+        stats = self._methods.get(full_method)
+        if stats is None:
+            service, method = split_method(full_method)
+            stats = MethodStats(service, method, rpc_type, self._bounds)
+            self._methods[full_method] = stats
+        return stats
+
+    def register_services(self, services: Iterable[ServiceDescriptor]) -> None:
+        """Create every method's series at zero before its first call.
+
+        Prometheus' ``rate()`` then sees the first calls too, and dashboards list every method.
+        """
+        for service in services:
+            for method in service.methods:
+                self.recorder(f"/{service.full_name}/{method.name}", rpc_type_of(method))
+
+    def stats(self) -> tuple[MethodSnapshot, ...]:
+        """Frozen copies of every method's counters, ordered by service and method."""
+        return tuple(
+            stats.snapshot()
+            for stats in sorted(self._methods.values(), key=lambda s: (s.service, s.method))
+        )

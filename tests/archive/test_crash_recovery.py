@@ -1,0 +1,178 @@
+"""kill -9 during a burst: after a restart the archive holds every committed message exactly
+once, and git accepts the repository."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pathlib
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pygit2
+from agentmail.v1 import (
+    agent_service_pb2,
+    agent_service_pb2_grpc,
+    mail_service_pb2,
+    mail_service_pb2_grpc,
+)
+from agentmail_server.archive._commits import parse_position
+
+LISTENING = re.compile(r"agentmail listening on (127\.0\.0\.1:\d+)")
+STARTUP_SECONDS = 20.0
+CATCH_UP_SECONDS = 30.0
+WORKERS = 24
+KILL_AFTER = 400
+
+
+@contextlib.asynccontextmanager
+async def server_process(data_dir: pathlib.Path) -> AsyncIterator[tuple[Any, str]]:
+    """``python -m agentmail_server`` on port 0 with a fast archive; killed on exit."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agentmail_server",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        str(data_dir),
+        "--archive-interval-seconds",
+        "0.01",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "AGENTMAIL_METRICS_LISTEN": "off"},
+    )
+    assert process.stderr is not None
+    seen: list[bytes] = []
+    drainer: asyncio.Task[None] | None = None
+    try:
+        while True:
+            line = await asyncio.wait_for(process.stderr.readline(), STARTUP_SECONDS)
+            assert line, f"server exited before listening: {b''.join(seen)!r}"
+            seen.append(line)
+            match = LISTENING.search(line.decode(errors="replace"))
+            if match:
+                break
+
+        async def drain() -> None:
+            assert process.stderr is not None
+            while await process.stderr.readline():
+                pass
+
+        drainer = asyncio.create_task(drain())
+        yield process, match.group(1)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        if drainer is not None:
+            await drainer
+
+
+def archived_position(repository: pathlib.Path) -> int:
+    """The last message id recorded at the archive branch's head (0 before any commit)."""
+    if not repository.exists():
+        return 0
+    repo = pygit2.Repository(str(repository))
+    reference = repo.references.get("refs/heads/main")
+    if reference is None:
+        return 0
+    position = parse_position(repo[reference.target].message)
+    assert position is not None
+    return position.message_id
+
+
+def committed_ids(database: pathlib.Path) -> list[int]:
+    """Every message id in the database."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM messages ORDER BY id")]
+
+
+async def test_sigkill_during_a_burst_loses_and_repeats_no_message(
+    tmp_path: pathlib.Path, open_archive: Any
+) -> None:
+    data = tmp_path / "data"
+    repository = data / "archive.git"
+    acked: list[int] = []
+    async with (
+        server_process(data) as (process, address),
+        grpc.aio.insecure_channel(address) as channel,
+    ):
+        agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+        mail = mail_service_pb2_grpc.MailServiceStub(channel)
+        slug = (
+            await agents.EnsureProject(agent_service_pb2.EnsureProjectRequest(human_key="/k"))
+        ).project.slug
+        tokens = []
+        for name in ("Alice", "Bob", "Carol"):
+            registered = await agents.RegisterAgent(
+                agent_service_pb2.RegisterAgentRequest(project=slug, name=name)
+            )
+            tokens.append((("authorization", f"Bearer {registered.agent_token}"),))
+        enough = asyncio.Event()
+
+        async def burst(worker: int) -> None:
+            for i in range(10_000):
+                request = mail_service_pb2.SendMessageRequest(
+                    to=["Bob"], cc=["Carol"], subject=f"w{worker} #{i}", body="x" * 200
+                )
+                try:
+                    sent = await mail.SendMessage(request, metadata=tokens[0], timeout=10)
+                except grpc.aio.AioRpcError:
+                    return  # the server is gone
+                acked.append(sent.message.id)
+                if len(acked) >= KILL_AFTER and archived_position(repository) > 0:
+                    enough.set()
+
+        workers = [asyncio.create_task(burst(w)) for w in range(WORKERS)]
+        await asyncio.wait_for(enough.wait(), CATCH_UP_SECONDS)
+        process.send_signal(signal.SIGKILL)  # sends and archive commits are in flight
+        assert await process.wait() == -signal.SIGKILL
+        await asyncio.gather(*workers)
+
+    assert acked
+    async with server_process(data) as (process, _):
+        committed = committed_ids(data / "agentmail.sqlite3")
+        deadline = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
+        while archived_position(repository) < committed[-1]:
+            assert asyncio.get_running_loop().time() < deadline, "the archive never caught up"
+            await asyncio.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), STARTUP_SECONDS) == 0
+
+    assert not list((repository / "objects" / "pack").glob("tmp_*"))  # no half-written pack
+    archive = open_archive(repository)
+    archived = archive.message_files(slug)  # fails on a message archived twice
+    assert set(acked) <= set(archived)
+    assert sorted(archived) == committed
+    fsck = await asyncio.to_thread(
+        subprocess.run,
+        ["git", "fsck", "--full", "--strict"],
+        cwd=repository,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+
+
+async def test_a_dead_worker_is_restarted_and_the_archive_continues(
+    tmp_path: pathlib.Path, team_on: Any, wait_for_stats: Any
+) -> None:
+    async with team_on(tmp_path / "data") as team:
+        await team.archived(await team.send("Alice", to=("Bob",)))
+        pid = team.server.archive.worker_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        await wait_for_stats(team.server, lambda s: s.worker_restarts == 1)
+        after = await team.send("Bob", to=("Alice",), subject="After the restart")
+        await team.archived(after)
+        assert team.server.archive.worker_pid not in (None, pid)

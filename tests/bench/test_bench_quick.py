@@ -1,0 +1,143 @@
+"""The benchmark suite runs end to end at a tiny scale and writes complete results.
+
+Only the shape of the results is checked, never a timing: numbers on a shared CI machine say
+nothing. The folder has no ``__init__.py`` so that the repository's ``bench`` package, not this
+folder, is what ``import bench`` finds.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.hdr import Histogram  # noqa: E402 - needs the repository root on the path
+
+LATENCY_FIELDS = {"p50", "p90", "p99", "p99.9", "max", "mean"}
+ENVIRONMENT_FIELDS = {
+    "date",
+    "cpu_count",
+    "python",
+    "grpcio",
+    "sqlite",
+    "uvloop",
+    "data_filesystem",
+    "placement",
+    "load_average_start",
+    "load_average_end",
+    "server_metrics",
+}
+EXPECTED_KEYS = {
+    *(f"ceiling.unary.c{c}" for c in (1, 8, 64, 256)),
+    "ceiling.health.c1",
+    "ceiling.health.c64",
+    "ceiling.stream",
+    *(f"s1.send.c{c}" for c in (1, 8, 64, 256)),
+    "s1.send10.c1",
+    "s1.send10.c64",
+    "s1.broadcast.c1",
+    "s1.broadcast.c8",
+    *(
+        f"s2.{size}.{where}.{bodies}"
+        for size in (200, 2000)
+        for where in ("newest", "random")
+        for bodies in ("bodies", "nobodies")
+    ),
+    "s4.send.r50",
+    "s4.delivery.r50",
+    "s4.idle_memory",
+    "s4.fanout",
+    "s6.all",
+    "s6.send",
+    "s6.delivery",
+    *(f"uvloop.{loop}.{what}" for loop in ("on", "off") for what in ("send.c1", "send.c64")),
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench-out")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--scale",
+            "tiny",
+            "--no-plots",
+            "--out",
+            str(out),
+            "--scratch",
+            str(tmp_path_factory.mktemp("bench-data")),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, f"bench failed:\n{done.stdout}\n{done.stderr}"
+    latest = out / "latest"
+    document = json.loads((latest / "results.json").read_text())
+    histograms = json.loads((latest / "histograms.json").read_text())
+    for measurement in document["measurements"]:
+        measurement["histogram"] = histograms[measurement["key"]]
+    return latest, document
+
+
+def test_quick_run_records_environment_and_every_scenario(
+    results: tuple[pathlib.Path, dict[str, Any]],
+) -> None:
+    latest, document = results
+    assert document["environment"].keys() >= ENVIRONMENT_FIELDS
+    keys = {m["key"] for m in document["measurements"]}
+    assert keys >= EXPECTED_KEYS, sorted(EXPECTED_KEYS - keys)
+    skipped = {s["scenario"]: s["reason"] for s in document["skipped"]}
+    assert set(skipped) == {"3", "5"}, skipped
+    assert (latest / "results.md").read_text().startswith("# agentmail bench")
+
+
+def test_each_figure_sits_beside_its_ceiling(results: tuple[pathlib.Path, dict[str, Any]]) -> None:
+    _, document = results
+    for m in document["measurements"]:
+        if m["scenario"] in ("1", "2") and ".ceiling." not in m["key"]:
+            assert m["ceiling"] is not None, m["key"]
+            assert {"throughput", "p50", "p99"} <= m["ratio"].keys(), m["key"]
+        if "latency_ms" in m["value"]:
+            assert m["value"]["latency_ms"].keys() >= LATENCY_FIELDS, m["key"]
+            assert m["histogram"]["count"] == sum(c for _, c in m["histogram"]["buckets"])
+
+
+def test_goals_are_reported_not_asserted(results: tuple[pathlib.Path, dict[str, Any]]) -> None:
+    _, document = results
+    assert document["goals"]
+    for goal in document["goals"]:
+        assert goal["status"] in ("pass", "miss", "n/a"), goal
+
+
+def test_histogram_percentiles_are_within_a_thousandth() -> None:
+    hist = Histogram()
+    hist.record_many(range(1, 100_001))  # 1 ns .. 100 us, uniform
+    for pct in (50.0, 90.0, 99.0, 99.9):
+        exact = pct / 100 * 100_000
+        assert abs(hist.percentile(pct) - exact) <= exact / 1000 + 1
+    assert hist.percentile(100) == hist.max == 100_000
+    assert hist.min == 1
+
+
+def test_histograms_merge_and_round_trip() -> None:
+    a, b = Histogram(), Histogram()
+    a.record_many([1_000, 2_000_000])
+    b.record_many([5, 7_000_000_000])
+    a.merge(b)
+    again = Histogram.from_dict(json.loads(json.dumps(a.to_dict())))
+    assert (again.count, again.min, again.max, again.total) == (4, 5, 7_000_000_000, a.total)
+    assert again.percentile(50) == a.percentile(50)
