@@ -251,3 +251,53 @@ def connect_fixture() -> Callable[[str], contextlib.AbstractAsyncContextManager[
 def rpc_failure_fixture() -> Callable[[grpc.aio.AioRpcError], RpcFailure]:
     """``rpc_failure(err)``: decode and shape-check an error's rich details."""
     return rpc_failure
+
+
+# Registration order matters for broadcast; it is deliberately not alphabetical.
+TEAM_NAMES = ("Alice", "Bob", "Carol", "Dave", "Erin")
+
+
+@pytest.fixture
+async def project(make_project: Callable[[str], Awaitable[str]]) -> str:
+    """Slug of a fresh project."""
+    return await make_project("/work/repos/main-project")
+
+
+@pytest.fixture
+async def team(
+    project: str, register: Callable[..., Awaitable[Registered]]
+) -> dict[str, Registered]:
+    """Alice, Bob, Carol, Dave and Erin, registered in that order in ``project``."""
+    return {
+        name: await register(project, name, program="pytest", model="m1") for name in TEAM_NAMES
+    }
+
+
+@pytest.fixture
+def alice(team: dict[str, Registered]) -> Registered:
+    """Alice of ``team``."""
+    return team["Alice"]
+
+
+@pytest.fixture
+def bob(team: dict[str, Registered]) -> Registered:
+    """Bob of ``team``."""
+    return team["Bob"]
+
+
+@pytest.fixture
+def carol(team: dict[str, Registered]) -> Registered:
+    """Carol of ``team``."""
+    return team["Carol"]
+
+
+@pytest.fixture
+def dave(team: dict[str, Registered]) -> Registered:
+    """Dave of ``team``."""
+    return team["Dave"]
+
+
+@pytest.fixture
+def erin(team: dict[str, Registered]) -> Registered:
+    """Erin of ``team``."""
+    return team["Erin"]

@@ -10,9 +10,6 @@ from typing import Any
 import pytest
 from agentmail.v1 import mail_service_pb2, types_pb2
 
-# Registration order matters for broadcast; it is deliberately not alphabetical.
-NAMES = ("Alice", "Bob", "Carol", "Dave", "Erin")
-
 
 @pytest.fixture
 def agents(agent_stub: Any) -> Any:
@@ -24,43 +21,6 @@ def agents(agent_stub: Any) -> Any:
 def mail(mail_stub: Any) -> Any:
     """MailService stub."""
     return mail_stub
-
-
-@pytest.fixture
-async def project(make_project: Callable[[str], Awaitable[str]]) -> str:
-    """Slug of a fresh project."""
-    return await make_project("/work/repos/main-project")
-
-
-@pytest.fixture
-async def team(project: str, register: Callable[..., Awaitable[Any]]) -> dict[str, Any]:
-    """Alice, Bob, Carol, Dave and Erin, registered in that order in ``project``."""
-    return {name: await register(project, name, program="pytest", model="m1") for name in NAMES}
-
-
-@pytest.fixture
-def alice(team: dict[str, Any]) -> Any:
-    return team["Alice"]
-
-
-@pytest.fixture
-def bob(team: dict[str, Any]) -> Any:
-    return team["Bob"]
-
-
-@pytest.fixture
-def carol(team: dict[str, Any]) -> Any:
-    return team["Carol"]
-
-
-@pytest.fixture
-def dave(team: dict[str, Any]) -> Any:
-    return team["Dave"]
-
-
-@pytest.fixture
-def erin(team: dict[str, Any]) -> Any:
-    return team["Erin"]
 
 
 @pytest.fixture

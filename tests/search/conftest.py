@@ -15,7 +15,6 @@ from agentmail.v1 import (
     types_pb2,
 )
 
-NAMES = ("Alice", "Bob", "Carol", "Dave", "Erin")
 # Paging helpers give up after this many pages instead of looping forever on a bad token.
 MAX_PAGES = 1000
 
@@ -24,43 +23,6 @@ MAX_PAGES = 1000
 def search_stub(channel: grpc.aio.Channel) -> search_service_pb2_grpc.SearchServiceStub:
     """SearchService on ``channel``."""
     return search_service_pb2_grpc.SearchServiceStub(channel)
-
-
-@pytest.fixture
-async def project(make_project: Callable[[str], Awaitable[str]]) -> str:
-    """Slug of a fresh project."""
-    return await make_project("/work/repos/search-project")
-
-
-@pytest.fixture
-async def team(project: str, register: Callable[..., Awaitable[Any]]) -> dict[str, Any]:
-    """Alice, Bob, Carol, Dave and Erin in ``project``."""
-    return {name: await register(project, name, program="pytest", model="m1") for name in NAMES}
-
-
-@pytest.fixture
-def alice(team: dict[str, Any]) -> Any:
-    return team["Alice"]
-
-
-@pytest.fixture
-def bob(team: dict[str, Any]) -> Any:
-    return team["Bob"]
-
-
-@pytest.fixture
-def carol(team: dict[str, Any]) -> Any:
-    return team["Carol"]
-
-
-@pytest.fixture
-def dave(team: dict[str, Any]) -> Any:
-    return team["Dave"]
-
-
-@pytest.fixture
-def erin(team: dict[str, Any]) -> Any:
-    return team["Erin"]
 
 
 @pytest.fixture
