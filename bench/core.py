@@ -137,7 +137,7 @@ def summary_line(m: Measurement) -> str:
     latency = m.value.get("latency_ms")
     if latency:
         parts.append(f"p50 {latency['p50']:.2f} ms p99 {latency['p99']:.2f} ms")
-    for key in ("per_subscription_kib", "last_receive_ms"):
+    for key in ("per_subscription_kib", "last_receive_ms", "ratio", "lag_messages", "lag_seconds"):
         if key in m.value:
             parts.append(f"{key} {m.value[key]}")
     ratios = m.ratios()

@@ -19,7 +19,18 @@ from bench import env, report
 from bench.core import Run, Skipped, closed_loop, log
 from bench.loadgen import CEILING_UNARY
 from bench.scale import PRESETS
-from bench.scenarios import BY_ID, SCENARIOS, ceiling, inbox, mixed, send, subscribe, uvloop_cmp
+from bench.scenarios import (
+    BY_ID,
+    SCENARIOS,
+    archive,
+    ceiling,
+    inbox,
+    mixed,
+    search,
+    send,
+    subscribe,
+    uvloop_cmp,
+)
 from bench.seed import Seeder
 from bench.server import running_server
 
@@ -33,6 +44,8 @@ MAIN: dict[str, tuple[Callable[[Seeder, Run], Any], Callable[..., None]]] = {
 }
 STANDALONE: dict[str, Callable[[Run], None]] = {
     "2": inbox.run_scenario,
+    "3": search.run_scenario,
+    "5": archive.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
 }
 

@@ -13,7 +13,7 @@ import pathlib
 import random
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.domain.models import Importance, Recipient, RecipientKind, now_micros
@@ -178,6 +178,7 @@ class Seeder:
         count: int,
         batch: int = 20_000,
         distinct_bodies: int = 512,
+        body_of: Callable[[int], str] | None = None,
     ) -> tuple[float, int, int]:
         """Store ``count`` messages from ``sender`` to ``recipient``.
 
@@ -186,7 +187,7 @@ class Seeder:
 
         Bodies are 512 bytes of words (cycled from ``distinct_bodies`` variants); every tenth
         message is HIGH importance and every seventh has a topic, so filtered pages have
-        something to find.
+        something to find. ``body_of(i)``, when given, is the body of message ``i`` instead.
         """
         bodies = [body_text(seed) for seed in range(distinct_bodies)]
         to = (Recipient(recipient.agent_id, recipient.name, RecipientKind.TO),)
@@ -205,7 +206,7 @@ class Seeder:
                         sender_name=sender.name,
                         recipients=to,
                         subject=f"seeded message {i}",
-                        body=bodies[i % distinct_bodies],
+                        body=body_of(i) if body_of else bodies[i % distinct_bodies],
                         importance=Importance.HIGH if i % 10 == 0 else Importance.NORMAL,
                         ack_required=False,
                         thread_id="",

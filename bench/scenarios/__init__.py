@@ -30,10 +30,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("2", "inbox page of 50, with and without bodies, small and huge inbox", "standalone"),
     Scenario(
         "3",
-        "search: selective term, common term, phrase, prefix on 100,000 and 1,000,000 messages",
-        "skipped",
-        "joins the suite with issue 6 (SearchService); the ids stay fixed so results compare "
-        "across runs. Seeded messages already go through the search index's trigger.",
+        "search: selective term, common term, phrase, prefix on N seeded messages",
+        "standalone",
     ),
     Scenario(
         "4",
@@ -43,9 +41,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "5",
         "archive on vs off: send throughput and archive lag",
-        "skipped",
-        "joins the suite with issue 7 (the git archive); meanwhile every scenario runs with the "
-        "server's default archive setting (see server_defaults), except scenario 2 (off).",
+        "standalone",
     ),
     Scenario("6", "mixed agent workload with subscriptions", "main"),
     Scenario("uvloop", "uvloop on vs off: empty RPC, stream and sends", "standalone"),
