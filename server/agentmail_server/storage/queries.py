@@ -80,13 +80,6 @@ class Queries:
         )
         return None if row is None else agent_from_row(row)
 
-    async def agent_by_id(self, agent_id: int) -> Agent | None:
-        """The agent with this id."""
-        row = await self._pool.fetchone(
-            f"SELECT {AGENT_COLUMNS} FROM {AGENT_FROM} WHERE a.id = ?", (agent_id,)
-        )
-        return None if row is None else agent_from_row(row)
-
     async def agents(self, project_id: int, after_id: int, limit: int) -> list[Agent]:
         """A project's agents in registration order after ``after_id``."""
         rows = await self._pool.fetchall(
