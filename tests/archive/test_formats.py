@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import random
 
 import pygit2
 import pytest
@@ -21,13 +22,14 @@ from agentmail_server.archive._layout import (
     subject_slug,
     thread_folder,
 )
+from agentmail_server.archive._merge import merge_packs
 from agentmail_server.archive._packs import (
     PackFile,
     list_packs,
-    merge_packs,
     packs_to_merge,
     write_pack,
 )
+from agentmail_server.archive._trees import TreeWriter
 from agentmail_server.domain.models import Importance, Message
 
 
@@ -129,7 +131,7 @@ def test_written_and_merged_packs_are_readable_by_libgit2(tmp_path: pathlib.Path
     write_pack(pack_dir, staged[:3])
     write_pack(pack_dir, staged[1:])
     assert [p.objects for p in list_packs(pack_dir)] == [3, 3]
-    merged = merge_packs(pack_dir, list_packs(pack_dir))
+    merged = merge_packs(pack_dir, list_packs(pack_dir)).pack
     assert merged.objects == 4
     for old in list_packs(pack_dir):
         if old.stem != merged.stem:
@@ -172,3 +174,52 @@ def test_incremental_trees_are_the_trees_libgit2_builds(tmp_path: pathlib.Path) 
     expected = {"a-b": blobs[0], "a/x": blobs[1], "a.b": blobs[2], "a/m": blobs[5]}
     assert tree == libgit2_tree(repo, {**expected, "b/c/d": blobs[0]})
     assert update_tree(repo, tree, {"b/c/d": blobs[0]}) == tree  # the same content: the same id
+
+
+def test_trees_kept_in_memory_across_commits_stay_the_trees_libgit2_builds(
+    tmp_path: pathlib.Path,
+) -> None:
+    # One writer across many updates, as the archive uses it: appends (the fast path),
+    # inserts in the middle, replaced entries, removals and a file turning into a folder.
+    repo = pygit2.init_repository(str(tmp_path / "m.git"), bare=True)
+
+    def read(raw: bytes) -> tuple[int, bytes]:
+        kind, data = repo.odb.read(pygit2.Oid(raw=raw))
+        return int(kind), data
+
+    writer = TreeWriter(read, lambda raw, content: repo.odb.write(2, content) and None)
+    blobs = [repo.create_blob(f"blob {i}".encode()) for i in range(8)]
+    rng = random.Random(5)
+    files: dict[str, pygit2.Oid] = {}
+    tree: bytes | None = None
+    for step in range(60):
+        changes: dict[str, pygit2.Oid | None] = {}
+        for i in range(rng.randint(1, 6)):
+            roll = rng.random()
+            if roll < 0.5:  # a new message at the end of the month
+                changes[f"m/2026/11/{step:03d}-{i}.md"] = rng.choice(blobs)
+            elif roll < 0.7 and files:  # replace or remove an existing file
+                path = rng.choice(sorted(files))
+                if not any(p.startswith(path) or path.startswith(p) for p in changes):
+                    changes[path] = rng.choice([None, *blobs])
+            elif roll < 0.85:  # a name sorting before existing ones
+                changes[f"m/2026/11/0{rng.randint(0, 99):02d}-x.md"] = rng.choice(blobs)
+            elif not any(p.startswith(f"t/{step % 6}") for p in changes):
+                # t/<k> as a file or as a folder, each replacing the other
+                name = f"t/{step % 6}"
+                if rng.random() < 0.5:
+                    changes[name] = rng.choice(blobs)
+                else:
+                    changes[f"{name}/{step}.md"] = rng.choice(blobs)
+        for path, blob in changes.items():
+            for known in list(files):  # what the change replaces: the folder, or a file
+                if known.startswith(f"{path}/") or path.startswith(f"{known}/"):
+                    del files[known]
+            if blob is None:
+                files.pop(path, None)
+            else:
+                files[path] = blob
+        raw_changes = {p: (b.raw if b is not None else None) for p, b in changes.items()}
+        tree = writer.update(tree, raw_changes)
+        writer.committed()
+        assert pygit2.Oid(raw=tree) == libgit2_tree(repo, files), step

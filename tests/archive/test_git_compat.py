@@ -47,8 +47,10 @@ async def test_git_accepts_the_archive_across_pack_merges_and_gc(
         stats = team.server.archive.stats()
     assert stats.pack_files <= MAX_PACKS + 1, stats
     # The pack with deltas was left alone (it cannot be merged entry by entry), and the
-    # others were still merged around it.
+    # others were still merged around it, storing older versions of folders as deltas.
     assert gc_pack.exists()
+    ours = [idx for idx in (repository / "objects" / "pack").glob("*.idx") if idx != gc_pack]
+    assert any("chain length = 1" in git(repository, "verify-pack", "-v", str(idx)) for idx in ours)
     git(repository, "fsck", "--full", "--strict")
     log = git(repository, "log", "--format=%s", "main")
     assert f"Alice → Bob: Commit {3 * MAX_PACKS + 2}" in log.splitlines()[0]

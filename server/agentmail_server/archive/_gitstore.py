@@ -23,12 +23,12 @@ from collections.abc import Mapping
 import pygit2
 
 from agentmail_server.archive._commits import Position, parse_position
+from agentmail_server.archive._lineage import Lineage
+from agentmail_server.archive._merge import DeltaPackError, merge_packs
 from agentmail_server.archive._packs import (
     MAX_PACKS,
     TEMPORARY_PREFIX,
-    DeltaPackError,
     list_packs,
-    merge_packs,
     packs_to_merge,
     remove_pack,
     write_pack,
@@ -140,8 +140,10 @@ class GitStore:
         pygit2.Signature(author_name, author_email)  # raises ValueError when invalid
         self._identity = (author_name, author_email)
         self.path = path
-        # Packs that cannot be merged entry by entry (deltas from a `git gc`): left alone.
+        # Packs that cannot be merged entry by entry (offset deltas from a `git gc`).
         self._unmergeable: set[str] = set()
+        # Which trees are versions of the same folder, so that merges can delta them.
+        self._lineage = Lineage()
         if create and (not path.exists() or not any(path.iterdir())):
             pygit2.init_repository(str(path), bare=True, initial_head=branch)
         self._disk = self._open_disk()
@@ -215,7 +217,7 @@ class GitStore:
             {path: blob.raw if blob is not None else None for path, blob in changes.items()},
         )
         if tree == self._head_tree:
-            self._trees.committed()  # the folders in memory are the head's
+            self._trees.committed()  # the folders in memory are the head's; none changed
             self._staging.objects.clear()
             return None
         signature = pygit2.Signature(*self._identity)
@@ -226,7 +228,8 @@ class GitStore:
         self._write_pack()
         # The branch moves only once the pack holding the commit is on stable storage.
         self._disk.references.create(self.ref, commit, force=True)
-        self._trees.committed()
+        for path, previous, current in self._trees.committed():
+            self._lineage.record(path, previous, current)
         self.head, self._head_tree = commit, tree
         return commit
 
@@ -241,21 +244,25 @@ class GitStore:
         self._staging.objects.clear()
         self._trees.forget()
 
-    def consolidate(self, max_packs: int = MAX_PACKS) -> int:
+    def consolidate(self, max_packs: int | None = None) -> int:
         """Merge the smallest packs geometrically; returns how many packs were merged."""
         if self._gc_running():
             return 0
+        if max_packs is None:
+            max_packs = MAX_PACKS
         chosen = packs_to_merge(list_packs(self.pack_dir, self._unmergeable), max_packs)
         if not chosen:
             return 0
         try:
-            merged = merge_packs(self.pack_dir, chosen)
+            result = merge_packs(self.pack_dir, chosen, self._lineage.plan)
         except DeltaPackError as exc:
             logger.info("leaving a delta-compressed pack as it is: %s", exc)
             self._unmergeable.add(exc.stem)
             return 0
+        merged = result.pack
         if self._gc_running():
             return 0  # the merged pack duplicates the others until the next merge: harmless
+        self._lineage.settled(result.settled)
         for pack in chosen:
             if pack.stem != merged.stem:  # same objects, same name: that file is the result
                 remove_pack(pack)

@@ -3,16 +3,19 @@
 Each archive commit stores its new objects (built by pygit2, see ``_gitstore``) as one pack in
 git's pack format, version 2, with a version 2 index. Packs are written here rather than with
 libgit2's pack builder, which re-inflates and re-hashes every object through its indexer and
-measured about 130 µs per object on the reference machine, against a few µs here. Objects are
-stored whole (no deltas) and small ones uncompressed; ``git gc`` can compress the repository
-at any time.
+measured about 130 µs per object on the reference machine, against a few µs here. A commit's
+pack holds its objects whole: git requires a delta's base to be in the same pack, and the
+previous version of each folder is in an older one.
 
 Packs accumulate, one per commit, so they are merged geometrically: the smallest packs are
 combined whenever one of them is not at least twice as big as all smaller ones together. That
 keeps the number of packs logarithmic in the number of objects, and each object is copied a
-logarithmic number of times. A merge copies entries verbatim (no recompression). Packs with a
-``.keep`` file are left alone, and so are packs holding deltas (made by ``git gc``): those
-cannot be copied entry by entry.
+logarithmic number of times. A merge is where deltas are made: trees that are older versions
+of a folder whose newest version is in the same merge (the caller says which, see
+``_lineage``) are stored as deltas against it (see ``_deltas``); every other entry is copied
+verbatim. Deltas are "ref deltas" (they name their base by id, not by position), so later
+merges copy them verbatim too. Packs with a ``.keep`` file are left alone, and so are packs
+holding offset deltas (made by ``git gc``): those cannot be copied entry by entry.
 
 Every file is written under a temporary name, flushed to stable storage, and renamed into
 place, the index last: git only sees a pack through its index.
@@ -20,10 +23,8 @@ place, the index last: git only sees a pack through its index.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import mmap
 import os
 import pathlib
 import struct
@@ -37,8 +38,8 @@ _VERSION = 2
 _FANOUT_OFFSET = 8
 _OIDS_OFFSET = _FANOUT_OFFSET + 256 * 4
 _OID_BYTES = 20
-_TRAILER_BYTES = 20
-_DELTA_TYPES = (6, 7)  # OFS_DELTA, REF_DELTA
+TRAILER_BYTES = 20
+_TREE = 2
 _LARGE_OFFSET = 0x80000000
 _READ_ONLY = 0o444  # as git leaves its packs
 # Files being written; their own prefix, so that cleaning up never touches git's own.
@@ -48,25 +49,14 @@ MAX_PACKS = 8
 GEOMETRIC_FACTOR = 2
 # Objects smaller than this are stored in zlib's "stored" format (uncompressed): setting up a
 # compressor cost ~40 µs per object on the reference machine, most of the cost of archiving a
-# message, to save a few hundred bytes that `git gc` recovers anyway. Bigger objects (long
-# bodies, folder trees) are deflated at the fastest level: a month's folder of messages is
-# rewritten by every commit that adds to it.
+# message, to save a few hundred bytes that `git gc` recovers anyway. Bigger blobs (long
+# bodies) are deflated at the fastest level. Trees are always stored: a month's folder is
+# rewritten by every commit that adds to it, deflating it was the largest cost of a commit,
+# and the next merge turns all but its newest version into a small delta anyway.
 _DEFLATE_FROM = 1024
 _STORED_BLOCK = 0xFFFF
 
 StagedObject = tuple[bytes, int, bytes]  # raw object id, git object type, content
-
-
-class DeltaPackError(ValueError):
-    """A pack holds deltas, so its entries cannot be copied into another pack one by one.
-
-    Attributes:
-        stem: the pack's name, ``pack-<hash>``.
-    """
-
-    def __init__(self, stem: str) -> None:
-        super().__init__(f"{stem} holds deltas")
-        self.stem = stem
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,7 +77,7 @@ class PackFile:
         return self.idx.with_suffix(".pack")
 
 
-def _entry_header(kind: int, size: int) -> bytes:
+def entry_header(kind: int, size: int) -> bytes:
     """Type and size of a pack entry: 3 type bits, then the size 4 and 7 bits at a time."""
     first = (kind << 4) | (size & 0x0F)
     size >>= 4
@@ -100,24 +90,29 @@ def _entry_header(kind: int, size: int) -> bytes:
     return bytes(out)
 
 
-def _zlib_stream(data: bytes) -> bytes:
-    """``data`` as a zlib stream, as git stores object contents."""
-    if len(data) >= _DEFLATE_FROM:
+def zlib_stream(data: bytes, kind: int = 0) -> bytes:
+    """``data`` as a zlib stream, as git stores object contents (deflated or stored, see
+    ``_DEFLATE_FROM``)."""
+    if len(data) >= _DEFLATE_FROM and kind != _TREE:
         return zlib.compress(data, 1)
-    # A zlib header (deflate, 32 KiB window, no preset dictionary), one final stored block
-    # (small objects fit one), and the Adler-32 checksum of the data.
-    size = len(data)
-    return b"".join(
-        (
-            b"\x78\x01",
-            struct.pack("<BHH", 1, size, size ^ _STORED_BLOCK),
-            data,
-            struct.pack(">I", zlib.adler32(data)),
-        )
-    )
+    # A zlib header (deflate, 32 KiB window, no preset dictionary), stored blocks of at most
+    # 64 KiB (the last one marked final), and the Adler-32 checksum of the data.
+    parts = [b"\x78\x01"]
+    view = memoryview(data)
+    start = 0
+    while True:
+        block = view[start : start + _STORED_BLOCK]
+        start += len(block)
+        final = 1 if start >= len(data) else 0
+        parts.append(struct.pack("<BHH", final, len(block), len(block) ^ _STORED_BLOCK))
+        parts.append(bytes(block))
+        if final:
+            break
+    parts.append(struct.pack(">I", zlib.adler32(data)))
+    return b"".join(parts)
 
 
-class _PackWriter:
+class PackWriter:
     """Streams entries into a temporary pack file and then writes its index."""
 
     def __init__(self, pack_dir: pathlib.Path, count: int) -> None:
@@ -208,17 +203,17 @@ class _PackWriter:
 
 def write_pack(pack_dir: pathlib.Path, objects: Collection[StagedObject]) -> PackFile:
     """Write ``objects`` as a new pack (and index) in ``pack_dir``, durably."""
-    writer = _PackWriter(pack_dir, len(objects))
+    writer = PackWriter(pack_dir, len(objects))
     try:
         for oid, kind, data in objects:
-            writer.add(oid, _entry_header(kind, len(data)) + _zlib_stream(data))
+            writer.add(oid, entry_header(kind, len(data)) + zlib_stream(data, kind))
     except BaseException:
         writer.abandon()
         raise
     return writer.finish()
 
 
-def _read_index(pack: PackFile) -> list[tuple[int, bytes, int]]:
+def read_index(pack: PackFile) -> list[tuple[int, bytes, int]]:
     """``(offset, oid, crc32)`` of every entry, in pack order."""
     data = pack.idx.read_bytes()
     count = pack.objects
@@ -237,35 +232,6 @@ def _read_index(pack: PackFile) -> list[tuple[int, bytes, int]]:
         entries.append((offsets[index], data[start : start + _OID_BYTES], crcs[index]))
     entries.sort()
     return entries
-
-
-def merge_packs(pack_dir: pathlib.Path, packs: Sequence[PackFile]) -> PackFile:
-    """Copy the entries of ``packs`` (each object once) into one new pack.
-
-    Raises:
-        DeltaPackError: one of the packs holds deltas; nothing was written.
-    """
-    with contextlib.ExitStack() as stack:
-        # Where each object's entry is (the first copy wins); entries are copied straight
-        # from the mapped files, so a merge never holds the packs in memory.
-        unique: dict[bytes, tuple[mmap.mmap, int, int, int]] = {}
-        for pack in packs:
-            with pack.pack.open("rb") as file:
-                mapped = stack.enter_context(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
-            entries = _read_index(pack)
-            ends = [offset for offset, _, _ in entries[1:]] + [len(mapped) - _TRAILER_BYTES]
-            for (offset, oid, crc), end in zip(entries, ends, strict=True):
-                if (mapped[offset] >> 4) & 7 in _DELTA_TYPES:
-                    raise DeltaPackError(pack.stem)
-                unique.setdefault(oid, (mapped, offset, end, crc))
-        writer = _PackWriter(pack_dir, len(unique))
-        try:
-            for oid, (mapped, offset, end, crc) in unique.items():
-                writer.add(oid, mapped[offset:end], crc)
-        except BaseException:
-            writer.abandon()
-            raise
-        return writer.finish()
 
 
 def _read_count(idx: pathlib.Path) -> int:

@@ -37,14 +37,21 @@ def tree_id(content: bytes) -> bytes:
 
 
 class _Folder:
-    """One tree's entries: sort key (the name, plus '/' for a folder) -> serialised entry."""
+    """One tree's entries: sort key (the name, plus '/' for a folder) -> serialised entry.
 
-    __slots__ = ("entries", "keys", "unsorted")
+    The last serialisation is kept: when a commit only adds entries that sort after all the
+    existing ones (new messages in a month's folder, by their time-stamped names), the new
+    content is the old one with the new entries appended, with no pass over the old entries.
+    """
 
-    def __init__(self, entries: dict[bytes, bytes], keys: list[bytes]) -> None:
+    __slots__ = ("content", "entries", "fresh", "keys", "rebuild")
+
+    def __init__(self, entries: dict[bytes, bytes], keys: list[bytes], content: bytes) -> None:
         self.entries = entries
-        self.keys = keys  # sorted, except for keys appended since the last serialisation
-        self.unsorted = False
+        self.keys = keys  # sorted: the keys as of ``content``
+        self.content = content  # the serialisation of ``keys``, or b"" when ``rebuild``
+        self.fresh: list[bytes] = []  # keys added since the last serialisation
+        self.rebuild = False  # an entry was replaced or removed: serialise everything
 
     @classmethod
     def parse(cls, content: bytes) -> _Folder:
@@ -59,7 +66,7 @@ class _Folder:
             entries[key] = content[position : nul + 1 + _OID_BYTES]
             keys.append(key)
             position = nul + 1 + _OID_BYTES
-        return cls(entries, keys)
+        return cls(entries, keys, content)
 
     def subtree(self, name: bytes) -> bytes | None:
         entry = self.entries.get(name + b"/")
@@ -67,24 +74,42 @@ class _Folder:
 
     def put(self, name: bytes, mode: bytes, oid: bytes) -> None:
         key = name + b"/" if mode == TREE_MODE else name
-        if key not in self.entries:
+        entry = mode + b" " + name + b"\x00" + oid
+        previous = self.entries.get(key)
+        if previous is None:
             other = name if mode == TREE_MODE else name + b"/"
             self.remove(other)
-            self.keys.append(key)
-            self.unsorted = True
-        self.entries[key] = mode + b" " + name + b"\x00" + oid
+            self.fresh.append(key)
+        elif previous != entry:
+            self.rebuild = True
+        self.entries[key] = entry
 
     def remove(self, name: bytes) -> None:
         for key in (name, name + b"/"):
             if self.entries.pop(key, None) is not None:
-                self.keys.remove(key)
+                self.rebuild = True
+                if key in self.fresh:
+                    self.fresh.remove(key)
+                else:
+                    self.keys.remove(key)
 
     def serialise(self) -> bytes:
-        if self.unsorted:
-            self.keys.sort()  # two sorted runs: a linear merge
-            self.unsorted = False
         entries = self.entries
-        return b"".join([entries[key] for key in self.keys])
+        fresh = self.fresh
+        if fresh:
+            fresh.sort()
+            appending = not self.keys or fresh[0] > self.keys[-1]
+            self.keys.extend(fresh)
+            if appending and not self.rebuild:
+                self.content += b"".join([entries[key] for key in fresh])
+            else:
+                self.keys.sort()  # two sorted runs: a linear merge
+                self.rebuild = True
+            self.fresh = []
+        if self.rebuild:
+            self.content = b"".join([entries[key] for key in self.keys])
+            self.rebuild = False
+        return self.content
 
 
 class TreeWriter:
@@ -100,6 +125,7 @@ class TreeWriter:
         self._write = write
         self._folders: dict[bytes, _Folder] = {}
         self._touched: dict[bytes, _Folder] = {}
+        self._versions: list[tuple[str, bytes | None, bytes]] = []
 
     def update(self, base: bytes | None, changes: Mapping[str, bytes | None]) -> bytes:
         """The raw id of tree ``base`` with ``changes`` applied (``{path: raw blob id}`` adds
@@ -120,7 +146,8 @@ class TreeWriter:
                 nodes[folder] = node
             node[name] = blob
         self._touched = {}
-        root = self._apply(base, nested)
+        self._versions = []
+        root = self._apply(base, nested, "")
         if root is None:  # everything was removed: the empty tree
             root = tree_id(b"")
             self._write(root, b"")
@@ -128,7 +155,7 @@ class TreeWriter:
 
     def _folder(self, oid: bytes | None) -> _Folder:
         if oid is None:
-            return _Folder({}, [])
+            return _Folder({}, [], b"")
         folder = self._folders.pop(oid, None)
         if folder is None:
             kind, content = self._read(oid)
@@ -137,12 +164,12 @@ class TreeWriter:
             folder = _Folder.parse(content)
         return folder
 
-    def _apply(self, base: bytes | None, changes: Changes) -> bytes | None:
+    def _apply(self, base: bytes | None, changes: Changes, path: str) -> bytes | None:
         folder = self._folder(base)
         for name, change in changes.items():
             encoded = name.encode()
             if isinstance(change, dict):
-                written = self._apply(folder.subtree(encoded), change)
+                written = self._apply(folder.subtree(encoded), change, f"{path}{name}/")
                 if written is None:
                     folder.remove(encoded)
                 else:
@@ -157,15 +184,24 @@ class TreeWriter:
         oid = tree_id(content)
         if oid != base:
             self._write(oid, content)
+            self._versions.append((path, base, oid))
         self._touched[oid] = folder
         return oid
 
-    def committed(self) -> None:
-        """The last update was committed: keep its folders (only those) for the next one."""
+    def committed(self) -> list[tuple[str, bytes | None, bytes]]:
+        """The last update was committed: keep its folders (only those) for the next one.
+
+        Returns:
+            ``(path, previous tree, new tree)`` of each folder the update changed (the path
+            ends with '/'; the root's is empty), for :class:`~._lineage.Lineage`.
+        """
         self._folders = self._touched
         self._touched = {}
+        versions, self._versions = self._versions, []
+        return versions
 
     def forget(self) -> None:
         """Drop everything in memory (after a failure, folders may hold uncommitted entries)."""
         self._folders = {}
         self._touched = {}
+        self._versions = []

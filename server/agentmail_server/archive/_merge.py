@@ -1,0 +1,141 @@
+"""Merging packs into one, storing older versions of folders as deltas on the way.
+
+See ``_packs`` for why packs are merged and ``_deltas`` for the deltas. Entries are copied
+straight from the mapped pack files, so a merge never holds the packs in memory; only the
+trees being turned into deltas (and their bases) are inflated, one base at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import mmap
+import pathlib
+import zlib
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+from agentmail_server.archive._deltas import TreeIndex, tree_delta
+from agentmail_server.archive._packs import (
+    TRAILER_BYTES,
+    PackFile,
+    PackWriter,
+    entry_header,
+    read_index,
+    zlib_stream,
+)
+
+_TREE = 2
+_OFS_DELTA = 6  # base given by its position in the pack: cannot move to another pack
+_REF_DELTA = 7  # base given by its object id: copied verbatim
+_OID_BYTES = 20
+
+# Given the ids of the trees a merge stores whole, which of them to store as deltas against
+# which other (see ``_lineage.Lineage.plan``).
+DeltaPlanner = Callable[[Collection[bytes]], Mapping[bytes, bytes]]
+
+
+class DeltaPackError(ValueError):
+    """A pack holds offset deltas, so its entries cannot be copied into another pack one by one.
+
+    Attributes:
+        stem: the pack's name, ``pack-<hash>``.
+    """
+
+    def __init__(self, stem: str) -> None:
+        super().__init__(f"{stem} holds offset deltas")
+        self.stem = stem
+
+
+@dataclasses.dataclass(frozen=True)
+class MergeResult:
+    """The merged pack, and the planned trees it settled: stored as deltas, or whole because
+    a delta was no smaller (tiny trees) -- either way, not worth planning again."""
+
+    pack: PackFile
+    settled: frozenset[bytes]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Entry:
+    mapped: mmap.mmap
+    offset: int
+    end: int
+    crc: int
+
+    @property
+    def kind(self) -> int:
+        return (self.mapped[self.offset] >> 4) & 7
+
+    def inflate(self) -> bytes:
+        """The object's content (for an entry that is not a delta)."""
+        position = self.offset
+        while self.mapped[position] & 0x80:  # the type and size header
+            position += 1
+        return zlib.decompress(self.mapped[position + 1 : self.end])
+
+
+def _make_deltas(
+    entries: Mapping[bytes, _Entry], plan: Mapping[bytes, bytes]
+) -> tuple[dict[bytes, bytes], set[bytes]]:
+    """The pack entry of each planned tree that is worth storing as a delta, and every
+    planned tree that was considered."""
+    by_base: dict[bytes, list[bytes]] = {}
+    considered: set[bytes] = set()
+    for target, base in plan.items():
+        found, base_entry = entries.get(target), entries.get(base)
+        if found is None or base_entry is None:
+            continue
+        if found.kind == _TREE and base_entry.kind == _TREE:
+            by_base.setdefault(base, []).append(target)
+            considered.add(target)
+    made: dict[bytes, bytes] = {}
+    for base, targets in by_base.items():
+        try:
+            index = TreeIndex(entries[base].inflate())
+        except ValueError:
+            continue
+        for target in targets:
+            delta = tree_delta(index, entries[target].inflate())
+            if delta is not None:
+                made[target] = entry_header(_REF_DELTA, len(delta)) + base + zlib_stream(delta)
+    return made, considered
+
+
+def merge_packs(
+    pack_dir: pathlib.Path, packs: Sequence[PackFile], planner: DeltaPlanner | None = None
+) -> MergeResult:
+    """Copy the entries of ``packs`` (each object once) into one new pack, storing the trees
+    ``planner`` names as deltas against their bases.
+
+    Raises:
+        DeltaPackError: one of the packs holds offset deltas; nothing was written.
+    """
+    with contextlib.ExitStack() as stack:
+        unique: dict[bytes, _Entry] = {}  # the first copy of each object wins
+        for pack in packs:
+            with pack.pack.open("rb") as file:
+                mapped = stack.enter_context(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
+            index = read_index(pack)
+            ends = [offset for offset, _, _ in index[1:]] + [len(mapped) - TRAILER_BYTES]
+            for (offset, oid, crc), end in zip(index, ends, strict=True):
+                entry = _Entry(mapped, offset, end, crc)
+                if entry.kind == _OFS_DELTA:
+                    raise DeltaPackError(pack.stem)
+                unique.setdefault(oid, entry)
+        deltas: dict[bytes, bytes] = {}
+        settled: set[bytes] = set()
+        if planner is not None:
+            whole = {oid for oid, entry in unique.items() if entry.kind == _TREE}
+            deltas, settled = _make_deltas(unique, planner(whole))
+        writer = PackWriter(pack_dir, len(unique))
+        try:
+            for oid, entry in unique.items():
+                rewritten = deltas.get(oid)
+                if rewritten is not None:
+                    writer.add(oid, rewritten)
+                else:
+                    writer.add(oid, entry.mapped[entry.offset : entry.end], entry.crc)
+        except BaseException:
+            writer.abandon()
+            raise
+        return MergeResult(writer.finish(), frozenset(settled))
