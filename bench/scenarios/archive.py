@@ -32,6 +32,9 @@ SAMPLE_SECONDS = 0.25
 CATCH_UP_SECONDS = 60.0
 PHASE_TIMEOUT = 600.0
 LAG = re.compile(r"^(agentmail_archive_lag_(?:messages|seconds))(?:\{[^}]*\})? (\S+)$", re.M)
+STORED = re.compile(
+    r"^agentmail_archive_(pack_bytes|pack_files|messages_total|commits_total) (\S+)$", re.M
+)
 
 
 def lag(text: str | None) -> dict[str, float]:
@@ -69,6 +72,11 @@ def _spread(values: list[float]) -> dict[str, float] | None:
         "max": round(ordered[-1], 3),
         "mean": round(statistics.fmean(ordered), 3),
     }
+
+
+def stored(text: str | None) -> dict[str, float]:
+    """What the archive has written since start and the size of its packs, from /metrics."""
+    return {name: float(value) for name, value in STORED.findall(text or "")}
 
 
 def _catch_up(server: ServerProcess) -> float | None:
@@ -144,12 +152,16 @@ def run_scenario(run: Run) -> None:
             throughput[label] = measurement
             if archive:
                 caught = _catch_up(server)
-                _record_lag(run, samples, caught, measurement)
+                _record_lag(run, samples, caught, measurement, stored(server.scrape()))
     _record_ratio(run, throughput["on"], throughput["off"])
 
 
 def _record_lag(
-    run: Run, samples: list[dict[str, float]], caught: float | None, phase: Measurement
+    run: Run,
+    samples: list[dict[str, float]],
+    caught: float | None,
+    phase: Measurement,
+    written: dict[str, float],
 ) -> None:
     messages = [s["messages"] for s in samples if "messages" in s]
     seconds = [s["seconds"] for s in samples if "seconds" in s]
@@ -160,7 +172,13 @@ def _record_lag(
         "lag_seconds": _spread(seconds),
         "catch_up_seconds": caught,
         "sends_per_second": phase.value.get("throughput"),
+        "archived_messages": written.get("messages_total"),
+        "archive_commits": written.get("commits_total"),
+        "pack_files": written.get("pack_files"),
+        "pack_bytes": written.get("pack_bytes"),
     }
+    if written.get("messages_total"):
+        value["pack_bytes_per_message"] = round(written["pack_bytes"] / written["messages_total"])
     if not samples:
         log("scenario 5: no archive lag gauges on the metrics endpoint")
     run.add(
@@ -170,7 +188,8 @@ def _record_lag(
             name=f"archive lag during sustained sends at {CONCURRENCY} in flight",
             value=value,
             note="agentmail_archive_lag_messages / _seconds scraped from /metrics during the "
-            "archive-on send phase; catch_up_seconds: from the end of the load until 0 messages",
+            "archive-on send phase; catch_up_seconds: from the end of the load until 0 messages; "
+            "pack_bytes: the repository's packs after catching up (no git gc)",
         )
     )
 

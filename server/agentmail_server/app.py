@@ -194,7 +194,7 @@ class AgentmailServer:
                 ("main", database),
                 ("wal", database.with_name(database.name + "-wal")),
             ),
-            archive_lag=self.archive.stats if self.archive is not None else None,
+            archive=self.archive.stats if self.archive is not None else None,
         )
         collector = AgentmailCollector(sources, asyncio.get_running_loop())
         exporter = MetricsExporter(self.config.metrics_listen, build_registry(collector))

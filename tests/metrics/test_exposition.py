@@ -38,6 +38,13 @@ FAMILIES = {
     "agentmail_database_size_bytes": "gauge",
     "agentmail_archive_lag_messages": "gauge",
     "agentmail_archive_lag_seconds": "gauge",
+    "agentmail_archive_commits": "counter",
+    "agentmail_archive_messages": "counter",
+    "agentmail_archive_failures": "counter",
+    "agentmail_archive_worker_restarts": "counter",
+    "agentmail_archive_pack_files": "gauge",
+    "agentmail_archive_pack_bytes": "gauge",
+    "agentmail_archive_step_seconds": "histogram",
     "process_cpu_seconds": "counter",
     "process_resident_memory_bytes": "gauge",
     "python_gc_collections": "counter",
@@ -105,12 +112,40 @@ async def test_exposition_parses_and_carries_every_family(metrics):
     assert samples.value("grpc_server_handled_total", grpc_method="ReplyMessage") == 1
 
 
+async def test_archive_progress_matches_the_repository(metrics):
+    did = await mixed_workload(metrics)
+    server = metrics.server
+    newest = did["messages"]  # ids start at 1 in a fresh database
+    await server.archive.wait_until_archived(newest, 20)
+
+    samples = await metrics.samples()
+
+    assert samples.value("agentmail_archive_lag_messages") == 0
+    assert samples.value("agentmail_archive_messages_total") == did["messages"]
+    commits = samples.value("agentmail_archive_commits_total")
+    assert 1 <= commits <= did["messages"] + 1  # + the commit of the agents' profiles
+    assert samples.value("agentmail_archive_step_seconds_count") >= commits
+    assert samples.value("agentmail_archive_failures_total") == 0
+    packs = server.config.archive_path / "objects" / "pack"
+    on_disk = sorted(packs.glob("pack-*"))
+    assert samples.value("agentmail_archive_pack_files") == len(
+        [path for path in on_disk if path.suffix == ".idx"]
+    )
+    assert samples.value("agentmail_archive_pack_bytes") == sum(
+        path.stat().st_size for path in on_disk
+    )
+
+
 async def test_histograms_are_cumulative_and_end_at_inf(metrics):
     await mixed_workload(metrics)
 
     samples = await metrics.samples()
 
-    for name in ("grpc_server_handling_seconds", "agentmail_writer_commit_seconds"):
+    for name in (
+        "grpc_server_handling_seconds",
+        "agentmail_writer_commit_seconds",
+        "agentmail_archive_step_seconds",
+    ):
         family = samples.families[name]
         series: dict[tuple, list[tuple[float, float]]] = {}
         for sample in family.samples:

@@ -276,9 +276,16 @@ class GitStore:
         # `git gc` holds gc.pid while it runs; removing packs under it would make it fail.
         return (self.path / "gc.pid").exists()
 
-    def pack_count(self) -> int:
-        """How many pack files the repository has."""
-        return sum(1 for _ in self.pack_dir.glob("pack-*.idx"))
+    def pack_usage(self) -> tuple[int, int]:
+        """How many pack files the repository has, and their size in bytes (indexes too)."""
+        count = size = 0
+        for path in self.pack_dir.glob("pack-*"):
+            try:
+                size += path.stat().st_size
+            except FileNotFoundError:  # removed meanwhile by a merge or `git gc`
+                continue
+            count += path.suffix == ".idx"
+        return count, size
 
     def close(self) -> None:
         """Release the repository's files."""

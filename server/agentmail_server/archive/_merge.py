@@ -1,6 +1,8 @@
 """Merging packs into one, storing older versions of folders as deltas on the way.
 
-See ``_packs`` for why packs are merged and ``_deltas`` for the deltas. Entries are copied
+See ``_packs`` for why packs are merged and ``_deltas`` for the deltas. Trees that stay whole
+(the newest version of each folder) are deflated on the way if their commit stored them
+uncompressed. Entries are copied
 straight from the mapped pack files, so a merge never holds the packs in memory; only the
 trees being turned into deltas (and their bases) are inflated, one base at a time.
 """
@@ -28,6 +30,9 @@ _TREE = 2
 _OFS_DELTA = 6  # base given by its position in the pack: cannot move to another pack
 _REF_DELTA = 7  # base given by its object id: copied verbatim
 _OID_BYTES = 20
+# Whole trees a commit stored uncompressed are deflated when a merge copies them, from this
+# size: a merge keeps the newest version of each folder whole, and it may live long.
+_DEFLATE_FROM = 1024
 
 # Given the ids of the trees a merge stores whole, which of them to store as deltas against
 # which other (see ``_lineage.Lineage.plan``).
@@ -66,12 +71,27 @@ class _Entry:
     def kind(self) -> int:
         return (self.mapped[self.offset] >> 4) & 7
 
-    def inflate(self) -> bytes:
-        """The object's content (for an entry that is not a delta)."""
+    @property
+    def data_start(self) -> int:
+        """Where the zlib stream starts (for an entry that is not a delta)."""
         position = self.offset
         while self.mapped[position] & 0x80:  # the type and size header
             position += 1
-        return zlib.decompress(self.mapped[position + 1 : self.end])
+        return position + 1
+
+    def inflate(self) -> bytes:
+        """The object's content (for an entry that is not a delta)."""
+        return zlib.decompress(self.mapped[self.data_start : self.end])
+
+    def deflated(self) -> bytes | None:
+        """The entry with its content deflated, when a commit stored it uncompressed and it is
+        big enough to gain (None: copy it as it is)."""
+        start = self.data_start
+        # After the two-byte zlib header, a stored block's header has block type 0.
+        if self.end - start < _DEFLATE_FROM or self.mapped[start + 2] & 0x06:
+            return None
+        content = self.inflate()
+        return entry_header(self.kind, len(content)) + zlib.compress(content, 1)
 
 
 def _make_deltas(
@@ -131,6 +151,8 @@ def merge_packs(
         try:
             for oid, entry in unique.items():
                 rewritten = deltas.get(oid)
+                if rewritten is None and entry.kind == _TREE:
+                    rewritten = entry.deflated()
                 if rewritten is not None:
                     writer.add(oid, rewritten)
                 else:

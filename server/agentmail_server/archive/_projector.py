@@ -60,7 +60,7 @@ class ArchiveProjector:
         self._restarts = 0
         self._last_batch = 0
         self._last_seconds = 0.0
-        self._packs = 0
+        self._packs = (0, 0)  # pack files, and their bytes
         self._counts = [0] * (len(COMMIT_SECONDS_BOUNDS) + 1)
         self._seconds = 0.0
 
@@ -136,7 +136,7 @@ class ArchiveProjector:
         kind = event["event"]
         if kind == "ready":
             self._ready = True
-            self._packs = event["packs"]
+            self._packs = _pack_usage(event["packs"])
             self._wake()  # catch up with what was committed before it was listening
         elif kind == "failure":
             self._failures += 1
@@ -153,7 +153,7 @@ class ArchiveProjector:
             self._pending_since = step["read_at"]  # committed after the worker's snapshot
         else:
             self._pending_since = None
-        self._packs = step["packs"]
+        self._packs = _pack_usage(step["packs"])
         if step["committed"]:
             seconds = step["seconds"]
             self._commits += 1
@@ -226,7 +226,8 @@ class ArchiveProjector:
             worker_restarts=self._restarts,
             last_batch_messages=self._last_batch,
             last_commit_seconds=self._last_seconds,
-            pack_files=self._packs,
+            pack_files=self._packs[0],
+            pack_bytes=self._packs[1],
             commit_seconds_counts=tuple(self._counts),
             commit_seconds_sum=self._seconds,
         )
@@ -259,12 +260,19 @@ class ArchiveProjector:
             self._supervisor = None
 
 
-def _check(database: pathlib.Path, settings: ArchiveSettings) -> tuple[Position, Position, int]:
+def _pack_usage(reported: list[int]) -> tuple[int, int]:
+    count, size = reported  # the worker's (count, bytes), a list once through JSON
+    return int(count), int(size)
+
+
+def _check(
+    database: pathlib.Path, settings: ArchiveSettings
+) -> tuple[Position, Position, tuple[int, int]]:
     """Open the archive as the worker will (creating it if absent) and report where it is:
-    the archived position, the database's newest ids, and the number of pack files."""
+    the archived position, the database's newest ids, and the pack files' count and bytes."""
     store, source = open_archive(database, settings)
     try:
-        return store.recorded_position, source.heads(), store.pack_count()
+        return store.recorded_position, source.heads(), store.pack_usage()
     finally:
         source.close()
         store.close()

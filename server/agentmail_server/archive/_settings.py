@@ -48,6 +48,7 @@ class ArchiveStats:
         last_batch_messages: messages in the latest commit.
         last_commit_seconds: how long the latest step took (read, render, write, fsync).
         pack_files: pack files in the repository.
+        pack_bytes: the size of those pack files (with their indexes), in bytes.
         commit_seconds_bounds: histogram bounds of step durations.
         commit_seconds_counts: counts per bucket (not cumulative), one more than the bounds.
         commit_seconds_sum: total seconds of all steps.
@@ -66,6 +67,7 @@ class ArchiveStats:
     last_batch_messages: int
     last_commit_seconds: float
     pack_files: int
+    pack_bytes: int = 0
     commit_seconds_bounds: tuple[float, ...] = COMMIT_SECONDS_BOUNDS
     commit_seconds_counts: tuple[int, ...] = ()
     commit_seconds_sum: float = 0.0

@@ -116,7 +116,7 @@ class _Worker:
             event="ready",
             message_id=self._position.message_id,
             agent_revision=self._position.agent_revision,
-            packs=self._store.pack_count(),
+            packs=self._store.pack_usage(),
         )
 
     def _read_input(self, timeout: float) -> None:
@@ -208,7 +208,7 @@ class _Worker:
             messages=len(batch.messages),
             agents=len(batch.agents),
             seconds=elapsed,
-            packs=store.pack_count(),
+            packs=store.pack_usage(),
         )
         if commit is not None:
             logger.debug(

@@ -18,7 +18,7 @@ from agentmail_server.metrics.collector import (
     ServiceSnapshot,
 )
 from agentmail_server.metrics.exporter import MetricsExporter, build_registry, parse_listen
-from agentmail_server.metrics.families import ArchiveLag, SendStats
+from agentmail_server.metrics.families import ArchiveProgress, SendStats
 from agentmail_server.metrics.grpc_metrics import MethodSnapshot, MethodStats, RpcMetrics
 from agentmail_server.metrics.quantiles import (
     MethodLatency,
@@ -30,7 +30,7 @@ __all__ = [
     "LATENCY_BUCKETS",
     "LATENCY_FACTOR",
     "AgentmailCollector",
-    "ArchiveLag",
+    "ArchiveProgress",
     "MethodLatency",
     "MethodSnapshot",
     "MethodStats",

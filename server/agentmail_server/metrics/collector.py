@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from agentmail_server.hub import HubStats
 from agentmail_server.metrics import families
-from agentmail_server.metrics.families import ArchiveLag, SendStats
+from agentmail_server.metrics.families import ArchiveProgress, SendStats
 from agentmail_server.metrics.grpc_metrics import MethodSnapshot
 from agentmail_server.services.cache import CacheStats
 from agentmail_server.storage.readers import ReadPoolStats
@@ -72,7 +72,7 @@ class MetricSources:
         read_pool: the read-only pool (``ReadPool.stats``).
         caches: ``(name, stats)`` of each LRU cache; the names become label values.
         database_files: ``(name, path)`` of files whose size to export; a missing file is 0.
-        archive_lag: the archive's lag, once there is an archive; None exports nothing.
+        archive: the archive's progress, once there is an archive; None exports nothing.
     """
 
     rpc: Callable[[], tuple[MethodSnapshot, ...]]
@@ -82,7 +82,7 @@ class MetricSources:
     read_pool: Callable[[], ReadPoolStats]
     caches: tuple[tuple[str, Callable[[], CacheStats]], ...] = ()
     database_files: tuple[tuple[str, pathlib.Path], ...] = ()
-    archive_lag: Callable[[], ArchiveLag] | None = None
+    archive: Callable[[], ArchiveProgress] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +95,7 @@ class ServiceSnapshot:
     hub: HubStats
     read_pool: ReadPoolStats
     caches: tuple[tuple[str, CacheStats], ...]
-    archive_lag: ArchiveLag | None
+    archive: ArchiveProgress | None
 
 
 class AgentmailCollector(Collector):
@@ -128,7 +128,7 @@ class AgentmailCollector(Collector):
             hub=sources.hub(),
             read_pool=sources.read_pool(),
             caches=tuple((name, stats()) for name, stats in sources.caches),
-            archive_lag=sources.archive_lag() if sources.archive_lag is not None else None,
+            archive=sources.archive() if sources.archive is not None else None,
         )
 
     def _snapshot_from_any_thread(self) -> ServiceSnapshot | None:
@@ -177,6 +177,6 @@ class AgentmailCollector(Collector):
             yield from families.hub_families(snapshot.hub)
             yield from families.read_pool_families(snapshot.read_pool)
             yield from families.cache_families(snapshot.caches)
-            if snapshot.archive_lag is not None:
-                yield from families.archive_families(snapshot.archive_lag)
+            if snapshot.archive is not None:
+                yield from families.archive_families(snapshot.archive)
         yield from families.database_families(self._file_sizes())

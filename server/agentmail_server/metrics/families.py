@@ -44,8 +44,9 @@ class SendStats:
     deduplicated: int
 
 
-class ArchiveLag(Protocol):
-    """How far the archive trails the database (the archive projector's stats snapshot)."""
+class ArchiveProgress(Protocol):
+    """How far the archive trails the database and what it has written (the archive
+    projector's stats snapshot)."""
 
     @property
     def lag_messages(self) -> int:
@@ -54,6 +55,42 @@ class ArchiveLag(Protocol):
     @property
     def lag_seconds(self) -> float:
         """Age of the oldest message not archived yet (0 when caught up)."""
+
+    @property
+    def commits(self) -> int:
+        """Archive commits since start."""
+
+    @property
+    def archived_messages(self) -> int:
+        """Messages archived since start."""
+
+    @property
+    def failures(self) -> int:
+        """Archive steps that failed (and were retried)."""
+
+    @property
+    def worker_restarts(self) -> int:
+        """Times the archive worker process died and was restarted."""
+
+    @property
+    def pack_files(self) -> int:
+        """Pack files in the repository."""
+
+    @property
+    def pack_bytes(self) -> int:
+        """Bytes in those pack files."""
+
+    @property
+    def commit_seconds_bounds(self) -> tuple[float, ...]:
+        """Bounds of the step-duration histogram."""
+
+    @property
+    def commit_seconds_counts(self) -> tuple[int, ...]:
+        """Per-bucket counts of step durations (one more than the bounds)."""
+
+    @property
+    def commit_seconds_sum(self) -> float:
+        """Total seconds of all steps."""
 
 
 @functools.cache
@@ -247,16 +284,48 @@ def cache_families(caches: Sequence[tuple[str, CacheStats]]) -> Iterator[Metric]
     yield from (entries, capacity, hits, misses, evictions)
 
 
-def archive_families(lag: ArchiveLag) -> Iterator[Metric]:
-    """How far the archive trails the database."""
+def archive_families(archive: ArchiveProgress) -> Iterator[Metric]:
+    """How far the archive trails the database, how long its steps take, what it stores."""
     yield _gauge(
-        "agentmail_archive_lag_messages", "Committed messages not yet archived.", lag.lag_messages
+        "agentmail_archive_lag_messages",
+        "Committed messages not yet archived.",
+        archive.lag_messages,
     )
     yield _gauge(
         "agentmail_archive_lag_seconds",
         "Age of the oldest message not yet archived, in seconds.",
-        lag.lag_seconds,
+        archive.lag_seconds,
     )
+    yield _counter("agentmail_archive_commits", "Archive commits written.", archive.commits)
+    yield _counter(
+        "agentmail_archive_messages", "Messages written to the archive.", archive.archived_messages
+    )
+    yield _counter(
+        "agentmail_archive_failures",
+        "Archive steps that failed and were retried.",
+        archive.failures,
+    )
+    yield _counter(
+        "agentmail_archive_worker_restarts",
+        "Times the archive worker process died and was restarted.",
+        archive.worker_restarts,
+    )
+    yield _gauge("agentmail_archive_pack_files", "Pack files in the archive.", archive.pack_files)
+    yield _gauge(
+        "agentmail_archive_pack_bytes",
+        "Size of the archive's pack files (with their indexes), in bytes.",
+        archive.pack_bytes,
+    )
+    step = HistogramMetricFamily(
+        "agentmail_archive_step_seconds",
+        "Time to read, render, write and make durable one archive step, in seconds.",
+    )
+    step.add_metric(
+        [],
+        histogram_buckets(archive.commit_seconds_bounds, archive.commit_seconds_counts),
+        archive.commit_seconds_sum,
+    )
+    yield step
 
 
 def database_families(sizes: Sequence[tuple[str, int]]) -> Iterator[Metric]:
