@@ -134,6 +134,18 @@ def test_each_figure_sits_beside_its_ceiling(results: tuple[pathlib.Path, dict[s
             assert m["histogram"]["count"] == sum(c for _, c in m["histogram"]["buckets"])
 
 
+def test_archive_scenario_reports_the_repository_size(
+    results: tuple[pathlib.Path, dict[str, Any]],
+) -> None:
+    _, document = results
+    (lag,) = [m for m in document["measurements"] if m["key"] == "s5.lag"]
+    assert lag["value"]["archived_messages"] > 0
+    assert lag["value"]["pack_bytes"] > 0
+    assert lag["value"]["pack_bytes_per_message"] == round(
+        lag["value"]["pack_bytes"] / lag["value"]["archived_messages"]
+    )
+
+
 def test_goals_are_reported_not_asserted(results: tuple[pathlib.Path, dict[str, Any]]) -> None:
     _, document = results
     assert document["goals"]
@@ -159,3 +171,19 @@ def test_histograms_merge_and_round_trip() -> None:
     again = Histogram.from_dict(json.loads(json.dumps(a.to_dict())))
     assert (again.count, again.min, again.max, again.total) == (4, 5, 7_000_000_000, a.total)
     assert again.percentile(50) == a.percentile(50)
+
+
+def test_archive_growth_reports_size_at_each_checkpoint() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.archive_growth", "--messages", "12", "--checkpoints", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"archive_growth failed:\n{done.stdout}\n{done.stderr}"
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [row["messages"] for row in rows] == [4, 8, 12]
+    assert all(row["bytes"] > 0 and row["bytes_per_message"] > 0 for row in rows)
+    assert "the messages took" in done.stdout.splitlines()[-1]
