@@ -47,7 +47,7 @@ BUFFERED, OVERFLOWED, SKIPPED = range(3)
 class Subscription:
     """One live stream's buffer. Owned by the hub; read by exactly one stream task."""
 
-    __slots__ = ("_capacity", "_wakeup", "agent_id", "buffer", "closed", "overflowed")
+    __slots__ = ("_capacity", "_waiter", "agent_id", "buffer", "closed", "overflowed")
 
     def __init__(self, agent_id: int, capacity: int) -> None:
         self.agent_id = agent_id
@@ -55,7 +55,13 @@ class Subscription:
         self.buffer: collections.deque[Notification] = collections.deque()
         self.overflowed = False
         self.closed = False
-        self._wakeup = asyncio.Event()
+        # The stream's pending wait, if any. A bare future and a timer handle rather than
+        # asyncio.wait_for over an Event: wait_for starts a task per wait, and an idle stream
+        # waits once per heartbeat, so with many idle streams that was most of their CPU.
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        _resolve(self._waiter)
 
     def _offer(self, notification: Notification) -> int:
         """Buffer a notification: BUFFERED, OVERFLOWED (just now) or SKIPPED (already)."""
@@ -65,10 +71,10 @@ class Subscription:
             # Drop what is buffered rather than grow: the stream re-reads it from storage.
             self.buffer.clear()
             self.overflowed = True
-            self._wakeup.set()
+            self._wake()
             return OVERFLOWED
         self.buffer.append(notification)
-        self._wakeup.set()
+        self._wake()
         return BUFFERED
 
     def take_overflow(self) -> bool:
@@ -87,15 +93,24 @@ class Subscription:
         """Wait until something is buffered, the buffer overflowed, the hub closed, or timeout."""
         if self.buffer or self.overflowed or self.closed:
             return
-        self._wakeup.clear()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(max_seconds, _resolve, waiter)
         try:
-            await asyncio.wait_for(self._wakeup.wait(), max_seconds)
-        except TimeoutError:
-            return
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
     def _close(self) -> None:
         self.closed = True
-        self._wakeup.set()
+        self._wake()
+
+
+def _resolve(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 class Hub:
