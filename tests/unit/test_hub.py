@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from agentmail_server.domain.models import Importance, Message, Recipient, RecipientKind
 from agentmail_server.hub import Hub
 from agentmail_server.storage.writes import Sent
@@ -67,3 +70,45 @@ async def test_limit_and_close() -> None:
     hub.unsubscribe(subscription)
     assert await hub.wait_drained(0.01)
     assert hub.stats().subscriptions == 0
+
+
+async def test_wait_returns_when_mail_arrives_and_not_before() -> None:
+    hub = Hub(buffer_capacity=8, max_subscriptions=10)
+    subscription = hub.subscribe(1)
+    assert subscription
+    waiting = asyncio.create_task(subscription.wait(3600))
+    await asyncio.sleep(0)  # let it start waiting
+    assert not waiting.done()
+    hub.publish([_sent(1, 2)])  # for another agent: no wake-up
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    hub.publish([_sent(2, 1)])
+    await asyncio.wait_for(waiting, 5)
+    assert [n.message.id for n in subscription.buffer] == [2]
+    await asyncio.wait_for(subscription.wait(3600), 5)  # something buffered: returns at once
+
+
+async def test_wait_times_out_and_close_wakes_a_waiter() -> None:
+    hub = Hub(buffer_capacity=8, max_subscriptions=10)
+    subscription = hub.subscribe(1)
+    assert subscription
+    await asyncio.wait_for(subscription.wait(0.001), 5)  # the heartbeat timer fires
+    assert not subscription.buffer and not subscription.closed
+    waiting = asyncio.create_task(subscription.wait(3600))
+    await asyncio.sleep(0)
+    hub.close()
+    await asyncio.wait_for(waiting, 5)
+    assert subscription.closed
+
+
+async def test_a_cancelled_wait_leaves_nothing_behind() -> None:
+    hub = Hub(buffer_capacity=8, max_subscriptions=10)
+    subscription = hub.subscribe(1)
+    assert subscription
+    waiting = asyncio.create_task(subscription.wait(3600))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    hub.publish([_sent(1, 1)])  # no waiter to wake: buffered, no error
+    assert [n.message.id for n in subscription.buffer] == [1]
