@@ -93,6 +93,8 @@ class Message:
         if viewer_id == self.sender_id:
             return self
         bcc = (viewer_name,) if kind is RecipientKind.BCC else ()
+        if bcc == self.bcc:  # most messages have no bcc: nothing to hide, and replace is slow
+            return self
         return dataclasses.replace(self, bcc=bcc)
 
 
