@@ -18,7 +18,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 from agentmail_server.archive._deltas import TreeIndex, tree_delta
 from agentmail_server.archive._packs import (
+    DEFLATE_FROM,
     TRAILER_BYTES,
+    TREE,
     PackFile,
     PackWriter,
     entry_header,
@@ -26,13 +28,8 @@ from agentmail_server.archive._packs import (
     zlib_stream,
 )
 
-_TREE = 2
 _OFS_DELTA = 6  # base given by its position in the pack: cannot move to another pack
 _REF_DELTA = 7  # base given by its object id: copied verbatim
-_OID_BYTES = 20
-# Whole trees a commit stored uncompressed are deflated when a merge copies them, from this
-# size: a merge keeps the newest version of each folder whole, and it may live long.
-_DEFLATE_FROM = 1024
 
 # Given the ids of the trees a merge stores whole, which of them to store as deltas against
 # which other (see ``_lineage.Lineage.plan``).
@@ -88,7 +85,8 @@ class _Entry:
         big enough to gain (None: copy it as it is)."""
         start = self.data_start
         # After the two-byte zlib header, a stored block's header has block type 0.
-        if self.end - start < _DEFLATE_FROM or self.mapped[start + 2] & 0x06:
+        # A merge keeps the newest version of each folder whole, and it may live long.
+        if self.end - start < DEFLATE_FROM or self.mapped[start + 2] & 0x06:
             return None
         content = self.inflate()
         return entry_header(self.kind, len(content)) + zlib.compress(content, 1)
@@ -105,7 +103,7 @@ def _make_deltas(
         found, base_entry = entries.get(target), entries.get(base)
         if found is None or base_entry is None:
             continue
-        if found.kind == _TREE and base_entry.kind == _TREE:
+        if found.kind == TREE and base_entry.kind == TREE:
             by_base.setdefault(base, []).append(target)
             considered.add(target)
     made: dict[bytes, bytes] = {}
@@ -145,13 +143,13 @@ def merge_packs(
         deltas: dict[bytes, bytes] = {}
         settled: set[bytes] = set()
         if planner is not None:
-            whole = {oid for oid, entry in unique.items() if entry.kind == _TREE}
+            whole = {oid for oid, entry in unique.items() if entry.kind == TREE}
             deltas, settled = _make_deltas(unique, planner(whole))
         writer = PackWriter(pack_dir, len(unique))
         try:
             for oid, entry in unique.items():
                 rewritten = deltas.get(oid)
-                if rewritten is None and entry.kind == _TREE:
+                if rewritten is None and entry.kind == TREE:
                     rewritten = entry.deflated()
                 if rewritten is not None:
                     writer.add(oid, rewritten)

@@ -39,7 +39,7 @@ _FANOUT_OFFSET = 8
 _OIDS_OFFSET = _FANOUT_OFFSET + 256 * 4
 _OID_BYTES = 20
 TRAILER_BYTES = 20
-_TREE = 2
+TREE = 2  # git's object type number of a tree
 _LARGE_OFFSET = 0x80000000
 _READ_ONLY = 0o444  # as git leaves its packs
 # Files being written; their own prefix, so that cleaning up never touches git's own.
@@ -53,7 +53,7 @@ GEOMETRIC_FACTOR = 2
 # bodies) are deflated at the fastest level. Trees are always stored: a month's folder is
 # rewritten by every commit that adds to it, deflating it was the largest cost of a commit,
 # and the next merge turns all but its newest version into a small delta anyway.
-_DEFLATE_FROM = 1024
+DEFLATE_FROM = 1024
 _STORED_BLOCK = 0xFFFF
 
 StagedObject = tuple[bytes, int, bytes]  # raw object id, git object type, content
@@ -92,8 +92,8 @@ def entry_header(kind: int, size: int) -> bytes:
 
 def zlib_stream(data: bytes, kind: int = 0) -> bytes:
     """``data`` as a zlib stream, as git stores object contents (deflated or stored, see
-    ``_DEFLATE_FROM``)."""
-    if len(data) >= _DEFLATE_FROM and kind != _TREE:
+    ``DEFLATE_FROM``)."""
+    if len(data) >= DEFLATE_FROM and kind != TREE:
         return zlib.compress(data, 1)
     # A zlib header (deflate, 32 KiB window, no preset dictionary), stored blocks of at most
     # 64 KiB (the last one marked final), and the Adler-32 checksum of the data.
