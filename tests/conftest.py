@@ -7,10 +7,13 @@ test folders need not import this module (several folders have a ``conftest.py``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import os
 import pathlib
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -146,6 +149,70 @@ async def running_server(data_dir: pathlib.Path, **settings: Any) -> AsyncIterat
         await server.stop()
 
 
+# ``python -m agentmail_server`` logs this once it listens (at INFO and above).
+LISTENING = re.compile(rb"agentmail listening on (\S+:\d+)")
+PROCESS_START_SECONDS = 30
+PROCESS_EXIT_SECONDS = 15
+
+
+@dataclasses.dataclass
+class ServerProcess:
+    """A server running as its own process: the process, the address it listens on, and
+    the lines of its log (stderr) read so far."""
+
+    process: asyncio.subprocess.Process
+    address: str
+    log: list[bytes]
+
+
+@contextlib.asynccontextmanager
+async def server_process(data_dir: pathlib.Path, *args: str) -> AsyncIterator[ServerProcess]:
+    """``python -m agentmail_server`` on 127.0.0.1 port 0 over ``data_dir`` (plus ``args``),
+    metrics off; its stderr is read (so it never blocks) and it is killed on exit if alive."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agentmail_server",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "INFO",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "AGENTMAIL_METRICS_LISTEN": "off"},
+    )
+    seen: list[bytes] = []
+
+    async def wait_for_address() -> str:
+        assert process.stderr is not None
+        while line := await process.stderr.readline():
+            seen.append(line)
+            if match := LISTENING.search(line):
+                return match.group(1).decode()
+        raise AssertionError(f"server exited before listening: {b''.join(seen)!r}")
+
+    async def drain() -> None:
+        assert process.stderr is not None
+        while line := await process.stderr.readline():
+            seen.append(line)
+
+    drainer = None
+    try:
+        address = await asyncio.wait_for(wait_for_address(), PROCESS_START_SECONDS)
+        drainer = asyncio.create_task(drain())
+        yield ServerProcess(process, address, seen)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await asyncio.wait_for(process.wait(), PROCESS_EXIT_SECONDS)
+        if drainer is not None:
+            await asyncio.wait_for(drainer, PROCESS_EXIT_SECONDS)
+
+
 @contextlib.asynccontextmanager
 async def open_channel(address: str) -> AsyncIterator[grpc.aio.Channel]:
     """An insecure channel with 64 MiB message limits; closed on exit."""
@@ -239,6 +306,13 @@ def expect_error_fixture() -> Callable[..., Awaitable[RpcFailure]]:
 def start_server_fixture() -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
     """``async with start_server(data_dir, **settings) as server``: a server of one's own."""
     return running_server
+
+
+@pytest.fixture(name="spawn_server")
+def spawn_server_fixture() -> Callable[..., contextlib.AbstractAsyncContextManager[ServerProcess]]:
+    """``async with spawn_server(data_dir, *flags) as running``: a server in its own process
+    (``running.process``, ``running.address``), for kill -9 and restart tests."""
+    return server_process
 
 
 @pytest.fixture(name="connect")

@@ -7,12 +7,9 @@ import asyncio
 import contextlib
 import os
 import pathlib
-import re
 import signal
 import sqlite3
 import subprocess
-import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -25,56 +22,11 @@ from agentmail.v1 import (
 )
 from agentmail_server.archive._commits import parse_position
 
-LISTENING = re.compile(r"agentmail listening on (127\.0\.0\.1:\d+)")
 STARTUP_SECONDS = 20.0
 CATCH_UP_SECONDS = 30.0
 WORKERS = 24
 KILL_AFTER = 400
-
-
-@contextlib.asynccontextmanager
-async def server_process(data_dir: pathlib.Path) -> AsyncIterator[tuple[Any, str]]:
-    """``python -m agentmail_server`` on port 0 with a fast archive; killed on exit."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentmail_server",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        str(data_dir),
-        "--archive-interval-seconds",
-        "0.01",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "AGENTMAIL_METRICS_LISTEN": "off"},
-    )
-    assert process.stderr is not None
-    seen: list[bytes] = []
-    drainer: asyncio.Task[None] | None = None
-    try:
-        while True:
-            line = await asyncio.wait_for(process.stderr.readline(), STARTUP_SECONDS)
-            assert line, f"server exited before listening: {b''.join(seen)!r}"
-            seen.append(line)
-            match = LISTENING.search(line.decode(errors="replace"))
-            if match:
-                break
-
-        async def drain() -> None:
-            assert process.stderr is not None
-            while await process.stderr.readline():
-                pass
-
-        drainer = asyncio.create_task(drain())
-        yield process, match.group(1)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        if drainer is not None:
-            await drainer
+FAST_ARCHIVE = ("--archive-interval-seconds", "0.01")
 
 
 def archived_position(repository: pathlib.Path) -> int:
@@ -97,14 +49,14 @@ def committed_ids(database: pathlib.Path) -> list[int]:
 
 
 async def test_sigkill_during_a_burst_loses_and_repeats_no_message(
-    tmp_path: pathlib.Path, open_archive: Any
+    tmp_path: pathlib.Path, open_archive: Any, spawn_server: Any
 ) -> None:
     data = tmp_path / "data"
     repository = data / "archive.git"
     acked: list[int] = []
     async with (
-        server_process(data) as (process, address),
-        grpc.aio.insecure_channel(address) as channel,
+        spawn_server(data, *FAST_ARCHIVE) as running,
+        grpc.aio.insecure_channel(running.address) as channel,
     ):
         agents = agent_service_pb2_grpc.AgentServiceStub(channel)
         mail = mail_service_pb2_grpc.MailServiceStub(channel)
@@ -134,19 +86,19 @@ async def test_sigkill_during_a_burst_loses_and_repeats_no_message(
 
         workers = [asyncio.create_task(burst(w)) for w in range(WORKERS)]
         await asyncio.wait_for(enough.wait(), CATCH_UP_SECONDS)
-        process.send_signal(signal.SIGKILL)  # sends and archive commits are in flight
-        assert await process.wait() == -signal.SIGKILL
+        running.process.send_signal(signal.SIGKILL)  # sends and archive commits are in flight
+        assert await running.process.wait() == -signal.SIGKILL
         await asyncio.gather(*workers)
 
     assert acked
-    async with server_process(data) as (process, _):
+    async with spawn_server(data, *FAST_ARCHIVE) as running:
         committed = committed_ids(data / "agentmail.sqlite3")
         deadline = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
         while archived_position(repository) < committed[-1]:
             assert asyncio.get_running_loop().time() < deadline, "the archive never caught up"
             await asyncio.sleep(0.02)
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), STARTUP_SECONDS) == 0
+        running.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(running.process.wait(), STARTUP_SECONDS) == 0
 
     assert not list((repository / "objects" / "pack").glob("tmp_*"))  # no half-written pack
     archive = open_archive(repository)

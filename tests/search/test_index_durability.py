@@ -5,14 +5,9 @@ its integrity check; a version-1 database is migrated on start and its old mail 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import pathlib
-import re
 import signal
 import sqlite3
-import sys
-from collections.abc import AsyncIterator
 
 import grpc
 from agentmail.v1 import agent_service_pb2 as apb
@@ -27,63 +22,8 @@ from agentmail_server.domain.names import name_key
 from agentmail_server.services.auth import hash_token, new_token
 from agentmail_server.storage import schema
 
-LISTENING = re.compile(rb"agentmail listening on (\S+:\d+)")
-STARTUP_SECONDS = 30
 EXIT_SECONDS = 15
 DATABASE = "agentmail.sqlite3"
-
-
-class ServerProcess:
-    def __init__(self, process: asyncio.subprocess.Process, address: str) -> None:
-        self.process = process
-        self.address = address
-
-
-@contextlib.asynccontextmanager
-async def server_process(data_dir: pathlib.Path) -> AsyncIterator[ServerProcess]:
-    """``python -m agentmail_server`` on port 0 over ``data_dir``; killed on exit if alive."""
-    env = {**os.environ, "AGENTMAIL_METRICS_LISTEN": "off"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentmail_server",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        str(data_dir),
-        "--log-level",
-        "INFO",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    seen: list[bytes] = []
-
-    async def wait_for_address() -> str:
-        assert process.stderr is not None
-        while line := await process.stderr.readline():
-            seen.append(line)
-            if match := LISTENING.search(line):
-                return match.group(1).decode()
-        raise AssertionError(f"server exited before listening: {b''.join(seen)!r}")
-
-    async def drain() -> None:
-        assert process.stderr is not None
-        while line := await process.stderr.readline():
-            seen.append(line)
-
-    drainer = None
-    try:
-        address = await asyncio.wait_for(wait_for_address(), STARTUP_SECONDS)
-        drainer = asyncio.create_task(drain())
-        yield ServerProcess(process, address)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await asyncio.wait_for(process.wait(), EXIT_SECONDS)
-        if drainer is not None:
-            await asyncio.wait_for(drainer, EXIT_SECONDS)
 
 
 def check_index(database: pathlib.Path) -> None:
@@ -128,11 +68,11 @@ async def every_hit(stub, token: str, query: str) -> list[int]:
     raise AssertionError("paging never ended")
 
 
-async def test_every_acknowledged_message_is_searchable_once_after_sigkill(tmp_path):
+async def test_every_acknowledged_message_is_searchable_once_after_sigkill(tmp_path, spawn_server):
     data_dir = tmp_path / "data"
     acked: list[int] = []
     enough = asyncio.Event()
-    async with server_process(data_dir) as first:
+    async with spawn_server(data_dir) as first:
         async with grpc.aio.insecure_channel(first.address) as channel:
             agents = agent_service_pb2_grpc.AgentServiceStub(channel)
             mail = mail_service_pb2_grpc.MailServiceStub(channel)
@@ -163,7 +103,7 @@ async def test_every_acknowledged_message_is_searchable_once_after_sigkill(tmp_p
             await asyncio.wait_for(asyncio.gather(*senders), 30)
         assert await asyncio.wait_for(first.process.wait(), EXIT_SECONDS) == -signal.SIGKILL
 
-    async with server_process(data_dir) as second:
+    async with spawn_server(data_dir) as second:
         async with grpc.aio.insecure_channel(second.address) as channel:
             search = search_service_pb2_grpc.SearchServiceStub(channel)
             mail = mail_service_pb2_grpc.MailServiceStub(channel)
