@@ -1,7 +1,7 @@
 """Seeding a data folder directly through the server's storage layer, before the server starts.
 
 Projects, agents (with tokens the bench knows) and inbox messages are written with the same
-functions the writer thread runs (``storage.writes``), on a connection opened the way the
+functions the writer thread runs (``storage.sqlite.writes``), on a connection opened the way the
 server opens its own, in large transactions. That is much faster than going through gRPC and
 stays right when the schema changes (triggers such as the search index fire as usual).
 """
@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from agentmail_server.config import ServerConfig
+from agentmail_server.domain.drafts import Draft, Registration
 from agentmail_server.domain.models import Importance, Recipient, RecipientKind, now_micros
 from agentmail_server.services.auth import hash_token, new_token
-from agentmail_server.storage import schema, writes
-from agentmail_server.storage.connection import open_writer
+from agentmail_server.storage.sqlite import schema, writes
+from agentmail_server.storage.sqlite.connection import open_writer
 
 BODY_BYTES = 512
 _WORDS = [
@@ -153,7 +154,7 @@ class Seeder:
             agents = []
             for name in names:
                 token = new_token()
-                registration = writes.Registration(
+                registration = Registration(
                     project_id=project.id,
                     name=name,
                     program="bench",
@@ -200,7 +201,7 @@ class Seeder:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for i in range(done, min(done + batch, count)):
-                    draft = writes.Draft(
+                    draft = Draft(
                         project_id=project.project_id,
                         sender_id=sender.agent_id,
                         sender_name=sender.name,

@@ -1,7 +1,7 @@
 """Subscription hub: fans committed messages out to live inbox subscriptions.
 
-Each subscription has a small bounded buffer of notifications. The writer calls
-:meth:`Hub.publish` on the event loop after each commit (never before: a subscriber never sees
+Each subscription has a small bounded buffer of notifications. The commit feed
+calls :meth:`Hub.publish` on the event loop after each commit (never before: a subscriber never sees
 a message that is not durable). Publishing never blocks and never allocates more than the
 bounds allow: when a subscriber's buffer is full, the buffer is dropped and the subscriber is
 marked *overflowed*; its stream then catches up from storage after its last delivered cursor
@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-from collections.abc import Iterable
 
+from agentmail_server.domain.events import Commit
 from agentmail_server.domain.models import Message, RecipientKind
-from agentmail_server.storage.writes import Sent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +113,7 @@ def _resolve(waiter: asyncio.Future[None] | None) -> None:
 
 
 class Hub:
-    """Registry of live subscriptions by agent, fed by the writer's commits."""
+    """Registry of live subscriptions by agent, fed by the commit feed."""
 
     def __init__(self, buffer_capacity: int, max_subscriptions: int) -> None:
         self._capacity = buffer_capacity
@@ -158,13 +157,14 @@ class Hub:
         """Count one switch of a stream from live delivery to reading storage."""
         self._catch_ups += 1
 
-    def publish(self, committed: Iterable[object]) -> None:
-        """Fan committed sends out to their recipients' subscriptions. Never blocks."""
+    def publish(self, commit: Commit) -> None:
+        """Commit-feed listener: fan new messages out to their recipients' subscriptions.
+
+        Never blocks.
+        """
         if not self._by_agent:
             return
-        for result in committed:
-            if not isinstance(result, Sent) or result.deduplicated:
-                continue
+        for result in commit.messages:
             self._published += 1
             for recipient in result.recipients:
                 peers = self._by_agent.get(recipient.agent_id)

@@ -8,7 +8,9 @@ import pathlib
 import sqlite3
 
 from agentmail_server.metrics.families import writer_families
-from agentmail_server.storage.writer import BATCH_SIZE_BOUNDS, COMMIT_SECONDS_BOUNDS, Writer
+from agentmail_server.storage.feed import CommitPublisher
+from agentmail_server.storage.sqlite.writer import Writer
+from agentmail_server.storage.stats import BATCH_SIZE_BOUNDS, COMMIT_SECONDS_BOUNDS
 
 
 def _insert(value: str):
@@ -21,7 +23,9 @@ def _insert(value: str):
 
 
 async def test_histograms_add_up_to_the_counters(tmp_path: pathlib.Path) -> None:
-    writer = Writer(tmp_path / "db", "normal", queue_size=1000, max_batch=64)
+    writer = Writer(
+        tmp_path / "db", "normal", queue_size=1000, max_batch=64, feed=CommitPublisher()
+    )
     await writer.start()
     try:
         await writer.submit(_insert("alone"))  # an idle writer commits a lone write at once
@@ -41,7 +45,7 @@ async def test_histograms_add_up_to_the_counters(tmp_path: pathlib.Path) -> None
 
 
 async def test_rendered_as_cumulative_histograms(tmp_path: pathlib.Path) -> None:
-    writer = Writer(tmp_path / "db", "normal", queue_size=100, max_batch=8)
+    writer = Writer(tmp_path / "db", "normal", queue_size=100, max_batch=8, feed=CommitPublisher())
     await writer.start()
     try:
         await asyncio.gather(*(writer.submit(_insert(f"p{i}")) for i in range(40)))

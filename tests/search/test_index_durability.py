@@ -20,7 +20,7 @@ from agentmail.v1 import mail_service_pb2 as mpb
 from agentmail.v1 import search_service_pb2 as spb
 from agentmail_server.domain.names import name_key
 from agentmail_server.services.auth import hash_token, new_token
-from agentmail_server.storage import schema
+from agentmail_server.storage.sqlite import schema
 
 EXIT_SECONDS = 15
 DATABASE = "agentmail.sqlite3"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from agentmail_server.domain.drafts import Sent
+from agentmail_server.domain.events import Commit, CommitBuilder
 from agentmail_server.domain.models import Importance, Message, Recipient, RecipientKind
 from agentmail_server.hub import Hub
-from agentmail_server.storage.writes import Sent
 
 
 def _sent(message_id: int, *agent_ids: int, deduplicated: bool = False) -> Sent:
@@ -36,7 +37,12 @@ async def test_publish_reaches_every_subscription_of_the_recipient() -> None:
     hub = Hub(buffer_capacity=8, max_subscriptions=10)
     first, second, other = hub.subscribe(1), hub.subscribe(1), hub.subscribe(2)
     assert first and second and other
-    hub.publish([_sent(1, 1), _sent(2, 1, deduplicated=True), "not a send"])
+    changes = CommitBuilder()
+    changes.sent(_sent(1, 1))
+    changes.sent(_sent(2, 1, deduplicated=True))  # answered by an earlier message: not new
+    commit = changes.build()
+    assert commit is not None and commit.deduplicated_sends == 1
+    hub.publish(commit)
     assert [n.message.id for n in first.buffer] == [1]
     assert [n.message.id for n in second.buffer] == [1]
     assert not other.buffer
@@ -47,13 +53,13 @@ async def test_overflow_drops_buffer_and_flags_catch_up() -> None:
     hub = Hub(buffer_capacity=3, max_subscriptions=10)
     subscription = hub.subscribe(1)
     assert subscription
-    hub.publish([_sent(i, 1) for i in range(1, 10)])
+    hub.publish(Commit(messages=tuple(_sent(i, 1) for i in range(1, 10))))
     stats = hub.stats()
     assert stats.buffered_events == 0
     assert stats.overflows == 1
     assert subscription.take_overflow()
     assert not subscription.take_overflow()
-    hub.publish([_sent(10, 1)])
+    hub.publish(Commit(messages=(_sent(10, 1),)))
     assert [n.message.id for n in subscription.buffer] == [10]
 
 
@@ -79,10 +85,10 @@ async def test_wait_returns_when_mail_arrives_and_not_before() -> None:
     waiting = asyncio.create_task(subscription.wait(3600))
     await asyncio.sleep(0)  # let it start waiting
     assert not waiting.done()
-    hub.publish([_sent(1, 2)])  # for another agent: no wake-up
+    hub.publish(Commit(messages=(_sent(1, 2),)))  # for another agent: no wake-up
     await asyncio.sleep(0)
     assert not waiting.done()
-    hub.publish([_sent(2, 1)])
+    hub.publish(Commit(messages=(_sent(2, 1),)))
     await asyncio.wait_for(waiting, 5)
     assert [n.message.id for n in subscription.buffer] == [2]
     await asyncio.wait_for(subscription.wait(3600), 5)  # something buffered: returns at once
@@ -110,5 +116,5 @@ async def test_a_cancelled_wait_leaves_nothing_behind() -> None:
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    hub.publish([_sent(1, 1)])  # no waiter to wake: buffered, no error
+    hub.publish(Commit(messages=(_sent(1, 1),)))  # no waiter to wake: buffered, no error
     assert [n.message.id for n in subscription.buffer] == [1]

@@ -7,8 +7,11 @@ import pathlib
 import sqlite3
 
 import pytest
+from agentmail_server.domain.events import Commit, CommitBuilder
+from agentmail_server.domain.models import Project
 from agentmail_server.errors import NotFound, ResourceExhausted, Unavailable
-from agentmail_server.storage.writer import Writer
+from agentmail_server.storage.feed import CommitPublisher
+from agentmail_server.storage.sqlite.writer import Writer
 
 
 def _insert(value: str) -> object:
@@ -28,7 +31,7 @@ def _count(path: pathlib.Path) -> int:
 
 
 async def test_concurrent_writes_commit_in_groups(tmp_path: pathlib.Path) -> None:
-    writer = Writer(tmp_path / "db", "full", queue_size=1000, max_batch=512)
+    writer = Writer(tmp_path / "db", "full", queue_size=1000, max_batch=512, feed=CommitPublisher())
     await writer.start()
     try:
         ids = await asyncio.gather(*(writer.submit(_insert(f"p{i}")) for i in range(300)))
@@ -42,7 +45,9 @@ async def test_concurrent_writes_commit_in_groups(tmp_path: pathlib.Path) -> Non
 
 
 async def test_failing_operation_rolls_back_alone(tmp_path: pathlib.Path) -> None:
-    writer = Writer(tmp_path / "db", "normal", queue_size=100, max_batch=100)
+    writer = Writer(
+        tmp_path / "db", "normal", queue_size=100, max_batch=100, feed=CommitPublisher()
+    )
     await writer.start()
 
     def insert_then_fail(conn: sqlite3.Connection) -> None:
@@ -69,7 +74,7 @@ async def test_failing_operation_rolls_back_alone(tmp_path: pathlib.Path) -> Non
 
 
 async def test_full_queue_fails_fast(tmp_path: pathlib.Path) -> None:
-    writer = Writer(tmp_path / "db", "normal", queue_size=2, max_batch=1)
+    writer = Writer(tmp_path / "db", "normal", queue_size=2, max_batch=1, feed=CommitPublisher())
     await writer.start()
     gate = asyncio.Event()
     taken = asyncio.Event()
@@ -100,7 +105,7 @@ async def test_full_queue_fails_fast(tmp_path: pathlib.Path) -> None:
 
 
 async def test_close_commits_queued_writes_then_refuses(tmp_path: pathlib.Path) -> None:
-    writer = Writer(tmp_path / "db", "full", queue_size=100, max_batch=4)
+    writer = Writer(tmp_path / "db", "full", queue_size=100, max_batch=4, feed=CommitPublisher())
     await writer.start()
     pending = [asyncio.create_task(writer.submit(_insert(f"c{i}"))) for i in range(20)]
     await asyncio.sleep(0)
@@ -111,19 +116,30 @@ async def test_close_commits_queued_writes_then_refuses(tmp_path: pathlib.Path) 
         await writer.submit(_insert("late"))
 
 
-async def test_commit_listener_sees_only_committed_results(tmp_path: pathlib.Path) -> None:
-    writer = Writer(tmp_path / "db", "normal", queue_size=100, max_batch=100)
-    seen: list[object] = []
-    writer.add_commit_listener(seen.extend)
+async def test_feed_publishes_one_commit_with_only_the_committed_changes(
+    tmp_path: pathlib.Path,
+) -> None:
+    feed = CommitPublisher()
+    seen: list[Commit] = []
+    feed.subscribe(seen.append)
+    writer = Writer(tmp_path / "db", "normal", queue_size=100, max_batch=100, feed=feed)
     await writer.start()
 
     def fail(conn: sqlite3.Connection) -> None:
         raise NotFound("X", "x")
 
+    def record(changes: CommitBuilder, value: object) -> None:
+        changes.projects.append(Project(id=int(str(value)), slug="s", human_key="k", created_at=0))
+
     try:
         await asyncio.gather(
-            writer.submit(_insert("ok")), writer.submit(fail), return_exceptions=True
+            writer.submit(_insert("ok"), record),
+            writer.submit(fail, record),
+            writer.submit(_insert("unrecorded")),
+            return_exceptions=True,
         )
+        # An operation nobody records changes nothing the feed reports: no empty commits.
+        await writer.submit(_insert("alone"))
     finally:
         await writer.close()
-    assert seen == [1]
+    assert [[p.id for p in commit.projects] for commit in seen] == [[1]]

@@ -14,7 +14,6 @@ stop asks it to archive everything committed (within the grace period) before it
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import json
 import logging
@@ -28,8 +27,9 @@ from agentmail_server.archive._settings import (
     ArchiveStats,
 )
 from agentmail_server.archive._worker import STOP, WAKE, open_archive, worker_command
+from agentmail_server.domain.events import Commit
 from agentmail_server.domain.models import now_micros
-from agentmail_server.storage.writes import Sent
+from agentmail_server.histogram import BucketCounts
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ class ArchiveProjector:
         self._last_batch = 0
         self._last_seconds = 0.0
         self._packs = (0, 0)  # pack files, and their bytes
-        self._counts = [0] * (len(COMMIT_SECONDS_BOUNDS) + 1)
-        self._seconds = 0.0
+        self._step_seconds = BucketCounts(COMMIT_SECONDS_BOUNDS)
 
     async def start(self) -> None:
         """Check (or create) the repository, then start the worker.
@@ -161,21 +160,21 @@ class ArchiveProjector:
             self._agents += step["agents"]
             self._last_batch = step["messages"]
             self._last_seconds = seconds
-            self._counts[bisect.bisect_left(COMMIT_SECONDS_BOUNDS, seconds)] += 1
-            self._seconds += seconds
+            self._step_seconds.observe(seconds)
         self._progress.set()
         self._progress = asyncio.Event()
 
-    def notify(self, committed: list[object]) -> None:
-        """Writer commit listener: note the newest message and wake the worker.
+    def notify(self, commit: Commit) -> None:
+        """Commit-feed listener: note the newest message and wake the worker.
 
-        Runs on the loop after every commit; constant work per committed result.
+        Runs on the loop after every commit; constant work per committed message.
         """
-        for result in committed:
-            if isinstance(result, Sent) and not result.deduplicated:
-                if self._pending_since is None and result.message.id > self._position[0]:
-                    self._pending_since = result.message.created_at
-                self._committed_id = max(self._committed_id, result.message.id)
+        if not (commit.messages or commit.agents or commit.projects):
+            return  # receipts are not archived
+        for sent in commit.messages:
+            if self._pending_since is None and sent.message.id > self._position[0]:
+                self._pending_since = sent.message.created_at
+            self._committed_id = max(self._committed_id, sent.message.id)
         self._wake()
 
     @property
@@ -228,8 +227,8 @@ class ArchiveProjector:
             last_commit_seconds=self._last_seconds,
             pack_files=self._packs[0],
             pack_bytes=self._packs[1],
-            commit_seconds_counts=tuple(self._counts),
-            commit_seconds_sum=self._seconds,
+            commit_seconds_counts=self._step_seconds.counts(),
+            commit_seconds_sum=self._step_seconds.total,
         )
 
     async def stop(self, max_seconds: float) -> None:

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from agentmail_server.archive._commits import Position
 from agentmail_server.archive._layout import MessageRecord
 from agentmail_server.domain.models import Agent, Project
-from agentmail_server.storage.connection import READER_PRAGMAS, reader_uri
-from agentmail_server.storage.rows import (
+from agentmail_server.storage.sqlite.connection import READER_PRAGMAS, reader_uri
+from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
     AGENT_FROM,
     MESSAGE_COLUMNS,

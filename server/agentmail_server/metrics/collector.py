@@ -21,22 +21,21 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from agentmail_server.domain.events import Commit
 from agentmail_server.hub import HubStats
 from agentmail_server.metrics import families
 from agentmail_server.metrics.families import ArchiveProgress, SendStats
 from agentmail_server.metrics.grpc_metrics import MethodSnapshot
 from agentmail_server.services.cache import CacheStats
-from agentmail_server.storage.readers import ReadPoolStats
-from agentmail_server.storage.writer import WriterStats
-from agentmail_server.storage.writes import Sent
+from agentmail_server.storage.stats import ReadPoolStats, WriterStats
 
 logger = logging.getLogger(__name__)
 
 
 class SendCounter:
-    """A writer commit listener that counts committed sends and their deliveries.
+    """A commit-feed listener that counts committed sends and their deliveries.
 
-    Register it with ``Writer.add_commit_listener``; it runs on the loop after each commit.
+    Subscribe it to the storage's commit feed; it runs on the loop after each commit.
     """
 
     def __init__(self) -> None:
@@ -44,16 +43,12 @@ class SendCounter:
         self._recipients = 0
         self._deduplicated = 0
 
-    def __call__(self, committed: list[object]) -> None:
-        """Count the ``Sent`` results of one commit (other results are ignored)."""
-        for result in committed:
-            if not isinstance(result, Sent):
-                continue
-            if result.deduplicated:
-                self._deduplicated += 1
-            else:
-                self._messages += 1
-                self._recipients += len(result.recipients)
+    def __call__(self, commit: Commit) -> None:
+        """Count the sends of one commit."""
+        self._deduplicated += commit.deduplicated_sends
+        self._messages += len(commit.messages)
+        for sent in commit.messages:
+            self._recipients += len(sent.recipients)
 
     def stats(self) -> SendStats:
         """A snapshot of the counts."""
@@ -67,9 +62,9 @@ class MetricSources:
     Attributes:
         rpc: per-method call statistics (``RpcMetrics.stats``).
         sends: committed sends (``SendCounter.stats``).
-        writer: the single writer (``Writer.stats``).
+        writer: the storage's write queue (``Storage.writer_stats``).
         hub: the subscription hub (``Hub.stats``).
-        read_pool: the read-only pool (``ReadPool.stats``).
+        read_pool: the storage's read connections (``Storage.read_pool_stats``).
         caches: ``(name, stats)`` of each LRU cache; the names become label values.
         database_files: ``(name, path)`` of files whose size to export; a missing file is 0.
         archive: the archive's progress, once there is an archive; None exports nothing.

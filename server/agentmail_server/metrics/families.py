@@ -23,8 +23,7 @@ from prometheus_client.core import (
 from agentmail_server.hub import HubStats
 from agentmail_server.metrics.grpc_metrics import MethodSnapshot
 from agentmail_server.services.cache import CacheStats
-from agentmail_server.storage.readers import ReadPoolStats
-from agentmail_server.storage.writer import WriterStats
+from agentmail_server.storage.stats import ReadPoolStats, WriterStats
 
 GRPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
 

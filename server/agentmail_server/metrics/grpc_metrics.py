@@ -11,12 +11,12 @@ interceptor's wrapper) and from the fixed set of status codes, so cardinality is
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 from collections.abc import Iterable
 
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
+from agentmail_server.histogram import BucketCounts
 from agentmail_server.metrics.buckets import LATENCY_BUCKETS
 
 UNARY = "unary"
@@ -67,11 +67,9 @@ class MethodStats:
     """The live counters of one method; every call reports to it from the event loop."""
 
     __slots__ = (
-        "_bounds",
-        "_buckets",
+        "_durations",
         "_handled",
         "_received",
-        "_seconds",
         "_sent",
         "_started",
         "_unary_request",
@@ -87,15 +85,13 @@ class MethodStats:
         self.service = service
         self.method = method
         self.rpc_type = rpc_type
-        self._bounds = bounds
         self._unary_request = rpc_type in (UNARY, SERVER_STREAM)
         self._unary_response = rpc_type in (UNARY, CLIENT_STREAM)
         self._started = 0
         self._received = 0
         self._sent = 0
         self._handled: dict[str, int] = {}
-        self._buckets = [0] * (len(bounds) + 1)
-        self._seconds = 0.0
+        self._durations = BucketCounts(bounds)
 
     def started(self) -> None:
         """A call began; a unary request counts as its one received message."""
@@ -118,9 +114,7 @@ class MethodStats:
         """
         handled = self._handled
         handled[code] = handled.get(code, 0) + 1
-        # bisect_left: a duration equal to a bound belongs to that bound's bucket (le).
-        self._buckets[bisect.bisect_left(self._bounds, seconds)] += 1
-        self._seconds += seconds
+        self._durations.observe(seconds)
         if self._unary_response and code == "OK":
             self._sent += 1
 
@@ -134,9 +128,9 @@ class MethodStats:
             received=self._received,
             sent=self._sent,
             handled=tuple(sorted(self._handled.items())),
-            bounds=self._bounds,
-            bucket_counts=tuple(self._buckets),
-            seconds_sum=self._seconds,
+            bounds=self._durations.bounds,
+            bucket_counts=self._durations.counts(),
+            seconds_sum=self._durations.total,
         )
 
 

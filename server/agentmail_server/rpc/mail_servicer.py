@@ -8,12 +8,12 @@ from typing import Any
 from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc
 
 from agentmail_server.domain import cursors
+from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.rpc import convert
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Compose, Mailer
 from agentmail_server.services.subscriptions import Heartbeat, InboxStreamer
-from agentmail_server.storage.queries import InboxFilter
 
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 

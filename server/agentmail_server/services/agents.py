@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits, names
+from agentmail_server.domain.drafts import Registration
 from agentmail_server.domain.models import Agent, Identity, Project, now_micros
 from agentmail_server.errors import NotFound, PermissionDenied, invalid
 from agentmail_server.services.auth import Authenticator, hash_token, new_token, parse_authorization
 from agentmail_server.services.cache import LruCache
-from agentmail_server.storage import writes
-from agentmail_server.storage.queries import Queries
-from agentmail_server.storage.writer import Writer
+from agentmail_server.storage.ports import AgentWrites, MailReads
 
 PROFILE_FIELDS = ("program", "model", "task_description")
 
@@ -21,9 +19,9 @@ class AgentDirectory:
     """Use cases of AgentService."""
 
     def __init__(
-        self, writer: Writer, queries: Queries, auth: Authenticator, cache_size: int
+        self, writes: AgentWrites, queries: MailReads, auth: Authenticator, cache_size: int
     ) -> None:
-        self._writer = writer
+        self._writes = writes
         self._queries = queries
         self._auth = auth
         # Projects are never renamed or deleted, so slug -> project can be cached for good.
@@ -37,8 +35,7 @@ class AgentDirectory:
         existing = await self._queries.project_by_human_key(human_key)
         if existing is not None:
             return existing, False
-        operation = functools.partial(writes.ensure_project, human_key=human_key, now=now_micros())
-        return await self._writer.submit(operation)
+        return await self._writes.ensure_project(human_key, now_micros())
 
     async def project(self, slug: str) -> Project:
         """The project with ``slug``.
@@ -87,7 +84,7 @@ class AgentDirectory:
         # A new agent always gets a fresh server-made token; a presented token only proves
         # ownership of an existing name (and is handed back unchanged).
         fresh = new_token()
-        registration = writes.Registration(
+        registration = Registration(
             project_id=project.id,
             name=name,
             program=profile.get("program", ""),
@@ -96,8 +93,7 @@ class AgentDirectory:
             new_token_hash=hash_token(fresh),
             presented_token_hash=hash_token(presented) if presented else None,
         )
-        operation = functools.partial(writes.register_agent, reg=registration, now=now_micros())
-        agent, created = await self._writer.submit(operation)
+        agent, created = await self._writes.register_agent(registration, now_micros())
         return agent, (fresh if created or presented is None else presented), created
 
     async def agent(self, project_slug: str, name: str) -> Agent:
@@ -156,10 +152,7 @@ class AgentDirectory:
         chosen = mask or PROFILE_FIELDS
         fields = {path: profile.get(path, "") for path in chosen}
         _check_profile(fields)
-        operation = functools.partial(
-            writes.update_agent, agent_id=caller.agent_id, fields=fields, now=now_micros()
-        )
-        return await self._writer.submit(operation)
+        return await self._writes.update_agent(caller.agent_id, fields, now_micros())
 
 
 def _check_profile(profile: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ import secrets
 from agentmail_server.domain.models import Identity
 from agentmail_server.errors import Unauthenticated
 from agentmail_server.services.cache import LruCache
-from agentmail_server.storage.queries import Queries
+from agentmail_server.storage.ports import MailReads
 
 TOKEN_PREFIX = "am_"
 
@@ -43,7 +43,7 @@ def parse_authorization(value: str | None) -> str | None:
 class Authenticator:
     """Turns a presented token into the agent it belongs to, through a bounded cache."""
 
-    def __init__(self, queries: Queries, cache_size: int) -> None:
+    def __init__(self, queries: MailReads, cache_size: int) -> None:
         self._queries = queries
         self.cache: LruCache[str, Identity] = LruCache(cache_size)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from agentmail_server.domain import cursors, limits
+from agentmail_server.domain.drafts import Draft, Sent
+from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import (
     IMPORTANCE_VALUES,
     Delivery,
@@ -23,9 +24,7 @@ from agentmail_server.domain.models import (
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
 from agentmail_server.services.recipients import RecipientResolver
-from agentmail_server.storage import writes
-from agentmail_server.storage.queries import InboxFilter, Queries
-from agentmail_server.storage.writer import Writer
+from agentmail_server.storage.ports import MailReads, MailWrites
 
 T = TypeVar("T")
 # Summaries read a thread page by page (bodies included) and stop after this many messages.
@@ -57,8 +56,8 @@ class InboxPage:
 class Mailer:
     """Use cases of MailService."""
 
-    def __init__(self, writer: Writer, queries: Queries, resolver: RecipientResolver) -> None:
-        self._writer = writer
+    def __init__(self, writes: MailWrites, queries: MailReads, resolver: RecipientResolver) -> None:
+        self._writes = writes
         self._queries = queries
         self._resolver = resolver
 
@@ -70,7 +69,7 @@ class Mailer:
         cc: Sequence[str],
         bcc: Sequence[str],
         broadcast: bool,
-    ) -> writes.Sent:
+    ) -> Sent:
         """Validate, resolve recipients and commit a new message."""
         _check_compose(compose)
         if broadcast:
@@ -103,8 +102,8 @@ class Mailer:
 
     async def _commit(
         self, caller: Identity, compose: Compose, recipients: tuple[Recipient, ...]
-    ) -> writes.Sent:
-        draft = writes.Draft(
+    ) -> Sent:
+        draft = Draft(
             project_id=caller.project_id,
             sender_id=caller.agent_id,
             sender_name=caller.name,
@@ -117,8 +116,7 @@ class Mailer:
             topic=compose.topic,
             idempotency_key=compose.idempotency_key,
         )
-        operation = functools.partial(writes.insert_message, draft=draft, now=now_micros())
-        return await self._writer.submit(operation)
+        return await self._writes.insert_message(draft, now_micros())
 
     async def reply(
         self,
@@ -128,7 +126,7 @@ class Mailer:
         to: Sequence[str],
         cc: Sequence[str],
         reply_all: bool,
-    ) -> writes.Sent:
+    ) -> Sent:
         """Reply in the original's thread; see the contract for who is addressed."""
         original, _ = await self.get(caller, message_id)
         compose = dataclasses.replace(
@@ -294,14 +292,9 @@ class Mailer:
             raise invalid("message_ids", "at least one message id is required")
         if len(unique) > limits.MAX_IDS_PER_CALL:
             raise invalid("message_ids", f"at most {limits.MAX_IDS_PER_CALL} ids per call")
-        operation = functools.partial(
-            writes.mark_deliveries,
-            agent_id=caller.agent_id,
-            message_ids=unique,
-            now=now_micros(),
-            acknowledge=acknowledge,
+        return await self._writes.mark_deliveries(
+            caller.agent_id, unique, now_micros(), acknowledge=acknowledge
         )
-        return await self._writer.submit(operation)
 
 
 def _reply_subject(subject: str) -> str:

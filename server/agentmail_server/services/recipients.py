@@ -9,13 +9,13 @@ from agentmail_server.domain.limits import MAX_RECIPIENTS
 from agentmail_server.domain.models import Recipient, RecipientKind
 from agentmail_server.errors import FieldViolation, InvalidArgument, NotFound, invalid
 from agentmail_server.services.cache import LruCache
-from agentmail_server.storage.queries import Queries
+from agentmail_server.storage.ports import MailReads
 
 
 class RecipientResolver:
     """Maps names in a project to agents. Agents are never renamed, so entries never go stale."""
 
-    def __init__(self, queries: Queries, cache_size: int) -> None:
+    def __init__(self, queries: MailReads, cache_size: int) -> None:
         self._queries = queries
         self.cache: LruCache[tuple[int, str], tuple[int, str]] = LruCache(cache_size)
 

@@ -6,11 +6,11 @@ import dataclasses
 from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits, names, search_query
+from agentmail_server.domain.filters import Hit, SearchFilter
 from agentmail_server.domain.models import IMPORTANCE_VALUES, Identity, Message
 from agentmail_server.errors import NotFound, invalid
 from agentmail_server.services.rankings import RankingCache
-from agentmail_server.storage.queries import Queries
-from agentmail_server.storage.search import Hit, SearchFilter, SearchQueries
+from agentmail_server.storage.ports import MailReads, SearchReads
 
 # Relevance pages are offsets into a ranking; deep offsets cost more, so paging stops here.
 MAX_RELEVANCE_RESULTS = 10_000
@@ -51,7 +51,7 @@ class SearchResult:
 class Searcher:
     """Use case of SearchService."""
 
-    def __init__(self, search: SearchQueries, queries: Queries) -> None:
+    def __init__(self, search: SearchReads, queries: MailReads) -> None:
         self._search = search
         self._queries = queries
         self.rankings = RankingCache(

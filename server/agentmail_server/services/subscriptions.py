@@ -12,10 +12,11 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 from agentmail_server.domain import cursors, limits
+from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem, now_micros
 from agentmail_server.errors import ResourceExhausted, Unavailable
 from agentmail_server.hub import Hub, Notification, Subscription
-from agentmail_server.storage.queries import InboxFilter, Queries
+from agentmail_server.storage.ports import MailReads
 
 CATCH_UP_PAGE = 256
 
@@ -34,7 +35,7 @@ StreamEvent = InboxItem | Heartbeat
 class InboxStreamer:
     """Builds the event stream of one subscription."""
 
-    def __init__(self, hub: Hub, queries: Queries, heartbeat_seconds: float) -> None:
+    def __init__(self, hub: Hub, queries: MailReads, heartbeat_seconds: float) -> None:
         self._hub = hub
         self._queries = queries
         self._heartbeat_seconds = heartbeat_seconds

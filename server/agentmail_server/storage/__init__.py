@@ -1,1 +1,5 @@
-"""SQLite storage: schema, the single writer, the read pool and the queries."""
+"""Storage: the interfaces (:mod:`.ports`) and their backends (:mod:`.sqlite`).
+
+Services and the hub use :mod:`.ports` only; the composition root opens a backend with
+:func:`agentmail_server.storage.backends.open_storage`.
+"""

@@ -7,43 +7,17 @@ privacy: a bcc delivery counts only for the sender and for the bcc recipient its
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from agentmail_server.domain.models import Message, RecipientKind
-from agentmail_server.storage.readers import ReadPool
-from agentmail_server.storage.rows import MESSAGE_COLUMNS, body_column, message_from_row
+from agentmail_server.domain.filters import Hit, SearchFilter
+from agentmail_server.domain.models import RecipientKind
+from agentmail_server.storage.sqlite.readers import ReadPool
+from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS, body_column, message_from_row
 
 # bm25 column weights: a match in the subject counts four times one in the body.
 SUBJECT_WEIGHT = 4.0
 BODY_WEIGHT = 1.0
 SNIPPET_TOKENS = 16
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchFilter:
-    """Structured filters applied together with the text query."""
-
-    sent_only: bool = False
-    received_only: bool = False
-    sender_id: int | None = None
-    recipient_id: int | None = None
-    thread_id: str = ""
-    topic: str = ""
-    min_importance: int = 0
-    start_micros: int | None = None
-    end_micros: int | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Hit:
-    """A matching message (not yet restricted to the viewer), its kind for the viewer,
-    relevance (higher is better) and snippet."""
-
-    message: Message
-    kind: RecipientKind | None
-    score: float
-    snippet: str
 
 
 class SearchQueries:

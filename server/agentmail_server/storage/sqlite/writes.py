@@ -1,29 +1,27 @@
 """Write operations. Each runs on the writer thread inside the batch transaction.
 
-They are plain functions of a ``sqlite3.Connection``; the services bind their arguments with
-``functools.partial`` and hand them to :meth:`Writer.submit`. A constant number of statements
+They are plain functions of a ``sqlite3.Connection``; :mod:`.backend` binds their arguments with
+``functools.partial`` and hands them to :meth:`Writer.submit`. A constant number of statements
 per operation: recipients and id lists go through ``executemany`` or one ``IN (...)``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Mapping, Sequence
 
 from agentmail_server.domain import names
+from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.limits import IDEMPOTENCY_WINDOW_MICROS
 from agentmail_server.domain.models import (
     Agent,
     DeliveryState,
-    Importance,
     Message,
     Project,
-    Recipient,
     RecipientKind,
 )
 from agentmail_server.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
-from agentmail_server.storage.rows import (
+from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
     AGENT_FROM,
     MESSAGE_COLUMNS,
@@ -65,19 +63,6 @@ def _slug_taken(conn: sqlite3.Connection, slug: str) -> bool:
 # Every registration and profile change takes the next agent revision (one index seek), so the
 # archive can follow agent changes in commit order (see storage.schema).
 _NEXT_REVISION = "(SELECT coalesce(max(revision), 0) + 1 FROM agents)"
-
-
-@dataclasses.dataclass(frozen=True)
-class Registration:
-    """What RegisterAgent asks for. ``presented_token_hash`` is the caller's token, if any."""
-
-    project_id: int
-    name: str
-    program: str
-    model: str
-    task_description: str
-    new_token_hash: str
-    presented_token_hash: str | None
 
 
 def register_agent(conn: sqlite3.Connection, reg: Registration, now: int) -> tuple[Agent, bool]:
@@ -148,32 +133,6 @@ def _load_agent(conn: sqlite3.Connection, agent_id: int) -> Agent:
         f"SELECT {AGENT_COLUMNS} FROM {AGENT_FROM} WHERE a.id = ?", (agent_id,)
     ).fetchone()
     return agent_from_row(row)
-
-
-@dataclasses.dataclass(frozen=True)
-class Draft:
-    """A validated message ready to store. Recipients are resolved and de-duplicated."""
-
-    project_id: int
-    sender_id: int
-    sender_name: str
-    recipients: tuple[Recipient, ...]
-    subject: str
-    body: str
-    importance: Importance
-    ack_required: bool
-    thread_id: str
-    topic: str
-    idempotency_key: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Sent:
-    """A committed send: the full message (sender's view) and whom it was delivered to."""
-
-    message: Message
-    recipients: tuple[Recipient, ...]
-    deduplicated: bool
 
 
 def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:

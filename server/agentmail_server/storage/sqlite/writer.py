@@ -13,7 +13,6 @@ growing memory; callers see RESOURCE_EXHAUSTED with retry information.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import concurrent.futures
 import dataclasses
 import logging
@@ -24,55 +23,39 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from agentmail_server.config import SyncMode
+from agentmail_server.domain.events import CommitBuilder
 from agentmail_server.errors import AgentmailError, ResourceExhausted, Unavailable
-from agentmail_server.storage import schema
-from agentmail_server.storage.connection import open_writer
+from agentmail_server.histogram import BucketCounts
+from agentmail_server.storage.feed import CommitPublisher
+from agentmail_server.storage.sqlite import schema
+from agentmail_server.storage.sqlite.connection import open_writer
+from agentmail_server.storage.stats import BATCH_SIZE_BOUNDS, COMMIT_SECONDS_BOUNDS, WriterStats
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], T]
-# Called on the event loop after each commit with the results of the committed operations.
-CommitListener = Callable[[list[object]], None]
-
-# Histogram bounds of the writer's batch sizes (1 .. 4096 operations) and commit durations
-# (25 µs .. 13.1 s, factor 2), as exported by agentmail_server.metrics.
-BATCH_SIZE_BOUNDS: tuple[float, ...] = tuple(float(2**i) for i in range(13))
-COMMIT_SECONDS_BOUNDS: tuple[float, ...] = tuple(25e-6 * 2**i for i in range(20))
-
-
-@dataclasses.dataclass(frozen=True)
-class WriterStats:
-    """A snapshot of the writer's counters."""
-
-    queue_depth: int
-    queue_capacity: int
-    batches: int
-    operations: int
-    failed_operations: int
-    rejected_full: int
-    last_batch_size: int
-    last_commit_seconds: float
-    # Histograms of committed batches: counts per bucket (not cumulative), one more than the
-    # bounds, the last counting values above every bound.
-    batch_size_bounds: tuple[float, ...] = BATCH_SIZE_BOUNDS
-    batch_size_counts: tuple[int, ...] = ()
-    commit_seconds_bounds: tuple[float, ...] = COMMIT_SECONDS_BOUNDS
-    commit_seconds_counts: tuple[int, ...] = ()
-    commit_seconds_sum: float = 0.0
+# Records what a committed operation changed (its result) for the commit feed.
+Recorder = Callable[[CommitBuilder, T], None]
 
 
 @dataclasses.dataclass
 class _Job(Generic[T]):
     operation: Operation[T]
     future: asyncio.Future[T]
+    record: Recorder[T] | None
 
 
 class Writer:
     """Owns the read-write connection and applies queued operations in group commits."""
 
     def __init__(
-        self, path: pathlib.Path, synchronous: SyncMode, queue_size: int, max_batch: int
+        self,
+        path: pathlib.Path,
+        synchronous: SyncMode,
+        queue_size: int,
+        max_batch: int,
+        feed: CommitPublisher,
     ) -> None:
         self._path = path
         self._synchronous = synchronous
@@ -85,7 +68,7 @@ class Writer:
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-w")
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
-        self._listeners: list[CommitListener] = []
+        self._feed = feed
         self._closing = False
         self._batches = 0
         self._operations = 0
@@ -93,10 +76,9 @@ class Writer:
         self._rejected = 0
         self._last_batch = 0
         self._last_commit = 0.0
-        # Updated on the writer thread only; stats() copies them (a list copy is atomic).
-        self._batch_counts = [0] * (len(BATCH_SIZE_BOUNDS) + 1)
-        self._commit_counts = [0] * (len(COMMIT_SECONDS_BOUNDS) + 1)
-        self._commit_seconds = 0.0
+        # Updated on the writer thread only; stats() copies them.
+        self._batch_sizes = BucketCounts(BATCH_SIZE_BOUNDS)
+        self._commit_seconds = BucketCounts(COMMIT_SECONDS_BOUNDS)
 
     async def start(self) -> None:
         """Open the connection, migrate the schema and start taking operations."""
@@ -111,15 +93,13 @@ class Writer:
             logger.info("database migrated from schema %s to %s", before, schema.SCHEMA_VERSION)
         return conn
 
-    def add_commit_listener(self, listener: CommitListener) -> None:
-        """Call ``listener`` on the loop after every commit, with the committed results."""
-        self._listeners.append(listener)
-
-    async def submit(self, operation: Operation[T]) -> T:
+    async def submit(self, operation: Operation[T], record: Recorder[T] | None = None) -> T:
         """Queue ``operation`` and wait until its batch has committed; returns its result.
 
         The operation runs on the writer thread inside a transaction and must not block on
-        anything else. If the awaiting caller is cancelled, the write still happens.
+        anything else. If the awaiting caller is cancelled, the write still happens. After the
+        commit, ``record`` (on the loop) adds what the operation changed to the batch's
+        :class:`~agentmail_server.domain.events.Commit`, which the feed then publishes once.
 
         Raises:
             ResourceExhausted: the queue is full.
@@ -130,7 +110,7 @@ class Writer:
             raise Unavailable("SHUTTING_DOWN", "the server is shutting down", retry_after_seconds=1)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Job(operation, future))
+            self._queue.put_nowait(_Job(operation, future, record))
         except asyncio.QueueFull:
             self._rejected += 1
             raise ResourceExhausted(
@@ -156,21 +136,19 @@ class Writer:
                     break
                 batch.append(queued)
             outcomes = await loop.run_in_executor(self._executor, self._apply, batch)
-            committed: list[object] = []
+            changes = CommitBuilder()
             for pending, (ok, value) in zip(batch, outcomes, strict=True):
-                if ok:
-                    committed.append(value)
+                if ok and pending.record is not None:
+                    pending.record(changes, value)
                 if pending.future.done():  # the caller was cancelled; the write stands
                     continue
                 if ok:
                     pending.future.set_result(value)
                 else:
                     pending.future.set_exception(value)  # type: ignore[arg-type]
-            for listener in self._listeners:
-                try:
-                    listener(committed)
-                except Exception:
-                    logger.exception("commit listener failed")
+            commit = changes.build()
+            if commit is not None:
+                self._feed.publish(commit)
             if stop:
                 return
 
@@ -210,9 +188,8 @@ class Writer:
         self._failed += sum(1 for ok, _ in outcomes if not ok)
         self._last_batch = len(batch)
         self._last_commit = elapsed = time.perf_counter() - started
-        self._batch_counts[bisect.bisect_left(BATCH_SIZE_BOUNDS, len(batch))] += 1
-        self._commit_counts[bisect.bisect_left(COMMIT_SECONDS_BOUNDS, elapsed)] += 1
-        self._commit_seconds += elapsed
+        self._batch_sizes.observe(len(batch))
+        self._commit_seconds.observe(elapsed)
         return outcomes
 
     def stats(self) -> WriterStats:
@@ -226,9 +203,9 @@ class Writer:
             rejected_full=self._rejected,
             last_batch_size=self._last_batch,
             last_commit_seconds=self._last_commit,
-            batch_size_counts=tuple(self._batch_counts),
-            commit_seconds_counts=tuple(self._commit_counts),
-            commit_seconds_sum=self._commit_seconds,
+            batch_size_counts=self._batch_sizes.counts(),
+            commit_seconds_counts=self._commit_seconds.counts(),
+            commit_seconds_sum=self._commit_seconds.total,
         )
 
     async def close(self) -> None:

@@ -7,10 +7,10 @@ primary key. No query scans a table or calls a function on an indexed column.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -19,8 +19,8 @@ from agentmail_server.domain.models import (
     Message,
     Project,
 )
-from agentmail_server.storage.readers import ReadPool
-from agentmail_server.storage.rows import (
+from agentmail_server.storage.sqlite.readers import ReadPool
+from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
     AGENT_FROM,
     DELIVERY_COLUMNS,
@@ -34,18 +34,9 @@ from agentmail_server.storage.rows import (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class InboxFilter:
-    """Which of an inbox's deliveries a page or subscription wants."""
-
-    unread_only: bool = False
-    urgent_only: bool = False
-    topic: str = ""
-    thread_id: str = ""
-
-
 class Queries:
-    """Every read the services make."""
+    """Every read the services make: the SQLite
+    :class:`~agentmail_server.storage.ports.MailReads`."""
 
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool

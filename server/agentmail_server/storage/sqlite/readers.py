@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import pathlib
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aiosqlite
 
-from agentmail_server.storage.connection import READER_PRAGMAS, reader_uri
-
-
-@dataclasses.dataclass(frozen=True)
-class ReadPoolStats:
-    """A snapshot of the pool's use."""
-
-    size: int
-    idle: int
-    queries: int
+from agentmail_server.storage.sqlite.connection import READER_PRAGMAS, reader_uri
+from agentmail_server.storage.stats import ReadPoolStats
 
 
 class ReadPool:

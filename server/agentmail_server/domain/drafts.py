@@ -1,0 +1,54 @@
+"""What a write asks storage for, and what a committed send reports back.
+
+Value types that cross layers: the services build them, every storage backend takes and returns
+them, and the commit feed carries them to the hub, the archive and the metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agentmail_server.domain.models import Importance, Message, Recipient
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """What RegisterAgent asks for. ``presented_token_hash`` is the caller's token, if any."""
+
+    project_id: int
+    name: str
+    program: str
+    model: str
+    task_description: str
+    new_token_hash: str
+    presented_token_hash: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Draft:
+    """A validated message ready to store. Recipients are resolved and de-duplicated."""
+
+    project_id: int
+    sender_id: int
+    sender_name: str
+    recipients: tuple[Recipient, ...]
+    subject: str
+    body: str
+    importance: Importance
+    ack_required: bool
+    thread_id: str
+    topic: str
+    idempotency_key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    """A committed send: the full message (sender's view) and whom it was delivered to.
+
+    ``deduplicated`` is True when an earlier send with the same idempotency key answered the
+    request; then ``recipients`` is empty and nothing new was committed.
+    """
+
+    message: Message
+    recipients: tuple[Recipient, ...]
+    deduplicated: bool

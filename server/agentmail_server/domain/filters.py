@@ -1,0 +1,43 @@
+"""Filters that reads take and the hits that searches return: plain values, no SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agentmail_server.domain.models import Message, RecipientKind
+
+
+@dataclasses.dataclass(frozen=True)
+class InboxFilter:
+    """Which of an inbox's deliveries a page or subscription wants."""
+
+    unread_only: bool = False
+    urgent_only: bool = False
+    topic: str = ""
+    thread_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchFilter:
+    """Structured filters applied together with the text query."""
+
+    sent_only: bool = False
+    received_only: bool = False
+    sender_id: int | None = None
+    recipient_id: int | None = None
+    thread_id: str = ""
+    topic: str = ""
+    min_importance: int = 0
+    start_micros: int | None = None
+    end_micros: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    """A matching message (not yet restricted to the viewer), its kind for the viewer,
+    relevance (higher is better) and snippet."""
+
+    message: Message
+    kind: RecipientKind | None
+    score: float
+    snippet: str

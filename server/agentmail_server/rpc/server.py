@@ -1,0 +1,103 @@
+"""The gRPC endpoint: services from one list, plus health and reflection derived from it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from agentmail_server.config import ServerConfig
+from agentmail_server.rpc.ceiling import add_ceiling_to_server
+from agentmail_server.rpc.interceptors import CallObserver, ErrorMappingInterceptor
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceBinding:
+    """One protobuf service: the servicer, its generated ``add_..._to_server`` function and
+    the service's descriptor (from which its name is taken)."""
+
+    servicer: Any
+    register: Callable[[Any, aio.Server], None]
+    descriptor: ServiceDescriptor
+
+    @property
+    def name(self) -> str:
+        """The fully qualified service name, e.g. ``agentmail.v1.MailService``."""
+        return self.descriptor.full_name
+
+
+def channel_options(config: ServerConfig) -> list[tuple[str, int]]:
+    """gRPC server options: message limits, keepalive, and no silent port sharing."""
+    return [
+        ("grpc.max_receive_message_length", config.max_receive_bytes),
+        ("grpc.max_send_message_length", config.max_send_bytes),
+        # A second server on the same port must fail, not silently share it.
+        ("grpc.so_reuseport", 0),
+        # Ping idle connections so dead peers (and their subscriptions) are noticed.
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        # Clients may ping every 10 s or slower (client keepalive_time must be >= this).
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ]
+
+
+def health_descriptor() -> ServiceDescriptor:
+    """The descriptor of ``grpc.health.v1.Health`` (served beside every binding)."""
+    descriptor: ServiceDescriptor = health_pb2.DESCRIPTOR.services_by_name["Health"]
+    return descriptor
+
+
+class GrpcEndpoint:
+    """An ``aio.Server`` with the bound services, health and reflection (not yet started).
+
+    Args:
+        bindings: the services to serve.
+        config: message limits, keepalive, the ceiling endpoints setting.
+        observer: receives per-call statistics (the metrics), or None.
+    """
+
+    def __init__(
+        self,
+        bindings: Sequence[ServiceBinding],
+        config: ServerConfig,
+        observer: CallObserver | None,
+    ) -> None:
+        self.service_names = tuple(binding.name for binding in bindings)
+        self.server = aio.server(
+            interceptors=[ErrorMappingInterceptor(log_calls=True, observer=observer)],
+            options=channel_options(config),
+        )
+        for binding in bindings:
+            binding.register(binding.servicer, self.server)
+        if config.ceiling_endpoints:
+            add_ceiling_to_server(self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+
+    def bind(self, listen: str) -> str:
+        """Bind ``listen`` (``host:port``, port 0 for any) and return ``host:port`` bound.
+
+        Raises:
+            RuntimeError: the address could not be bound.
+        """
+        host, _, _ = listen.rpartition(":")
+        port = self.server.add_insecure_port(listen)
+        if port == 0:
+            raise RuntimeError(f"could not bind {listen}")
+        return f"{host}:{port}"
+
+    async def start(self) -> None:
+        """Start serving and report every service (and the server as a whole) SERVING."""
+        await self.server.start()
+        for name in ("", *self.service_names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)

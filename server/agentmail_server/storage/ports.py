@@ -1,0 +1,281 @@
+"""The storage interfaces the services, the hub and the composition root use.
+
+Services and the hub import nothing else of :mod:`agentmail_server.storage`; each backend
+(today :mod:`agentmail_server.storage.sqlite`) implements these Protocols. Values crossing them
+are the domain's (:mod:`agentmail_server.domain`); times are integer microseconds since the
+epoch; errors are the tree in :mod:`agentmail_server.errors`.
+
+Invariants every backend must keep (the suite checks each one through the gRPC API; a new
+backend proves them by passing it):
+
+1. **Durable before visible.** A write's awaiter resumes only after its transaction is
+   durable, and the :class:`CommitFeed` publishes a commit only then. A subscriber never sees
+   a message that a crash could take back.
+2. **Gap-free, commit-ordered ids.** Message ids grow in commit order: once a reader has seen
+   message N, no message with an id below N can commit later. Cursors and keyset pages rely
+   on it ("a reader never sees id N+1 committed before N").
+3. **Read your writes.** A read started after a write's awaiter resumed sees that write.
+4. **One feed, in order, once.** Each committed transaction that changed something is
+   published exactly once, in commit order, on the event loop, as one
+   :class:`~agentmail_server.domain.events.Commit`.
+5. **Atomic operations.** Each write operation commits whole or not at all; a failing
+   operation never takes others down with it (it fails alone with its own error).
+6. **Idempotent sends.** A send repeating a sender's idempotency key within
+   ``IDEMPOTENCY_WINDOW_MICROS`` commits nothing and returns the original message
+   (``Sent.deduplicated``); after the window the key is taken over by the new send.
+7. **First-wins receipts.** Read and acknowledgement times are set once and never change;
+   marking is all or nothing (one unknown id fails the whole call with MESSAGE_NOT_FOUND).
+8. **Raw reads, filtered visibility.** Reads return only messages the viewer sent or
+   received (search also applies its filters in the query), but the message as stored:
+   hiding bcc recipients from a viewer is the services' job (``Message.seen_by``).
+9. **Bounded and honest under pressure.** A full write queue fails fast with
+   ``ResourceExhausted`` (WRITER_OVERLOADED, with a retry delay); writes after shutdown began
+   fail with ``Unavailable`` (SHUTTING_DOWN); a transaction the database cannot commit fails
+   every operation in it with ``Unavailable`` (STORAGE_UNAVAILABLE) and loses nothing that was
+   acknowledged before.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from agentmail_server.domain.drafts import Draft, Registration, Sent
+from agentmail_server.domain.events import Commit
+from agentmail_server.domain.filters import Hit, InboxFilter, SearchFilter
+from agentmail_server.domain.models import (
+    Agent,
+    Delivery,
+    DeliveryState,
+    Identity,
+    InboxItem,
+    Message,
+    Project,
+)
+from agentmail_server.storage.stats import ReadPoolStats, WriterStats
+
+CommitListener = Callable[[Commit], None]
+
+
+class CommitFeed(Protocol):
+    """Where committed changes are announced (invariants 1 and 4)."""
+
+    def subscribe(self, listener: CommitListener) -> None:
+        """Call ``listener`` on the event loop with every later commit.
+
+        Listeners must be quick and must not block: they run in the writer's path.
+        """
+        ...
+
+
+class MailWrites(Protocol):
+    """Writes of mail: sending and receipts."""
+
+    async def insert_message(self, draft: Draft, now: int) -> Sent:
+        """Store a message and its deliveries (invariants 2 and 6)."""
+        ...
+
+    async def mark_deliveries(
+        self, agent_id: int, message_ids: Sequence[int], now: int, *, acknowledge: bool
+    ) -> list[DeliveryState]:
+        """Set first-wins read (and ack) times on the agent's deliveries (invariant 7).
+
+        Raises:
+            NotFound: MESSAGE_NOT_FOUND naming every id not in the agent's inbox.
+        """
+        ...
+
+
+class AgentWrites(Protocol):
+    """Writes of projects and agents."""
+
+    async def ensure_project(self, human_key: str, now: int) -> tuple[Project, bool]:
+        """The project for ``human_key`` and whether it was created now (unique slugs)."""
+        ...
+
+    async def register_agent(self, registration: Registration, now: int) -> tuple[Agent, bool]:
+        """Create the agent, or update its profile when the caller presented its token.
+
+        Raises:
+            AlreadyExists: AGENT_EXISTS, the name is taken and no token was presented.
+            Unauthenticated: TOKEN_INVALID, the presented token belongs to nobody.
+            PermissionDenied: NOT_AGENT_OWNER, it belongs to another agent.
+        """
+        ...
+
+    async def update_agent(self, agent_id: int, fields: Mapping[str, str], now: int) -> Agent:
+        """Replace the named profile fields (program, model, task_description)."""
+        ...
+
+
+class MailReads(Protocol):
+    """Every read of projects, agents and mail (all index seeks; invariants 3 and 8)."""
+
+    async def project_by_slug(self, slug: str) -> Project | None:
+        """The project with this slug."""
+        ...
+
+    async def project_by_human_key(self, human_key: str) -> Project | None:
+        """The project ensured with this human key."""
+        ...
+
+    async def projects(self, after_id: int, limit: int) -> list[Project]:
+        """Projects in creation order after ``after_id``."""
+        ...
+
+    async def agent_by_key(self, project_id: int, name_key: str) -> Agent | None:
+        """The agent whose normalised name is ``name_key``."""
+        ...
+
+    async def agents(self, project_id: int, after_id: int, limit: int) -> list[Agent]:
+        """A project's agents in registration order after ``after_id``."""
+        ...
+
+    async def identity_by_token_hash(self, token_hash: str) -> Identity | None:
+        """Who holds the token with this hash."""
+        ...
+
+    async def agents_by_keys(
+        self, project_id: int, name_keys: Sequence[str]
+    ) -> list[tuple[int, str, str]]:
+        """(id, name, name_key) of the project's agents among ``name_keys``."""
+        ...
+
+    async def broadcast_targets(
+        self, project_id: int, sender_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """(id, name) of every other agent of the project, in registration order."""
+        ...
+
+    async def inbox_tail(self, agent_id: int) -> int:
+        """The newest message id in the agent's inbox (0 when empty)."""
+        ...
+
+    async def message_for(
+        self, message_id: int, viewer_id: int
+    ) -> tuple[Message, Delivery | None] | None:
+        """The message with the viewer's delivery, if the viewer sent or received it."""
+        ...
+
+    async def inbox(
+        self,
+        agent_id: int,
+        flt: InboxFilter,
+        *,
+        after_id: int | None,
+        before_id: int | None,
+        newest_first: bool,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[InboxItem]:
+        """One page of the agent's inbox between the id bounds (exclusive)."""
+        ...
+
+    async def outbox(
+        self, sender_id: int, before_id: int | None, limit: int, include_bodies: bool
+    ) -> list[Message]:
+        """The sender's messages, newest first, before ``before_id``."""
+        ...
+
+    async def thread(
+        self,
+        project_id: int,
+        thread_id: str,
+        viewer_id: int,
+        after_id: int | None,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[tuple[Message, Delivery | None]]:
+        """Messages of a thread the viewer sent or received, oldest first."""
+        ...
+
+
+class SearchReads(Protocol):
+    """Full-text search over the messages a viewer may see.
+
+    ``match`` is the backend's rendering of a parsed query
+    (:func:`agentmail_server.domain.search_query.to_fts`).
+    """
+
+    async def snapshot(self) -> int:
+        """The newest message id now: later pages of a search never look past it."""
+        ...
+
+    async def newest(
+        self,
+        viewer_id: int,
+        project_id: int,
+        match: str,
+        flt: SearchFilter,
+        *,
+        snapshot: int,
+        before_id: int | None,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[Hit]:
+        """Hits newest first, at or below ``snapshot`` and below ``before_id``."""
+        ...
+
+    async def ranked_ids(
+        self, viewer_id: int, project_id: int, match: str, flt: SearchFilter, limit: int
+    ) -> list[int]:
+        """Ids of the best ``limit`` visible matches, best first (ties by id)."""
+        ...
+
+    async def hits_for(
+        self,
+        viewer_id: int,
+        project_id: int,
+        match: str,
+        ids: list[int],
+        include_bodies: bool,
+    ) -> list[Hit]:
+        """Hits for the given ids in the order given; ids no longer visible are left out."""
+        ...
+
+
+class Storage(Protocol):
+    """One opened backend: its interfaces, its life cycle and its statistics."""
+
+    @property
+    def mail(self) -> MailWrites:
+        """Mail writes."""
+        ...
+
+    @property
+    def agents(self) -> AgentWrites:
+        """Project and agent writes."""
+        ...
+
+    @property
+    def reads(self) -> MailReads:
+        """Reads."""
+        ...
+
+    @property
+    def search(self) -> SearchReads:
+        """Search reads."""
+        ...
+
+    @property
+    def feed(self) -> CommitFeed:
+        """The commit feed."""
+        ...
+
+    @property
+    def database_files(self) -> tuple[tuple[str, pathlib.Path], ...]:
+        """``(name, path)`` of local files whose size the metrics export (may be empty)."""
+        ...
+
+    def writer_stats(self) -> WriterStats:
+        """A snapshot of the write queue and its commits."""
+        ...
+
+    def read_pool_stats(self) -> ReadPoolStats:
+        """A snapshot of the read connections."""
+        ...
+
+    async def close(self) -> None:
+        """Refuse new writes, commit everything already accepted, then close."""
+        ...

@@ -1,0 +1,172 @@
+"""The SQLite backend behind :mod:`agentmail_server.storage.ports`.
+
+One writer thread owns the only read-write connection (group commit, see :mod:`.writer`); a
+small pool of read-only connections serves the reads under WAL. Each write port method binds
+its arguments to a plain function of :mod:`.writes` and says what the operation changed for
+the commit feed.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+from collections.abc import Mapping, Sequence
+
+from agentmail_server.config import SyncMode
+from agentmail_server.domain.drafts import Draft, Registration, Sent
+from agentmail_server.domain.events import AgentChange, CommitBuilder, Receipts
+from agentmail_server.domain.models import Agent, DeliveryState, Project
+from agentmail_server.storage.feed import CommitPublisher
+from agentmail_server.storage.sqlite import writes
+from agentmail_server.storage.sqlite.queries import Queries
+from agentmail_server.storage.sqlite.readers import ReadPool
+from agentmail_server.storage.sqlite.search import SearchQueries
+from agentmail_server.storage.sqlite.writer import Writer
+from agentmail_server.storage.stats import ReadPoolStats, WriterStats
+
+
+class SqliteMailWrites:
+    """Sends and receipts through the single writer."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+
+    async def insert_message(self, draft: Draft, now: int) -> Sent:
+        """Store a message and its deliveries, or return the original for a repeated key."""
+        operation = functools.partial(writes.insert_message, draft=draft, now=now)
+        return await self._writer.submit(operation, CommitBuilder.sent)
+
+    async def mark_deliveries(
+        self, agent_id: int, message_ids: Sequence[int], now: int, *, acknowledge: bool
+    ) -> list[DeliveryState]:
+        """Set first-wins read (and ack) times; all or nothing."""
+        operation = functools.partial(
+            writes.mark_deliveries,
+            agent_id=agent_id,
+            message_ids=message_ids,
+            now=now,
+            acknowledge=acknowledge,
+        )
+
+        def record(changes: CommitBuilder, states: list[DeliveryState]) -> None:
+            changes.receipts.append(Receipts(agent_id, tuple(states), acknowledge))
+
+        return await self._writer.submit(operation, record)
+
+
+class SqliteAgentWrites:
+    """Projects and agents through the single writer."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+
+    async def ensure_project(self, human_key: str, now: int) -> tuple[Project, bool]:
+        """The project for ``human_key``, created with a fresh slug if needed."""
+        operation = functools.partial(writes.ensure_project, human_key=human_key, now=now)
+        return await self._writer.submit(operation, _record_project)
+
+    async def register_agent(self, registration: Registration, now: int) -> tuple[Agent, bool]:
+        """Create the agent, or update it when the caller presented its token."""
+        operation = functools.partial(writes.register_agent, reg=registration, now=now)
+        return await self._writer.submit(operation, _record_registration)
+
+    async def update_agent(self, agent_id: int, fields: Mapping[str, str], now: int) -> Agent:
+        """Replace the named profile fields of one agent."""
+        operation = functools.partial(
+            writes.update_agent, agent_id=agent_id, fields=fields, now=now
+        )
+        return await self._writer.submit(operation, _record_update)
+
+
+def _record_project(changes: CommitBuilder, result: tuple[Project, bool]) -> None:
+    project, created = result
+    if created:
+        changes.projects.append(project)
+
+
+def _record_registration(changes: CommitBuilder, result: tuple[Agent, bool]) -> None:
+    agent, created = result
+    changes.agents.append(AgentChange(agent, created))
+
+
+def _record_update(changes: CommitBuilder, agent: Agent) -> None:
+    changes.agents.append(AgentChange(agent, created=False))
+
+
+class SqliteStorage:
+    """The embedded backend: one database file in WAL mode (see the ports' invariants).
+
+    Args:
+        path: the database file (created and migrated on :meth:`start`).
+        synchronous: SQLite's ``synchronous`` pragma for the writer.
+        queue_size: how many write operations may wait; beyond it writes fail fast.
+        max_batch: at most this many operations per group commit.
+        read_pool_size: read-only connections.
+    """
+
+    def __init__(
+        self,
+        path: pathlib.Path,
+        *,
+        synchronous: SyncMode,
+        queue_size: int,
+        max_batch: int,
+        read_pool_size: int,
+    ) -> None:
+        self._path = path
+        self._publisher = CommitPublisher()
+        self._writer = Writer(path, synchronous, queue_size, max_batch, self._publisher)
+        self._pool = ReadPool(path, read_pool_size)
+        self._mail = SqliteMailWrites(self._writer)
+        self._agents = SqliteAgentWrites(self._writer)
+        self._reads = Queries(self._pool)
+        self._search = SearchQueries(self._pool)
+
+    @property
+    def mail(self) -> SqliteMailWrites:
+        """Mail writes."""
+        return self._mail
+
+    @property
+    def agents(self) -> SqliteAgentWrites:
+        """Project and agent writes."""
+        return self._agents
+
+    @property
+    def reads(self) -> Queries:
+        """Reads."""
+        return self._reads
+
+    @property
+    def search(self) -> SearchQueries:
+        """Search reads."""
+        return self._search
+
+    @property
+    def feed(self) -> CommitPublisher:
+        """The commit feed."""
+        return self._publisher
+
+    @property
+    def database_files(self) -> tuple[tuple[str, pathlib.Path], ...]:
+        """The database and its write-ahead log."""
+        path = self._path
+        return (("main", path), ("wal", path.with_name(path.name + "-wal")))
+
+    async def start(self) -> None:
+        """Create or migrate the database, then open the writer and the readers."""
+        await self._writer.start()
+        await self._pool.start()
+
+    def writer_stats(self) -> WriterStats:
+        """A snapshot of the write queue and its commits."""
+        return self._writer.stats()
+
+    def read_pool_stats(self) -> ReadPoolStats:
+        """A snapshot of the read connections."""
+        return self._pool.stats()
+
+    async def close(self) -> None:
+        """Commit everything queued, close the writer, then the readers."""
+        await self._writer.close()
+        await self._pool.close()
