@@ -40,9 +40,9 @@ from typing import Any
 
 from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position
-from agentmail_server.archive._gitstore import GitStore
 from agentmail_server.archive._settings import ArchiveSettings
 from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES, ArchiveSource
+from agentmail_server.archive.git import GitStore
 from agentmail_server.domain.models import now_micros
 
 logger = logging.getLogger(__name__)

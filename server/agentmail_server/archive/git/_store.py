@@ -23,9 +23,9 @@ from collections.abc import Mapping
 import pygit2
 
 from agentmail_server.archive._commits import Position, parse_position
-from agentmail_server.archive._lineage import Lineage
-from agentmail_server.archive._merge import DeltaPackError, merge_packs
-from agentmail_server.archive._packs import (
+from agentmail_server.archive.git._lineage import Lineage
+from agentmail_server.archive.git._merge import DeltaPackError, merge_packs
+from agentmail_server.archive.git._packs import (
     MAX_PACKS,
     TEMPORARY_PREFIX,
     list_packs,
@@ -33,7 +33,7 @@ from agentmail_server.archive._packs import (
     remove_pack,
     write_pack,
 )
-from agentmail_server.archive._trees import TreeWriter
+from agentmail_server.archive.git._trees import TreeWriter
 
 logger = logging.getLogger(__name__)
 
