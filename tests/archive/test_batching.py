@@ -10,8 +10,8 @@ from typing import Any
 
 from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position
-from agentmail_server.archive._gitstore import GitStore
 from agentmail_server.archive._source import ArchiveSource
+from agentmail_server.archive.git import GitStore
 
 BURST = 300
 

@@ -10,17 +10,17 @@ import zlib
 
 import pygit2
 import pytest
-from agentmail_server.archive._deltas import (
+from agentmail_server.archive.git._deltas import (
     TreeIndex,
     _varint,
     apply_delta,
     split_tree,
     tree_delta,
 )
-from agentmail_server.archive._lineage import Lineage
-from agentmail_server.archive._merge import merge_packs
-from agentmail_server.archive._packs import list_packs, remove_pack, write_pack, zlib_stream
-from agentmail_server.archive._trees import BLOB_MODE, TREE_MODE, tree_id
+from agentmail_server.archive.git._lineage import Lineage
+from agentmail_server.archive.git._merge import merge_packs
+from agentmail_server.archive.git._packs import list_packs, remove_pack, write_pack, zlib_stream
+from agentmail_server.archive.git._trees import BLOB_MODE, TREE_MODE, tree_id
 
 TREE = 2
 

@@ -14,7 +14,6 @@ from agentmail_server.archive._commits import (
     commit_message,
     parse_position,
 )
-from agentmail_server.archive._gitstore import update_tree
 from agentmail_server.archive._layout import (
     MessageRecord,
     _quoted,
@@ -22,14 +21,15 @@ from agentmail_server.archive._layout import (
     subject_slug,
     thread_folder,
 )
-from agentmail_server.archive._merge import merge_packs
-from agentmail_server.archive._packs import (
+from agentmail_server.archive.git import update_tree
+from agentmail_server.archive.git._merge import merge_packs
+from agentmail_server.archive.git._packs import (
     PackFile,
     list_packs,
     packs_to_merge,
     write_pack,
 )
-from agentmail_server.archive._trees import TreeWriter
+from agentmail_server.archive.git._trees import TreeWriter
 from agentmail_server.domain.models import Importance, Message
 
 

@@ -8,7 +8,7 @@ import pathlib
 import subprocess
 from typing import Any
 
-from agentmail_server.archive._packs import MAX_PACKS
+from agentmail_server.archive.git._packs import MAX_PACKS
 
 
 def git(repository: pathlib.Path, *args: str) -> str:

@@ -15,9 +15,9 @@ import subprocess
 import pygit2
 from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position
-from agentmail_server.archive._gitstore import GitStore
 from agentmail_server.archive._layout import MessageRecord, message_paths
 from agentmail_server.archive._source import Batch
+from agentmail_server.archive.git import GitStore
 from agentmail_server.domain.models import Importance, Message
 
 AGENTS = ("Alice", "Bob", "Carol", "Dave")

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 import pygit2
-from agentmail_server.archive._gitstore import update_tree
+from agentmail_server.archive.git import update_tree
 
 
 def archive_cli(*args: str | pathlib.Path) -> subprocess.CompletedProcess[str]:

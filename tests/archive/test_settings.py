@@ -7,6 +7,7 @@ import pathlib
 import shutil
 from typing import Any
 
+import pygit2
 import pytest
 from agentmail_server.config import ServerConfig, load_config
 
@@ -82,3 +83,16 @@ async def test_an_archive_ahead_of_the_database_stops_the_start(
         async with start_server(tmp_path / "two"):
             pass
     assert server.archive is not None
+
+
+async def test_a_branch_not_written_by_agentmail_stops_the_start(
+    tmp_path: pathlib.Path, start_server: Any
+) -> None:
+    data = tmp_path / "data"
+    repo = pygit2.init_repository(str(data / "archive.git"), bare=True, initial_head="main")
+    tree = repo.TreeBuilder().write()
+    someone = pygit2.Signature("Someone", "someone@example.com")
+    repo.create_commit("refs/heads/main", someone, someone, "My notes\n", tree, [])
+    with pytest.raises(RuntimeError, match="not written by agentmail"):
+        async with start_server(data):
+            pass

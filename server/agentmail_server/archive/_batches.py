@@ -6,7 +6,6 @@ from __future__ import annotations
 import pygit2
 
 from agentmail_server.archive._commits import commit_message
-from agentmail_server.archive._gitstore import GitStore
 from agentmail_server.archive._layout import (
     message_paths,
     profile_path,
@@ -16,6 +15,7 @@ from agentmail_server.archive._layout import (
     render_project,
 )
 from agentmail_server.archive._source import Batch
+from agentmail_server.archive.git import GitStore
 
 
 def write_batch(store: GitStore, batch: Batch) -> pygit2.Oid | None:

@@ -18,7 +18,6 @@ import pygit2
 
 from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position, parse_position
-from agentmail_server.archive._gitstore import GitStore
 from agentmail_server.archive._layout import (
     message_paths,
     profile_path,
@@ -26,6 +25,7 @@ from agentmail_server.archive._layout import (
     render_profile,
 )
 from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES, ArchiveSource
+from agentmail_server.archive.git import GitStore
 
 # Messages per commit when rebuilding: fewer, bigger commits than the live projector's.
 REBUILD_BATCH = 5000

@@ -269,9 +269,9 @@ def _check(
 ) -> tuple[Position, Position, tuple[int, int]]:
     """Open the archive as the worker will (creating it if absent) and report where it is:
     the archived position, the database's newest ids, and the pack files' count and bytes."""
-    store, source = open_archive(database, settings)
+    store, position, source = open_archive(database, settings)
     try:
-        return store.recorded_position, source.heads(), store.pack_usage()
+        return position, source.heads(), store.pack_usage()
     finally:
         source.close()
         store.close()

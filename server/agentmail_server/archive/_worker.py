@@ -39,10 +39,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentmail_server.archive._batches import write_batch
-from agentmail_server.archive._commits import Position
-from agentmail_server.archive._gitstore import GitStore
+from agentmail_server.archive._commits import Position, parse_position
 from agentmail_server.archive._settings import ArchiveSettings
 from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES, ArchiveSource
+from agentmail_server.archive.git import GitStore
 from agentmail_server.domain.models import now_micros
 
 logger = logging.getLogger(__name__)
@@ -69,21 +69,44 @@ def worker_command(database: pathlib.Path, settings: ArchiveSettings, log_level:
     return [sys.executable, "-c", entry, json.dumps(wire), str(os.getpid())]
 
 
-def open_archive(
-    database: pathlib.Path, settings: ArchiveSettings
-) -> tuple[GitStore, ArchiveSource]:
-    """Open (or create) the repository and the database, and check that they belong together.
+def open_store(settings: ArchiveSettings) -> tuple[GitStore, Position]:
+    """Open (or create) the archive's branch, and read the position its head records.
 
     Raises:
-        RuntimeError: the repository is unusable, or is ahead of the database.
+        RuntimeError: the repository is unusable, or its branch was not written by the archive.
         ValueError: the branch name or identity is not valid for git.
     """
     store = GitStore(
         settings.repository, settings.branch, settings.author_name, settings.author_email
     )
+    if store.head_message is None:  # a new branch: nothing archived yet
+        return store, Position()
+    position = parse_position(store.head_message)
+    if position is None:
+        store.close()
+        raise RuntimeError(
+            f"the head of {store.ref} in {store.path} was not written by agentmail "
+            "(no position trailers); choose another branch or run `agentmail-archive rebuild`"
+        )
+    return store, position
+
+
+def open_archive(
+    database: pathlib.Path, settings: ArchiveSettings
+) -> tuple[GitStore, Position, ArchiveSource]:
+    """Open (or create) the repository and the database, and check that they belong together.
+
+    Returns:
+        The store, the position its branch head records, and the database's source.
+
+    Raises:
+        RuntimeError: the repository is unusable, or is ahead of the database.
+        ValueError: the branch name or identity is not valid for git.
+    """
+    store, recorded = open_store(settings)
     try:
         source = ArchiveSource(database)
-        recorded, heads = store.recorded_position, source.heads()
+        heads = source.heads()
     except BaseException:
         store.close()
         raise
@@ -95,7 +118,7 @@ def open_archive(
             f"message {recorded.message_id}, database {heads.message_id}): it belongs to "
             "another database or the database was restored; run `agentmail-archive rebuild`"
         )
-    return store, source
+    return store, recorded, source
 
 
 class _Worker:
@@ -110,8 +133,7 @@ class _Worker:
         self._gone = False
 
     def open(self) -> None:
-        self._store, self._source = open_archive(self._database, self._settings)
-        self._position = self._store.recorded_position
+        self._store, self._position, self._source = open_archive(self._database, self._settings)
         _emit(
             event="ready",
             message_id=self._position.message_id,
@@ -183,11 +205,8 @@ class _Worker:
     def _archive_batch(self) -> bool:
         store = self._store
         if store is None:
-            settings = self._settings
-            store = GitStore(
-                settings.repository, settings.branch, settings.author_name, settings.author_email
-            )
-            self._store, self._position = store, store.recorded_position
+            store, self._position = open_store(self._settings)
+            self._store = store
         assert self._source is not None
         started = time.perf_counter()
         read_at = now_micros()

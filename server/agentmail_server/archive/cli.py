@@ -8,7 +8,6 @@ defaults), so ``agentmail-archive verify`` checks the archive the server writes.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import pathlib
 import sys
@@ -17,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from agentmail_server.archive._commits import Position
 from agentmail_server.archive._maintenance import rebuild, verify
 from agentmail_server.config import SETTINGS, ServerConfig
+from agentmail_server.datalock import DataFolderLock
 
 # Problems listed one per line before the summary; the rest are counted.
 MAX_LISTED = 100
@@ -51,19 +51,6 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
-def _lock_data_dir(data_dir: pathlib.Path) -> int:
-    """Take the server's data folder lock, so a rebuild never races a running server."""
-    fd = os.open(data_dir / "agentmail.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise RuntimeError(
-            f"a server is running on {data_dir}; stop it before rebuilding its archive"
-        ) from None
-    return fd
-
-
 def _show(position: Position | None) -> str:
     if position is None:
         return "nothing archived"
@@ -71,7 +58,12 @@ def _show(position: Position | None) -> str:
 
 
 def _run_rebuild(args: argparse.Namespace, database: pathlib.Path, archive: pathlib.Path) -> int:
-    lock = _lock_data_dir(pathlib.Path(args.data_dir))
+    # The server's own lock, so that a rebuild never races a running server's archive.
+    lock = DataFolderLock(pathlib.Path(args.data_dir))
+    try:
+        lock.acquire()
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}; stop it before rebuilding its archive") from None
     try:
         report = rebuild(
             database,
@@ -82,7 +74,7 @@ def _run_rebuild(args: argparse.Namespace, database: pathlib.Path, archive: path
             on_progress=lambda p: print(f"archived up to {_show(p)}", file=sys.stderr),
         )
     finally:
-        os.close(lock)
+        lock.release()
     print(
         f"rebuilt {archive} ({args.branch}): {report.messages} messages, {report.agents} agent "
         f"profiles in {report.commits} commits, {report.seconds:.1f} s"

@@ -16,8 +16,8 @@ import pathlib
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from agentmail_server.archive._deltas import TreeIndex, tree_delta
-from agentmail_server.archive._packs import (
+from agentmail_server.archive.git._deltas import TreeIndex, tree_delta
+from agentmail_server.archive.git._packs import (
     DEFLATE_FROM,
     TRAILER_BYTES,
     TREE,

@@ -22,10 +22,9 @@ from collections.abc import Mapping
 
 import pygit2
 
-from agentmail_server.archive._commits import Position, parse_position
-from agentmail_server.archive._lineage import Lineage
-from agentmail_server.archive._merge import DeltaPackError, merge_packs
-from agentmail_server.archive._packs import (
+from agentmail_server.archive.git._lineage import Lineage
+from agentmail_server.archive.git._merge import DeltaPackError, merge_packs
+from agentmail_server.archive.git._packs import (
     MAX_PACKS,
     TEMPORARY_PREFIX,
     list_packs,
@@ -33,7 +32,7 @@ from agentmail_server.archive._packs import (
     remove_pack,
     write_pack,
 )
-from agentmail_server.archive._trees import TreeWriter
+from agentmail_server.archive.git._trees import TreeWriter
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +118,14 @@ class GitStore:
         author_email: author and committer email.
         create: whether to initialise a missing repository.
 
+    Attributes:
+        head: the branch's head commit (None while the branch has none).
+        head_message: the head commit's message (None while the branch has none), where
+            the caller may keep what it needs to resume after a restart.
+
     Raises:
         ValueError: the branch name or identity is not valid for git.
-        RuntimeError: ``path`` is not a bare repository, the branch was not written by the
-            archive, or its head is damaged.
+        RuntimeError: ``path`` is not a bare repository, or the branch's head is damaged.
     """
 
     def __init__(
@@ -154,7 +157,7 @@ class GitStore:
         odb.add_backend(self._staging, 1)
         self._repo.set_odb(odb)
         self._trees = TreeWriter(self._staging.read_raw, self._staging.stage_tree)
-        self.head, tree, self.recorded_position = self._read_head()
+        self.head, tree, self.head_message = self._read_head()
         self._head_tree = tree.raw if tree is not None else None
 
     @property
@@ -181,10 +184,10 @@ class GitStore:
         for leftover in self.pack_dir.glob(TEMPORARY_PREFIX + "*"):
             leftover.unlink(missing_ok=True)
 
-    def _read_head(self) -> tuple[pygit2.Oid | None, pygit2.Oid | None, Position]:
+    def _read_head(self) -> tuple[pygit2.Oid | None, pygit2.Oid | None, str | None]:
         reference = self._disk.references.get(self.ref)
         if reference is None:
-            return None, None, Position()
+            return None, None, None
         try:
             commit = self._disk[reference.target]
             assert isinstance(commit, pygit2.Commit)
@@ -194,13 +197,7 @@ class GitStore:
                 f"the head of {self.ref} in {self.path} is damaged ({exc}); "
                 "run `agentmail-archive rebuild`"
             ) from exc
-        position = parse_position(commit.message)
-        if position is None:
-            raise RuntimeError(
-                f"the head of {self.ref} in {self.path} was not written by agentmail "
-                "(no position trailers); choose another branch or run `agentmail-archive rebuild`"
-            )
-        return commit.id, tree.id, position
+        return commit.id, tree.id, commit.message
 
     def blob(self, data: bytes) -> pygit2.Oid:
         """Stage a blob for the next commit and return its id."""
@@ -230,7 +227,7 @@ class GitStore:
         self._disk.references.create(self.ref, commit, force=True)
         for path, previous, current in self._trees.committed():
             self._lineage.record(path, previous, current)
-        self.head, self._head_tree = commit, tree
+        self.head, self._head_tree, self.head_message = commit, tree, message
         return commit
 
     def _write_pack(self) -> None:

@@ -1,6 +1,6 @@
 """Pack files of the archive: writing them, merging them, and choosing which to merge.
 
-Each archive commit stores its new objects (built by pygit2, see ``_gitstore``) as one pack in
+Each archive commit stores its new objects (built by pygit2, see ``_store``) as one pack in
 git's pack format, version 2, with a version 2 index. Packs are written here rather than with
 libgit2's pack builder, which re-inflates and re-hashes every object through its indexer and
 measured about 130 µs per object on the reference machine, against a few µs here. A commit's
