@@ -8,6 +8,7 @@ import pathlib
 import typing
 
 import pytest
+from agentmail_server import config
 from agentmail_server.config import SETTINGS, ServerConfig, load_config
 
 
@@ -116,3 +117,21 @@ def test_every_setting_gets_a_value_of_its_fields_type() -> None:
             # bool is an int subclass: an int setting must not come out as a bool, nor back.
             assert isinstance(value, kind), setting.field
             assert isinstance(value, bool) == (kind is bool), setting.field
+
+
+def test_every_field_has_a_parser_chosen_by_its_type() -> None:
+    hints = typing.get_type_hints(ServerConfig)
+    assert set(config._PARSERS) == set(hints)
+    for name, kind in hints.items():
+        assert config._parser_for(name, kind) is config._PARSERS[name]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [complex, bytes, list[str], int | None, typing.Literal[1, 2], "int", "Point"],
+    ids=repr,
+)
+def test_a_type_without_a_parser_is_an_error(kind: object) -> None:
+    # Choosing by the type's spelling took "Point" for an int and anything else for a string.
+    with pytest.raises(TypeError, match=r"ServerConfig\.setting: no parser for settings of type"):
+        config._parser_for("setting", kind)
