@@ -11,7 +11,8 @@ import argparse
 import dataclasses
 import os
 import pathlib
-from collections.abc import Mapping, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 SyncMode = Literal["full", "normal"]
@@ -209,17 +210,42 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
-def _coerce(field: dataclasses.Field[object], raw: str) -> object:
-    kind = str(field.type)
-    if "bool" in kind:
-        return _parse_bool(raw)
-    if "int" in kind:
-        return int(raw)
-    if "float" in kind:
-        return float(raw)
-    if "Path" in kind:
-        return pathlib.Path(raw)
-    return raw
+def _verbatim(text: str) -> str:
+    return text
+
+
+_PARSER_BY_TYPE: Mapping[object, Callable[[str], object]] = {
+    bool: _parse_bool,
+    int: int,
+    float: float,
+    pathlib.Path: pathlib.Path,
+    str: _verbatim,
+}
+
+
+def _parser_for(name: str, kind: object) -> Callable[[str], object]:
+    """The parser of a ``ServerConfig`` field's text, chosen by the field's resolved type.
+
+    A Literal of strings takes the text verbatim: ``ServerConfig`` checks that it is one of the
+    allowed values (for servers built in code too). Any other type is a programming error.
+    """
+    if typing.get_origin(kind) is Literal:
+        if all(isinstance(value, str) for value in typing.get_args(kind)):
+            return _verbatim
+    elif kind in _PARSER_BY_TYPE:
+        return _PARSER_BY_TYPE[kind]
+    raise TypeError(f"ServerConfig.{name}: no parser for settings of type {kind!r}")
+
+
+# Resolved once at import: a field of a type with no parser fails here, not at start-up.
+_PARSERS: Mapping[str, Callable[[str], object]] = {
+    name: _parser_for(name, kind) for name, kind in typing.get_type_hints(ServerConfig).items()
+}
+
+
+def _coerce(field: str, raw: str) -> object:
+    """Parse the text of one setting into its ``ServerConfig`` field's type."""
+    return _PARSERS[field](raw)
 
 
 def load_config(
@@ -238,14 +264,13 @@ def load_config(
             help=f"{setting.help} [env {setting.env}, default {setting.default}]",
         )
     args = parser.parse_args(argv)
-    fields = {f.name: f for f in dataclasses.fields(ServerConfig)}
     values: dict[str, object] = {}
     for setting in SETTINGS:
         raw = getattr(args, setting.field)
         if raw is None:
             raw = environ.get(setting.env, setting.default)
         try:
-            values[setting.field] = _coerce(fields[setting.field], raw)
+            values[setting.field] = _coerce(setting.field, raw)
         except ValueError as exc:
             parser.error(f"{setting.flag}: {exc}")
     try:

@@ -1,15 +1,14 @@
 """The agentmail.v1 wire contract matches its reviewed snapshot.
 
 A change to services, methods, messages, fields or enums fails this test until the snapshot is
-rewritten on purpose: ``AGENTMAIL_UPDATE_SNAPSHOTS=1 pytest tests/contract`` (then review the
-diff of ``tests/contract/snapshots/descriptors.json`` like any other change to the API).
+rewritten on purpose: ``AGENTMAIL_UPDATE_SNAPSHOTS=1 pytest tests/contract`` rewrites it and
+still fails; review the diff of ``tests/contract/snapshots/descriptors.json`` like any other
+change to the API and run the tests again.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 import pathlib
 from typing import Any
 
@@ -21,9 +20,10 @@ from agentmail.v1 import (
 )
 from google.protobuf import descriptor
 
+from ._snapshot import assert_matches_snapshot
+
 SNAPSHOT = pathlib.Path(__file__).parent / "snapshots" / "descriptors.json"
 FILES = (agent_service_pb2, mail_service_pb2, search_service_pb2, types_pb2)
-UPDATE_ENV = "AGENTMAIL_UPDATE_SNAPSHOTS"
 
 _TYPE_NAMES = {
     value: name.removeprefix("TYPE_").lower()
@@ -119,24 +119,9 @@ def test_snapshot_covers_every_agentmail_v1_file() -> None:
 
 
 def test_wire_contract_matches_snapshot() -> None:
-    current = contract_snapshot()
-    if os.environ.get(UPDATE_ENV) == "1":
-        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
-        SNAPSHOT.write_text(current, encoding="utf-8")
-        return
-    assert SNAPSHOT.exists(), f"no snapshot yet: run `{UPDATE_ENV}=1 pytest tests/contract`"
-    recorded = SNAPSHOT.read_text(encoding="utf-8")
-    if current != recorded:
-        diff = "".join(
-            difflib.unified_diff(
-                recorded.splitlines(keepends=True),
-                current.splitlines(keepends=True),
-                fromfile="snapshot",
-                tofile="current",
-            )
-        )
-        raise AssertionError(
-            "the agentmail.v1 wire contract changed. If that is intended (and compatible: "
-            f"see `buf breaking`), rewrite the snapshot with `{UPDATE_ENV}=1 pytest "
-            f"tests/contract` and review it.\n{diff}"
-        )
+    assert_matches_snapshot(
+        SNAPSHOT,
+        contract_snapshot(),
+        changed="the agentmail.v1 wire contract changed (check that it is compatible: see "
+        "`buf breaking`).",
+    )
