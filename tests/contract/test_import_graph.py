@@ -86,6 +86,27 @@ RULES: tuple[Rule, ...] = (
         allowed=_server("storage.ports"),
         why=f"the hub depends {_PORTS_ONLY}",
     ),
+    *(
+        Rule(
+            f"{SERVER}.storage.{face}",
+            forbidden=_server("storage.sqlite"),
+            why="the storage interfaces know no backend",
+        )
+        for face in ("ports", "feed", "stats")
+    ),
+    Rule(
+        f"{SERVER}.metrics",
+        forbidden=_server("storage"),
+        allowed=_server("storage.ports", "storage.stats"),
+        why="metrics read storage through its interfaces and statistics, whatever the backend",
+    ),
+    Rule(
+        f"{SERVER}.archive",
+        forbidden=_server("storage"),
+        allowed=_server("storage.sqlite.connection", "storage.sqlite.rows"),
+        why="the archive projection reads committed records with the SQLite backend's "
+        "connection settings and row mappers, nothing else of storage",
+    ),
     Rule(
         f"{SERVER}.rpc",
         forbidden=_server("storage"),
