@@ -48,9 +48,11 @@ from ._models import (
     RegisterAgentResult,
     SendMessageResult,
 )
+from ._search_models import ActionItem, SearchHit, SearchOrder, SearchScope, ThreadSummary
 from ._subscribe import Subscription
 
 __all__ = [
+    "ActionItem",
     "Agent",
     "AgentmailClient",
     "AgentmailError",
@@ -76,9 +78,13 @@ __all__ = [
     "RegisterAgentResult",
     "ResourceExhausted",
     "RetryPolicy",
+    "SearchHit",
+    "SearchOrder",
+    "SearchScope",
     "SendMessageResult",
     "ServerError",
     "Subscription",
+    "ThreadSummary",
     "Timeouts",
     "Unauthenticated",
     "Unavailable",
