@@ -71,11 +71,12 @@ def is_reconnectable(error: AgentmailError) -> bool:
     if isinstance(error, ResourceExhausted):
         # A message over the receive limit is RESOURCE_EXHAUSTED too and would recur.
         return error.reason == "TOO_MANY_SUBSCRIPTIONS"
-    # INTERNAL without an ErrorInfo comes from the transport (a reset connection, a broken
-    # HTTP/2 stream), not from the server's own judgement of the request.
+    # INTERNAL or CANCELLED without an ErrorInfo comes from the transport (a reset connection,
+    # a broken HTTP/2 stream, a server that stops as the call arrives), not from the server's
+    # judgement of the request; our own cancellation ends the reader, never raises this.
     return (
         isinstance(error, ServerError)
-        and error.code is grpc.StatusCode.INTERNAL
+        and error.code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.CANCELLED)
         and error.reason is None
     )
 
@@ -93,7 +94,8 @@ class Subscription:
 
     The stream opens when the ``async with`` block is entered or at the first iteration. If it
     breaks (``UNAVAILABLE``, for example a server restart; a deadline or ``idle_timeout``;
-    ``TOO_MANY_SUBSCRIPTIONS``; a reset connection) the subscription reconnects with backoff
+    ``TOO_MANY_SUBSCRIPTIONS``; a reset connection or a call cancelled by a stopping server)
+    the subscription reconnects with backoff
     (see :class:`~agentmail_client.ReconnectPolicy`) and resumes after the last item it
     received, so that iteration goes on with no gap and no duplicate. Other errors
     (``Unauthenticated``, ``InvalidArgument``, ``PermissionDenied`` ...) are raised from the
