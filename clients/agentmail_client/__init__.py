@@ -50,6 +50,7 @@ from ._models import (
 )
 from ._search_models import ActionItem, SearchHit, SearchOrder, SearchScope, ThreadSummary
 from ._subscribe import Subscription
+from ._wait import WaitForMailResult
 
 __all__ = [
     "ActionItem",
@@ -88,6 +89,7 @@ __all__ = [
     "Timeouts",
     "Unauthenticated",
     "Unavailable",
+    "WaitForMailResult",
     "error_class_for",
     "error_from_rpc",
 ]
