@@ -95,9 +95,9 @@ class Subscription:
     The stream opens when the ``async with`` block is entered or at the first iteration. If it
     breaks (``UNAVAILABLE``, for example a server restart; a deadline or ``idle_timeout``;
     ``TOO_MANY_SUBSCRIPTIONS``; a reset connection or a call cancelled by a stopping server)
-    the subscription reconnects with backoff
-    (see :class:`~agentmail_client.ReconnectPolicy`) and resumes after the last item it
-    received, so that iteration goes on with no gap and no duplicate. Other errors
+    the subscription reconnects with backoff (see :class:`~agentmail_client.ReconnectPolicy`)
+    and resumes after the last item it received, so that iteration goes on with no gap and no
+    duplicate. Other errors
     (``Unauthenticated``, ``InvalidArgument``, ``PermissionDenied`` ...) are raised from the
     iteration at once.
 
