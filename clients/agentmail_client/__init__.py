@@ -48,9 +48,12 @@ from ._models import (
     RegisterAgentResult,
     SendMessageResult,
 )
+from ._search_models import ActionItem, SearchHit, SearchOrder, SearchScope, ThreadSummary
 from ._subscribe import Subscription
+from ._wait import WaitForMailResult
 
 __all__ = [
+    "ActionItem",
     "Agent",
     "AgentmailClient",
     "AgentmailError",
@@ -76,12 +79,17 @@ __all__ = [
     "RegisterAgentResult",
     "ResourceExhausted",
     "RetryPolicy",
+    "SearchHit",
+    "SearchOrder",
+    "SearchScope",
     "SendMessageResult",
     "ServerError",
     "Subscription",
+    "ThreadSummary",
     "Timeouts",
     "Unauthenticated",
     "Unavailable",
+    "WaitForMailResult",
     "error_class_for",
     "error_from_rpc",
 ]

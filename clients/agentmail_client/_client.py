@@ -1,5 +1,8 @@
 """The asynchronous agentmail client: one gRPC channel, typed methods, retries, error mapping."""
 
+# ruff: noqa: ASYNC109 -- wait_for_mail's `timeout` is how long to wait for mail, and its
+# expiry is a result (timed_out, with a cursor to go on from), not an error to raise.
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,8 +15,10 @@ import grpc.aio
 from ._agents import AgentCalls
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
 from ._mail import MailCalls
+from ._search import SearchCalls
 from ._subscribe import CursorCallback, Subscription
 from ._transport import ClientBase, Connection
+from ._wait import WaitForMailResult, wait_for_mail
 
 _DEFAULT_TIMEOUTS = Timeouts()
 _DEFAULT_RETRY = RetryPolicy()
@@ -21,7 +26,7 @@ _DEFAULT_CHANNEL = ChannelConfig()
 _DEFAULT_RECONNECT = ReconnectPolicy()
 
 
-class AgentmailClient(AgentCalls, MailCalls):
+class AgentmailClient(AgentCalls, MailCalls, SearchCalls):
     """An asynchronous client of one agentmail server.
 
     Use it as an async context manager, which closes the channel on exit::
@@ -147,6 +152,85 @@ class AgentmailClient(AgentCalls, MailCalls):
             on_cursor=on_cursor,
             reconnect=reconnect,
             idle_timeout=idle_timeout,
+        )
+
+    async def wait_for_mail(
+        self,
+        timeout: float | None,
+        *,
+        cursor: str | None = None,
+        max_messages: int = 50,
+        urgent_only: bool = False,
+        topic: str = "",
+        thread_id: str = "",
+        include_bodies: bool = True,
+        reconnect: ReconnectPolicy = _DEFAULT_RECONNECT,
+    ) -> WaitForMailResult:
+        """Waits up to ``timeout`` seconds for inbox mail after ``cursor`` and returns it.
+
+        A short-lived :meth:`subscribe`: it returns as soon as there is mail (at once when
+        some is already after the cursor, then all of that backlog up to ``max_messages``,
+        plus whatever else has arrived), or with ``timed_out`` set when the timeout passes
+        with none. Pass the result's ``cursor`` to the next call, so that consecutive waits
+        neither skip nor repeat a message, including mail that arrives while a call
+        returns::
+
+            cursor = None  # or a saved cursor
+            while True:
+                result = await client.wait_for_mail(60, cursor=cursor)
+                for item in result:
+                    handle(item)
+                cursor = result.cursor  # persist it to resume later
+
+        The stream is closed before the call returns. If it breaks during the wait (for
+        example when the server restarts), it reconnects like a subscription and resumes
+        after the last item received, within the same timeout; should the timeout pass
+        while it is still away, the call times out with a cursor that misses nothing.
+
+        Args:
+            timeout: Seconds to wait for mail; ``0`` only returns what is already after the
+                cursor; ``None`` waits until some mail arrives. The backlog check always
+                gets at least ``timeouts.read`` to reach the server.
+            cursor: Return mail strictly after this cursor (an item's ``cursor``, or a
+                previous result's ``cursor``); ``None`` starts at the current inbox tail, so
+                that only mail committed from now on is returned.
+            max_messages: Most items to return; the rest comes with the next call.
+            urgent_only: Only HIGH and URGENT messages.
+            topic: Only this topic.
+            thread_id: Only this thread.
+            include_bodies: False leaves bodies empty (``body_size_bytes`` stays set).
+            reconnect: Backoff between reconnections when the stream breaks.
+
+        Returns:
+            The items, the cursor to go on from and whether the wait timed out.
+
+        Raises:
+            ValueError: ``timeout`` is negative or ``max_messages`` below 1.
+            Unauthenticated: No valid token.
+            InvalidArgument: ``INVALID_PAGE_TOKEN`` for a cursor this server did not issue.
+            Unavailable: The server could not be reached within ``max(timeout,
+                timeouts.read)`` seconds (``timeouts.read`` for ``timeout=None``); or the
+                other error that ended the latest attempt.
+            RuntimeError: The client was closed.
+        """
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must not be negative")
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
+        subscription = self.subscribe(
+            cursor=cursor,
+            urgent_only=urgent_only,
+            topic=topic,
+            thread_id=thread_id,
+            include_bodies=include_bodies,
+            reconnect=reconnect,
+        )
+        return await wait_for_mail(
+            subscription,
+            cursor=cursor,
+            timeout=timeout,
+            max_messages=max_messages,
+            catch_up_timeout=self._timeouts.read,
         )
 
     async def __aenter__(self) -> Self:

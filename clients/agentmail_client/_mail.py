@@ -1,4 +1,4 @@
-"""MailService calls: sending, replying, reading and acknowledging mail."""
+"""MailService calls: sending, replying, reading, acknowledging and summarising mail."""
 
 # ruff: noqa: ASYNC109 -- `timeout` becomes the gRPC deadline, which the server sees and
 # honours; an asyncio.timeout around the call would only cancel it locally.
@@ -19,6 +19,7 @@ from ._models import (
     Page,
     SendMessageResult,
 )
+from ._search_models import ThreadSummary
 from ._transport import CallKind, ClientBase
 
 
@@ -296,3 +297,31 @@ class MailCalls(ClientBase):
             self._connection.mail.AcknowledgeMessage, request, CallKind.IDEMPOTENT_WRITE, timeout
         )
         return tuple(DeliveryState.from_proto(s) for s in response.states)
+
+    async def summarize_thread(
+        self, thread_id: str, *, recent_count: int = 0, timeout: float | None = None
+    ) -> ThreadSummary:
+        """Summarises a thread the agent can see, computed by the server without any model.
+
+        Participants, size, time span, open action items (unchecked ``- [ ]`` checkboxes and
+        lines with ``TODO``, ``ACTION`` or ``BLOCKED``) and the latest messages, all as the
+        agent may see them (bcc restricted as everywhere else).
+
+        Args:
+            thread_id: The thread.
+            recent_count: How many of the latest messages to include; 0 means the server
+                default (3); more than 20 is capped at 20.
+            timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
+
+        Raises:
+            NotFound: ``THREAD_NOT_FOUND`` when the agent can see none of it.
+            InvalidArgument: An empty or too long ``thread_id``, or a negative
+                ``recent_count``.
+        """
+        request = mail_service_pb2.SummarizeThreadRequest(
+            thread_id=thread_id, recent_count=recent_count
+        )
+        response = await self._call(
+            self._connection.mail.SummarizeThread, request, CallKind.READ, timeout
+        )
+        return ThreadSummary.from_proto(response)

@@ -71,11 +71,12 @@ def is_reconnectable(error: AgentmailError) -> bool:
     if isinstance(error, ResourceExhausted):
         # A message over the receive limit is RESOURCE_EXHAUSTED too and would recur.
         return error.reason == "TOO_MANY_SUBSCRIPTIONS"
-    # INTERNAL without an ErrorInfo comes from the transport (a reset connection, a broken
-    # HTTP/2 stream), not from the server's own judgement of the request.
+    # INTERNAL or CANCELLED without an ErrorInfo comes from the transport (a reset connection,
+    # a broken HTTP/2 stream, a server that stops as the call arrives), not from the server's
+    # judgement of the request; our own cancellation ends the reader, never raises this.
     return (
         isinstance(error, ServerError)
-        and error.code is grpc.StatusCode.INTERNAL
+        and error.code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.CANCELLED)
         and error.reason is None
     )
 
@@ -93,9 +94,10 @@ class Subscription:
 
     The stream opens when the ``async with`` block is entered or at the first iteration. If it
     breaks (``UNAVAILABLE``, for example a server restart; a deadline or ``idle_timeout``;
-    ``TOO_MANY_SUBSCRIPTIONS``; a reset connection) the subscription reconnects with backoff
-    (see :class:`~agentmail_client.ReconnectPolicy`) and resumes after the last item it
-    received, so that iteration goes on with no gap and no duplicate. Other errors
+    ``TOO_MANY_SUBSCRIPTIONS``; a reset connection or a call cancelled by a stopping server)
+    the subscription reconnects with backoff (see :class:`~agentmail_client.ReconnectPolicy`)
+    and resumes after the last item it received, so that iteration goes on with no gap and no
+    duplicate. Other errors
     (``Unauthenticated``, ``InvalidArgument``, ``PermissionDenied`` ...) are raised from the
     iteration at once.
 
@@ -161,6 +163,8 @@ class Subscription:
         self._reader: asyncio.Task[None] | None = None
         self._failures = 0
         self._reconnects = 0
+        # Why the latest stream ended, for wait_for_mail to report while reconnection goes on.
+        self._last_error: AgentmailError | None = None
         self._last_heartbeat: datetime.datetime | None = None
         self.caught_up = asyncio.Event()
         """Set at the first heartbeat of each connection, once the backlog has been received
@@ -205,24 +209,35 @@ class Subscription:
             StopAsyncIteration: The subscription was closed.
             AgentmailError: It broke: a non-retryable error, or reconnection gave up.
         """
-        if isinstance(self._end, _Closed):
-            raise StopAsyncIteration
-        self._start()
-        await self._commit()
-        while True:
-            if self._events:
-                event = self._events.popleft()
-                self._room.set()
-                if isinstance(event, InboxItem):
-                    self._pending = event.cursor
-                    return event
-                self._cursor = event.cursor
-                await self._persist(event.cursor)
-                continue
+        while (item := await self._next_nowait()) is None:
             if isinstance(self._end, _Closed):
                 raise StopAsyncIteration
-            if self._end is not None:
-                raise self._end
+            await self._until_received()
+        return item
+
+    async def _next_nowait(self) -> InboxItem | None:
+        """``__anext__`` without waiting (for ``wait_for_mail`` too): the next item received,
+        or ``None`` when there is none (yet, or ever: see :attr:`closed`); raises if broken."""
+        if isinstance(self._end, _Closed):
+            return None
+        self._start()
+        await self._commit()
+        while self._events:
+            event = self._events.popleft()
+            self._room.set()
+            if isinstance(event, InboxItem):
+                self._pending = event.cursor
+                return event
+            self._cursor = event.cursor
+            await self._persist(event.cursor)
+        if isinstance(self._end, Exception):
+            raise self._end
+        return None
+
+    async def _until_received(self) -> None:
+        """Waits until an event is buffered, a connection's first heartbeat arrives or the
+        subscription ends; returns at once when an event is buffered or it has ended."""
+        if not self._events and self._end is None:
             self._ready.clear()
             await self._ready.wait()
 
@@ -295,6 +310,7 @@ class Subscription:
         while not self._connection.closed:
             error = await self._read_stream()
             self.caught_up.clear()
+            self._last_error = error
             if not is_reconnectable(error):
                 self._finish(error)
                 return
@@ -355,6 +371,7 @@ class Subscription:
             if not self.caught_up.is_set():
                 self._failures = 0
                 self.caught_up.set()
+                self._ready.set()  # even when no progress is queued: wait_for_mail stops here
             # The stream is ordered: a heartbeat covers every item sent before it, so its
             # tail is never behind the last item's cursor.
             tail = heartbeat.tail_cursor

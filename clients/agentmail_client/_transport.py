@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 import grpc.aio
-from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc
+from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc, search_service_pb2_grpc
 
 from ._config import ChannelConfig, RetryPolicy, Timeouts
 from ._errors import (
@@ -27,6 +27,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from agentmail.v1.agent_service_pb2_grpc import AgentServiceAsyncStub
     from agentmail.v1.mail_service_pb2_grpc import MailServiceAsyncStub
+    from agentmail.v1.search_service_pb2_grpc import SearchServiceAsyncStub
 
 _log = logging.getLogger("agentmail_client")
 
@@ -76,6 +77,7 @@ class Connection:
         self._channel: grpc.aio.Channel | None = None
         self._agents: AgentServiceAsyncStub | None = None
         self._mail: MailServiceAsyncStub | None = None
+        self._search: SearchServiceAsyncStub | None = None
         self._closed = False
 
     def _open(self) -> grpc.aio.Channel:
@@ -114,12 +116,19 @@ class Connection:
             self._mail = mail_service_pb2_grpc.MailServiceStub(self._open())
         return self._mail
 
+    @property
+    def search(self) -> SearchServiceAsyncStub:
+        """The SearchService stub (opening the channel if needed)."""
+        if self._search is None:
+            self._search = search_service_pb2_grpc.SearchServiceStub(self._open())
+        return self._search
+
     async def close(self) -> None:
         """Closes the channel; later calls raise RuntimeError."""
         self._closed = True
         if self._channel is not None:
             channel, self._channel = self._channel, None
-            self._agents = self._mail = None
+            self._agents = self._mail = self._search = None
             await channel.close()
 
 

@@ -17,3 +17,18 @@ def test_exported_classes_and_functions_claim_the_package_as_their_module() -> N
         member = getattr(agentmail_client, name)
         if isinstance(member, type) or callable(member):
             assert member.__module__ == "agentmail_client", name
+
+
+def test_search_summary_and_wait_results_are_exported() -> None:
+    for name in (
+        "ActionItem",
+        "SearchHit",
+        "SearchOrder",
+        "SearchScope",
+        "ThreadSummary",
+        "WaitForMailResult",
+    ):
+        assert name in agentmail_client.__all__, name
+    assert hasattr(agentmail_client.AgentmailClient, "search_messages")
+    assert hasattr(agentmail_client.AgentmailClient, "summarize_thread")
+    assert hasattr(agentmail_client.AgentmailClient, "wait_for_mail")

@@ -3,7 +3,7 @@
 import datetime
 
 import agentmail_client as am
-from agentmail.v1 import mail_service_pb2, types_pb2
+from agentmail.v1 import mail_service_pb2, search_service_pb2, types_pb2
 
 WHEN = datetime.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.UTC)
 
@@ -65,3 +65,31 @@ def test_page_iterates_its_items() -> None:
     page = am.Page((1, 2, 3), "next")
     assert list(page) == [1, 2, 3]
     assert len(page) == 3
+
+
+def test_search_hit_and_thread_summary_round_trip() -> None:
+    message = am.Message.from_proto(types_pb2.Message(id=3, thread_id="T", subject="Deploy"))
+    hit = am.SearchHit(message, "[Deploy]", 1.5)
+    assert am.SearchHit.from_proto(hit.to_proto()) == hit
+    summary = am.ThreadSummary(
+        thread_id="T",
+        subject="Deploy",
+        participants=("Alice", "Bob"),
+        message_count=1,
+        first_time=WHEN,
+        last_time=WHEN,
+        action_items=(am.ActionItem(3, "Alice", "tag it", "checkbox"),),
+        recent_messages=(message,),
+    )
+    assert am.ThreadSummary.from_proto(summary.to_proto()) == summary
+    hash(summary)
+    unset = am.ThreadSummary.from_proto(mail_service_pb2.SummarizeThreadResponse())
+    assert (unset.first_time, unset.last_time) == (None, None)
+
+
+def test_search_order_and_scope_map_to_the_wire_enums() -> None:
+    assert am.SearchOrder.RELEVANCE.to_proto() == search_service_pb2.SEARCH_ORDER_RELEVANCE
+    assert am.SearchOrder.NEWEST.to_proto() == search_service_pb2.SEARCH_ORDER_NEWEST
+    assert am.SearchScope.ALL.to_proto() == search_service_pb2.SEARCH_SCOPE_ALL
+    assert am.SearchScope.SENT.to_proto() == search_service_pb2.SEARCH_SCOPE_SENT
+    assert am.SearchScope.RECEIVED.to_proto() == search_service_pb2.SEARCH_SCOPE_RECEIVED

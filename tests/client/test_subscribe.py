@@ -21,6 +21,7 @@ import agentmail_client as am
 import grpc
 import grpc.aio
 import pytest
+from agentmail_client._subscribe import is_reconnectable
 from agentmail_server.app import AgentmailServer
 from agentmail_server.config import ServerConfig
 
@@ -424,3 +425,23 @@ async def test_subscriber_example_resumes_from_its_cursor_file(
     assert out == [f"#{ids[0]} from Alice [normal]: new 0", f"#{ids[1]} from Alice [normal]: new 1"]
     (last,) = (await pair.bob.list_inbox(page_token=handled.cursor, page_size=2)).items[1:]
     assert cursor_file.read_text() == last.cursor
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "reconnects"),
+    [
+        # What a stream gets when it reaches a server that is stopping (no ErrorInfo).
+        (grpc.StatusCode.CANCELLED, None, True),
+        (grpc.StatusCode.INTERNAL, None, True),
+        (grpc.StatusCode.UNAVAILABLE, "SHUTTING_DOWN", True),
+        (grpc.StatusCode.CANCELLED, "SOME_REASON", False),
+        (grpc.StatusCode.UNKNOWN, None, False),
+    ],
+)
+def test_transport_failures_of_a_stream_are_reconnected(
+    code: grpc.StatusCode, reason: str | None, reconnects: bool
+) -> None:
+    # A stream opened while the server stops may be cancelled rather than refused
+    # (tests/integration/test_restart.py accepts either): it must reconnect, not fail.
+    error = am.error_class_for(code)("stream ended", code=code, reason=reason)
+    assert is_reconnectable(error) is reconnects

@@ -18,6 +18,7 @@ async def misuse(client: AgentmailClient) -> None:
     await client.get_project(42)
     page = await client.list_inbox(order="newest")
     subject: int = page.items[0].message.subject
+    await client.search_messages("deploy", order="newest")
 """
 
 
@@ -47,4 +48,5 @@ def test_mypy_reports_a_wrong_call(tmp_path: pathlib.Path) -> None:
     assert status == 1, output
     assert 'Argument 1 to "get_project"' in output
     assert 'Argument "order" to "list_inbox"' in output
+    assert 'Argument "order" to "search_messages"' in output
     assert "Incompatible types in assignment" in output
