@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 SyncMode = Literal["full", "normal"]
+# The levels --log-level accepts (case-insensitive).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +91,17 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "Serve agentmail.bench.Ceiling (an empty RPC and a stream) for benchmarks' ceilings.",
     ),
-    Setting("log_level", "INFO", "Logging level (DEBUG logs one line per RPC)."),
+    Setting(
+        "log_level",
+        "INFO",
+        "Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (DEBUG adds one line per RPC).",
+    ),
+    Setting(
+        "access_log",
+        "false",
+        "Log one line per RPC at INFO (request id, method, status, error reason, time; "
+        "never a token).",
+    ),
     Setting(
         "archive",
         "true",
@@ -146,6 +158,7 @@ class ServerConfig:
     uvloop: bool = True
     ceiling_endpoints: bool = False
     log_level: str = "INFO"
+    access_log: bool = False
     archive: bool = True
     archive_dir: pathlib.Path = pathlib.Path("archive.git")
     archive_branch: str = "main"
@@ -184,6 +197,10 @@ class ServerConfig:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
+        if self.log_level.strip().upper() not in LOG_LEVELS:
+            raise ValueError(
+                f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
 
     @property
     def metrics_enabled(self) -> bool:

@@ -17,7 +17,7 @@ class FakeContext:
 
 
 def wrap(handler: grpc.RpcMethodHandler[Any, Any], metrics: RpcMetrics) -> Any:
-    interceptor = ErrorMappingInterceptor(log_calls=False, observer=metrics)
+    interceptor = ErrorMappingInterceptor(observer=metrics)
     return interceptor._wrap("/test.Svc/Method", handler)
 
 
@@ -41,7 +41,7 @@ async def test_a_stream_closed_at_yield_is_cancelled_and_counts_what_went_out():
 
     (snapshot,) = metrics.stats()
     assert snapshot.rpc_type == "server_stream"
-    assert snapshot.handled == (("CANCELLED", 1),)
+    assert snapshot.handled == (("Canceled", 1),)
     assert (snapshot.started, snapshot.received, snapshot.sent) == (1, 1, 1)
     assert sum(snapshot.bucket_counts) == 1
 
@@ -81,7 +81,7 @@ async def test_without_an_observer_the_wrapper_records_nothing():
     async def ok(request: bytes, context: Any) -> bytes:
         return b"ok"
 
-    interceptor = ErrorMappingInterceptor(log_calls=False)
+    interceptor = ErrorMappingInterceptor()
     call = interceptor._wrap("/test.Svc/M", grpc.unary_unary_rpc_method_handler(ok)).unary_unary
 
     assert await call(b"", FakeContext()) == b"ok"

@@ -7,6 +7,7 @@ import itertools
 import math
 import random
 
+import grpc
 import pytest
 from agentmail_server.metrics import (
     LATENCY_BUCKETS,
@@ -81,7 +82,7 @@ def test_estimates_stay_within_the_documented_error_bound(seed):
     stats = RpcMetrics().recorder("/svc.S/M", "unary")
     for value in values:
         stats.started()
-        stats.handled("OK", value)
+        stats.handled(grpc.StatusCode.OK, value)
     snapshot = stats.snapshot()
     total = 0
     buckets = []
@@ -116,25 +117,26 @@ def test_method_latencies_reads_calls_codes_and_quantiles_per_method():
     metrics.recorder("/agentmail.v1.MailService/GetMessage", "unary")  # never called
     for i in range(100):
         send.started()
-        send.handled("OK" if i < 98 else "NOT_FOUND", 0.001 if i < 50 else 0.004)
+        code = grpc.StatusCode.OK if i < 98 else grpc.StatusCode.NOT_FOUND
+        send.handled(code, 0.001 if i < 50 else 0.004)
     stream.started()
     for _ in range(7):
         stream.sent()
-    stream.handled("CANCELLED", 2.0)
+    stream.handled(grpc.StatusCode.CANCELLED, 2.0)
 
     found = {m.method: m for m in method_latencies(_exposition(metrics))}
 
     send_latency = found["SendMessage"]
     assert (send_latency.service, send_latency.rpc_type) == ("agentmail.v1.MailService", "unary")
     assert send_latency.calls == 100 and send_latency.errors == 2
-    assert dict(send_latency.handled) == {"NOT_FOUND": 2, "OK": 98}
+    assert dict(send_latency.handled) == {"NotFound": 2, "OK": 98}
     assert send_latency.msg_sent == 98 and send_latency.msg_received == 100
     # 1 ms lies in (0.8 ms, 1.131 ms]: the median is that bucket's upper edge.
     assert send_latency.p50 == pytest.approx(0.001131)
     assert 0.0032 < send_latency.p99 <= 0.004525
     assert send_latency.seconds_sum == pytest.approx(0.25)
     assert found["SubscribeInbox"].msg_sent == 7
-    assert dict(found["SubscribeInbox"].handled) == {"CANCELLED": 1}
+    assert dict(found["SubscribeInbox"].handled) == {"Canceled": 1}
     assert found["GetMessage"].calls == 0 and math.isnan(found["GetMessage"].p99)
 
 
@@ -143,11 +145,11 @@ def test_since_limits_the_figures_to_the_calls_in_between():
     send = metrics.recorder("/agentmail.v1.MailService/SendMessage", "unary")
     for _ in range(50):
         send.started()
-        send.handled("OK", 0.5)
+        send.handled(grpc.StatusCode.OK, 0.5)
     before = _exposition(metrics)
     for _ in range(10):
         send.started()
-        send.handled("OK", 0.001)
+        send.handled(grpc.StatusCode.OK, 0.001)
     after = _exposition(metrics)
 
     (delta,) = method_latencies(after, since=before)

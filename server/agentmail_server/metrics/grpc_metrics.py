@@ -6,7 +6,8 @@ lookups per call. The Prometheus collector reads frozen :class:`MethodSnapshot` 
 loop as well) and renders them as the standard ``grpc_server_*`` families.
 
 Label values come only from the methods the server registers (unknown methods never reach the
-interceptor's wrapper) and from the fixed set of status codes, so cardinality is bounded.
+interceptor's wrapper) and from the fixed set of status codes (:data:`CODE_LABELS`), so
+cardinality is bounded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
+import grpc
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from agentmail_server.histogram import BucketCounts
@@ -24,6 +26,28 @@ CLIENT_STREAM = "client_stream"
 SERVER_STREAM = "server_stream"
 BIDI_STREAM = "bidi_stream"
 RPC_TYPES = (UNARY, CLIENT_STREAM, SERVER_STREAM, BIDI_STREAM)
+
+# The ``grpc_code`` label of each status, spelled as go-grpc-prometheus writes it (Go's
+# ``codes.Code.String()``): published gRPC dashboards and alerts filter on these names.
+CODE_LABELS: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.OK: "OK",
+    grpc.StatusCode.CANCELLED: "Canceled",
+    grpc.StatusCode.UNKNOWN: "Unknown",
+    grpc.StatusCode.INVALID_ARGUMENT: "InvalidArgument",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "DeadlineExceeded",
+    grpc.StatusCode.NOT_FOUND: "NotFound",
+    grpc.StatusCode.ALREADY_EXISTS: "AlreadyExists",
+    grpc.StatusCode.PERMISSION_DENIED: "PermissionDenied",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "ResourceExhausted",
+    grpc.StatusCode.FAILED_PRECONDITION: "FailedPrecondition",
+    grpc.StatusCode.ABORTED: "Aborted",
+    grpc.StatusCode.OUT_OF_RANGE: "OutOfRange",
+    grpc.StatusCode.UNIMPLEMENTED: "Unimplemented",
+    grpc.StatusCode.INTERNAL: "Internal",
+    grpc.StatusCode.UNAVAILABLE: "Unavailable",
+    grpc.StatusCode.DATA_LOSS: "DataLoss",
+    grpc.StatusCode.UNAUTHENTICATED: "Unauthenticated",
+}
 
 
 def rpc_type_of(method: MethodDescriptor) -> str:
@@ -44,7 +68,8 @@ class MethodSnapshot:
         started: calls begun.
         received: request messages received.
         sent: response messages sent.
-        handled: finished calls by status code name (``OK``, ``NOT_FOUND``, ...).
+        handled: finished calls by ``grpc_code`` label (``OK``, ``NotFound``, ...; see
+            :data:`CODE_LABELS`).
         bounds: the histogram's finite upper bounds, in seconds.
         bucket_counts: finished calls per bucket (not cumulative); one more than ``bounds``,
             the last counting calls slower than every bound.
@@ -107,15 +132,16 @@ class MethodStats:
         """A streamed response message went out."""
         self._sent += 1
 
-    def handled(self, code: str, seconds: float) -> None:
+    def handled(self, code: grpc.StatusCode, seconds: float) -> None:
         """A call finished with status ``code`` after ``seconds``.
 
         A unary response that ended OK counts as one sent message.
         """
+        label = CODE_LABELS[code]
         handled = self._handled
-        handled[code] = handled.get(code, 0) + 1
+        handled[label] = handled.get(label, 0) + 1
         self._durations.observe(seconds)
-        if self._unary_response and code == "OK":
+        if self._unary_response and code is grpc.StatusCode.OK:
             self._sent += 1
 
     def snapshot(self) -> MethodSnapshot:

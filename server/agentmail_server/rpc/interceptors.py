@@ -2,13 +2,19 @@
 each call to an optional observer (the metrics).
 
 An aio interceptor only sees the handler lookup, so it wraps the returned handler's behaviour
-for each RPC shape, keeping the (de)serializers. Error mapping, logging and metrics share that
-one wrapper: every interceptor layer costs CPU on every call.
+for each RPC shape, keeping the response serializer and making the request deserializer
+tolerant (see :mod:`agentmail_server.rpc.malformed`). Error mapping, logging and metrics share
+that one wrapper: every interceptor layer costs CPU on every call.
+
+Every service on the endpoint goes through it (ours, health, reflection, the ceiling), so it
+handles both ways an aio handler can stream responses: an async generator that yields them, or
+a coroutine that calls ``context.write`` (as ``grpc.health.v1.Health/Watch`` does).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
 import time
@@ -20,17 +26,19 @@ from grpc import aio
 
 from agentmail_server.errors import AgentmailError
 from agentmail_server.rpc.context import metadata_value
+from agentmail_server.rpc.malformed import Malformed, malformed_error, tolerant
 from agentmail_server.rpc.status import internal_status, status_code_for, to_status
 
+# One line per call: at DEBUG normally, at INFO when the access log is on.
 access_log = logging.getLogger("agentmail_server.access")
 logger = logging.getLogger(__name__)
 
 _request_numbers = itertools.count(1)
 
 
-def _code_name(context: Any) -> str:
+def _code_of(context: Any) -> grpc.StatusCode:
     code = context.code()
-    return code.name if isinstance(code, grpc.StatusCode) else str(code)
+    return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
 
 
 def _request_id(context: Any) -> str:
@@ -50,7 +58,7 @@ class CallRecorder(Protocol):
     def sent(self) -> None:
         """A streamed response message went out."""
 
-    def handled(self, code: str, seconds: float) -> None:
+    def handled(self, code: grpc.StatusCode, seconds: float) -> None:
         """The call ended with status ``code`` after ``seconds``."""
 
 
@@ -62,22 +70,60 @@ class CallObserver(Protocol):
         (``unary``, ``client_stream``, ``server_stream`` or ``bidi_stream``)."""
 
 
-async def _counted(requests: AsyncIterable[Any], recorder: CallRecorder) -> AsyncIterator[Any]:
+async def _checked(
+    requests: AsyncIterable[Any], recorder: CallRecorder | None
+) -> AsyncIterator[Any]:
+    """The streamed requests, counted; a malformed one ends the call with INVALID_ARGUMENT."""
     async for request in requests:
-        recorder.received()
+        if recorder is not None:
+            recorder.received()
+        if isinstance(request, Malformed):
+            logger.debug("malformed %s: %r", request.message_type, request.error)
+            raise malformed_error(request)
         yield request
+
+
+class _CountingContext:
+    """The servicer context of a handler that writes its responses: counts each write."""
+
+    def __init__(self, context: Any, recorder: CallRecorder) -> None:
+        self._context = context
+        self._recorder = recorder
+
+    async def write(self, message: Any) -> None:
+        """Send ``message`` and count it once gRPC has taken it."""
+        await self._context.write(message)
+        self._recorder.sent()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+class _Call:
+    """One call's bookkeeping: its start, id and eventual status, and how to end it."""
+
+    __slots__ = ("code", "reason", "request_id", "started")
+
+    def __init__(self, context: Any, recorder: CallRecorder | None) -> None:
+        self.started = time.perf_counter()
+        if recorder is not None:
+            recorder.started()
+        self.request_id = _request_id(context)
+        self.code = grpc.StatusCode.OK
+        self.reason = ""
 
 
 class ErrorMappingInterceptor(aio.ServerInterceptor):
     """Turns AgentmailError into status + details, hides bugs behind INTERNAL, logs each call.
 
     Args:
-        log_calls: log one line per call (at INFO on ``agentmail_server.access``).
+        access_log: log one line per call at INFO on ``agentmail_server.access`` (otherwise
+            at DEBUG, so that only a debugging operator sees them).
         observer: told about every call of every registered method (metrics); None for none.
     """
 
-    def __init__(self, log_calls: bool, observer: CallObserver | None = None) -> None:
-        self._log_calls = log_calls
+    def __init__(self, access_log: bool = False, observer: CallObserver | None = None) -> None:
+        self._call_level = logging.INFO if access_log else logging.DEBUG
         self._observer = observer
         # Wrapped handlers by method: the lookup runs on every call, the wrapping only once.
         # Bounded by the number of methods the server registers.
@@ -118,35 +164,53 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             streamed_requests = rpc_type in ("client_stream", "bidi_stream")
             if rpc_type in ("unary", "client_stream"):
                 wrapped = self._wrap_unary(method, behaviour, recorder, streamed_requests)
-            else:
+            elif inspect.isasyncgenfunction(behaviour):
                 wrapped = self._wrap_stream(method, behaviour, recorder, streamed_requests)
+            else:
+                wrapped = self._wrap_writer(method, behaviour, recorder, streamed_requests)
             return make_handler(
                 wrapped,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
 
-    def _done(
-        self,
-        method: str,
-        request_id: str,
-        code: str,
-        started: float,
-        recorder: CallRecorder | None,
-    ) -> None:
-        seconds = time.perf_counter() - started
+    def _done(self, method: str, call: _Call, recorder: CallRecorder | None) -> None:
+        seconds = time.perf_counter() - call.started
         if recorder is not None:
-            recorder.handled(code, seconds)
-        if self._log_calls:
-            access_log.info("%s %s %s %.2fms", request_id, method, code, seconds * 1e3)
+            recorder.handled(call.code, seconds)
+        if access_log.isEnabledFor(self._call_level):
+            # Method, status, reason and time only: never metadata (it holds the token).
+            access_log.log(
+                self._call_level,
+                "%s %s %s%s %.2fms",
+                call.request_id,
+                method,
+                call.code.name,
+                f" {call.reason}" if call.reason else "",
+                seconds * 1e3,
+            )
 
-    async def _fail(self, context: Any, exc: Exception, method: str, request_id: str) -> None:
+    async def _fail(self, context: Any, exc: Exception, method: str, call: _Call) -> None:
         """Abort the call with the error's status; anything unexpected is logged as a bug."""
         if isinstance(exc, AgentmailError):
+            call.code = status_code_for(exc)
+            call.reason = exc.reason
             await context.abort_with_status(to_status(exc))
-        logger.error("%s %s failed", request_id, method, exc_info=exc)
-        await context.abort_with_status(internal_status(request_id))
+        call.code = grpc.StatusCode.INTERNAL
+        logger.error("%s %s failed", call.request_id, method, exc_info=exc)
+        await context.abort_with_status(internal_status(call.request_id))
+
+    def _prepare(self, request: Any, recorder: CallRecorder | None, streamed_requests: bool) -> Any:
+        """The request as the handler should see it; raises for a malformed unary request."""
+        if streamed_requests:
+            return _checked(request, recorder)
+        if isinstance(request, Malformed):
+            # The client's mistake, as any INVALID_ARGUMENT: logged with the per-call line
+            # (DEBUG unless the access log is on), never as an ERROR a client could flood.
+            logger.debug("malformed %s: %r", request.message_type, request.error)
+            raise malformed_error(request)
+        return request
 
     def _wrap_unary(
         self,
@@ -156,28 +220,50 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         streamed_requests: bool,
     ) -> Callable[..., Any]:
         async def unary(request: Any, context: Any) -> Any:
-            started = time.perf_counter()
-            if recorder is not None:
-                recorder.started()
-                if streamed_requests:
-                    request = _counted(request, recorder)
-            request_id = _request_id(context)
-            code = "OK"
+            call = _Call(context, recorder)
             try:
+                request = self._prepare(request, recorder, streamed_requests)
                 return await behaviour(request, context)
             except aio.AbortError:
-                code = _code_name(context)
+                call.code = _code_of(context)
                 raise
             except asyncio.CancelledError:
-                code = "CANCELLED"
+                call.code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:
-                code = status_code_for(exc).name if isinstance(exc, AgentmailError) else "INTERNAL"
-                await self._fail(context, exc, method, request_id)
+                await self._fail(context, exc, method, call)
             finally:
-                self._done(method, request_id, code, started, recorder)
+                self._done(method, call, recorder)
 
         return unary
+
+    def _wrap_writer(
+        self,
+        method: str,
+        behaviour: Callable[..., Any],
+        recorder: CallRecorder | None,
+        streamed_requests: bool,
+    ) -> Callable[..., Awaitable[None]]:
+        """A streaming handler that sends with ``context.write`` (a coroutine, no yields)."""
+
+        async def writer(request: Any, context: Any) -> None:
+            call = _Call(context, recorder)
+            try:
+                request = self._prepare(request, recorder, streamed_requests)
+                counted = _CountingContext(context, recorder) if recorder else context
+                await behaviour(request, counted)
+            except aio.AbortError:
+                call.code = _code_of(context)
+                raise
+            except asyncio.CancelledError:
+                call.code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                await self._fail(context, exc, method, call)
+            finally:
+                self._done(method, call, recorder)
+
+        return writer
 
     def _wrap_stream(
         self,
@@ -185,16 +271,13 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         behaviour: Callable[..., Any],
         recorder: CallRecorder | None,
         streamed_requests: bool,
-    ) -> Callable[..., Any]:
+    ) -> Callable[..., AsyncIterator[Any]]:
+        """A streaming handler that yields its responses (an async generator)."""
+
         async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            if recorder is not None:
-                recorder.started()
-                if streamed_requests:
-                    request = _counted(request, recorder)
-            request_id = _request_id(context)
-            code = "OK"
+            call = _Call(context, recorder)
             try:
+                request = self._prepare(request, recorder, streamed_requests)
                 async for response in behaviour(request, context):
                     yield response
                     # gRPC resumes the generator once it has sent the message; a stream
@@ -202,15 +285,14 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
                     if recorder is not None:
                         recorder.sent()
             except aio.AbortError:
-                code = _code_name(context)
+                call.code = _code_of(context)
                 raise
             except (asyncio.CancelledError, GeneratorExit):
-                code = "CANCELLED"
+                call.code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:
-                code = status_code_for(exc).name if isinstance(exc, AgentmailError) else "INTERNAL"
-                await self._fail(context, exc, method, request_id)
+                await self._fail(context, exc, method, call)
             finally:
-                self._done(method, request_id, code, started, recorder)
+                self._done(method, call, recorder)
 
         return stream

@@ -1,4 +1,5 @@
-"""The gRPC endpoint: services from one list, plus health and reflection derived from it."""
+"""The gRPC endpoint: services from one list, plus health and reflection (v1 and v1alpha)
+derived from it."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.rpc.ceiling import add_ceiling_to_server
 from agentmail_server.rpc.interceptors import CallObserver, ErrorMappingInterceptor
+from agentmail_server.rpc.reflection import enable_reflection
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,7 @@ class GrpcEndpoint:
 
     Args:
         bindings: the services to serve.
-        config: message limits, keepalive, the ceiling endpoints setting.
+        config: message limits, keepalive, the ceiling endpoints and access log settings.
         observer: receives per-call statistics (the metrics), or None.
     """
 
@@ -71,7 +72,7 @@ class GrpcEndpoint:
     ) -> None:
         self.service_names = tuple(binding.name for binding in bindings)
         self.server = aio.server(
-            interceptors=[ErrorMappingInterceptor(log_calls=True, observer=observer)],
+            interceptors=[ErrorMappingInterceptor(access_log=config.access_log, observer=observer)],
             options=channel_options(config),
         )
         for binding in bindings:
@@ -80,20 +81,25 @@ class GrpcEndpoint:
             add_ceiling_to_server(self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
-        )
+        enable_reflection((*self.service_names, health.SERVICE_NAME), self.server)
 
     def bind(self, listen: str) -> str:
         """Bind ``listen`` (``host:port``, port 0 for any) and return ``host:port`` bound.
 
         Raises:
-            RuntimeError: the address could not be bound.
+            RuntimeError: the address could not be bound (in use, or not this host's).
         """
         host, _, _ = listen.rpartition(":")
-        port = self.server.add_insecure_port(listen)
+        try:
+            port = self.server.add_insecure_port(listen)
+        except RuntimeError:
+            # gRPC's own message only suggests GRPC_VERBOSITY; this one says what to fix.
+            port = 0
         if port == 0:
-            raise RuntimeError(f"could not bind {listen}")
+            raise RuntimeError(
+                f"could not listen on {listen}: the port is in use or the address is not "
+                "this host's (--listen)"
+            )
         return f"{host}:{port}"
 
     async def start(self) -> None:
