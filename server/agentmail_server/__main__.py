@@ -2,6 +2,11 @@
 
 Order: configuration -> logging -> event loop (uvloop when enabled) -> serve until SIGTERM or
 SIGINT -> graceful stop.
+
+A server that cannot start (a port taken, a data folder it cannot use, a database from a newer
+version, ...) logs one line saying why and exits with status 1; a bad flag or environment value
+is reported by the argument parser, which exits with status 2. Neither prints a traceback: the
+operator needs the cause, not the call stack.
 """
 
 from __future__ import annotations
@@ -15,14 +20,38 @@ from collections.abc import Sequence
 from agentmail_server.app import AgentmailServer
 from agentmail_server.config import ServerConfig, load_config
 from agentmail_server.logs import configure_logging
+from agentmail_server.version import version_line
 
 logger = logging.getLogger("agentmail_server")
 
+# Exit status of a server that could not start (argparse uses 2 for bad flags).
+EXIT_START_FAILED = 1
+
+
+class StartFailed(Exception):
+    """The server could not start; the message says why, in one line."""
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the operator: the error's own message, with the file an OSError names."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())  # one line, whatever the message held
+
 
 async def serve(config: ServerConfig) -> None:
-    """Run a server until SIGTERM or SIGINT, then stop it gracefully."""
+    """Run a server until SIGTERM or SIGINT, then stop it gracefully.
+
+    Raises:
+        StartFailed: the server could not start (it has already cleaned up after itself).
+    """
     server = AgentmailServer(config)
-    await server.start()
+    try:
+        await server.start()
+    except Exception as exc:
+        raise StartFailed(_describe(exc)) from exc
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -32,23 +61,34 @@ async def serve(config: ServerConfig) -> None:
     await server.stop()
 
 
+def _run(config: ServerConfig) -> None:
+    if config.uvloop:
+        try:
+            import uvloop  # noqa: PLC0415 - optional dependency
+        except ImportError:
+            logger.warning("uvloop is not installed; using asyncio's event loop")
+        else:
+            uvloop.run(serve(config))
+            return
+    asyncio.run(serve(config))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse configuration and run the server; returns the process exit code."""
-    config = load_config(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--version" in args:
+        print(version_line())
+        return 0
+    config = load_config(args)
     listener = configure_logging(config.log_level)
     try:
-        if config.uvloop:
-            try:
-                import uvloop  # noqa: PLC0415 - optional dependency
-            except ImportError:
-                logger.warning("uvloop is not installed; using asyncio's event loop")
-            else:
-                uvloop.run(serve(config))
-                return 0
-        asyncio.run(serve(config))
-        return 0
+        _run(config)
+    except StartFailed as exc:
+        logger.error("could not start: %s", exc)
+        return EXIT_START_FAILED
     finally:
         listener.stop()
+    return 0
 
 
 if __name__ == "__main__":

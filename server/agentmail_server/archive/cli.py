@@ -17,6 +17,7 @@ from agentmail_server.archive._commits import Position
 from agentmail_server.archive._maintenance import rebuild, verify
 from agentmail_server.config import SETTINGS, ServerConfig
 from agentmail_server.datalock import DataFolderLock
+from agentmail_server.version import version_line
 
 # Problems listed one per line before the summary; the rest are counted.
 MAX_LISTED = 100
@@ -31,6 +32,7 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentmail-archive", description="Rebuild or verify agentmail's git archive."
     )
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
     rebuild_cmd = commands.add_parser(
         "rebuild", help="write the archive afresh from the database (stop the server first)"

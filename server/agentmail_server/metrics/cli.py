@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from agentmail_server.metrics.quantiles import MethodLatency, method_latencies
+from agentmail_server.version import version_line
 
 DEFAULT_URL = "http://127.0.0.1:9464/metrics"
 
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         prog="agentmail-metrics",
         description="Print per-method call counts and p50/p99 latency from agentmail's /metrics.",
     )
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument("--url", default=DEFAULT_URL, help=f"scrape URL [default {DEFAULT_URL}]")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds [default 10]")
     parser.add_argument("--all", action="store_true", help="include methods never called")
