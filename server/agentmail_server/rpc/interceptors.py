@@ -78,7 +78,6 @@ async def _checked(
         if recorder is not None:
             recorder.received()
         if isinstance(request, Malformed):
-            logger.debug("malformed %s: %r", request.message_type, request.error)
             raise malformed_error(request)
         yield request
 
@@ -206,9 +205,9 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         if streamed_requests:
             return _checked(request, recorder)
         if isinstance(request, Malformed):
-            # The client's mistake, as any INVALID_ARGUMENT: logged with the per-call line
-            # (DEBUG unless the access log is on), never as an ERROR a client could flood.
-            logger.debug("malformed %s: %r", request.message_type, request.error)
+            # The client's mistake, like any INVALID_ARGUMENT: it shows in the per-call line
+            # (DEBUG, or INFO with the access log) with its reason, and nowhere else. A
+            # WARNING would let any client fill the operator's log.
             raise malformed_error(request)
         return request
 

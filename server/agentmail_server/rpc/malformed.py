@@ -23,14 +23,12 @@ class Malformed:
 
     Attributes:
         message_type: the full name of the expected message (e.g. ``agentmail.v1.X``).
-        error: what the parser raised (kept for the debug log, never sent to the caller).
     """
 
-    __slots__ = ("error", "message_type")
+    __slots__ = ("message_type",)
 
-    def __init__(self, message_type: str, error: Exception) -> None:
+    def __init__(self, message_type: str) -> None:
         self.message_type = message_type
-        self.error = error
 
 
 def _message_type(deserializer: Callable[[bytes], Any]) -> str:
@@ -57,8 +55,8 @@ def tolerant(
             return deserializer(data)
         # DecodeError for bad wire format or invalid UTF-8 in a string field; anything else a
         # deserializer raises is also about the caller's bytes, never a server bug.
-        except Exception as exc:
-            return Malformed(message_type, exc)
+        except Exception:
+            return Malformed(message_type)
 
     return deserialize
 
@@ -66,7 +64,7 @@ def tolerant(
 def malformed_error(request: Malformed) -> InvalidArgument:
     """The error a caller gets for unparseable request bytes.
 
-    The parser's own message is left out: it says nothing more useful to the caller.
+    The parser's own message is left out: it names no field, only the message type.
     """
     return invalid(
         "request",
