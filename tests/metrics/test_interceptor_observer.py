@@ -85,3 +85,46 @@ async def test_without_an_observer_the_wrapper_records_nothing():
     call = interceptor._wrap("/test.Svc/M", grpc.unary_unary_rpc_method_handler(ok)).unary_unary
 
     assert await call(b"", FakeContext()) == b"ok"
+
+
+class WritingContext(FakeContext):
+    """gRPC's context as a handler that sends with ``context.write`` uses it."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    async def write(self, message: bytes) -> None:
+        self.written.append(message)
+
+
+async def test_a_server_stream_that_writes_is_awaited_and_counts_each_write():
+    # The shape of grpc.health.v1.Health/Watch: a coroutine, not an async generator.
+    async def watch(request: bytes, context: Any) -> None:
+        for _ in range(3):
+            await context.write(b"w")
+
+    metrics = RpcMetrics()
+    context = WritingContext()
+    call = wrap(grpc.unary_stream_rpc_method_handler(watch), metrics).unary_stream
+
+    assert await call(b"", context) is None
+    assert context.written == [b"w"] * 3
+    (snapshot,) = metrics.stats()
+    assert (snapshot.started, snapshot.received, snapshot.sent) == (1, 1, 3)
+    assert snapshot.handled == (("OK", 1),)
+
+
+async def test_a_bidi_stream_that_writes_counts_both_directions():
+    async def echo(request_iterator: AsyncIterator[bytes], context: Any) -> None:
+        async for item in request_iterator:
+            await context.write(item)
+
+    metrics = RpcMetrics()
+    context = WritingContext()
+    call = wrap(grpc.stream_stream_rpc_method_handler(echo), metrics).stream_stream
+
+    assert await call(requests(2), context) is None
+    assert context.written == [b"r"] * 2
+    (snapshot,) = metrics.stats()
+    assert (snapshot.started, snapshot.received, snapshot.sent) == (1, 2, 2)
+    assert snapshot.handled == (("OK", 1),)
