@@ -15,6 +15,10 @@ import sys
 
 QUEUE_CAPACITY = 10_000
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Libraries whose DEBUG output is kept out even at --log-level DEBUG: aiosqlite logs every
+# statement with its parameters (message bodies, token hashes), gRPC its polling internals.
+# --log-level DEBUG is for our own detail (one line per call); their INFO and above still show.
+QUIET_LIBRARIES = ("aiosqlite", "grpc")
 
 
 class DroppingQueueHandler(logging.handlers.QueueHandler):
@@ -52,7 +56,11 @@ class _ReportDrops(logging.Filter):
 
 def configure_logging(level: str) -> logging.handlers.QueueListener:
     """Route the root logger through a bounded queue to stderr; returns the started listener
-    (stop it at exit to flush what is queued)."""
+    (stop it at exit to flush what is queued).
+
+    Args:
+        level: the root level (``DEBUG`` adds one line per call; see :data:`QUIET_LIBRARIES`).
+    """
     records: queue.Queue[logging.LogRecord] = queue.Queue(QUEUE_CAPACITY)
     handler = DroppingQueueHandler(records)
     output = logging.StreamHandler(sys.stderr)
@@ -61,6 +69,8 @@ def configure_logging(level: str) -> logging.handlers.QueueListener:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(root.level, logging.INFO))
     listener = logging.handlers.QueueListener(records, output, respect_handler_level=False)
     listener.start()
     return listener

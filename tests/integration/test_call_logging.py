@@ -65,6 +65,9 @@ async def test_debug_adds_one_line_per_call(tmp_path, spawn_server):
     lines = call_lines(log)
     assert len(lines) == 6, lines
     assert all(" DEBUG " in line for line in lines), lines
+    # Our detail only: not every SQL statement with its parameters, nor gRPC's polling.
+    debug_sources = {line.split()[3] for line in log.splitlines() if " DEBUG " in line}
+    assert not {s for s in debug_sources if s.split(".")[0] in ("aiosqlite", "grpc")}, log
 
 
 async def test_the_access_log_writes_one_info_line_per_call(tmp_path, spawn_server):
