@@ -48,7 +48,8 @@ def test_tokens_are_short(codec: CursorCodec) -> None:
     assert len(codec.encode(cursors.SEARCH_NEWEST, BOB, 2**31, 2**31)) <= 40
 
 
-@pytest.mark.parametrize("position", [1, 5, 42, 1000, 123456])
+# Positions of six digits and more: such an id cannot turn up in random bytes by chance.
+@pytest.mark.parametrize("position", [123_456, 2**31 + 5, 2**40 + 3])
 def test_token_reveals_no_position(codec: CursorCodec, position: int) -> None:
     bob = codec.encode(cursors.INBOX_ASC, BOB, position)
     carol = codec.encode(cursors.INBOX_ASC, CAROL, position)
@@ -56,10 +57,10 @@ def test_token_reveals_no_position(codec: CursorCodec, position: int) -> None:
     for token in (bob, carol):
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         assert str(position).encode() not in raw
-        for width in (1, 2, 3, 4, 8):
+        for width in (4, 8):
             if position < 256**width:
-                assert position.to_bytes(width, "big") not in raw[1:]
-                assert position.to_bytes(width, "little") not in raw[1:]
+                assert position.to_bytes(width, "big") not in raw
+                assert position.to_bytes(width, "little") not in raw
     # Neighbouring positions share nothing but the version byte (no visible counter).
     following = codec.encode(cursors.INBOX_ASC, BOB, position + 1)
     raw_bob, raw_next = (
