@@ -70,8 +70,7 @@ def run_scenario(run: Run) -> None:
         # and a caught-up archive does no work while an inbox is read.
         with running_server(data, cpus=run.server_cpus, archive=False) as server:
             # The server has made its cursor key by now: random cursors must be sealed with it.
-            key = cursor_key.load_or_create(data, data / "agentmail.sqlite3")
-            codec = cursors.CursorCodec(key)
+            codec = cursors.CursorCodec(cursor_key.load_or_create(data, data / "agentmail.sqlite3"))
             run.settled(f"inbox-{size}", server)
             prefix = f"s2.{size}"
             ceiling.unary(run, server, f"{prefix}.ceiling", 1, SCENARIO, f" ({size:,} messages)")
