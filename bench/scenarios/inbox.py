@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 
 from agentmail.v1 import mail_service_pb2
+from agentmail_server import cursor_key
 from agentmail_server.domain import cursors
 
 from bench.core import Measurement, Run, closed_loop, log
@@ -26,7 +27,14 @@ PAGE = 50
 CURSORS = 2000
 
 
-def _requests(first_id: int, last_id: int, newest: bool, bodies: bool) -> list[bytes]:
+def _requests(
+    codec: cursors.CursorCodec,
+    reader_id: int,
+    first_id: int,
+    last_id: int,
+    newest: bool,
+    bodies: bool,
+) -> list[bytes]:
     pb = mail_service_pb2
     if newest:
         request = pb.ListInboxRequest(
@@ -38,7 +46,10 @@ def _requests(first_id: int, last_id: int, newest: bool, bodies: bool) -> list[b
     return [
         pb.ListInboxRequest(
             page_size=PAGE,
-            page_token=cursors.encode(cursors.INBOX_ASC, rng.randint(first_id - 1, top)),
+            # Sealed with the server's own key, for the reader, as the server would seal it.
+            page_token=codec.encode(
+                cursors.INBOX_ASC, (reader_id,), rng.randint(first_id - 1, top)
+            ),
             include_bodies=bodies,
         ).SerializeToString()
         for _ in range(CURSORS)
@@ -58,6 +69,8 @@ def run_scenario(run: Run) -> None:
         # The archive stays off: it would spend the phase catching up on the seeded messages,
         # and a caught-up archive does no work while an inbox is read.
         with running_server(data, cpus=run.server_cpus, archive=False) as server:
+            # The server has made its cursor key by now: random cursors must be sealed with it.
+            codec = cursors.CursorCodec(cursor_key.load_or_create(data, data / "agentmail.sqlite3"))
             run.settled(f"inbox-{size}", server)
             prefix = f"s2.{size}"
             ceiling.unary(run, server, f"{prefix}.ceiling", 1, SCENARIO, f" ({size:,} messages)")
@@ -76,7 +89,9 @@ def run_scenario(run: Run) -> None:
                         scenario=SCENARIO,
                         name=f"{where} of 50, {what}, {size:,} messages",
                         method=LIST_INBOX,
-                        requests=_requests(first_id, last_id, newest, bodies),
+                        requests=_requests(
+                            codec, reader.agent_id, first_id, last_id, newest, bodies
+                        ),
                         tokens=(reader.token,),
                         concurrency=1,
                         count=run.scale.inbox_pages,

@@ -140,6 +140,10 @@ class AgentmailClient(AgentCalls, MailCalls, SearchCalls):
 
         Raises:
             ValueError: ``idle_timeout`` is not positive.
+
+        The iteration raises ``InvalidArgument`` (``INVALID_PAGE_TOKEN``) for a cursor this
+        server did not issue to this agent, and ``OutOfRange`` (``CURSOR_AHEAD``) for one past
+        the end of the inbox (after a restore from an older backup); neither is retried.
         """
         return Subscription(
             self._connection,
@@ -207,7 +211,10 @@ class AgentmailClient(AgentCalls, MailCalls, SearchCalls):
         Raises:
             ValueError: ``timeout`` is negative or ``max_messages`` below 1.
             Unauthenticated: No valid token.
-            InvalidArgument: ``INVALID_PAGE_TOKEN`` for a cursor this server did not issue.
+            InvalidArgument: ``INVALID_PAGE_TOKEN`` for a cursor this server did not issue
+                to this agent (another agent's, or garbled).
+            OutOfRange: ``CURSOR_AHEAD`` for a cursor past the end of the inbox, as after a
+                restore of the server's data from a backup older than the cursor.
             Unavailable: The server could not be reached within ``max(timeout,
                 timeouts.read)`` seconds (``timeouts.read`` for ``timeout=None``); or the
                 other error that ended the latest attempt.

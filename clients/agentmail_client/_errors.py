@@ -9,6 +9,7 @@
     ├── NotFound                        NOT_FOUND
     ├── AlreadyExists                   ALREADY_EXISTS
     ├── FailedPrecondition              FAILED_PRECONDITION
+    ├── OutOfRange                      OUT_OF_RANGE       (e.g. a cursor past the inbox's end)
     ├── ResourceExhausted               RESOURCE_EXHAUSTED (retry_after often set)
     ├── Unavailable                     UNAVAILABLE        (retry_after often set)
     ├── DeadlineExceeded                DEADLINE_EXCEEDED
@@ -113,6 +114,10 @@ class FailedPrecondition(AgentmailError):
     """The system is not in a state that allows the request."""
 
 
+class OutOfRange(AgentmailError):
+    """A position, such as a saved cursor, is past the end of what the server holds now."""
+
+
 class ResourceExhausted(AgentmailError):
     """A limit was reached: the server is overloaded or the message is too large."""
 
@@ -137,6 +142,7 @@ _ERROR_FOR_CODE: Mapping[grpc.StatusCode, type[AgentmailError]] = types.MappingP
         grpc.StatusCode.NOT_FOUND: NotFound,
         grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
         grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+        grpc.StatusCode.OUT_OF_RANGE: OutOfRange,
         grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
         grpc.StatusCode.UNAVAILABLE: Unavailable,
         grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,

@@ -184,6 +184,12 @@ class MailCalls(ClientBase):
             thread_id: Only this thread.
             include_bodies: False leaves bodies empty (``body_size_bytes`` stays set).
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
+
+        Raises:
+            InvalidArgument: ``INVALID_PAGE_TOKEN`` for a token or cursor this server did not
+                issue to this agent for this order.
+            OutOfRange: ``CURSOR_AHEAD`` for a cursor past the end of the inbox (the server's
+                data was restored from a backup older than the cursor).
         """
         request = mail_service_pb2.ListInboxRequest(
             page_size=page_size,

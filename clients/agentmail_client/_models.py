@@ -260,8 +260,10 @@ class InboxItem:
         kind: How the caller was addressed.
         read_time: When the caller first marked it read, or ``None`` while unread.
         ack_time: When the caller first acknowledged it, or ``None``.
-        cursor: Opaque inbox position; pass it as ``page_token`` of an OLDEST_FIRST
-            :meth:`~agentmail_client.AgentmailClient.list_inbox` to continue after this item.
+        cursor: Opaque inbox position, valid for this agent only (and across server
+            restarts); pass it as ``page_token`` of an OLDEST_FIRST
+            :meth:`~agentmail_client.AgentmailClient.list_inbox`, or as a ``cursor``, to
+            continue after this item. Compare cursors for equality only, never for order.
     """
 
     message: Message

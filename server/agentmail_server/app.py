@@ -15,9 +15,11 @@ import logging
 
 from google.protobuf.descriptor import ServiceDescriptor
 
+from agentmail_server import cursor_key
 from agentmail_server.archive import ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
+from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.hub import Hub
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
@@ -51,8 +53,9 @@ class AgentmailServer:
         """Open storage, bind the port and start serving.
 
         Raises:
-            RuntimeError: the data folder is in use by another server, a port is taken, or
-                the archive cannot be opened. Nothing is left running.
+            RuntimeError: the data folder is in use by another server, its cursor key is
+                unreadable or corrupt, a port is taken, or the archive cannot be opened.
+                Nothing is left running.
         """
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -66,6 +69,10 @@ class AgentmailServer:
 
     async def _start(self) -> None:
         config = self.config
+        # Before the storage: a database that exists already tells a lost key from a new one.
+        key = await asyncio.to_thread(
+            cursor_key.load_or_create, config.data_dir, config.database_path
+        )
         self._storage = storage = await open_storage(config)
         if config.archive:
             self.archive = _archive_projector(config)
@@ -77,7 +84,7 @@ class AgentmailServer:
                 ) from exc
             storage.feed.subscribe(self.archive.notify)
         storage.feed.subscribe(self.hub.publish)
-        services = build_services(storage, self.hub, config)
+        services = build_services(storage, self.hub, config, CursorCodec(key))
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
         self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)

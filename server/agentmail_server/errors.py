@@ -9,6 +9,7 @@
     ├── NotFound                        NOT_FOUND
     ├── AlreadyExists                   ALREADY_EXISTS
     ├── FailedPrecondition              FAILED_PRECONDITION
+    ├── OutOfRange                      OUT_OF_RANGE       (a position past the end)
     ├── ResourceExhausted               RESOURCE_EXHAUSTED + RetryInfo
     ├── Unavailable                     UNAVAILABLE        + RetryInfo (shutting down)
     └── Unimplemented                   UNIMPLEMENTED      (declared, not served yet)
@@ -90,6 +91,11 @@ class AlreadyExists(AgentmailError):
 
 class FailedPrecondition(AgentmailError):
     """The system is not in a state that allows this request."""
+
+
+class OutOfRange(AgentmailError):
+    """A position (such as a cursor) is past the end of what exists now; unlike
+    InvalidArgument, the same request may succeed once the state has changed."""
 
 
 class ResourceExhausted(AgentmailError):

@@ -181,3 +181,31 @@ async def test_page_tokens_belong_to_one_order(send, search, mail_stub, expect_e
             "INVALID_PAGE_TOKEN",
             field="page_token",
         )
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_page_tokens_belong_to_their_caller_and_search(
+    send, search, expect_error, alice, bob, carol, order
+):
+    """A token pages the one search it came from, for the agent it was given to: another
+    agent who sees the same mail, or the same agent with another query or filter, is refused
+    rather than handed a page of a different result set."""
+    await send_matching(send, alice, 6, cc=[carol.name])
+    first = await search(bob, "omega", page_size=2, order=order)
+    assert first.next_page_token
+    # Carol sees exactly the same mail, so only the binding to Bob can refuse her.
+    assert [h.message.id for h in (await search(carol, "omega", page_size=2, order=order)).hits]
+    refusals = [
+        search(carol, "omega", page_size=2, page_token=first.next_page_token, order=order),
+        search(bob, "report", page_size=2, page_token=first.next_page_token, order=order),
+        search(bob, "omega", page_size=2, page_token=first.next_page_token, order=order, topic="x"),
+        search(bob, "omega", page_size=2, page_token=first.next_page_token[:-2], order=order),
+    ]
+    for refused in refusals:
+        await expect_error(
+            refused, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN", field="page_token"
+        )
+    # The token still works where it belongs.
+    assert (
+        await search(bob, "omega", page_size=2, page_token=first.next_page_token, order=order)
+    ).hits

@@ -315,11 +315,17 @@ async def test_auth(
         assert [list(i.message.bcc) for i in carol_items[3:]] == [["Carol"], ["Carol"]]
         assert carol_items[3].kind == BCC
 
-        # Bob's cursor replays only Bob's mail, never Carol's, even if Carol's cursor is used.
+        # Bob's cursor replays only Bob's mail; Carol's cursors are refused on Bob's stream.
         async with subscribe(mail_stub, bob, cursor=start) as replay:
             assert [i.message.id for i in await replay.until_live()] == [for_bob.id]
-        async with subscribe(mail_stub, bob, cursor=carol_stream.heartbeats[0].tail_cursor) as r:
-            assert [i.message.id for i in await r.until_live()] == [for_bob.id]
+        for carols in (carol_stream.heartbeats[0].tail_cursor, carol_items[0].cursor):
+            async with subscribe(mail_stub, bob, cursor=carols) as foreign:
+                await expect_error(
+                    foreign.call.read(),
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "INVALID_PAGE_TOKEN",
+                    field="cursor",
+                )
 
 
 async def test_bad_cursor(

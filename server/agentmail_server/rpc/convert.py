@@ -5,7 +5,6 @@ from __future__ import annotations
 from agentmail.v1 import mail_service_pb2, types_pb2
 from google.protobuf import timestamp_pb2
 
-from agentmail_server.domain import cursors
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -67,20 +66,22 @@ def message_pb(message: Message, project_slug: str) -> types_pb2.Message:
     )
 
 
-def inbox_item_pb(message: Message, delivery: Delivery, project_slug: str) -> types_pb2.InboxItem:
-    """Wire form of one inbox item with the reader's state and cursor."""
+def inbox_item_pb(
+    message: Message, delivery: Delivery, project_slug: str, cursor: str
+) -> types_pb2.InboxItem:
+    """Wire form of one inbox item with the reader's state and (sealed) cursor."""
     return types_pb2.InboxItem(
         message=message_pb(message, project_slug),
         kind=int(delivery.kind),  # type: ignore[arg-type]
         read_time=timestamp(delivery.read_at),
         ack_time=timestamp(delivery.ack_at),
-        cursor=cursors.encode(cursors.INBOX_ASC, delivery.message_id),
+        cursor=cursor,
     )
 
 
-def item_pb(item: InboxItem, project_slug: str) -> types_pb2.InboxItem:
-    """Wire form of a domain inbox item."""
-    return inbox_item_pb(item.message, item.delivery, project_slug)
+def item_pb(item: InboxItem, project_slug: str, cursor: str) -> types_pb2.InboxItem:
+    """Wire form of a domain inbox item and its cursor."""
+    return inbox_item_pb(item.message, item.delivery, project_slug, cursor)
 
 
 def delivery_state_pb(state: DeliveryState) -> mail_service_pb2.DeliveryState:

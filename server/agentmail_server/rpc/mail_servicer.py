@@ -7,7 +7,6 @@ from typing import Any
 
 from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc
 
-from agentmail_server.domain import cursors
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.rpc import convert
 from agentmail_server.rpc.context import authorization
@@ -76,7 +75,9 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         )
         if delivery is not None:
             response.delivery.CopyFrom(
-                convert.inbox_item_pb(message, delivery, caller.project_slug)
+                convert.inbox_item_pb(
+                    message, delivery, caller.project_slug, self._mailer.cursor(caller, message.id)
+                )
             )
         return response
 
@@ -98,7 +99,10 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             include_bodies=request.include_bodies,
         )
         return mail_service_pb2.ListInboxResponse(
-            items=[convert.item_pb(item, caller.project_slug) for item in page.items],
+            items=[
+                convert.item_pb(item, caller.project_slug, cursor)
+                for item, cursor in zip(page.items, page.cursors, strict=True)
+            ],
             next_page_token=page.next_page_token,
         )
 
@@ -181,11 +185,11 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             if isinstance(event, Heartbeat):
                 yield mail_service_pb2.SubscribeInboxResponse(
                     heartbeat=mail_service_pb2.Heartbeat(
-                        tail_cursor=cursors.encode(cursors.INBOX_ASC, event.position),
+                        tail_cursor=event.cursor,
                         server_time=convert.timestamp(event.server_time),
                     )
                 )
             else:
                 yield mail_service_pb2.SubscribeInboxResponse(
-                    item=convert.item_pb(event, caller.project_slug)
+                    item=convert.item_pb(event.item, caller.project_slug, event.cursor)
                 )

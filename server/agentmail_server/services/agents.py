@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits, names
+from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Registration
 from agentmail_server.domain.models import Agent, Identity, Project, now_micros
 from agentmail_server.errors import NotFound, PermissionDenied, invalid
@@ -19,11 +20,17 @@ class AgentDirectory:
     """Use cases of AgentService."""
 
     def __init__(
-        self, writes: AgentWrites, queries: MailReads, auth: Authenticator, cache_size: int
+        self,
+        writes: AgentWrites,
+        queries: MailReads,
+        auth: Authenticator,
+        cache_size: int,
+        codec: CursorCodec,
     ) -> None:
         self._writes = writes
         self._queries = queries
         self._auth = auth
+        self._codec = codec
         # Projects are never renamed or deleted, so slug -> project can be cached for good.
         self.projects: LruCache[str, Project] = LruCache(cache_size)
 
@@ -58,10 +65,11 @@ class AgentDirectory:
     async def list_projects(self, page_size: int, page_token: str) -> tuple[list[Project], str]:
         """A page of projects in creation order and the next page's token."""
         size = limits.page_size(page_size, 50, 500)
-        after = cursors.decode(page_token, cursors.PROJECTS) or 0
+        # ListProjects is public: its tokens are bound to the list alone, not to a caller.
+        after = self._codec.decode(page_token, cursors.PROJECTS, ()) or 0
         found = await self._queries.projects(after, size + 1)
         page = found[:size]
-        token = cursors.encode(cursors.PROJECTS, page[-1].id) if len(found) > size else ""
+        token = self._codec.encode(cursors.PROJECTS, (), page[-1].id) if len(found) > size else ""
         return page, token
 
     async def register(
@@ -119,11 +127,15 @@ class AgentDirectory:
     ) -> tuple[list[Agent], str]:
         """A page of a project's agents in registration order and the next page's token."""
         size = limits.page_size(page_size, 100, 1000)
-        after = cursors.decode(page_token, cursors.AGENTS) or 0
         project = await self.project(project_slug)
+        # ListAgents is public: its tokens are bound to the project's list, not to a caller.
+        scope = (project.id,)
+        after = self._codec.decode(page_token, cursors.AGENTS, scope) or 0
         found = await self._queries.agents(project.id, after, size + 1)
         page = found[:size]
-        token = cursors.encode(cursors.AGENTS, page[-1].id) if len(found) > size else ""
+        token = ""
+        if len(found) > size:
+            token = self._codec.encode(cursors.AGENTS, scope, page[-1].id)
         return page, token
 
     async def update(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from agentmail_server.config import ServerConfig
+from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.hub import Hub
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
@@ -27,16 +28,19 @@ class Services:
     searcher: Searcher
 
 
-def build_services(storage: Storage, hub: Hub, config: ServerConfig) -> Services:
-    """Wire the use cases to ``storage`` and ``hub`` (nothing is started here)."""
+def build_services(
+    storage: Storage, hub: Hub, config: ServerConfig, codec: CursorCodec
+) -> Services:
+    """Wire the use cases to ``storage`` and ``hub`` (nothing is started here); ``codec``
+    seals every page token and cursor they issue."""
     reads = storage.reads
     auth = Authenticator(reads, config.cache_size)
     resolver = RecipientResolver(reads, config.cache_size)
     return Services(
         auth=auth,
-        directory=AgentDirectory(storage.agents, reads, auth, config.cache_size),
+        directory=AgentDirectory(storage.agents, reads, auth, config.cache_size, codec),
         resolver=resolver,
-        mailer=Mailer(storage.mail, reads, resolver),
-        streamer=InboxStreamer(hub, reads, config.heartbeat_seconds),
-        searcher=Searcher(storage.search, reads),
+        mailer=Mailer(storage.mail, reads, resolver, codec),
+        streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec),
+        searcher=Searcher(storage.search, reads, codec),
     )

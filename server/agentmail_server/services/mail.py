@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from agentmail_server.domain import cursors, limits
+from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import (
@@ -23,6 +24,7 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
+from agentmail_server.services.inbox_cursors import InboxCursors
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.storage.ports import MailReads, MailWrites
 
@@ -51,15 +53,29 @@ class InboxPage:
 
     items: list[InboxItem]
     next_page_token: str
+    # Each item's own cursor (oldest-first token for resuming after it), in the same order.
+    cursors: list[str]
 
 
 class Mailer:
     """Use cases of MailService."""
 
-    def __init__(self, writes: MailWrites, queries: MailReads, resolver: RecipientResolver) -> None:
+    def __init__(
+        self,
+        writes: MailWrites,
+        queries: MailReads,
+        resolver: RecipientResolver,
+        codec: CursorCodec,
+    ) -> None:
         self._writes = writes
         self._queries = queries
         self._resolver = resolver
+        self._codec = codec
+        self._inbox_cursors = InboxCursors(codec, queries)
+
+    def cursor(self, caller: Identity, message_id: int) -> str:
+        """The inbox cursor of message ``message_id`` for ``caller`` (a recipient of it)."""
+        return self._inbox_cursors.cursor(caller, message_id)
 
     async def send(
         self,
@@ -181,9 +197,9 @@ class Mailer:
         """One page of the caller's inbox; never changes state."""
         size = limits.page_size(page_size, 50, 500)
         kind = cursors.INBOX_DESC if newest_first else cursors.INBOX_ASC
-        position = cursors.decode(page_token, kind)
         limits.check_length("topic", flt.topic, limits.MAX_TOPIC_CHARS)
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
+        position = await self._inbox_cursors.position(caller, page_token, kind, "page_token")
         found = await self._queries.inbox(
             caller.agent_id,
             flt,
@@ -203,24 +219,26 @@ class Mailer:
             )
             for item in page
         ]
+        item_cursors = [self._inbox_cursors.cursor(caller, item.message.id) for item in items]
         if not items:
             token = ""
         elif newest_first:
-            token = cursors.encode(kind, items[-1].message.id) if more else ""
+            token = self._inbox_cursors.cursor(caller, items[-1].message.id, kind) if more else ""
         else:
-            token = cursors.encode(kind, items[-1].message.id)
-        return InboxPage(items, token)
+            token = item_cursors[-1]
+        return InboxPage(items, token, item_cursors)
 
     async def outbox(
         self, caller: Identity, page_size: int, page_token: str, include_bodies: bool
     ) -> tuple[list[Message], str]:
         """A page of what the caller sent, newest first."""
         size = limits.page_size(page_size, 50, 500)
-        before = cursors.decode(page_token, cursors.OUTBOX)
+        scope = (caller.agent_id,)
+        before = self._codec.decode(page_token, cursors.OUTBOX, scope)
         found = await self._queries.outbox(caller.agent_id, before, size + 1, include_bodies)
         page = _within_body_budget(found[:size], lambda message: message)
         more = len(found) > len(page)
-        token = cursors.encode(cursors.OUTBOX, page[-1].id) if more and page else ""
+        token = self._codec.encode(cursors.OUTBOX, scope, page[-1].id) if more and page else ""
         return page, token
 
     async def thread(
@@ -236,7 +254,8 @@ class Mailer:
             raise invalid("thread_id", "is required")
         limits.check_length("thread_id", thread_id, limits.MAX_THREAD_ID_CHARS)
         size = limits.page_size(page_size, 100, 500)
-        after = cursors.decode(page_token, cursors.THREAD)
+        scope = (caller.agent_id, thread_id)
+        after = self._codec.decode(page_token, cursors.THREAD, scope)
         found = await self._queries.thread(
             caller.project_id, thread_id, caller.agent_id, after, size + 1, include_bodies
         )
@@ -252,7 +271,9 @@ class Mailer:
             message.seen_by(caller.agent_id, caller.name, delivery.kind if delivery else None)
             for message, delivery in page
         ]
-        token = cursors.encode(cursors.THREAD, messages[-1].id) if more and messages else ""
+        token = ""
+        if more and messages:
+            token = self._codec.encode(cursors.THREAD, scope, messages[-1].id)
         return messages, token
 
     async def summarize(self, caller: Identity, thread_id: str, recent_count: int) -> ThreadSummary:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits, names, search_query
+from agentmail_server.domain.cursors import CursorCodec, Scope
 from agentmail_server.domain.filters import Hit, SearchFilter
 from agentmail_server.domain.models import IMPORTANCE_VALUES, Identity, Message
 from agentmail_server.errors import NotFound, invalid
@@ -51,9 +52,10 @@ class SearchResult:
 class Searcher:
     """Use case of SearchService."""
 
-    def __init__(self, search: SearchReads, queries: MailReads) -> None:
+    def __init__(self, search: SearchReads, queries: MailReads, codec: CursorCodec) -> None:
         self._search = search
         self._queries = queries
+        self._codec = codec
         self.rankings = RankingCache(
             capacity=RANKING_CACHE_ENTRIES, ttl_seconds=RANKING_TTL_SECONDS
         )
@@ -65,7 +67,6 @@ class Searcher:
         match = search_query.to_fts(request.query)
         size = limits.page_size(request.page_size, 20, 100)
         kind = cursors.SEARCH_NEWEST if request.newest_first else cursors.SEARCH_RELEVANCE
-        position = cursors.decode_many(request.page_token, kind, 2)
         if request.min_importance not in IMPORTANCE_VALUES:
             raise invalid("min_importance", f"unknown importance {request.min_importance}")
         limits.check_length("thread_id", request.thread_id, limits.MAX_THREAD_ID_CHARS)
@@ -81,15 +82,23 @@ class Searcher:
             start_micros=request.start_micros,
             end_micros=request.end_micros,
         )
+        # A token is bound to its caller and to the very search (query and filters) it pages.
+        scope = (caller.agent_id, match, *dataclasses.astuple(flt))
+        position = self._codec.decode_many(request.page_token, kind, scope, 2)
         if request.newest_first:
-            return await self._newest(caller, match, flt, position, size, request.include_bodies)
-        return await self._by_relevance(caller, match, flt, position, size, request.include_bodies)
+            return await self._newest(
+                caller, match, flt, scope, position, size, request.include_bodies
+            )
+        return await self._by_relevance(
+            caller, match, flt, scope, position, size, request.include_bodies
+        )
 
     async def _newest(
         self,
         caller: Identity,
         match: str,
         flt: SearchFilter,
+        scope: Scope,
         position: tuple[int, ...] | None,
         size: int,
         include_bodies: bool,
@@ -109,7 +118,7 @@ class Searcher:
         page = hits[:size]
         token = ""
         if len(hits) > size:
-            token = cursors.encode(cursors.SEARCH_NEWEST, snapshot, page[-1].message.id)
+            token = self._codec.encode(cursors.SEARCH_NEWEST, scope, snapshot, page[-1].message.id)
         return _results(caller, page), token
 
     async def _by_relevance(
@@ -117,6 +126,7 @@ class Searcher:
         caller: Identity,
         match: str,
         flt: SearchFilter,
+        scope: Scope,
         position: tuple[int, ...] | None,
         size: int,
         include_bodies: bool,
@@ -148,7 +158,7 @@ class Searcher:
         )
         token = ""
         if offset + size < len(ranked):
-            token = cursors.encode(cursors.SEARCH_RELEVANCE, key, offset + size)
+            token = self._codec.encode(cursors.SEARCH_RELEVANCE, scope, key, offset + size)
         return _results(caller, hits), token
 
     async def _agent_id(self, caller: Identity, field: str, name: str) -> int | None:

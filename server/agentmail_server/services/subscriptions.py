@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 
-from agentmail_server.domain import cursors, limits
+from agentmail_server.domain import limits
+from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem, now_micros
 from agentmail_server.errors import ResourceExhausted, Unavailable
 from agentmail_server.hub import Hub, Notification, Subscription
+from agentmail_server.services.inbox_cursors import InboxCursors
 from agentmail_server.storage.ports import MailReads
 
 CATCH_UP_PAGE = 256
@@ -23,31 +25,45 @@ CATCH_UP_PAGE = 256
 
 @dataclasses.dataclass(frozen=True)
 class Heartbeat:
-    """Progress: the subscriber has been brought up to ``position``."""
+    """Progress: the subscriber has been brought up to ``position`` (a message id), whose
+    cursor for this subscriber is ``cursor``."""
 
     position: int
     server_time: int
+    cursor: str
 
 
-StreamEvent = InboxItem | Heartbeat
+@dataclasses.dataclass(frozen=True)
+class StreamItem:
+    """One inbox item for the subscriber, with its cursor."""
+
+    item: InboxItem
+    cursor: str
+
+
+StreamEvent = StreamItem | Heartbeat
 
 
 class InboxStreamer:
     """Builds the event stream of one subscription."""
 
-    def __init__(self, hub: Hub, queries: MailReads, heartbeat_seconds: float) -> None:
+    def __init__(
+        self, hub: Hub, queries: MailReads, heartbeat_seconds: float, codec: CursorCodec
+    ) -> None:
         self._hub = hub
         self._queries = queries
         self._heartbeat_seconds = heartbeat_seconds
+        self._cursors = InboxCursors(codec, queries)
 
     async def stream(
         self, caller: Identity, cursor: str, flt: InboxFilter, include_bodies: bool
     ) -> AsyncIterator[StreamEvent]:
         """Events for ``caller``: backlog after ``cursor`` (or nothing when empty), a
         heartbeat once caught up, then live items and heartbeats while idle."""
-        position = cursors.decode(cursor, cursors.INBOX_ASC, field="cursor")
         limits.check_length("topic", flt.topic, limits.MAX_TOPIC_CHARS)
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
+        # Checked before taking a subscription slot; the tail only grows meanwhile.
+        position = await self._cursors.position(caller, cursor)
         self._raise_if_closing()
         subscription = self._hub.subscribe(caller.agent_id)
         if subscription is None:
@@ -61,8 +77,8 @@ class InboxStreamer:
                 position = await self._queries.inbox_tail(caller.agent_id)
             async for item in self._catch_up(caller, position, flt, include_bodies):
                 position = item.message.id
-                yield item
-            yield Heartbeat(position, now_micros())
+                yield self._with_cursor(caller, item)
+            yield self._heartbeat(caller, position)
             async for event in self._live(caller, subscription, position, flt, include_bodies):
                 yield event
         finally:
@@ -83,7 +99,7 @@ class InboxStreamer:
                 self._hub.record_catch_up()
                 async for item in self._catch_up(caller, position, flt, include_bodies):
                     position = item.message.id
-                    yield item
+                    yield self._with_cursor(caller, item)
                 continue
             if subscription.buffer:
                 notification = subscription.buffer.popleft()
@@ -91,11 +107,17 @@ class InboxStreamer:
                     continue  # already replayed from storage
                 position = notification.message.id
                 if _matches(notification, flt):
-                    yield _item(caller, notification, include_bodies)
+                    yield self._with_cursor(caller, _item(caller, notification, include_bodies))
                 continue
             await subscription.wait(self._heartbeat_seconds)
             if not (subscription.buffer or subscription.overflowed or subscription.closed):
-                yield Heartbeat(position, now_micros())
+                yield self._heartbeat(caller, position)
+
+    def _with_cursor(self, caller: Identity, item: InboxItem) -> StreamItem:
+        return StreamItem(item, self._cursors.cursor(caller, item.message.id))
+
+    def _heartbeat(self, caller: Identity, position: int) -> Heartbeat:
+        return Heartbeat(position, now_micros(), self._cursors.cursor(caller, position))
 
     async def _catch_up(
         self, caller: Identity, after: int, flt: InboxFilter, include_bodies: bool
