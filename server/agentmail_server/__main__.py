@@ -1,19 +1,21 @@
 """Entry point: ``agentmail-server`` / ``python -m agentmail_server``.
 
-Order: configuration -> logging -> event loop (uvloop when enabled) -> serve until SIGTERM or
-SIGINT -> graceful stop.
+Order: configuration (``--print-config`` shows it and exits) -> logging -> event loop (uvloop
+when enabled) -> serve until SIGTERM or SIGINT -> graceful stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 
 from agentmail_server.app import AgentmailServer
-from agentmail_server.config import ServerConfig, load_config
+from agentmail_server.config import ServerConfig, resolve_config
+from agentmail_server.config_file import render_settings
 from agentmail_server.logs import configure_logging
 
 logger = logging.getLogger("agentmail_server")
@@ -34,7 +36,14 @@ async def serve(config: ServerConfig) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse configuration and run the server; returns the process exit code."""
-    config = load_config(argv)
+    resolved = resolve_config(argv)
+    config = resolved.config
+    if resolved.print_config:
+        values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+        origin = f" (config file {resolved.config_file})" if resolved.config_file else ""
+        print(f"# effective agentmail-server settings{origin}")
+        print(render_settings(values, resolved.sources))
+        return 0
     listener = configure_logging(config.log_level)
     try:
         if config.uvloop:
