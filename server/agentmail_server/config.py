@@ -123,6 +123,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Least time between two archive commits: a lone message is archived at once, and under "
         "load everything committed meanwhile shares the next commit.",
     ),
+    Setting(
+        "retention_days",
+        "0",
+        "Purge mail (messages, deliveries, idempotency keys, search entries) older than this "
+        "many days, in the background; 0 keeps everything. The git archive keeps its history.",
+    ),
 )
 
 
@@ -156,6 +162,7 @@ class ServerConfig:
     archive_author_email: str = "agentmail@localhost"
     archive_max_batch: int = 2000
     archive_interval_seconds: float = 1.0
+    retention_days: int = 0
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -185,6 +192,8 @@ class ServerConfig:
             raise ValueError("sqlite_synchronous must be 'full' or 'normal'")
         if self.max_receive_bytes < 2 * 1024 * 1024:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
+        if self.retention_days < 0:
+            raise ValueError("retention_days must be >= 0 (0 turns retention off)")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
 
