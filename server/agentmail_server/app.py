@@ -26,6 +26,7 @@ from agentmail_server.metrics.wiring import start_exporter
 from agentmail_server.rpc.bindings import service_bindings
 from agentmail_server.rpc.server import GrpcEndpoint, health_descriptor
 from agentmail_server.services.container import Services, build_services
+from agentmail_server.services.retention import BATCH as RETENTION_BATCH
 from agentmail_server.services.retention import RetentionService
 from agentmail_server.storage.backends import open_storage
 from agentmail_server.storage.ports import Storage
@@ -39,10 +40,15 @@ class AgentmailServer:
     Args:
         config: the settings.
         retention_now: the retention policy's clock (microseconds since the epoch), for tests.
+        retention_batch: messages per retention purge operation, for tests.
     """
 
     def __init__(
-        self, config: ServerConfig, *, retention_now: Callable[[], int] | None = None
+        self,
+        config: ServerConfig,
+        *,
+        retention_now: Callable[[], int] | None = None,
+        retention_batch: int = RETENTION_BATCH,
     ) -> None:
         self.config = config
         self.port = 0
@@ -55,6 +61,7 @@ class AgentmailServer:
         # The retention policy's background purge (None when retention_days is 0).
         self.retention: RetentionService | None = None
         self._retention_now = retention_now
+        self._retention_batch = retention_batch
         self._lock = DataFolderLock(config.data_dir)
         self._storage: Storage | None = None
         self._endpoint: GrpcEndpoint | None = None
@@ -101,7 +108,10 @@ class AgentmailServer:
         await endpoint.start()
         if config.retention_days:
             self.retention = RetentionService(
-                storage.retention, config.retention_days, now=self._retention_now or now_micros
+                storage.retention,
+                config.retention_days,
+                now=self._retention_now or now_micros,
+                batch=self._retention_batch,
             )
             self.retention.start()
 

@@ -17,7 +17,6 @@ import grpc
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc
 from agentmail.v1 import mail_service_pb2 as pb
-
 from agentmail_server.datalock import DataFolderLock
 
 BEFORE_BACKUP = 60
@@ -37,7 +36,9 @@ async def team(channel: grpc.aio.Channel) -> tuple[str, str]:
     project = (await agents.EnsureProject(apb.EnsureProjectRequest(human_key="/b"))).project
     tokens = []
     for name in ("Alice", "Bob"):
-        reply = await agents.RegisterAgent(apb.RegisterAgentRequest(project=project.slug, name=name))
+        reply = await agents.RegisterAgent(
+            apb.RegisterAgentRequest(project=project.slug, name=name)
+        )
         tokens.append(reply.agent_token)
     return tokens[0], tokens[1]
 
