@@ -164,7 +164,8 @@ def backup(
     if not database.is_file():
         raise BackupError(f"no database at {database}")
     _empty_or_absent(dest, "backup folder")
-    dest.mkdir(parents=True, exist_ok=True)
+    # Owner only: the copy holds everyone's mail and token hashes.
+    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         position = None
         has_archive = archive is not None and archive.is_dir()
