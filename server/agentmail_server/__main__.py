@@ -1,7 +1,7 @@
 """Entry point: ``agentmail-server`` / ``python -m agentmail_server``.
 
-Order: configuration -> logging -> event loop (uvloop when enabled) -> serve until SIGTERM or
-SIGINT -> graceful stop.
+Order: configuration (``--print-config`` shows it and exits) -> logging -> event loop (uvloop
+when enabled) -> serve until SIGTERM or SIGINT -> graceful stop.
 
 A server that cannot start (a port taken, a data folder it cannot use, a database from a newer
 version, ...) logs one line saying why and exits with status 1; a bad flag or environment value
@@ -12,13 +12,15 @@ operator needs the cause, not the call stack.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 
 from agentmail_server.app import AgentmailServer
-from agentmail_server.config import ServerConfig, load_config
+from agentmail_server.config import ServerConfig, resolve_config
+from agentmail_server.config_file import render_settings
 from agentmail_server.logs import configure_logging
 from agentmail_server.version import version_line
 
@@ -79,7 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--version" in args:
         print(version_line())
         return 0
-    config = load_config(args)
+    resolved = resolve_config(args)
+    config = resolved.config
+    if resolved.print_config:
+        values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
+        origin = f" (config file {resolved.config_file})" if resolved.config_file else ""
+        print(f"# effective agentmail-server settings{origin}")
+        print(render_settings(values, resolved.sources))
+        return 0
     listener = configure_logging(config.log_level)
     try:
         _run(config)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from google.protobuf.descriptor import ServiceDescriptor
 
@@ -20,12 +21,15 @@ from agentmail_server.archive import ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
 from agentmail_server.domain.cursors import CursorCodec
+from agentmail_server.domain.models import now_micros
 from agentmail_server.hub import Hub
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
 from agentmail_server.rpc.bindings import service_bindings
 from agentmail_server.rpc.server import GrpcEndpoint, health_descriptor
 from agentmail_server.services.container import Services, build_services
+from agentmail_server.services.retention import BATCH as RETENTION_BATCH
+from agentmail_server.services.retention import RetentionService
 from agentmail_server.storage.backends import open_storage
 from agentmail_server.storage.ports import Storage
 
@@ -33,9 +37,21 @@ logger = logging.getLogger(__name__)
 
 
 class AgentmailServer:
-    """One running agentmail server: storage, services and the gRPC endpoint."""
+    """One running agentmail server: storage, services and the gRPC endpoint.
 
-    def __init__(self, config: ServerConfig) -> None:
+    Args:
+        config: the settings.
+        retention_now: the retention policy's clock (microseconds since the epoch), for tests.
+        retention_batch: messages per retention purge operation, for tests.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        retention_now: Callable[[], int] | None = None,
+        retention_batch: int = RETENTION_BATCH,
+    ) -> None:
         self.config = config
         self.port = 0
         self.address = ""
@@ -44,6 +60,10 @@ class AgentmailServer:
         # The git archive's projector (None when the archive is off); kept after stop() so its
         # final stats() stay readable.
         self.archive: ArchiveProjector | None = None
+        # The retention policy's background purge (None when retention_days is 0).
+        self.retention: RetentionService | None = None
+        self._retention_now = retention_now
+        self._retention_batch = retention_batch
         self._lock = DataFolderLock(config.data_dir)
         self._storage: Storage | None = None
         self._endpoint: GrpcEndpoint | None = None
@@ -93,6 +113,14 @@ class AgentmailServer:
         if rpc_metrics is not None:
             self._start_metrics(rpc_metrics, [b.descriptor for b in bindings], services)
         await endpoint.start()
+        if config.retention_days:
+            self.retention = RetentionService(
+                storage.retention,
+                config.retention_days,
+                now=self._retention_now or now_micros,
+                batch=self._retention_batch,
+            )
+            self.retention.start()
 
     def _start_metrics(
         self, rpc_metrics: RpcMetrics, descriptors: list[ServiceDescriptor], services: Services
@@ -131,6 +159,8 @@ class AgentmailServer:
         if self._exporter is not None:
             await self._exporter.stop()
             self._exporter = None
+        if self.retention is not None:
+            await self.retention.stop()  # before the storage closes under its purge
         storage, self._storage = self._storage, None
         if storage is not None:
             stats = storage.writer_stats()

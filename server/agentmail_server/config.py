@@ -1,8 +1,9 @@
-"""Server configuration: one immutable value object built from flags and environment.
+"""Server configuration: one immutable value object built from flags, environment and a TOML
+config file.
 
 Every setting is declared once in ``SETTINGS`` with its default and help text; the command-line
-parser and the environment reader are both generated from that table, and a test checks that the
-README documents each one.
+parser, the environment reader and the config file's keys are all generated from that table, and
+a test checks that the README documents each one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pathlib
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
+
+from agentmail_server.config_file import read_config_file
 
 SyncMode = Literal["full", "normal"]
 # The levels --log-level accepts (case-insensitive).
@@ -132,6 +135,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Least time between two archive commits: a lone message is archived at once, and under "
         "load everything committed meanwhile shares the next commit.",
     ),
+    Setting(
+        "retention_days",
+        "0",
+        "Purge mail (messages, deliveries, idempotency keys, search entries) older than this "
+        "many days, in the background; 0 keeps everything. The git archive keeps its history.",
+    ),
 )
 
 
@@ -166,6 +175,7 @@ class ServerConfig:
     archive_author_email: str = "agentmail@localhost"
     archive_max_batch: int = 2000
     archive_interval_seconds: float = 1.0
+    retention_days: int = 0
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -195,6 +205,8 @@ class ServerConfig:
             raise ValueError("sqlite_synchronous must be 'full' or 'normal'")
         if self.max_receive_bytes < 2 * 1024 * 1024:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
+        if self.retention_days < 0:
+            raise ValueError("retention_days must be >= 0 (0 turns retention off)")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
         if self.log_level.strip().upper() not in LOG_LEVELS:
@@ -255,8 +267,9 @@ def _parser_for(name: str, kind: object) -> Callable[[str], object]:
 
 
 # Resolved once at import: a field of a type with no parser fails here, not at start-up.
+_FIELD_TYPES: Mapping[str, object] = typing.get_type_hints(ServerConfig)
 _PARSERS: Mapping[str, Callable[[str], object]] = {
-    name: _parser_for(name, kind) for name, kind in typing.get_type_hints(ServerConfig).items()
+    name: _parser_for(name, kind) for name, kind in _FIELD_TYPES.items()
 }
 
 
@@ -265,13 +278,44 @@ def _coerce(field: str, raw: str) -> object:
     return _PARSERS[field](raw)
 
 
-def load_config(
-    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
-) -> ServerConfig:
-    """Build the configuration: flags override environment, which overrides defaults."""
-    environ = os.environ if environ is None else environ
+# Where a setting's value came from, lowest precedence first.
+Source = Literal["default", "file", "environment", "flag"]
+CONFIG_FLAG = "--config"
+CONFIG_ENV = "AGENTMAIL_CONFIG"
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedConfig:
+    """The effective configuration, where each setting came from, and what was asked.
+
+    Attributes:
+        config: the validated settings.
+        sources: each setting's field name -> where its value came from.
+        config_file: the TOML file read, if any.
+        print_config: ``--print-config`` was given: show the settings instead of serving.
+    """
+
+    config: ServerConfig
+    sources: Mapping[str, Source]
+    config_file: pathlib.Path | None
+    print_config: bool
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentmail-server", description="Run the agentmail gRPC server."
+    )
+    parser.add_argument(
+        CONFIG_FLAG,
+        dest="config_file",
+        default=None,
+        help="TOML file of settings, keyed by their names (data_dir = '/var/lib/agentmail'); "
+        f"flags and environment override it [env {CONFIG_ENV}]",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective settings and where each came from, then exit",
     )
     for setting in SETTINGS:
         parser.add_argument(
@@ -280,17 +324,65 @@ def load_config(
             default=None,
             help=f"{setting.help} [env {setting.env}, default {setting.default}]",
         )
+    return parser
+
+
+def resolve_config(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> ResolvedConfig:
+    """Build the configuration and note each value's source.
+
+    Precedence: flags, then ``AGENTMAIL_*`` environment variables, then the config file
+    (``--config`` or ``AGENTMAIL_CONFIG``), then the defaults. Any error (a bad value, an
+    unknown key or a wrongly typed value in the file, an unreadable file) exits with status 2
+    and one line naming the culprit, like any other argparse error.
+    """
+    environ = os.environ if environ is None else environ
+    parser = _parser()
     args = parser.parse_args(argv)
-    values: dict[str, object] = {}
-    for setting in SETTINGS:
-        raw = getattr(args, setting.field)
-        if raw is None:
-            raw = environ.get(setting.env, setting.default)
+    file_text = args.config_file if args.config_file is not None else environ.get(CONFIG_ENV)
+    config_file = pathlib.Path(file_text) if file_text else None
+    from_file: Mapping[str, object] = {}
+    if config_file is not None:
         try:
-            values[setting.field] = _coerce(setting.field, raw)
+            from_file = {
+                key: value if not isinstance(value, str) else _coerce(key, value)
+                for key, value in read_config_file(config_file, _FIELD_TYPES).items()
+            }
+        except ValueError as exc:  # ConfigFileError included
+            # One line, without the usage: the flags were fine, the file was not.
+            parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    values: dict[str, object] = {}
+    sources: dict[str, Source] = {}
+    for setting in SETTINGS:
+        flag_value = getattr(args, setting.field)
+        try:
+            if flag_value is not None:
+                values[setting.field], sources[setting.field] = (
+                    _coerce(setting.field, flag_value),
+                    "flag",
+                )
+            elif setting.env in environ:
+                values[setting.field] = _coerce(setting.field, environ[setting.env])
+                sources[setting.field] = "environment"
+            elif setting.field in from_file:
+                values[setting.field], sources[setting.field] = from_file[setting.field], "file"
+            else:
+                values[setting.field] = _coerce(setting.field, setting.default)
+                sources[setting.field] = "default"
         except ValueError as exc:
-            parser.error(f"{setting.flag}: {exc}")
+            where = setting.flag if flag_value is not None else setting.env
+            parser.error(f"{where}: {exc}")
     try:
-        return ServerConfig(**values)  # type: ignore[arg-type]
+        config = ServerConfig(**values)  # type: ignore[arg-type]
     except ValueError as exc:
         parser.error(str(exc))
+    return ResolvedConfig(config, sources, config_file, args.print_config)
+
+
+def load_config(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """Build the configuration: flags override environment, then the config file, then
+    defaults (see :func:`resolve_config`)."""
+    return resolve_config(argv, environ).config

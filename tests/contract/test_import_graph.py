@@ -54,6 +54,22 @@ _PORTS_ONLY = (
     "on storage through its ports (agentmail_server.storage.ports) only, "
     "never on a backend such as agentmail_server.storage.sqlite"
 )
+# Every top-level layer of the server below the composition root.
+_SERVER_LAYERS = (
+    "domain",
+    "errors",
+    "config",
+    "config_file",
+    "datalock",
+    "logs",
+    "histogram",
+    "storage",
+    "hub",
+    "archive",
+    "services",
+    "rpc",
+    "metrics",
+)
 _FRONT_END = (
     "a front-end uses agentmail_client's public API only: "
     "not its private modules, the server or the generated agentmail.v1"
@@ -117,6 +133,15 @@ RULES: tuple[Rule, ...] = (
         forbidden=(SERVER,),
         allowed=_server("archive.git"),
         why="the git engine stands alone: the archive's projection adapts it to the server",
+    ),
+    *(
+        Rule(
+            f"{SERVER}.{layer}",
+            forbidden=_server("admin"),
+            why="the operator commands (agentmail-admin) sit on top, beside app: they may use "
+            "any layer, and no layer depends on them",
+        )
+        for layer in (*_SERVER_LAYERS, "app", "__main__")
     ),
     Rule(
         SERVER,
@@ -433,7 +458,9 @@ def test_checker_catches_planted_violations(tmp_path: pathlib.Path) -> None:
     )
     modules = scan(tmp_path)
     assert "agentmail.v1.x_pb2" not in {module.name for module in modules}
-    why = {rule.layer: rule.why for rule in RULES}
+    why: dict[str, str] = {}
+    for rule in RULES:  # a layer's first rule: later ones (such as admin's) add to it
+        why.setdefault(rule.layer, rule.why)
     assert check_rules(modules) == [
         f"clients/agentmail_cli/__init__.py:2 imports agentmail_client._errors "
         f"(rule: {_FRONT_END})",

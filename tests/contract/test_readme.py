@@ -7,7 +7,7 @@ import re
 import tomllib
 
 import pytest
-from agentmail_server.config import SETTINGS, Setting
+from agentmail_server.config import CONFIG_ENV, SETTINGS, Setting
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -55,8 +55,8 @@ def test_readme_documents_setting(setting: Setting) -> None:
 def test_readme_documents_no_unknown_setting() -> None:
     known = {setting.env for setting in SETTINGS}
     mentioned = set(re.findall(r"`(AGENTMAIL_[A-Z_]+)`", README))
-    # Variables read by the tooling rather than the server.
-    tooling = {"AGENTMAIL_UPDATE_SNAPSHOTS", "AGENTMAIL_REQUIRE_TOOLS"}
+    # Variables read by the tooling rather than the server, and the config file's location.
+    tooling = {"AGENTMAIL_UPDATE_SNAPSHOTS", "AGENTMAIL_REQUIRE_TOOLS", CONFIG_ENV}
     assert mentioned - known - tooling == set()
 
 

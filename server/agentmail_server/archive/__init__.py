@@ -15,7 +15,14 @@ mail onto that engine, in layers, each importing only those above it:
 - ``_maintenance``: rebuild and verify, used by :mod:`agentmail_server.archive.cli`.
 """
 
-from agentmail_server.archive._maintenance import RebuildReport, VerifyReport, rebuild, verify
+from agentmail_server.archive._commits import Position
+from agentmail_server.archive._maintenance import (
+    RebuildReport,
+    VerifyReport,
+    archived_position,
+    rebuild,
+    verify,
+)
 from agentmail_server.archive._projector import ArchiveProjector
 from agentmail_server.archive._settings import ArchiveSettings, ArchiveStats
 
@@ -23,8 +30,10 @@ __all__ = [
     "ArchiveProjector",
     "ArchiveSettings",
     "ArchiveStats",
+    "Position",
     "RebuildReport",
     "VerifyReport",
+    "archived_position",
     "rebuild",
     "verify",
 ]

@@ -153,6 +153,12 @@ def _head(repository: pathlib.Path, branch: str) -> tuple[pygit2.Tree | None, Po
     return commit.tree, parse_position(commit.message)
 
 
+def archived_position(repository: pathlib.Path, branch: str = "main") -> Position | None:
+    """How far the archive in ``repository`` got: the position its branch head records (None
+    when there is no repository, branch or archive commit yet)."""
+    return _head(repository, branch)[1]
+
+
 def verify(
     database_path: pathlib.Path, repository: pathlib.Path, branch: str = "main"
 ) -> VerifyReport:

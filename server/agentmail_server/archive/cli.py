@@ -1,7 +1,8 @@
 """``agentmail-archive``: rebuild the git archive from the database, or verify it.
 
 Defaults follow the server's settings (flags, then ``AGENTMAIL_*`` variables, then the
-defaults), so ``agentmail-archive verify`` checks the archive the server writes. Exit codes:
+config file named by ``AGENTMAIL_CONFIG``, then the defaults), so ``agentmail-archive verify``
+checks the archive the server writes. Exit codes:
 0 success, 1 verification found a problem, 2 the command could not run.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from agentmail_server.archive._commits import Position
 from agentmail_server.archive._maintenance import rebuild, verify
-from agentmail_server.config import SETTINGS, ServerConfig
+from agentmail_server.config import ServerConfig, resolve_config
 from agentmail_server.datalock import DataFolderLock
 from agentmail_server.version import version_line
 
@@ -24,13 +25,13 @@ MAX_LISTED = 100
 
 
 def _default(field: str, environ: Mapping[str, str]) -> str:
-    setting = next(s for s in SETTINGS if s.field == field)
-    return environ.get(setting.env, setting.default)
+    """The server's value of a setting: its variable, else the config file's, else default."""
+    return str(getattr(resolve_config([], environ).config, field))
 
 
-def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+def _parser(environ: Mapping[str, str], prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="agentmail-archive", description="Rebuild or verify agentmail's git archive."
+        prog=prog, description="Rebuild or verify agentmail's git archive."
     )
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
@@ -112,22 +113,26 @@ def _run_verify(args: argparse.Namespace, database: pathlib.Path, archive: pathl
     return 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``agentmail-archive``; returns the exit code."""
-    args = _parser(os.environ).parse_args(argv)
+def main(
+    argv: Sequence[str] | None = None,
+    prog: str = "agentmail-archive",
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run ``agentmail-archive`` (also ``agentmail-admin archive``); returns the exit code."""
+    args = _parser(os.environ if environ is None else environ, prog).parse_args(argv)
     paths = ServerConfig(
         data_dir=pathlib.Path(args.data_dir), archive_dir=pathlib.Path(args.archive_dir)
     )
     database, archive = paths.database_path, paths.archive_path
     if not database.is_file():
-        print(f"agentmail-archive: no database at {database}", file=sys.stderr)
+        print(f"{prog}: no database at {database}", file=sys.stderr)
         return 2
     try:
         if args.command == "rebuild":
             return _run_rebuild(args, database, archive)
         return _run_verify(args, database, archive)
     except (RuntimeError, ValueError, OSError) as exc:
-        print(f"agentmail-archive: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
 
 

@@ -86,12 +86,15 @@ def as_json(methods: Sequence[MethodLatency]) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command; returns the exit code (1 when the endpoint cannot be scraped or does
-    not serve a Prometheus exposition)."""
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, prog: str = "agentmail-metrics"
+) -> int:
+    """Run the command (``agentmail-metrics``, also ``agentmail-admin metrics``); returns the
+    exit code (1 when the endpoint cannot be scraped or does not serve a Prometheus
+    exposition)."""
     out = sys.stdout if out is None else out
     parser = argparse.ArgumentParser(
-        prog="agentmail-metrics",
+        prog=prog,
         description="Print per-method call counts and p50/p99 latency from agentmail's /metrics.",
     )
     parser.add_argument("--version", action="version", version=version_line())
@@ -103,12 +106,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         text = scrape(args.url, args.timeout)
     except (OSError, http.client.HTTPException) as exc:
-        print(f"agentmail-metrics: cannot scrape {args.url}: {exc!r}", file=sys.stderr)
+        print(f"{prog}: cannot scrape {args.url}: {exc!r}", file=sys.stderr)
         return 1
     try:
         methods = [m for m in method_latencies(text) if args.all or m.started > 0]
     except ValueError as exc:
-        print(f"agentmail-metrics: {args.url} is not agentmail's /metrics: {exc}", file=sys.stderr)
+        print(f"{prog}: {args.url} is not agentmail's /metrics: {exc}", file=sys.stderr)
         return 1
     print(as_json(methods) if args.json else format_table(methods), file=out)
     return 0

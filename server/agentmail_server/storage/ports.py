@@ -53,6 +53,7 @@ from agentmail_server.domain.models import (
     Message,
     Project,
 )
+from agentmail_server.domain.retention import Purged
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
 
 CommitListener = Callable[[Commit], None]
@@ -83,6 +84,20 @@ class MailWrites(Protocol):
 
         Raises:
             NotFound: MESSAGE_NOT_FOUND naming every id not in the agent's inbox.
+        """
+        ...
+
+
+class RetentionWrites(Protocol):
+    """Purging old mail (the retention policy)."""
+
+    async def purge_messages(self, before: int, limit: int) -> Purged:
+        """Remove up to ``limit`` of the oldest messages created before ``before``, with their
+        deliveries, idempotency keys and search index entries, in one write operation.
+
+        Message ids stay monotonic (invariant 2): an id is never assigned again after its
+        message is purged, even the newest one. Nothing is published on the feed (a purge adds
+        nothing a subscriber or the archive follows).
         """
         ...
 
@@ -241,6 +256,11 @@ class Storage(Protocol):
     @property
     def mail(self) -> MailWrites:
         """Mail writes."""
+        ...
+
+    @property
+    def retention(self) -> RetentionWrites:
+        """Purges of old mail."""
         ...
 
     @property

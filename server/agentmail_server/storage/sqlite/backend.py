@@ -16,8 +16,9 @@ from agentmail_server.config import SyncMode
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.events import AgentChange, CommitBuilder, Receipts
 from agentmail_server.domain.models import Agent, DeliveryState, Project
+from agentmail_server.domain.retention import Purged
 from agentmail_server.storage.feed import CommitPublisher
-from agentmail_server.storage.sqlite import writes
+from agentmail_server.storage.sqlite import retention, writes
 from agentmail_server.storage.sqlite.queries import Queries
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.search import SearchQueries
@@ -52,6 +53,19 @@ class SqliteMailWrites:
             changes.receipts.append(Receipts(agent_id, tuple(states), acknowledge))
 
         return await self._writer.submit(operation, record)
+
+
+class SqliteRetentionWrites:
+    """Purges of old mail through the single writer: each batch is one write operation,
+    committed with whatever else is queued, so the write lock is never held for long."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+
+    async def purge_messages(self, before: int, limit: int) -> Purged:
+        """Remove up to ``limit`` of the oldest messages created before ``before``."""
+        operation = functools.partial(retention.purge_batch, before=before, limit=limit)
+        return await self._writer.submit(operation)
 
 
 class SqliteAgentWrites:
@@ -119,6 +133,7 @@ class SqliteStorage:
         self._pool = ReadPool(path, read_pool_size)
         self._mail = SqliteMailWrites(self._writer)
         self._agents = SqliteAgentWrites(self._writer)
+        self._retention = SqliteRetentionWrites(self._writer)
         self._reads = Queries(self._pool)
         self._search = SearchQueries(self._pool)
 
@@ -126,6 +141,11 @@ class SqliteStorage:
     def mail(self) -> SqliteMailWrites:
         """Mail writes."""
         return self._mail
+
+    @property
+    def retention(self) -> SqliteRetentionWrites:
+        """Purges of old mail."""
+        return self._retention
 
     @property
     def agents(self) -> SqliteAgentWrites:

@@ -15,19 +15,24 @@ Design notes (why the tables look like this):
 - Times are integer microseconds since the epoch (UTC).
 - ``messages_fts`` (version 2) is an external-content FTS5 index over subject and body, filled
   by a trigger inside the same transaction as the message insert, so search never lags and
-  never disagrees with the messages after a crash. Messages are never updated or deleted, so
-  only an insert trigger is needed. Tokenizer: unicode61 with diacritics folded; punctuation
+  never disagrees with the messages after a crash. Messages are never updated; retention
+  deletes them (version 4), and a delete trigger takes them out of the index in the same
+  transaction. Tokenizer: unicode61 with diacritics folded; punctuation
   separates tokens, and the query parser turns words such as ``POL-358`` into phrases.
 - ``agents.revision`` (version 3) is a server-wide sequence number the single writer sets on
   every registration and profile change (``max + 1``, so it grows in commit order, like message
   ids). The git archive follows agent changes by it as it follows messages by id.
+- ``sequences`` (version 4) keeps the highest message id ever assigned once retention has
+  purged messages: ids are ``max(id) + 1``, which would hand out a purged newest id again and
+  break every cursor past it. The purge records the high-water mark in the same transaction;
+  ``idempotency_keys_by_message`` lets it find the keys of the messages it removes by seek.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -104,6 +109,17 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE agents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
     UPDATE agents SET revision = id;
     CREATE UNIQUE INDEX agents_by_revision ON agents (revision);
+    """,
+    4: """
+    CREATE TABLE sequences (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_keys_by_message ON idempotency_keys (message_id);
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, subject, body)
+        VALUES ('delete', old.id, old.subject, old.body);
+    END;
     """,
 }
 

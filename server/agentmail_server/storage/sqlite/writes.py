@@ -135,14 +135,21 @@ def _load_agent(conn: sqlite3.Connection, agent_id: int) -> Agent:
     return agent_from_row(row)
 
 
+_NEXT_MESSAGE_ID = (
+    "SELECT max((SELECT coalesce(max(id), 0) FROM messages),"
+    " (SELECT coalesce(max(value), 0) FROM sequences WHERE name = 'messages')) + 1"
+)
+
+
 def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
     """Store a message and its deliveries, or return the original for a repeated key."""
     if draft.idempotency_key:
         original = _find_idempotent(conn, draft, now)
         if original is not None:
             return original
-    # The single writer assigns ids inside its transaction, so ids grow in commit order.
-    (message_id,) = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM messages").fetchone()
+    # The single writer assigns ids inside its transaction, so ids grow in commit order; past
+    # the highest id retention ever purged too, so a purged id is never handed out again.
+    (message_id,) = conn.execute(_NEXT_MESSAGE_ID).fetchone()
     thread_id = draft.thread_id or str(message_id)
     by_kind: dict[RecipientKind, list[str]] = {kind: [] for kind in RecipientKind}
     for recipient in draft.recipients:
@@ -214,6 +221,8 @@ def _find_idempotent(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent |
     message_row = conn.execute(
         f"SELECT {MESSAGE_COLUMNS}, m.body FROM messages m WHERE m.id = ?", (row[0],)
     ).fetchone()
+    if message_row is None:
+        return None  # purged by retention (its key goes with it): the send goes ahead
     return Sent(message=message_from_row(message_row), recipients=(), deduplicated=True)
 
 
