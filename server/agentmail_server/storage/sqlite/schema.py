@@ -21,13 +21,17 @@ Design notes (why the tables look like this):
 - ``agents.revision`` (version 3) is a server-wide sequence number the single writer sets on
   every registration and profile change (``max + 1``, so it grows in commit order, like message
   ids). The git archive follows agent changes by it as it follows messages by id.
+- ``idempotency_keys.digest`` (version 4) is a SHA-256 of the content a key was first used
+  with, so that reusing a key for different content fails instead of returning the first
+  message. Keys stored before version 4 have no digest (NULL) and keep the old rule (any
+  repeat within the window returns the original) until they expire, at most 24 hours later.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -105,11 +109,16 @@ _MIGRATIONS: dict[int, str] = {
     UPDATE agents SET revision = id;
     CREATE UNIQUE INDEX agents_by_revision ON agents (revision);
     """,
+    4: """
+    ALTER TABLE idempotency_keys ADD COLUMN digest TEXT;
+    """,
 }
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to :data:`SCHEMA_VERSION`; returns the version found before.
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database to ``target`` (by default :data:`SCHEMA_VERSION`); returns the
+    version found before. Tests pass an older ``target`` to build a database as an earlier
+    server left it.
 
     Raises:
         RuntimeError: the database was written by a newer server.
@@ -119,7 +128,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise RuntimeError(
             f"database schema version {found} is newer than this server's {SCHEMA_VERSION}"
         )
-    for version in range(found + 1, SCHEMA_VERSION + 1):
+    for version in range(found + 1, target + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _split(_MIGRATIONS[version]):
