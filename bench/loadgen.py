@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from agentmail.v1 import mail_service_pb2
+from agentmail.v1 import mail_service_pb2, types_pb2
 
 from bench.hdr import Histogram
 from bench.procs import Control
@@ -363,7 +363,7 @@ class MixedAgents:
                     ).SerializeToString()
                 elif op == "list_inbox":
                     request = pb.ListInboxRequest(
-                        page_size=50, unread_only=True, include_bodies=False
+                        page_size=50, unread_only=True, view=types_pb2.MESSAGE_VIEW_ENVELOPE
                     ).SerializeToString()
                 elif op == "mark_read":
                     request = pb.MarkReadRequest(message_ids=unread[:50]).SerializeToString()

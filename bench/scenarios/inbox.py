@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from agentmail.v1 import mail_service_pb2
+from agentmail.v1 import mail_service_pb2, types_pb2
 from agentmail_server import cursor_key
 from agentmail_server.domain import cursors
 
@@ -36,10 +36,9 @@ def _requests(
     bodies: bool,
 ) -> list[bytes]:
     pb = mail_service_pb2
+    view = types_pb2.MESSAGE_VIEW_FULL if bodies else types_pb2.MESSAGE_VIEW_ENVELOPE
     if newest:
-        request = pb.ListInboxRequest(
-            page_size=PAGE, order=pb.INBOX_ORDER_NEWEST_FIRST, include_bodies=bodies
-        )
+        request = pb.ListInboxRequest(page_size=PAGE, order=pb.INBOX_ORDER_NEWEST_FIRST, view=view)
         return [request.SerializeToString()]
     rng = random.Random(2)
     top = max(first_id, last_id - PAGE)
@@ -50,7 +49,7 @@ def _requests(
             page_token=codec.encode(
                 cursors.INBOX_ASC, (reader_id,), rng.randint(first_id - 1, top)
             ),
-            include_bodies=bodies,
+            view=view,
         ).SerializeToString()
         for _ in range(CURSORS)
     ]

@@ -18,6 +18,7 @@ from ._models import (
     Message,
     Page,
     SendMessageResult,
+    _view,
 )
 from ._search_models import ThreadSummary
 from ._transport import CallKind, ClientBase
@@ -70,13 +71,18 @@ class MailCalls(ClientBase):
             ack_required: Ask recipients to acknowledge.
             thread_id: Joins that thread; empty starts a new one.
             topic: Optional topic for filtering.
-            idempotency_key: Makes the send safe to repeat for 24 hours.
+            idempotency_key: Makes the send safe to repeat for 24 hours. The key is bound
+                to the content: reusing it for a different message raises
+                ``FailedPrecondition`` (``IDEMPOTENCY_KEY_REUSED``).
             broadcast: Address every other agent of the project; excludes to/cc/bcc.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.write``.
 
         Raises:
             NotFound: ``RECIPIENT_NOT_FOUND``, with the names in ``metadata["missing"]``.
-            InvalidArgument: With ``field_violations``, e.g. ``SUBJECT_TOO_LONG``.
+            InvalidArgument: With ``field_violations``, e.g. ``SUBJECT_TOO_LONG``, or
+                ``CONTROL_CHARACTER`` for a newline in a subject, topic or thread id.
+            FailedPrecondition: ``IDEMPOTENCY_KEY_REUSED``, with the original's id in
+                ``metadata["messageId"]``.
         """
         request = mail_service_pb2.SendMessageRequest(
             to=_names(to),
@@ -120,7 +126,8 @@ class MailCalls(ClientBase):
             reply_all: Also address the original's to and cc.
             importance: ``None`` means the original's importance.
             ack_required: Ask recipients to acknowledge.
-            idempotency_key: Makes the reply safe to repeat (and retried).
+            idempotency_key: Makes the reply safe to repeat (and retried); bound to the
+                content and the message replied to, as for :meth:`send_message`.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.write``.
         """
         request = mail_service_pb2.ReplyMessageRequest(
@@ -199,7 +206,7 @@ class MailCalls(ClientBase):
             urgent_only=urgent_only,
             topic=topic,
             thread_id=thread_id,
-            include_bodies=include_bodies,
+            view=_view(include_bodies),
         )
         response = await self._call(
             self._connection.mail.ListInbox, request, CallKind.READ, timeout
@@ -224,7 +231,7 @@ class MailCalls(ClientBase):
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
         """
         request = mail_service_pb2.ListOutboxRequest(
-            page_size=page_size, page_token=page_token, include_bodies=include_bodies
+            page_size=page_size, page_token=page_token, view=_view(include_bodies)
         )
         response = await self._call(
             self._connection.mail.ListOutbox, request, CallKind.READ, timeout
@@ -257,7 +264,7 @@ class MailCalls(ClientBase):
             thread_id=thread_id,
             page_size=page_size,
             page_token=page_token,
-            include_bodies=include_bodies,
+            view=_view(include_bodies),
         )
         response = await self._call(
             self._connection.mail.GetThread, request, CallKind.READ, timeout

@@ -90,6 +90,11 @@ def _time(message: timestamp_pb2.Timestamp, is_set: bool) -> datetime.datetime |
     return message.ToDatetime(tzinfo=datetime.UTC) if is_set else None
 
 
+def _view(include_bodies: bool) -> types_pb2.MessageView.ValueType:
+    # The wire's default (unspecified) is FULL; the client says what it wants either way.
+    return types_pb2.MESSAGE_VIEW_FULL if include_bodies else types_pb2.MESSAGE_VIEW_ENVELOPE
+
+
 def _stamp(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None

@@ -11,7 +11,7 @@ from agentmail.v1 import search_service_pb2
 from google.protobuf import timestamp_pb2
 
 from ._mail import _importance
-from ._models import Importance, Page, _stamp
+from ._models import Importance, Page, _stamp, _view
 from ._search_models import SearchHit, SearchOrder, SearchScope
 from ._transport import CallKind, ClientBase
 
@@ -96,7 +96,7 @@ class SearchCalls(ClientBase):
             min_importance=_importance(min_importance),
             start_time=_bound("start_time", start_time),
             end_time=_bound("end_time", end_time),
-            include_bodies=include_bodies,
+            view=_view(include_bodies),
         )
         response = await self._call(
             self._connection.search.SearchMessages, request, CallKind.READ, timeout

@@ -30,7 +30,7 @@ from ._errors import (
     Unavailable,
     error_from_rpc,
 )
-from ._models import InboxItem
+from ._models import InboxItem, _view
 from ._transport import Connection
 
 _log = logging.getLogger("agentmail_client")
@@ -145,7 +145,7 @@ class Subscription:
             urgent_only=urgent_only,
             topic=topic,
             thread_id=thread_id,
-            include_bodies=include_bodies,
+            view=_view(include_bodies),
         )
         self._on_cursor = on_cursor
         self._policy = reconnect

@@ -127,7 +127,9 @@ async def test_commit_messages_say_who_wrote_to_whom_about_what(
     team: Any, open_archive: Any
 ) -> None:
     await team.settle()
-    message_id = await team.send("Alice", to=("Bob",), cc=("Carol",), subject="Deploy\nat noon")
+    # The API now rejects control characters in subjects (CONTROL_CHARACTER), so the newline
+    # _clean flattens can only come from rows stored before; the title is checked as sent.
+    message_id = await team.send("Alice", to=("Bob",), cc=("Carol",), subject="Deploy at noon")
     await team.archived(message_id)
     head = open_archive(team.server.config.archive_path).head
     title, _, rest = head.message.partition("\n\n")

@@ -216,6 +216,31 @@ async def test_idempotency_key_returns_the_original_message(team: Team) -> None:
     assert len(await team.bob.list_inbox()) == 1
 
 
+async def test_an_idempotency_key_reused_for_other_content_raises(team: Team) -> None:
+    first = await team.alice.send_message(to="Bob", subject="Once", idempotency_key="k-1")
+    with pytest.raises(am.FailedPrecondition) as caught:
+        await team.alice.send_message(to="Bob", subject="Twice", idempotency_key="k-1")
+    assert caught.value.reason == "IDEMPOTENCY_KEY_REUSED"
+    assert caught.value.metadata["messageId"] == str(first.message.id)
+    assert len(await team.bob.list_inbox()) == 1
+
+
+async def test_every_read_returns_bodies_unless_asked_not_to(team: Team) -> None:
+    # The client sends an explicit view; both settings must reach the server on every read.
+    sent = await team.alice.send_message(to="Bob", subject="Bodied", body="the body")
+    reads: dict[str, Callable[[bool], Awaitable[Any]]] = {
+        "inbox": lambda bodies: team.bob.list_inbox(include_bodies=bodies),
+        "outbox": lambda bodies: team.alice.list_outbox(include_bodies=bodies),
+        "thread": lambda bodies: team.bob.get_thread(sent.message.thread_id, include_bodies=bodies),
+        "search": lambda bodies: team.bob.search_messages("bodied", include_bodies=bodies),
+    }
+    for name, read in reads.items():
+        for bodies, expected in ((True, "the body"), (False, "")):
+            (first,) = (await read(bodies)).items
+            message = getattr(first, "message", first)
+            assert (message.body, message.body_size_bytes) == (expected, 8), (name, bodies)
+
+
 async def test_bcc_is_visible_only_to_the_sender_and_the_bcc_recipient(team: Team) -> None:
     sent = await team.alice.send_message(to="Bob", bcc="Carol", subject="Secret")
     assert sent.message.bcc == ("Carol",)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 from agentmail.v1 import mail_service_pb2 as pb
 from agentmail.v1 import types_pb2
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_ENVELOPE, MESSAGE_VIEW_FULL
 
 
 async def recipient_views(mail, agent, message_id: int, thread_id: str) -> list:
     """Every way a recipient can see one message, with the serialized responses."""
     got = await mail.GetMessage(pb.GetMessageRequest(message_id=message_id), metadata=agent.md)
     views = [(got.message, got), (got.delivery.message, got)]
-    for bodies in (False, True):
-        inbox = await mail.ListInbox(pb.ListInboxRequest(include_bodies=bodies), metadata=agent.md)
+    for view in (MESSAGE_VIEW_ENVELOPE, MESSAGE_VIEW_FULL):
+        inbox = await mail.ListInbox(pb.ListInboxRequest(view=view), metadata=agent.md)
         views += [(i.message, inbox) for i in inbox.items if i.message.id == message_id]
     thread = await mail.GetThread(pb.GetThreadRequest(thread_id=thread_id), metadata=agent.md)
     views += [(m, thread) for m in thread.messages if m.id == message_id]

@@ -9,6 +9,7 @@ import grpc
 import pytest
 from agentmail.v1 import mail_service_pb2 as pb
 from agentmail.v1 import types_pb2
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_ENVELOPE, MESSAGE_VIEW_FULL
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 OLDEST = pb.INBOX_ORDER_OLDEST_FIRST
@@ -215,7 +216,7 @@ async def test_garbage_page_token_is_rejected(mail, alice, expect_error, token, 
 async def test_listing_never_changes_read_state(mail, send, alice, bob, read_inbox):
     await send(alice, to=[bob.name])
 
-    await page(mail, bob, include_bodies=True)
+    await page(mail, bob, view=MESSAGE_VIEW_FULL)
     await page(mail, bob, order=NEWEST)
     items = await read_inbox(bob, unread_only=True)
 
@@ -302,17 +303,18 @@ async def test_filters_combine(mail, send, alice, bob, read_inbox):
     assert [i.message.id for i in items] == [match.id]
 
 
-async def test_bodies_are_left_out_unless_asked_for(mail, send, alice, bob):
+async def test_bodies_are_included_unless_left_out(mail, send, alice, bob):
+    # A raw client that sets nothing (grpcurl, Go, Node) gets the useful answer: bodies.
     body = "ünïcode body " * 10
     sent = await send(alice, to=[bob.name], body=body)
 
-    without = await page(mail, bob)
-    explicit_without = await page(mail, bob, include_bodies=False)
-    with_bodies = await page(mail, bob, include_bodies=True)
+    default = await page(mail, bob)
+    explicit_full = await page(mail, bob, view=MESSAGE_VIEW_FULL)
+    envelope = await page(mail, bob, view=MESSAGE_VIEW_ENVELOPE)
 
-    for response in (without, explicit_without):
-        assert response.items[0].message.body == ""
+    for response in (default, explicit_full):
+        assert response.items[0].message.body == body
         assert response.items[0].message.body_size_bytes == len(body.encode())
-        assert response.items[0].message.subject == sent.subject
-    assert with_bodies.items[0].message.body == body
-    assert with_bodies.items[0].message.body_size_bytes == len(body.encode())
+    assert envelope.items[0].message.body == ""
+    assert envelope.items[0].message.body_size_bytes == len(body.encode())
+    assert envelope.items[0].message.subject == sent.subject

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from agentmail.v1 import mail_service_pb2 as pb
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_ENVELOPE, MESSAGE_VIEW_FULL
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
@@ -50,7 +51,7 @@ async def test_outbox_lists_own_sent_messages_newest_first(mail, send, alice, bo
     second = await send(alice, cc=[carol.name])
     third = await send(alice, bcc=[bob.name, carol.name])
 
-    pages = await outbox_pages(mail, alice, page_size=50, include_bodies=True)
+    pages = await outbox_pages(mail, alice, page_size=50, view=MESSAGE_VIEW_FULL)
 
     assert len(pages) == 1
     assert [m.id for m in pages[0]] == [third.id, second.id, first.id]
@@ -94,17 +95,17 @@ async def test_outbox_page_size_defaults_to_50_and_clamps_to_500(mail, send_many
     assert last.next_page_token == ""
 
 
-async def test_outbox_leaves_out_bodies_unless_asked_for(mail, send, alice, bob):
+async def test_outbox_includes_bodies_unless_left_out(mail, send, alice, bob):
     await send(alice, to=[bob.name], body="outgoing body")
 
-    without = await mail.ListOutbox(pb.ListOutboxRequest(), metadata=alice.md)
-    with_bodies = await mail.ListOutbox(
-        pb.ListOutboxRequest(include_bodies=True), metadata=alice.md
+    default = await mail.ListOutbox(pb.ListOutboxRequest(), metadata=alice.md)
+    envelope = await mail.ListOutbox(
+        pb.ListOutboxRequest(view=MESSAGE_VIEW_ENVELOPE), metadata=alice.md
     )
 
-    assert without.messages[0].body == ""
-    assert without.messages[0].body_size_bytes == len(b"outgoing body")
-    assert with_bodies.messages[0].body == "outgoing body"
+    assert envelope.messages[0].body == ""
+    assert envelope.messages[0].body_size_bytes == len(b"outgoing body")
+    assert default.messages[0].body == "outgoing body"
 
 
 async def test_outbox_rejects_negative_page_size(mail, alice, expect_error):
@@ -199,11 +200,11 @@ async def test_thread_pages_oldest_first(mail, send, alice, bob):
     assert [m.id for m in everything] == [root.id, *(m.id for m in rest)]
 
 
-async def test_thread_leaves_out_bodies_unless_asked_for(mail, send, alice, bob):
+async def test_thread_includes_bodies_unless_left_out(mail, send, alice, bob):
     root = await send(alice, to=[bob.name], body="thread body")
 
-    without = await thread_messages(mail, bob, root.thread_id)
-    with_bodies = await thread_messages(mail, bob, root.thread_id, include_bodies=True)
+    envelope = await thread_messages(mail, bob, root.thread_id, view=MESSAGE_VIEW_ENVELOPE)
+    default = await thread_messages(mail, bob, root.thread_id)
 
-    assert [(m.body, m.body_size_bytes) for m in without] == [("", len(b"thread body"))]
-    assert [m.body for m in with_bodies] == ["thread body"]
+    assert [(m.body, m.body_size_bytes) for m in envelope] == [("", len(b"thread body"))]
+    assert [m.body for m in default] == ["thread body"]

@@ -9,6 +9,7 @@ import grpc
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc
 from agentmail.v1 import mail_service_pb2 as pb
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_FULL
 
 
 def auth(token: str) -> tuple[tuple[str, str], ...]:
@@ -49,10 +50,10 @@ async def test_restart_keeps_projects_agents_tokens_mail_and_read_state(
             metadata=auth(bob.agent_token),
         )
         inbox_before = await api.mail.ListInbox(
-            pb.ListInboxRequest(include_bodies=True), metadata=auth(bob.agent_token)
+            pb.ListInboxRequest(view=MESSAGE_VIEW_FULL), metadata=auth(bob.agent_token)
         )
         outbox_before = await api.mail.ListOutbox(
-            pb.ListOutboxRequest(include_bodies=True), metadata=auth(alice.agent_token)
+            pb.ListOutboxRequest(view=MESSAGE_VIEW_FULL), metadata=auth(alice.agent_token)
         )
         first_port = first.port
 
@@ -67,13 +68,13 @@ async def test_restart_keeps_projects_agents_tokens_mail_and_read_state(
         assert list(agents.agents) == [alice.agent, bob.agent]
 
         inbox_after = await api.mail.ListInbox(
-            pb.ListInboxRequest(include_bodies=True), metadata=auth(bob.agent_token)
+            pb.ListInboxRequest(view=MESSAGE_VIEW_FULL), metadata=auth(bob.agent_token)
         )
         assert inbox_after == inbox_before
         assert inbox_after.items[0].ack_time == acked.states[0].ack_time
         assert inbox_after.items[0].read_time == acked.states[0].read_time
         outbox_after = await api.mail.ListOutbox(
-            pb.ListOutboxRequest(include_bodies=True), metadata=auth(alice.agent_token)
+            pb.ListOutboxRequest(view=MESSAGE_VIEW_FULL), metadata=auth(alice.agent_token)
         )
         assert outbox_after == outbox_before
         assert [m.id for m in outbox_after.messages] == [second.message.id, keyed.message.id]

@@ -8,6 +8,7 @@ import asyncio
 import grpc
 import pytest
 from agentmail.v1 import mail_service_pb2 as mpb
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_FULL
 
 PLAN_BODY = """Plan for the launch.
 - [ ] write tests
@@ -36,7 +37,7 @@ def summarize(mail_stub):
 def get_thread(mail_stub):
     async def _get(agent, thread_id):
         response = await mail_stub.GetThread(
-            mpb.GetThreadRequest(thread_id=thread_id, include_bodies=True, page_size=500),
+            mpb.GetThreadRequest(thread_id=thread_id, view=MESSAGE_VIEW_FULL, page_size=500),
             metadata=agent.md,
         )
         assert response.next_page_token == ""

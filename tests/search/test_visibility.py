@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from agentmail.v1 import mail_service_pb2 as mpb
 from agentmail.v1 import search_service_pb2 as spb
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_ENVELOPE, MESSAGE_VIEW_FULL
 
 
 async def test_another_agents_mail_never_appears(send, search_ids, team):
@@ -48,22 +49,22 @@ async def test_hits_match_get_message_for_the_same_reader(
         alice, to=["Bob"], cc=["Dave"], bcc=["Carol"], subject="same view", body="body text"
     )
     for agent in (alice, bob, carol):
-        [hit] = (await search(agent, "same", include_bodies=True)).hits
+        [hit] = (await search(agent, "same", view=MESSAGE_VIEW_FULL)).hits
         got = await mail_stub.GetMessage(
             mpb.GetMessageRequest(message_id=sent.id), metadata=agent.md
         )
         assert hit.message == got.message, agent.name
 
 
-async def test_bodies_are_left_out_unless_asked_for(send, search, alice, bob):
+async def test_bodies_are_included_unless_left_out(send, search, alice, bob):
     await send(alice, to=["Bob"], subject="sized", body="twelve bytes")
-    [plain] = (await search(bob, "sized")).hits
+    [plain] = (await search(bob, "sized", view=MESSAGE_VIEW_ENVELOPE)).hits
     assert plain.message.body == ""
     assert plain.message.body_size_bytes == 12
-    [full] = (await search(bob, "sized", include_bodies=True)).hits
+    [full] = (await search(bob, "sized")).hits
     assert full.message.body == "twelve bytes"
     # A body-only match still produces a snippet without the body.
-    [body_hit] = (await search(bob, "twelve")).hits
+    [body_hit] = (await search(bob, "twelve", view=MESSAGE_VIEW_ENVELOPE)).hits
     assert "[twelve]" in body_hit.snippet
     assert body_hit.message.body == ""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2, mail_service_pb2_grpc, types_pb2
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_ENVELOPE, MESSAGE_VIEW_FULL
 
 TO = types_pb2.RECIPIENT_KIND_TO
 CC = types_pb2.RECIPIENT_KIND_CC
@@ -39,9 +40,9 @@ async def test_live_delivery(
 ) -> None:
     alice, bob, carol, dave = (team[n] for n in ("Alice", "Bob", "Carol", "Dave"))
     async with (
-        subscribe(mail_stub, bob, include_bodies=True) as bob_stream,
-        subscribe(mail_stub, carol, include_bodies=True) as carol_stream,
-        subscribe(mail_stub, dave, include_bodies=True) as dave_stream,
+        subscribe(mail_stub, bob, view=MESSAGE_VIEW_FULL) as bob_stream,
+        subscribe(mail_stub, carol, view=MESSAGE_VIEW_FULL) as carol_stream,
+        subscribe(mail_stub, dave, view=MESSAGE_VIEW_FULL) as dave_stream,
     ):
         for stream in (bob_stream, carol_stream, dave_stream):
             assert await stream.until_live() == [], "an empty cursor replays nothing"
@@ -87,7 +88,7 @@ async def test_live_delivery(
             assert message.topic == "deploy"
             assert message.create_time == sent.create_time
             # The live item is exactly what ListInbox shows for that reader.
-            listed = await list_inbox(mail_stub, team[name], include_bodies=True)
+            listed = await list_inbox(mail_stub, team[name], view=MESSAGE_VIEW_FULL)
             assert listed == [item], name
 
         # The live cursor continues an OLDEST_FIRST listing strictly after the item.
@@ -105,11 +106,11 @@ async def test_filters_and_bodies(
 ) -> None:
     alice, bob = team["Alice"], team["Bob"]
     filters: dict[str, dict[str, Any]] = {
-        "all": {"include_bodies": True},
-        "urgent": {"urgent_only": True, "include_bodies": True},
-        "topic": {"topic": "deploy", "include_bodies": True},
-        "thread": {"thread_id": "T1", "include_bodies": True},
-        "nobody": {},
+        "all": {"view": MESSAGE_VIEW_FULL},
+        "urgent": {"urgent_only": True, "view": MESSAGE_VIEW_FULL},
+        "topic": {"topic": "deploy", "view": MESSAGE_VIEW_FULL},
+        "thread": {"thread_id": "T1", "view": MESSAGE_VIEW_FULL},
+        "nobody": {"view": MESSAGE_VIEW_ENVELOPE},
     }
     async with (
         subscribe(mail_stub, bob, **filters["all"]) as s_all,
@@ -175,7 +176,7 @@ async def test_filters_and_bodies(
                 size = 7 if subject == "final" else int(subject.removeprefix("v"))
                 assert item.message.body_size_bytes == size, name
                 if name == "nobody":
-                    assert item.message.body == "", "include_bodies=false leaves bodies out"
+                    assert item.message.body == "", "the ENVELOPE view leaves bodies out"
                 else:
                     assert len(item.message.body.encode()) == size
 
@@ -291,8 +292,8 @@ async def test_auth(
 
     # Each stream is its own inbox: mail addressed only to Carol never reaches Bob's stream.
     async with (
-        subscribe(mail_stub, bob, include_bodies=True) as bob_stream,
-        subscribe(mail_stub, carol, include_bodies=True) as carol_stream,
+        subscribe(mail_stub, bob, view=MESSAGE_VIEW_FULL) as bob_stream,
+        subscribe(mail_stub, carol, view=MESSAGE_VIEW_FULL) as carol_stream,
     ):
         await bob_stream.until_live()
         await carol_stream.until_live()

@@ -8,6 +8,7 @@ import contextlib
 from typing import Any
 
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2, mail_service_pb2_grpc, types_pb2
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_FULL
 
 
 class StatsSampler:
@@ -76,7 +77,7 @@ async def test_slow_consumer(
                 await asyncio.sleep(0)
             return items
 
-        async with subscribe(mail, bob, include_bodies=True) as stream:
+        async with subscribe(mail, bob, view=MESSAGE_VIEW_FULL) as stream:
             await stream.until_live()
             reading = asyncio.create_task(read_all(stream))
             try:

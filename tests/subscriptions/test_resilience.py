@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import pytest
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc, types_pb2
+from agentmail.v1.types_pb2 import MESSAGE_VIEW_ENVELOPE, MESSAGE_VIEW_FULL
 
 
 class Consumer:
@@ -29,7 +30,7 @@ class Consumer:
         sender, seq = map(int, item.message.subject.split(":"))
         assert item.message.id > self.last_id, "ids strictly increase across resumes"
         assert (sender, seq) not in self.seen, f"duplicate {sender}:{seq}"
-        assert item.message.body == "", "bodies were not requested"
+        assert item.message.body == "", "the ENVELOPE view leaves bodies out"
         self.last_id = item.message.id
         self.seen.add((sender, seq))
         self.received.append((item.message.id, sender, seq))
@@ -53,7 +54,7 @@ async def test_gap_free_reconnect(
     rng = random.Random(20240611)
 
     # The position before anything is sent: resuming from it must yield all mail.
-    async with subscribe(mail_stub, rcpt) as first:
+    async with subscribe(mail_stub, rcpt, view=MESSAGE_VIEW_ENVELOPE) as first:
         await first.until_live()
         start = first.tail_cursor
 
@@ -71,7 +72,9 @@ async def test_gap_free_reconnect(
                 connections += 1
                 assert connections <= 2000, "bounded reconnect loop"
                 budget = rng.randint(1, 60)  # events processed before disconnecting
-                async with subscribe(mail_stub, rcpt, cursor=consumer.cursor) as stream:
+                async with subscribe(
+                    mail_stub, rcpt, cursor=consumer.cursor, view=MESSAGE_VIEW_ENVELOPE
+                ) as stream:
                     for _ in range(budget):
                         event = await stream.event()
                         if event.HasField("item"):
@@ -171,7 +174,7 @@ async def test_shutdown_unavailable(
         async with (
             subscribe(mail, agents["Bob"]) as idle,
             subscribe(mail, agents["Bob"], urgent_only=True) as filtered,
-            subscribe(mail, agents["Carol"], include_bodies=True) as busy,
+            subscribe(mail, agents["Carol"], view=MESSAGE_VIEW_FULL) as busy,
         ):
             for stream in (idle, filtered, busy):
                 await stream.until_live()

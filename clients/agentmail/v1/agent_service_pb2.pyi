@@ -27,7 +27,7 @@ class EnsureProjectRequest(_message.Message):
     HUMAN_KEY_FIELD_NUMBER: _builtins.int
     human_key: _builtins.str
     """Human key identifying the project, such as an absolute repository path. Required, at most
-    1,024 characters.
+    1,024 characters of single-line text.
     """
     def __init__(
         self,
@@ -168,8 +168,13 @@ class RegisterAgentRequest(_message.Message):
     Unique in the project regardless of case.
     """
     program: _builtins.str
+    """The program driving the agent, e.g. "claude-code". Single-line text, at most 128
+    characters.
+    """
     model: _builtins.str
+    """The model behind the agent. Single-line text, at most 128 characters."""
     task_description: _builtins.str
+    """What the agent is working on. Multi-line text, at most 4,096 characters."""
     def __init__(
         self,
         *,

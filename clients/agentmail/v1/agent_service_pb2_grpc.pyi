@@ -29,6 +29,13 @@ GRPC_VERSION: str
 class AgentServiceStub:
     """Projects and the agents registered in them.
 
+    Text fields are either single-line or multi-line. Single-line text (project human keys,
+    agent names, program, model) must not contain control characters (Unicode category Cc:
+    U+0000-U+001F and U+007F-U+009F, newline and tab included) nor the line and paragraph
+    separators U+2028 and U+2029. Multi-line text (task_description) allows tab, newline and
+    carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
+    reason CONTROL_CHARACTER, and a field violation naming the field.
+
     Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
     EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent
     need no token.
@@ -59,6 +66,13 @@ class AgentServiceStub:
 class AgentServiceAsyncStub(AgentServiceStub):
     """Projects and the agents registered in them.
 
+    Text fields are either single-line or multi-line. Single-line text (project human keys,
+    agent names, program, model) must not contain control characters (Unicode category Cc:
+    U+0000-U+001F and U+007F-U+009F, newline and tab included) nor the line and paragraph
+    separators U+2028 and U+2029. Multi-line text (task_description) allows tab, newline and
+    carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
+    reason CONTROL_CHARACTER, and a field violation naming the field.
+
     Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
     EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent
     need no token.
@@ -84,6 +98,13 @@ class AgentServiceAsyncStub(AgentServiceStub):
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Projects and the agents registered in them.
+
+    Text fields are either single-line or multi-line. Single-line text (project human keys,
+    agent names, program, model) must not contain control characters (Unicode category Cc:
+    U+0000-U+001F and U+007F-U+009F, newline and tab included) nor the line and paragraph
+    separators U+2028 and U+2029. Multi-line text (task_description) allows tab, newline and
+    carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
+    reason CONTROL_CHARACTER, and a field violation naming the field.
 
     Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
     EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent

@@ -63,19 +63,26 @@ class SendMessageRequest(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     BROADCAST_FIELD_NUMBER: _builtins.int
     subject: _builtins.str
-    """Required, at most 200 characters."""
+    """Required single-line text, at most 200 characters."""
     body: _builtins.str
-    """Markdown, at most 1 MiB of UTF-8."""
+    """Markdown, at most 1 MiB of UTF-8. Any characters, newlines and tabs included."""
     importance: _types_pb2.Importance.ValueType
-    """Unspecified means NORMAL."""
+    """Unspecified means NORMAL. An unknown value fails with UNKNOWN_ENUM_VALUE."""
     ack_required: _builtins.bool
+    """Asks recipients to acknowledge the message."""
     thread_id: _builtins.str
     """Joins an existing or named thread; empty starts a new thread. At most 128 characters."""
     topic: _builtins.str
     """Optional topic for filtering; at most 64 characters."""
     idempotency_key: _builtins.str
-    """Optional; the same key from the same sender within 24 hours returns the original message.
-    At most 128 characters.
+    """Optional, at most 128 characters. Within 24 hours of the first send with this key, a send
+    from the same sender with the same key and the same content commits nothing and returns
+    the original message (`deduplicated`). Content means: the recipients (to, cc and bcc as
+    resolved agents, or `broadcast`), subject, body, importance, ack_required, thread_id and
+    topic. The same key with different content fails with FAILED_PRECONDITION, reason
+    IDEMPOTENCY_KEY_REUSED: the key is bound to the first request until the window ends
+    (retrying unchanged will fail again, hence not ABORTED; the request, not the message,
+    is what conflicts, hence not ALREADY_EXISTS). After 24 hours the key is free again.
     """
     broadcast: _builtins.bool
     """Address every other agent of the project (as `to`). Excludes to/cc/bcc."""
@@ -155,15 +162,21 @@ class ReplyMessageRequest(_message.Message):
     message_id: _builtins.int
     """The message replied to; the caller must have sent or received it."""
     body: _builtins.str
-    """Markdown, at most 1 MiB of UTF-8."""
+    """Markdown, at most 1 MiB of UTF-8. Any characters, newlines and tabs included."""
     subject: _builtins.str
-    """Empty means "Re: " + the original subject (not doubled)."""
+    """Empty means "Re: " + the original subject (not doubled). Single-line text."""
     reply_all: _builtins.bool
     """Also address the original's to and cc (minus the caller)."""
     importance: _types_pb2.Importance.ValueType
-    """Unspecified means the original's importance."""
+    """Unspecified means the original's importance. An unknown value fails with
+    UNKNOWN_ENUM_VALUE.
+    """
     ack_required: _builtins.bool
+    """Asks recipients to acknowledge the reply."""
     idempotency_key: _builtins.str
+    """As in SendMessageRequest (same window and rules); the replied-to message is part of the
+    content, as are body, subject, importance, ack_required and the resolved recipients.
+    """
     @_builtins.property
     def to(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Extra recipients; the original's sender (or, replying to one's own message, its `to`) is
@@ -272,7 +285,7 @@ class ListInboxRequest(_message.Message):
     URGENT_ONLY_FIELD_NUMBER: _builtins.int
     TOPIC_FIELD_NUMBER: _builtins.int
     THREAD_ID_FIELD_NUMBER: _builtins.int
-    INCLUDE_BODIES_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many items (default 50, at most 500). A page may hold fewer when bodies
     are large: pages stop at about 16 MiB of bodies.
@@ -282,12 +295,17 @@ class ListInboxRequest(_message.Message):
     beginning (oldest or newest, by order).
     """
     order: Global___InboxOrder.ValueType
+    """Unspecified means OLDEST_FIRST. An unknown value fails with UNKNOWN_ENUM_VALUE."""
     unread_only: _builtins.bool
+    """Only messages not yet marked read."""
     urgent_only: _builtins.bool
     """Only HIGH and URGENT messages."""
     topic: _builtins.str
+    """Only messages with this topic."""
     thread_id: _builtins.str
-    include_bodies: _builtins.bool
+    """Only messages of this thread."""
+    view: _types_pb2.MessageView.ValueType
+    """How much of each message to return; unspecified means FULL (bodies included)."""
     def __init__(
         self,
         *,
@@ -298,11 +316,11 @@ class ListInboxRequest(_message.Message):
         urgent_only: _builtins.bool = ...,
         topic: _builtins.str = ...,
         thread_id: _builtins.str = ...,
-        include_bodies: _builtins.bool = ...,
+        view: _types_pb2.MessageView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_bodies", b"include_bodies", "order", b"order", "page_size", b"page_size", "page_token", b"page_token", "thread_id", b"thread_id", "topic", b"topic", "unread_only", b"unread_only", "urgent_only", b"urgent_only"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order", "page_size", b"page_size", "page_token", b"page_token", "thread_id", b"thread_id", "topic", b"topic", "unread_only", b"unread_only", "urgent_only", b"urgent_only", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -340,21 +358,22 @@ class ListOutboxRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
-    INCLUDE_BODIES_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many messages (default 50, at most 500)."""
     page_token: _builtins.str
-    include_bodies: _builtins.bool
+    view: _types_pb2.MessageView.ValueType
+    """How much of each message to return; unspecified means FULL (bodies included)."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
-        include_bodies: _builtins.bool = ...,
+        view: _types_pb2.MessageView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_bodies", b"include_bodies", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -390,23 +409,24 @@ class GetThreadRequest(_message.Message):
     THREAD_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
-    INCLUDE_BODIES_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     page_size: _builtins.int
     """At most this many messages (default 100, at most 500)."""
     page_token: _builtins.str
-    include_bodies: _builtins.bool
+    view: _types_pb2.MessageView.ValueType
+    """How much of each message to return; unspecified means FULL (bodies included)."""
     def __init__(
         self,
         *,
         thread_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
-        include_bodies: _builtins.bool = ...,
+        view: _types_pb2.MessageView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_bodies", b"include_bodies", "page_size", b"page_size", "page_token", b"page_token", "thread_id", b"thread_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "thread_id", b"thread_id", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -556,13 +576,17 @@ class SubscribeInboxRequest(_message.Message):
     URGENT_ONLY_FIELD_NUMBER: _builtins.int
     TOPIC_FIELD_NUMBER: _builtins.int
     THREAD_ID_FIELD_NUMBER: _builtins.int
-    INCLUDE_BODIES_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
     """Resume strictly after this cursor; empty means only mail committed from now on."""
     urgent_only: _builtins.bool
+    """Only HIGH and URGENT messages."""
     topic: _builtins.str
+    """Only messages with this topic."""
     thread_id: _builtins.str
-    include_bodies: _builtins.bool
+    """Only messages of this thread."""
+    view: _types_pb2.MessageView.ValueType
+    """How much of each message to stream; unspecified means FULL (bodies included)."""
     def __init__(
         self,
         *,
@@ -570,11 +594,11 @@ class SubscribeInboxRequest(_message.Message):
         urgent_only: _builtins.bool = ...,
         topic: _builtins.str = ...,
         thread_id: _builtins.str = ...,
-        include_bodies: _builtins.bool = ...,
+        view: _types_pb2.MessageView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "include_bodies", b"include_bodies", "thread_id", b"thread_id", "topic", b"topic", "urgent_only", b"urgent_only"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "thread_id", b"thread_id", "topic", b"topic", "urgent_only", b"urgent_only", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -28,6 +28,11 @@ if _version_not_supported:
 class MailServiceStub:
     """Sending and reading mail. Every call needs `authorization: Bearer <agent token>` metadata;
     the authenticated agent is the sender of what it sends and the only reader of its inbox.
+
+    Subjects, topics, thread ids and idempotency keys are single-line text: no control
+    characters (Unicode Cc, newline and tab included) and no U+2028 / U+2029, else
+    INVALID_ARGUMENT with reason CONTROL_CHARACTER. Bodies are free Markdown: any text.
+    Reads that return messages take a `view`; its default returns bodies.
     """
 
     def __init__(self, channel):
@@ -91,10 +96,16 @@ class MailServiceStub:
 class MailServiceServicer:
     """Sending and reading mail. Every call needs `authorization: Bearer <agent token>` metadata;
     the authenticated agent is the sender of what it sends and the only reader of its inbox.
+
+    Subjects, topics, thread ids and idempotency keys are single-line text: no control
+    characters (Unicode Cc, newline and tab included) and no U+2028 / U+2029, else
+    INVALID_ARGUMENT with reason CONTROL_CHARACTER. Bodies are free Markdown: any text.
+    Reads that return messages take a `view`; its default returns bodies.
     """
 
     def SendMessage(self, request, context):
-        """Sends a new message. With an idempotency key, a repeat within 24 hours returns the original.
+        """Sends a new message. With an idempotency key, a repeat of the same request within 24 hours
+        returns the original; the same key with different content fails (IDEMPOTENCY_KEY_REUSED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -228,6 +239,11 @@ def add_MailServiceServicer_to_server(servicer, server):
 class MailService:
     """Sending and reading mail. Every call needs `authorization: Bearer <agent token>` metadata;
     the authenticated agent is the sender of what it sends and the only reader of its inbox.
+
+    Subjects, topics, thread ids and idempotency keys are single-line text: no control
+    characters (Unicode Cc, newline and tab included) and no U+2028 / U+2029, else
+    INVALID_ARGUMENT with reason CONTROL_CHARACTER. Bodies are free Markdown: any text.
+    Reads that return messages take a `view`; its default returns bodies.
     """
 
     @staticmethod

@@ -29,6 +29,11 @@ GRPC_VERSION: str
 class MailServiceStub:
     """Sending and reading mail. Every call needs `authorization: Bearer <agent token>` metadata;
     the authenticated agent is the sender of what it sends and the only reader of its inbox.
+
+    Subjects, topics, thread ids and idempotency keys are single-line text: no control
+    characters (Unicode Cc, newline and tab included) and no U+2028 / U+2029, else
+    INVALID_ARGUMENT with reason CONTROL_CHARACTER. Bodies are free Markdown: any text.
+    Reads that return messages take a `view`; its default returns bodies.
     """
 
     @_typing.overload
@@ -36,7 +41,9 @@ class MailServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MailServiceAsyncStub: ...
     SendMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.SendMessageRequest, _mail_service_pb2.SendMessageResponse]
-    """Sends a new message. With an idempotency key, a repeat within 24 hours returns the original."""
+    """Sends a new message. With an idempotency key, a repeat of the same request within 24 hours
+    returns the original; the same key with different content fails (IDEMPOTENCY_KEY_REUSED).
+    """
     ReplyMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.ReplyMessageRequest, _mail_service_pb2.ReplyMessageResponse]
     """Replies to a message the caller sent or received; the reply joins the original's thread."""
     GetMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.GetMessageRequest, _mail_service_pb2.GetMessageResponse]
@@ -62,11 +69,18 @@ class MailServiceStub:
 class MailServiceAsyncStub(MailServiceStub):
     """Sending and reading mail. Every call needs `authorization: Bearer <agent token>` metadata;
     the authenticated agent is the sender of what it sends and the only reader of its inbox.
+
+    Subjects, topics, thread ids and idempotency keys are single-line text: no control
+    characters (Unicode Cc, newline and tab included) and no U+2028 / U+2029, else
+    INVALID_ARGUMENT with reason CONTROL_CHARACTER. Bodies are free Markdown: any text.
+    Reads that return messages take a `view`; its default returns bodies.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SendMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.SendMessageRequest, _mail_service_pb2.SendMessageResponse]  # type: ignore[assignment]
-    """Sends a new message. With an idempotency key, a repeat within 24 hours returns the original."""
+    """Sends a new message. With an idempotency key, a repeat of the same request within 24 hours
+    returns the original; the same key with different content fails (IDEMPOTENCY_KEY_REUSED).
+    """
     ReplyMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.ReplyMessageRequest, _mail_service_pb2.ReplyMessageResponse]  # type: ignore[assignment]
     """Replies to a message the caller sent or received; the reply joins the original's thread."""
     GetMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.GetMessageRequest, _mail_service_pb2.GetMessageResponse]  # type: ignore[assignment]
@@ -91,6 +105,11 @@ class MailServiceAsyncStub(MailServiceStub):
 class MailServiceServicer(metaclass=_abc_1.ABCMeta):
     """Sending and reading mail. Every call needs `authorization: Bearer <agent token>` metadata;
     the authenticated agent is the sender of what it sends and the only reader of its inbox.
+
+    Subjects, topics, thread ids and idempotency keys are single-line text: no control
+    characters (Unicode Cc, newline and tab included) and no U+2028 / U+2029, else
+    INVALID_ARGUMENT with reason CONTROL_CHARACTER. Bodies are free Markdown: any text.
+    Reads that return messages take a `view`; its default returns bodies.
     """
 
     @_abc_1.abstractmethod
@@ -99,7 +118,9 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mail_service_pb2.SendMessageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mail_service_pb2.SendMessageResponse, _abc.Awaitable[_mail_service_pb2.SendMessageResponse]]:
-        """Sends a new message. With an idempotency key, a repeat within 24 hours returns the original."""
+        """Sends a new message. With an idempotency key, a repeat of the same request within 24 hours
+        returns the original; the same key with different content fails (IDEMPOTENCY_KEY_REUSED).
+        """
 
     @_abc_1.abstractmethod
     def ReplyMessage(

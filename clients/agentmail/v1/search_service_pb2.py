@@ -26,23 +26,23 @@ from agentmail.v1 import types_pb2 as agentmail_dot_v1_dot_types__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!agentmail/v1/search_service.proto\x12\x0c\x61gentmail.v1\x1a\x18\x61gentmail/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x03\n\x15SearchMessagesRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12(\n\x05order\x18\x04 \x01(\x0e\x32\x19.agentmail.v1.SearchOrder\x12(\n\x05scope\x18\x05 \x01(\x0e\x32\x19.agentmail.v1.SearchScope\x12\x0e\n\x06sender\x18\x06 \x01(\t\x12\x11\n\trecipient\x18\x07 \x01(\t\x12\x11\n\tthread_id\x18\x08 \x01(\t\x12\r\n\x05topic\x18\t \x01(\t\x12\x30\n\x0emin_importance\x18\n \x01(\x0e\x32\x18.agentmail.v1.Importance\x12.\n\nstart_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0einclude_bodies\x18\r \x01(\x08\"S\n\tSearchHit\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12\x0f\n\x07snippet\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"X\n\x16SearchMessagesResponse\x12%\n\x04hits\x18\x01 \x03(\x0b\x32\x17.agentmail.v1.SearchHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*`\n\x0bSearchOrder\x12\x1c\n\x18SEARCH_ORDER_UNSPECIFIED\x10\x00\x12\x1a\n\x16SEARCH_ORDER_RELEVANCE\x10\x01\x12\x17\n\x13SEARCH_ORDER_NEWEST\x10\x02*s\n\x0bSearchScope\x12\x1c\n\x18SEARCH_SCOPE_UNSPECIFIED\x10\x00\x12\x14\n\x10SEARCH_SCOPE_ALL\x10\x01\x12\x15\n\x11SEARCH_SCOPE_SENT\x10\x02\x12\x19\n\x15SEARCH_SCOPE_RECEIVED\x10\x03\x32l\n\rSearchService\x12[\n\x0eSearchMessages\x12#.agentmail.v1.SearchMessagesRequest\x1a$.agentmail.v1.SearchMessagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!agentmail/v1/search_service.proto\x12\x0c\x61gentmail.v1\x1a\x18\x61gentmail/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x03\n\x15SearchMessagesRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12(\n\x05order\x18\x04 \x01(\x0e\x32\x19.agentmail.v1.SearchOrder\x12(\n\x05scope\x18\x05 \x01(\x0e\x32\x19.agentmail.v1.SearchScope\x12\x0e\n\x06sender\x18\x06 \x01(\t\x12\x11\n\trecipient\x18\x07 \x01(\t\x12\x11\n\tthread_id\x18\x08 \x01(\t\x12\r\n\x05topic\x18\t \x01(\t\x12\x30\n\x0emin_importance\x18\n \x01(\x0e\x32\x18.agentmail.v1.Importance\x12.\n\nstart_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x04view\x18\x0e \x01(\x0e\x32\x19.agentmail.v1.MessageViewJ\x04\x08\r\x10\x0eR\x0einclude_bodies\"S\n\tSearchHit\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12\x0f\n\x07snippet\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"X\n\x16SearchMessagesResponse\x12%\n\x04hits\x18\x01 \x03(\x0b\x32\x17.agentmail.v1.SearchHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*`\n\x0bSearchOrder\x12\x1c\n\x18SEARCH_ORDER_UNSPECIFIED\x10\x00\x12\x1a\n\x16SEARCH_ORDER_RELEVANCE\x10\x01\x12\x17\n\x13SEARCH_ORDER_NEWEST\x10\x02*s\n\x0bSearchScope\x12\x1c\n\x18SEARCH_SCOPE_UNSPECIFIED\x10\x00\x12\x14\n\x10SEARCH_SCOPE_ALL\x10\x01\x12\x15\n\x11SEARCH_SCOPE_SENT\x10\x02\x12\x19\n\x15SEARCH_SCOPE_RECEIVED\x10\x03\x32l\n\rSearchService\x12[\n\x0eSearchMessages\x12#.agentmail.v1.SearchMessagesRequest\x1a$.agentmail.v1.SearchMessagesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmail.v1.search_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEARCHORDER']._serialized_start=686
-  _globals['_SEARCHORDER']._serialized_end=782
-  _globals['_SEARCHSCOPE']._serialized_start=784
-  _globals['_SEARCHSCOPE']._serialized_end=899
+  _globals['_SEARCHORDER']._serialized_start=725
+  _globals['_SEARCHORDER']._serialized_end=821
+  _globals['_SEARCHSCOPE']._serialized_start=823
+  _globals['_SEARCHSCOPE']._serialized_end=938
   _globals['_SEARCHMESSAGESREQUEST']._serialized_start=111
-  _globals['_SEARCHMESSAGESREQUEST']._serialized_end=509
-  _globals['_SEARCHHIT']._serialized_start=511
-  _globals['_SEARCHHIT']._serialized_end=594
-  _globals['_SEARCHMESSAGESRESPONSE']._serialized_start=596
-  _globals['_SEARCHMESSAGESRESPONSE']._serialized_end=684
-  _globals['_SEARCHSERVICE']._serialized_start=901
-  _globals['_SEARCHSERVICE']._serialized_end=1009
+  _globals['_SEARCHMESSAGESREQUEST']._serialized_end=548
+  _globals['_SEARCHHIT']._serialized_start=550
+  _globals['_SEARCHHIT']._serialized_end=633
+  _globals['_SEARCHMESSAGESRESPONSE']._serialized_start=635
+  _globals['_SEARCHMESSAGESRESPONSE']._serialized_end=723
+  _globals['_SEARCHSERVICE']._serialized_start=940
+  _globals['_SEARCHSERVICE']._serialized_end=1048
 # @@protoc_insertion_point(module_scope)

@@ -85,7 +85,7 @@ class SearchMessagesRequest(_message.Message):
     MIN_IMPORTANCE_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
-    INCLUDE_BODIES_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     query: _builtins.str
     """Words (all must match), "quoted phrases", prefix*, AND / OR / NOT (upper case; `a NOT b`),
     parentheses, and `subject:` / `body:` before a word, phrase or parenthesised group.
@@ -96,23 +96,35 @@ class SearchMessagesRequest(_message.Message):
     """At most this many hits (default 20, at most 100)."""
     page_token: _builtins.str
     order: Global___SearchOrder.ValueType
+    """Unspecified means RELEVANCE. An unknown value fails with UNKNOWN_ENUM_VALUE."""
     scope: Global___SearchScope.ValueType
+    """Unspecified means ALL. An unknown value fails with UNKNOWN_ENUM_VALUE."""
     sender: _builtins.str
     """Only messages from this agent (name, case-insensitive)."""
     recipient: _builtins.str
     """Only messages addressed to this agent (name, case-insensitive)."""
     thread_id: _builtins.str
+    """Only messages of this thread (single-line text, at most 128 characters)."""
     topic: _builtins.str
+    """Only messages with this topic (single-line text, at most 64 characters)."""
     min_importance: _types_pb2.Importance.ValueType
-    """Only messages at least this important; unspecified means any."""
-    include_bodies: _builtins.bool
+    """Only messages at least this important; unspecified means any. An unknown value fails
+    with UNKNOWN_ENUM_VALUE.
+    """
+    view: _types_pb2.MessageView.ValueType
+    """How much of each hit's message to return; unspecified means FULL (bodies included)."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """Only messages created at or after this time."""
+        """Only messages created at or after this time. Must be a valid Timestamp: seconds within
+        0001-01-01T00:00:00Z..9999-12-31T23:59:59Z and nanos within 0..999,999,999, else
+        INVALID_ARGUMENT with reason INVALID_TIMESTAMP.
+        """
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
-        """Only messages created before this time."""
+        """Only messages created before this time; valid as start_time must be. An end at or before
+        the start matches nothing.
+        """
 
     def __init__(
         self,
@@ -129,11 +141,11 @@ class SearchMessagesRequest(_message.Message):
         min_importance: _types_pb2.Importance.ValueType = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
-        include_bodies: _builtins.bool = ...,
+        view: _types_pb2.MessageView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "include_bodies", b"include_bodies", "min_importance", b"min_importance", "order", b"order", "page_size", b"page_size", "page_token", b"page_token", "query", b"query", "recipient", b"recipient", "scope", b"scope", "sender", b"sender", "start_time", b"start_time", "thread_id", b"thread_id", "topic", b"topic"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "min_importance", b"min_importance", "order", b"order", "page_size", b"page_size", "page_token", b"page_token", "query", b"query", "recipient", b"recipient", "scope", b"scope", "sender", b"sender", "start_time", b"start_time", "thread_id", b"thread_id", "topic", b"topic", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

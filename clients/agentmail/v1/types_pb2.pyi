@@ -33,7 +33,12 @@ class _ImportanceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Importance
     IMPORTANCE_URGENT: _Importance.ValueType  # 4
 
 class Importance(_Importance, metaclass=_ImportanceEnumTypeWrapper):
-    """How much attention a message asks for. Unspecified is treated as NORMAL on send."""
+    """How much attention a message asks for. Unspecified is treated as NORMAL on send.
+
+    Enum fields of requests: a value this server does not know (such as a number from a newer
+    contract) fails with INVALID_ARGUMENT, reason UNKNOWN_ENUM_VALUE and a field violation naming
+    the field; it is never silently treated as the default.
+    """
 
 IMPORTANCE_UNSPECIFIED: Importance.ValueType  # 0
 IMPORTANCE_LOW: Importance.ValueType  # 1
@@ -61,6 +66,34 @@ RECIPIENT_KIND_TO: RecipientKind.ValueType  # 1
 RECIPIENT_KIND_CC: RecipientKind.ValueType  # 2
 RECIPIENT_KIND_BCC: RecipientKind.ValueType  # 3
 Global___RecipientKind: _TypeAlias = RecipientKind  # noqa: Y015
+
+class _MessageView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MessageViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MESSAGE_VIEW_UNSPECIFIED: _MessageView.ValueType  # 0
+    """The default: the same as MESSAGE_VIEW_FULL, so a caller that sets nothing gets bodies."""
+    MESSAGE_VIEW_FULL: _MessageView.ValueType  # 1
+    """Every field, body included."""
+    MESSAGE_VIEW_ENVELOPE: _MessageView.ValueType  # 2
+    """Every field except `body`, which is left empty; `body_size_bytes` stays set. For listing
+    many messages cheaply.
+    """
+
+class MessageView(_MessageView, metaclass=_MessageViewEnumTypeWrapper):
+    """How much of each message a read returns (AIP-157 partial responses)."""
+
+MESSAGE_VIEW_UNSPECIFIED: MessageView.ValueType  # 0
+"""The default: the same as MESSAGE_VIEW_FULL, so a caller that sets nothing gets bodies."""
+MESSAGE_VIEW_FULL: MessageView.ValueType  # 1
+"""Every field, body included."""
+MESSAGE_VIEW_ENVELOPE: MessageView.ValueType  # 2
+"""Every field except `body`, which is left empty; `body_size_bytes` stays set. For listing
+many messages cheaply.
+"""
+Global___MessageView: _TypeAlias = MessageView  # noqa: Y015
 
 @_typing.final
 class Project(_message.Message):
@@ -170,7 +203,7 @@ class Message(_message.Message):
     """Name of the authenticated agent that sent the message."""
     subject: _builtins.str
     body: _builtins.str
-    """Markdown body. Empty when the request asked for no bodies."""
+    """Markdown body. Empty when the request asked for MESSAGE_VIEW_ENVELOPE."""
     importance: Global___Importance.ValueType
     ack_required: _builtins.bool
     topic: _builtins.str

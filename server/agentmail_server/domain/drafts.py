@@ -39,6 +39,8 @@ class Draft:
     thread_id: str
     topic: str
     idempotency_key: str
+    # Digest of the send's content, stored with the key: a repeat of the key must match it.
+    idempotency_digest: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from agentmail.v1 import agent_service_pb2, agent_service_pb2_grpc
 
-from agentmail_server.rpc import convert
+from agentmail_server.rpc import convert, wire
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
@@ -78,6 +78,8 @@ class AgentServicer(agent_service_pb2_grpc.AgentServiceServicer):
         self, request: agent_service_pb2.UpdateAgentRequest, context: Context
     ) -> agent_service_pb2.UpdateAgentResponse:
         caller = await self._auth.require(authorization(context))
+        # The agent's times are output-only and ignored, but still must be valid timestamps.
+        wire.check_request(request)
         profile = {
             "program": request.agent.program,
             "model": request.agent.model,

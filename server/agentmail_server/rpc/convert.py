@@ -15,6 +15,12 @@ from agentmail_server.domain.models import (
 )
 
 
+def include_bodies(view: int) -> bool:
+    """Whether a request's MessageView asks for bodies: all but ENVELOPE do (unspecified is
+    FULL, so a raw client that sets nothing gets the useful answer)."""
+    return view != types_pb2.MESSAGE_VIEW_ENVELOPE
+
+
 def timestamp(micros: int | None) -> timestamp_pb2.Timestamp | None:
     """A Timestamp for stored microseconds; None stays unset."""
     if micros is None:

@@ -8,7 +8,7 @@ from typing import Any
 from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc
 
 from agentmail_server.domain.filters import InboxFilter
-from agentmail_server.rpc import convert
+from agentmail_server.rpc import convert, wire
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Compose, Mailer
@@ -29,6 +29,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         self, request: mail_service_pb2.SendMessageRequest, context: Context
     ) -> mail_service_pb2.SendMessageResponse:
         caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
         compose = Compose(
             subject=request.subject,
             body=request.body,
@@ -50,6 +51,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         self, request: mail_service_pb2.ReplyMessageRequest, context: Context
     ) -> mail_service_pb2.ReplyMessageResponse:
         caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
         compose = Compose(
             subject=request.subject,
             body=request.body,
@@ -85,6 +87,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         self, request: mail_service_pb2.ListInboxRequest, context: Context
     ) -> mail_service_pb2.ListInboxResponse:
         caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
         page = await self._mailer.inbox(
             caller,
             InboxFilter(
@@ -96,7 +99,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             newest_first=request.order == mail_service_pb2.INBOX_ORDER_NEWEST_FIRST,
             page_size=request.page_size,
             page_token=request.page_token,
-            include_bodies=request.include_bodies,
+            include_bodies=convert.include_bodies(request.view),
         )
         return mail_service_pb2.ListInboxResponse(
             items=[
@@ -110,8 +113,9 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         self, request: mail_service_pb2.ListOutboxRequest, context: Context
     ) -> mail_service_pb2.ListOutboxResponse:
         caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
         messages, token = await self._mailer.outbox(
-            caller, request.page_size, request.page_token, request.include_bodies
+            caller, request.page_size, request.page_token, convert.include_bodies(request.view)
         )
         return mail_service_pb2.ListOutboxResponse(
             messages=[convert.message_pb(m, caller.project_slug) for m in messages],
@@ -122,12 +126,13 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         self, request: mail_service_pb2.GetThreadRequest, context: Context
     ) -> mail_service_pb2.GetThreadResponse:
         caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
         messages, token = await self._mailer.thread(
             caller,
             request.thread_id,
             request.page_size,
             request.page_token,
-            request.include_bodies,
+            convert.include_bodies(request.view),
         )
         return mail_service_pb2.GetThreadResponse(
             messages=[convert.message_pb(m, caller.project_slug) for m in messages],
@@ -177,10 +182,12 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         self, request: mail_service_pb2.SubscribeInboxRequest, context: Context
     ) -> AsyncIterator[mail_service_pb2.SubscribeInboxResponse]:
         caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
         flt = InboxFilter(
             urgent_only=request.urgent_only, topic=request.topic, thread_id=request.thread_id
         )
-        events = self._streamer.stream(caller, request.cursor, flt, request.include_bodies)
+        bodies = convert.include_bodies(request.view)
+        events = self._streamer.stream(caller, request.cursor, flt, bodies)
         async for event in events:
             if isinstance(event, Heartbeat):
                 yield mail_service_pb2.SubscribeInboxResponse(

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from agentmail.v1 import search_service_pb2, search_service_pb2_grpc
-from google.protobuf import timestamp_pb2
 
-from agentmail_server.rpc import convert
+from agentmail_server.rpc import convert, wire
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.search import Searcher, SearchRequest
 
 
-def _micros(request: Any, field: str) -> int | None:
-    if not request.HasField(field):
+def _micros(request: search_service_pb2.SearchMessagesRequest, field: str) -> int | None:
+    # wire.check_request has validated the timestamp: its microseconds fit SQLite's integers.
+    if not request.HasField(field):  # type: ignore[arg-type]
         return None
-    stamp: timestamp_pb2.Timestamp = getattr(request, field)
-    return int(stamp.ToMicroseconds())
+    return wire.micros(getattr(request, field))
 
 
 class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
@@ -31,6 +30,7 @@ class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
         self, request: search_service_pb2.SearchMessagesRequest, context: Any
     ) -> search_service_pb2.SearchMessagesResponse:
         caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
         results, token = await self._searcher.search(
             caller,
             SearchRequest(
@@ -47,7 +47,7 @@ class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
                 min_importance=request.min_importance,
                 start_micros=_micros(request, "start_time"),
                 end_micros=_micros(request, "end_time"),
-                include_bodies=request.include_bodies,
+                include_bodies=convert.include_bodies(request.view),
             ),
         )
         return search_service_pb2.SearchMessagesResponse(

@@ -174,4 +174,5 @@ def _check_profile(profile: dict[str, str]) -> None:
         "task_description",
         profile.get("task_description", ""),
         limits.MAX_TASK_DESCRIPTION_CHARS,
+        multiline=True,
     )

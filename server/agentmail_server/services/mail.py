@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -99,7 +101,9 @@ class Mailer:
                 caller.project_id,
                 [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
             )
-        return await self._commit(caller, compose, recipients)
+        # A broadcast's audience changes as agents register: its retry must still match.
+        digest = _content_digest(compose, () if broadcast else recipients, broadcast, None)
+        return await self._commit(caller, compose, recipients, digest)
 
     async def _broadcast_recipients(self, caller: Identity) -> tuple[Recipient, ...]:
         targets = await self._queries.broadcast_targets(
@@ -117,7 +121,7 @@ class Mailer:
         return tuple(Recipient(agent_id, name, RecipientKind.TO) for agent_id, name in targets)
 
     async def _commit(
-        self, caller: Identity, compose: Compose, recipients: tuple[Recipient, ...]
+        self, caller: Identity, compose: Compose, recipients: tuple[Recipient, ...], digest: str
     ) -> Sent:
         draft = Draft(
             project_id=caller.project_id,
@@ -131,6 +135,7 @@ class Mailer:
             thread_id=compose.thread_id,
             topic=compose.topic,
             idempotency_key=compose.idempotency_key,
+            idempotency_digest=digest if compose.idempotency_key else "",
         )
         return await self._writes.insert_message(draft, now_micros())
 
@@ -165,7 +170,8 @@ class Mailer:
             caller.project_id,
             [(RecipientKind.TO, [*primary, *to]), (RecipientKind.CC, [*extra_cc, *cc])],
         )
-        return await self._commit(caller, compose, recipients)
+        digest = _content_digest(compose, recipients, False, original.id)
+        return await self._commit(caller, compose, recipients, digest)
 
     async def get(self, caller: Identity, message_id: int) -> tuple[Message, Delivery | None]:
         """A message the caller sent or received, in the caller's view.
@@ -336,12 +342,40 @@ def _check_compose(compose: Compose) -> None:
             "BODY_TOO_LARGE",
         )
     if compose.importance not in IMPORTANCE_VALUES:
-        raise invalid("importance", f"unknown importance {compose.importance}")
+        raise invalid(
+            "importance", f"unknown importance {compose.importance}", "UNKNOWN_ENUM_VALUE"
+        )
     limits.check_length("thread_id", compose.thread_id, limits.MAX_THREAD_ID_CHARS)
     limits.check_length("topic", compose.topic, limits.MAX_TOPIC_CHARS)
     limits.check_length(
         "idempotency_key", compose.idempotency_key, limits.MAX_IDEMPOTENCY_KEY_CHARS
     )
+
+
+def _content_digest(
+    compose: Compose,
+    recipients: Sequence[Recipient],
+    broadcast: bool,
+    reply_to: int | None,
+) -> str:
+    """What an idempotency key is bound to: everything that shapes the committed message.
+
+    Recipients count as resolved agents and kinds (so "bob" and "Bob" are the same request);
+    a reply also binds the message replied to. The idempotency key itself is left out.
+    """
+    content = {
+        "reply_to": reply_to,
+        "broadcast": broadcast,
+        "recipients": sorted((int(r.kind), r.agent_id) for r in recipients),
+        "subject": compose.subject.strip(),
+        "body": compose.body,
+        "importance": compose.importance or int(Importance.NORMAL),
+        "ack_required": compose.ack_required,
+        "thread_id": compose.thread_id,
+        "topic": compose.topic,
+    }
+    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def _within_body_budget(items: list[T], message_of: Callable[[T], Message]) -> list[T]:

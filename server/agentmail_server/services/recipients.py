@@ -27,7 +27,8 @@ class RecipientResolver:
         """Resolve (kind, names) lists into distinct recipients, most visible kind winning.
 
         Raises:
-            InvalidArgument: a blank name, or more than MAX_RECIPIENTS distinct recipients.
+            InvalidArgument: a blank or malformed name (control characters included), or
+                more than MAX_RECIPIENTS distinct recipients.
             NotFound: RECIPIENT_NOT_FOUND naming every unknown name.
         """
         wanted: dict[str, tuple[str, RecipientKind]] = {}
@@ -39,10 +40,22 @@ class RecipientResolver:
                         FieldViolation(f"{kind.name.lower()}[{index}]", "must not be blank")
                     )
                     continue
-                key = names.name_key(name.strip())
+                # Surrounding spaces are forgiven, but not newlines, tabs or other control
+                # characters: such a value is no name anyone can register, so say so rather
+                # than report it missing.
+                if not names.is_valid_agent_name(name.strip(" ")):
+                    violations.append(
+                        FieldViolation(
+                            f"{kind.name.lower()}[{index}]",
+                            "is not a valid agent name (a letter, then letters, digits,"
+                            " '_' or '-')",
+                        )
+                    )
+                    continue
+                key = names.name_key(name.strip(" "))
                 previous = wanted.get(key)
                 if previous is None or kind < previous[1]:
-                    wanted[key] = (name.strip(), kind)
+                    wanted[key] = (name.strip(" "), kind)
         if violations:
             raise InvalidArgument(violations)
         if len(wanted) > MAX_RECIPIENTS:

@@ -68,7 +68,11 @@ class Searcher:
         size = limits.page_size(request.page_size, 20, 100)
         kind = cursors.SEARCH_NEWEST if request.newest_first else cursors.SEARCH_RELEVANCE
         if request.min_importance not in IMPORTANCE_VALUES:
-            raise invalid("min_importance", f"unknown importance {request.min_importance}")
+            raise invalid(
+                "min_importance",
+                f"unknown importance {request.min_importance}",
+                "UNKNOWN_ENUM_VALUE",
+            )
         limits.check_length("thread_id", request.thread_id, limits.MAX_THREAD_ID_CHARS)
         limits.check_length("topic", request.topic, limits.MAX_TOPIC_CHARS)
         flt = SearchFilter(

@@ -21,8 +21,10 @@ backend proves them by passing it):
 5. **Atomic operations.** Each write operation commits whole or not at all; a failing
    operation never takes others down with it (it fails alone with its own error).
 6. **Idempotent sends.** A send repeating a sender's idempotency key within
-   ``IDEMPOTENCY_WINDOW_MICROS`` commits nothing and returns the original message
-   (``Sent.deduplicated``); after the window the key is taken over by the new send.
+   ``IDEMPOTENCY_WINDOW_MICROS`` commits nothing: with the same ``Draft.idempotency_digest``
+   it returns the original message (``Sent.deduplicated``), with another it fails with
+   ``FailedPrecondition`` (IDEMPOTENCY_KEY_REUSED); after the window the key is taken over
+   by the new send.
 7. **First-wins receipts.** Read and acknowledgement times are set once and never change;
    marking is all or nothing (one unknown id fails the whole call with MESSAGE_NOT_FOUND).
 8. **Raw reads, filtered visibility.** Reads return only messages the viewer sent or

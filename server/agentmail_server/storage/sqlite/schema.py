@@ -26,13 +26,17 @@ Design notes (why the tables look like this):
   purged messages: ids are ``max(id) + 1``, which would hand out a purged newest id again and
   break every cursor past it. The purge records the high-water mark in the same transaction;
   ``idempotency_keys_by_message`` lets it find the keys of the messages it removes by seek.
+- ``idempotency_keys.digest`` (version 5) is a SHA-256 of the content a key was first used
+  with, so that reusing a key for different content fails instead of returning the first
+  message. Keys stored before version 5 have no digest (NULL) and keep the old rule (any
+  repeat within the window returns the original) until they expire, at most 24 hours later.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -121,11 +125,16 @@ _MIGRATIONS: dict[int, str] = {
         VALUES ('delete', old.id, old.subject, old.body);
     END;
     """,
+    5: """
+    ALTER TABLE idempotency_keys ADD COLUMN digest TEXT;
+    """,
 }
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to :data:`SCHEMA_VERSION`; returns the version found before.
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database to ``target`` (by default :data:`SCHEMA_VERSION`); returns the
+    version found before. Tests pass an older ``target`` to build a database as an earlier
+    server left it.
 
     Raises:
         RuntimeError: the database was written by a newer server.
@@ -135,7 +144,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise RuntimeError(
             f"database schema version {found} is newer than this server's {SCHEMA_VERSION}"
         )
-    for version in range(found + 1, SCHEMA_VERSION + 1):
+    for version in range(found + 1, target + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _split(_MIGRATIONS[version]):

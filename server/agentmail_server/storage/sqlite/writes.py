@@ -20,7 +20,13 @@ from agentmail_server.domain.models import (
     Project,
     RecipientKind,
 )
-from agentmail_server.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
+from agentmail_server.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
     AGENT_FROM,
@@ -187,9 +193,9 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
     )
     if draft.idempotency_key:
         conn.execute(
-            "INSERT OR REPLACE INTO idempotency_keys (sender_id, key, message_id, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (draft.sender_id, draft.idempotency_key, message_id, now),
+            "INSERT OR REPLACE INTO idempotency_keys"
+            " (sender_id, key, message_id, created_at, digest) VALUES (?, ?, ?, ?, ?)",
+            (draft.sender_id, draft.idempotency_key, message_id, now, draft.idempotency_digest),
         )
     message = Message(
         id=message_id,
@@ -212,12 +218,27 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
 
 
 def _find_idempotent(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent | None:
+    """The original of a repeated key within the window, or None when the key is free.
+
+    Raises:
+        FailedPrecondition: IDEMPOTENCY_KEY_REUSED when the key was used for other content.
+    """
     row = conn.execute(
-        "SELECT message_id, created_at FROM idempotency_keys WHERE sender_id = ? AND key = ?",
+        "SELECT message_id, created_at, digest FROM idempotency_keys"
+        " WHERE sender_id = ? AND key = ?",
         (draft.sender_id, draft.idempotency_key),
     ).fetchone()
     if row is None or row[1] < now - IDEMPOTENCY_WINDOW_MICROS:
         return None  # unknown or expired: the send goes ahead and takes over the key
+    # A NULL digest is a key stored before schema version 5: its content is unknown.
+    if row[2] is not None and row[2] != draft.idempotency_digest:
+        raise FailedPrecondition(
+            "IDEMPOTENCY_KEY_REUSED",
+            f"idempotency key {draft.idempotency_key!r} was reused with different content:"
+            f" within 24 hours it stays bound to message {row[0]}; resend that exact request"
+            " to get the message back, or use a new key for new content",
+            metadata={"messageId": str(row[0])},
+        )
     message_row = conn.execute(
         f"SELECT {MESSAGE_COLUMNS}, m.body FROM messages m WHERE m.id = ?", (row[0],)
     ).fetchone()
