@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from google.protobuf.descriptor import ServiceDescriptor
 
@@ -28,6 +29,12 @@ from agentmail_server.storage.backends import open_storage
 from agentmail_server.storage.ports import Storage
 
 logger = logging.getLogger(__name__)
+
+# How long the stopping server keeps gRPC up after the last subscription arrived: streams
+# opened just before the shutdown get their final frame rather than gRPC's CANCELLED. Far
+# shorter than the retry delay the final frame asks for, so reconnecting clients do not
+# prolong it.
+SHUTDOWN_QUIET_SECONDS = 0.1
 
 
 class AgentmailServer:
@@ -110,15 +117,18 @@ class AgentmailServer:
         """Stop serving: refuse new calls, let in-flight ones finish within the grace period,
         then drain the write queue and close storage."""
         grace = self.config.grace_seconds if grace is None else grace
+        deadline = time.monotonic() + grace
         endpoint, self._endpoint = self._endpoint, None
         if endpoint is not None:
+            # First, so that health checks and load balancers stop sending work here.
             await endpoint.health.enter_graceful_shutdown()
-        # End subscriptions ourselves, with UNAVAILABLE and a retry hint, before the server
-        # stops: otherwise they are cancelled at the end of the grace period.
+        # End subscriptions ourselves, each with a final frame carrying its resume cursor and
+        # then UNAVAILABLE, while gRPC still runs: stopping gRPC first cancels them instead.
         self.hub.close()
-        await self.hub.wait_drained(grace)
         if endpoint is not None:
-            await endpoint.server.stop(grace)
+            await self.hub.wait_quiet(min(SHUTDOWN_QUIET_SECONDS, grace), grace)
+            # Unary calls still in flight finish within what is left of the grace period.
+            await endpoint.server.stop(max(0.0, deadline - time.monotonic()))
             # stop() may return before cancelled handlers' finally blocks have run.
             await asyncio.sleep(0)
         if self._exporter is not None:

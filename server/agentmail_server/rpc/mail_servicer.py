@@ -13,7 +13,7 @@ from agentmail_server.rpc import convert
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Compose, Mailer
-from agentmail_server.services.subscriptions import Heartbeat, InboxStreamer
+from agentmail_server.services.subscriptions import Heartbeat, InboxStreamer, StreamEnd
 
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 
@@ -185,7 +185,20 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
                         server_time=convert.timestamp(event.server_time),
                     )
                 )
+            elif isinstance(event, StreamEnd):
+                yield mail_service_pb2.SubscribeInboxResponse(end=_stream_end_pb(event))
             else:
                 yield mail_service_pb2.SubscribeInboxResponse(
                     item=convert.item_pb(event, caller.project_slug)
                 )
+
+
+def _stream_end_pb(end: StreamEnd) -> mail_service_pb2.SubscribeInboxResponse.StreamEnd:
+    """The final frame; no position (a refused stream without a cursor) is an empty cursor."""
+    return mail_service_pb2.SubscribeInboxResponse.StreamEnd(
+        resume_cursor=""
+        if end.position is None
+        else cursors.encode(cursors.INBOX_ASC, end.position),
+        reason=end.reason,
+        retry_after_ms=max(1, round(end.retry_after_seconds * 1000)),
+    )

@@ -4,6 +4,11 @@ Gap-free and duplicate-free across the switch: the stream registers with the hub
 reading storage, so anything committed during the read is buffered; buffered messages at or
 below the last delivered id are skipped. After a buffer overflow the same catch-up runs again
 from the last delivered id.
+
+When the server shuts down (the hub closes), every stream's last event is a :class:`StreamEnd`
+carrying the position to resume from, after which the stream raises ``Unavailable
+SHUTTING_DOWN``: a client that reads the final frame knows exactly where to resume, and one
+that does not still sees the retryable error.
 """
 
 from __future__ import annotations
@@ -29,7 +34,23 @@ class Heartbeat:
     server_time: int
 
 
-StreamEvent = InboxItem | Heartbeat
+@dataclasses.dataclass(frozen=True)
+class StreamEnd:
+    """The final event of a stream the server ends: resume strictly after ``position``.
+
+    ``position`` is None only for a stream refused before it had one (no starting cursor):
+    resuming "from now on" is then what the caller asked for anyway.
+    """
+
+    position: int | None
+    reason: str
+    retry_after_seconds: float
+
+
+StreamEvent = InboxItem | Heartbeat | StreamEnd
+
+SHUTTING_DOWN = "SHUTTING_DOWN"
+SHUTDOWN_RETRY_SECONDS = 1.0
 
 
 class InboxStreamer:
@@ -48,7 +69,8 @@ class InboxStreamer:
         position = cursors.decode(cursor, cursors.INBOX_ASC, field="cursor")
         limits.check_length("topic", flt.topic, limits.MAX_TOPIC_CHARS)
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
-        self._raise_if_closing()
+        # Registered even while the server stops, so that the shutdown waits for this
+        # stream's final frame to be sent rather than cutting it off (see Hub.wait_quiet).
         subscription = self._hub.subscribe(caller.agent_id)
         if subscription is None:
             raise ResourceExhausted(
@@ -57,12 +79,19 @@ class InboxStreamer:
                 retry_after_seconds=5,
             )
         try:
+            if subscription.closed:
+                # Reached a stopping server: only the final frame, at the caller's cursor.
+                yield _shutting_down(position)
+                self._raise_if_closing()
             if position is None:
                 position = await self._queries.inbox_tail(caller.agent_id)
             async for item in self._catch_up(caller, position, flt, include_bodies):
                 position = item.message.id
                 yield item
-            yield Heartbeat(position, now_micros())
+                if subscription.closed:
+                    break  # the rest is replayed after the restart; stop within the grace
+            else:
+                yield Heartbeat(position, now_micros())
             async for event in self._live(caller, subscription, position, flt, include_bodies):
                 yield event
         finally:
@@ -78,12 +107,16 @@ class InboxStreamer:
     ) -> AsyncIterator[StreamEvent]:
         while True:
             if subscription.closed:
+                # Whatever is still buffered is replayed from storage after the restart.
+                yield _shutting_down(position)
                 self._raise_if_closing()
             if subscription.take_overflow():
                 self._hub.record_catch_up()
                 async for item in self._catch_up(caller, position, flt, include_bodies):
                     position = item.message.id
                     yield item
+                    if subscription.closed:
+                        break
                 continue
             if subscription.buffer:
                 notification = subscription.buffer.popleft()
@@ -122,10 +155,14 @@ class InboxStreamer:
     def _raise_if_closing(self) -> None:
         if self._hub.closed:
             raise Unavailable(
-                "SHUTTING_DOWN",
+                SHUTTING_DOWN,
                 "the server is shutting down; resume from your last cursor",
-                retry_after_seconds=1,
+                retry_after_seconds=SHUTDOWN_RETRY_SECONDS,
             )
+
+
+def _shutting_down(position: int | None) -> StreamEnd:
+    return StreamEnd(position, SHUTTING_DOWN, SHUTDOWN_RETRY_SECONDS)
 
 
 def _matches(notification: Notification, flt: InboxFilter) -> bool:
