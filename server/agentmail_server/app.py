@@ -19,6 +19,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from agentmail_server.archive import ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
+from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
@@ -88,6 +89,7 @@ class AgentmailServer:
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
         self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)
+        storage.watch_writes(_HealthFollower(endpoint).writes_changed)
         self.address = endpoint.bind(config.listen)
         self.port = int(self.address.rpartition(":")[2])
         if rpc_metrics is not None:
@@ -151,6 +153,34 @@ class AgentmailServer:
         """Wait until the gRPC server has stopped."""
         if self._endpoint is not None:
             await self._endpoint.server.wait_for_termination()
+
+
+class _HealthFollower:
+    """Turns the storage's write failures into health: NOT_SERVING while commits fail (reads
+    still work, but a balancer should send writers elsewhere), SERVING once they work again.
+
+    Health updates are coroutines and the storage calls back synchronously: one task at a time
+    applies the newest state, so quick flips never apply out of order.
+    """
+
+    def __init__(self, endpoint: GrpcEndpoint) -> None:
+        self._endpoint = endpoint
+        self._failing = False
+        self._applied = False
+        self._task: asyncio.Task[None] | None = None
+
+    def writes_changed(self, failure: Unavailable | None) -> None:
+        """Storage listener: ``failure`` while commits fail, None once they work again."""
+        if failure is not None:
+            logger.error("writes fail (%s): reporting NOT_SERVING", failure.reason)
+        self._failing = failure is not None
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._apply(), name="health-follower")
+
+    async def _apply(self) -> None:
+        while self._applied != self._failing:
+            self._applied = failing = self._failing
+            await self._endpoint.set_serving(not failing)
 
 
 def _archive_projector(config: ServerConfig) -> ArchiveProjector:

@@ -99,5 +99,15 @@ class GrpcEndpoint:
     async def start(self) -> None:
         """Start serving and report every service (and the server as a whole) SERVING."""
         await self.server.start()
+        await self.set_serving(True)
+
+    async def set_serving(self, serving: bool) -> None:
+        """Report every service (and the server as a whole) SERVING or NOT_SERVING; no effect
+        once the graceful shutdown has begun (it stays NOT_SERVING)."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in ("", *self.service_names):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set(name, status)
