@@ -122,13 +122,17 @@ class AgentmailServer:
         deadline = time.monotonic() + grace
         endpoint, self._endpoint = self._endpoint, None
         if endpoint is not None:
-            # First, so that health checks and load balancers stop sending work here.
+            # First, so that health checks and load balancers stop sending work here: every
+            # health watcher is told before any stream learns of the shutdown.
             await endpoint.health.enter_graceful_shutdown()
+            await endpoint.health.wait_told(deadline - time.monotonic())
         # End subscriptions ourselves, each with a final frame carrying its resume cursor and
         # then UNAVAILABLE, while gRPC still runs: stopping gRPC first cancels them instead.
         self.hub.close()
         if endpoint is not None:
-            await self.hub.wait_quiet(min(SHUTDOWN_QUIET_SECONDS, grace), grace)
+            quiet = min(SHUTDOWN_QUIET_SECONDS, grace)
+            await self.hub.wait_quiet(quiet, deadline - time.monotonic())
+            endpoint.health.end_watches()
             # Unary calls still in flight finish within what is left of the grace period.
             await endpoint.server.stop(max(0.0, deadline - time.monotonic()))
             # stop() may return before cancelled handlers' finally blocks have run.

@@ -9,6 +9,7 @@ one wrapper: every interceptor layer costs CPU on every call.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
 import time
@@ -195,7 +196,13 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             request_id = _request_id(context)
             code = "OK"
             try:
-                async for response in behaviour(request, context):
+                responses = behaviour(request, context)
+                if inspect.isawaitable(responses):
+                    # A handler that writes with context.write() and returns nothing, such as
+                    # grpc_health's Watch: run it (what it writes is not counted as sent).
+                    await responses
+                    return
+                async for response in responses:
                     yield response
                     # gRPC resumes the generator once it has sent the message; a stream
                     # cancelled at this yield did not get it out.

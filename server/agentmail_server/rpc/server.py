@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.rpc.ceiling import add_ceiling_to_server
+from agentmail_server.rpc.health import ShutdownHealth
 from agentmail_server.rpc.interceptors import CallObserver, ErrorMappingInterceptor
 
 
@@ -78,7 +79,7 @@ class GrpcEndpoint:
             binding.register(binding.servicer, self.server)
         if config.ceiling_endpoints:
             add_ceiling_to_server(self.server)
-        self.health = health.aio.HealthServicer()
+        self.health = ShutdownHealth()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
