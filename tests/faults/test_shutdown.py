@@ -7,14 +7,20 @@ both raw streams and the typed client resume from the final cursor with no gap o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import pathlib
 import signal
+import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
+import agentmail_client as am
 import grpc
 from agentmail.v1 import mail_service_pb2
+from agentmail_server.app import AgentmailServer
+from agentmail_server.config import ServerConfig
 from agentmail_server.domain import cursors
 from grpc_health.v1 import health_pb2
 
@@ -24,6 +30,7 @@ READ_SECONDS = 30.0
 ROUNDS = 6
 SENDERS = 6
 ACKS_BEFORE_SIGTERM = 60
+FAST = am.ReconnectPolicy(initial_backoff=0.02, max_backoff=0.2)
 
 
 @dataclasses.dataclass
@@ -270,3 +277,79 @@ async def check_after_restart(
             seen = streams[name].item_ids + resumed.item_ids
             expected = [] if request else await api.inbox_ids(token)
             assert seen == expected, name
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (the restarted server must come back on the same one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def server_on(data_dir: pathlib.Path, port: int) -> AsyncIterator[AgentmailServer]:
+    """A server on a fixed port (``start_server`` always picks port 0)."""
+    config = ServerConfig(listen=f"127.0.0.1:{port}", data_dir=data_dir, grace_seconds=1.0)
+    running = AgentmailServer(config)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_typed_client_resumes_from_the_final_frame(tmp_path: pathlib.Path) -> None:
+    # Mail the filter skips moves the stream's position without any item or heartbeat (those
+    # come only after 15 s idle): only the final frame can tell the client where it got to.
+    port, data_dir = free_port(), tmp_path / "data"
+    quick = am.ChannelConfig(
+        extra_options=(
+            ("grpc.initial_reconnect_backoff_ms", 50),
+            ("grpc.max_reconnect_backoff_ms", 100),
+        )
+    )
+    saved: list[str] = []
+    changed = asyncio.Event()
+
+    def save(cursor: str) -> None:
+        saved.append(cursor)
+        changed.set()
+
+    async def until_saved(cursor: str) -> None:
+        async with asyncio.timeout(READ_SECONDS):
+            while cursor not in saved:
+                changed.clear()
+                await changed.wait()
+
+    items: list[am.InboxItem] = []
+
+    async def consume(subscription: am.Subscription) -> None:
+        async for item in subscription:
+            items.append(item)
+            save("item")
+
+    async with am.AgentmailClient(f"127.0.0.1:{port}", channel=quick) as client:
+        async with server_on(data_dir, port):
+            slug = (await client.ensure_project("/faults")).project.slug
+            alice, bob = client.with_token(None), client.with_token(None)
+            await alice.register_agent(slug, "Alice")
+            await bob.register_agent(slug, "Bob")
+            subscription = bob.subscribe(topic="wanted", on_cursor=save, reconnect=FAST)
+            consumer = asyncio.create_task(consume(subscription))
+            async with asyncio.timeout(READ_SECONDS):
+                await subscription.caught_up.wait()
+            skipped = [
+                (await alice.send_message(to="Bob", subject=f"other {i}")).message.id
+                for i in range(3)
+            ]
+        # Stopped: the final frame moved the cursor past the skipped mail.
+        await until_saved(cursors.encode(cursors.INBOX_ASC, skipped[-1]))
+        assert subscription.cursor == cursors.encode(cursors.INBOX_ASC, skipped[-1])
+        async with server_on(data_dir, port):
+            sent = await alice.send_message(to="Bob", subject="wanted", topic="wanted")
+            await until_saved("item")
+            assert [item.message.id for item in items] == [sent.message.id]
+            assert subscription.reconnects >= 1
+            await subscription.aclose()
+            await consumer
