@@ -20,6 +20,7 @@ from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc
 
 MAX_SECONDS = 300.0
 PER_CONNECTION = 500
+BATCH = 250
 
 
 async def main(address: str, token: str, count: int, ready: str) -> None:
@@ -29,16 +30,21 @@ async def main(address: str, token: str, count: int, ready: str) -> None:
         grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
         for _ in range(0, count, PER_CONNECTION)
     ]
-    calls = [
-        mail_service_pb2_grpc.MailServiceStub(channels[i // PER_CONNECTION]).SubscribeInbox(
-            mail_service_pb2.SubscribeInboxRequest(include_bodies=True), metadata=metadata
-        )
-        for i in range(count)
-    ]
+    calls = []
     async with asyncio.timeout(MAX_SECONDS):
-        for call in calls:
-            first = await call.read()
-            assert first.HasField("heartbeat"), first
+        # In batches: gRPC core cancels calls beyond ``grpc.server.max_pending_requests``
+        # (1,000) that the server has not yet picked up, so a burst of thousands is refused.
+        for start in range(0, count, BATCH):
+            batch = [
+                mail_service_pb2_grpc.MailServiceStub(channels[i // PER_CONNECTION]).SubscribeInbox(
+                    mail_service_pb2.SubscribeInboxRequest(include_bodies=True), metadata=metadata
+                )
+                for i in range(start, min(count, start + BATCH))
+            ]
+            for call in batch:
+                first = await call.read()
+                assert first.HasField("heartbeat"), first
+            calls.extend(batch)
         # A few bytes once, in a process of its own: nothing else waits on this loop.
         pathlib.Path(ready).write_text(str(len(calls)), encoding="utf-8")  # noqa: ASYNC240
         await asyncio.sleep(MAX_SECONDS)  # holds the streams open, reading nothing
