@@ -92,7 +92,9 @@ class Subscription:
             async for item in subscription:
                 await handle(item)
 
-    The stream opens when the ``async with`` block is entered or at the first iteration. If it
+    The stream opens when the ``async with`` block is entered or at the first iteration. A
+    server that shuts down sends each stream a final frame with the cursor to resume from and
+    a delay; the subscription waits that long and resumes there. If the stream
     breaks (``UNAVAILABLE``, for example a server restart; a deadline or ``idle_timeout``;
     ``TOO_MANY_SUBSCRIPTIONS``; a reset connection or a call cancelled by a stopping server)
     the subscription reconnects with backoff (see :class:`~agentmail_client.ReconnectPolicy`)
@@ -354,9 +356,24 @@ class Subscription:
                         "the server ended the subscription without a status",
                         code=grpc.StatusCode.UNAVAILABLE,
                     )
+                if response.WhichOneof("event") == "end":
+                    # The final frame: nothing follows but the status, which may not even
+                    # arrive intact; the frame alone says where and when to resume.
+                    return await self._final(response.end)
                 await self._receive(response)
         finally:
             call.cancel()
+
+    async def _final(self, end: mail_service_pb2.SubscribeInboxResponse.StreamEnd) -> Unavailable:
+        """Applies a final frame's resume cursor; returns the error to reconnect after."""
+        if end.resume_cursor:  # empty only when the stream had no position yet
+            await self._advance(end.resume_cursor)
+        return Unavailable(
+            "the server ended the subscription; resuming from its final cursor",
+            code=grpc.StatusCode.UNAVAILABLE,
+            reason=end.reason or None,
+            retry_after=end.retry_after_ms / 1000 if end.retry_after_ms > 0 else None,
+        )
 
     async def _receive(self, response: mail_service_pb2.SubscribeInboxResponse) -> None:
         kind = response.WhichOneof("event")
@@ -374,15 +391,19 @@ class Subscription:
                 self._ready.set()  # even when no progress is queued: wait_for_mail stops here
             # The stream is ordered: a heartbeat covers every item sent before it, so its
             # tail is never behind the last item's cursor.
-            tail = heartbeat.tail_cursor
-            if tail and tail != self._received:
-                self._received = tail
-                if self._pending is None and not self._events:
-                    # Nothing in the caller's hands or on the way: the progress applies now.
-                    # on_cursor still runs in the iterating task, when it next iterates.
-                    self._cursor = tail
-                await self._put(_Progress(tail))
+            if heartbeat.tail_cursor:
+                await self._advance(heartbeat.tail_cursor)
         # Any other kind is an event newer than this client; skipping it is safe.
+
+    async def _advance(self, tail: str) -> None:
+        """Progress without an item (a heartbeat's tail or a final frame's resume cursor)."""
+        if tail != self._received:
+            self._received = tail
+            if self._pending is None and not self._events:
+                # Nothing in the caller's hands or on the way: the progress applies now.
+                # on_cursor still runs in the iterating task, when it next iterates.
+                self._cursor = tail
+            await self._put(_Progress(tail))
 
     async def _put(self, event: InboxItem | _Progress) -> None:
         while len(self._events) >= BUFFER_SIZE:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from google.protobuf.descriptor import ServiceDescriptor
@@ -22,6 +23,7 @@ from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.models import now_micros
+from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
@@ -34,6 +36,12 @@ from agentmail_server.storage.backends import open_storage
 from agentmail_server.storage.ports import Storage
 
 logger = logging.getLogger(__name__)
+
+# How long the stopping server keeps gRPC up after the last subscription arrived: streams
+# opened just before the shutdown get their final frame rather than gRPC's CANCELLED. Far
+# shorter than the retry delay the final frame asks for, so reconnecting clients do not
+# prolong it.
+SHUTDOWN_QUIET_SECONDS = 0.1
 
 
 class AgentmailServer:
@@ -108,6 +116,7 @@ class AgentmailServer:
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
         self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)
+        storage.watch_writes(_HealthFollower(endpoint).writes_changed)
         self.address = endpoint.bind(config.listen)
         self.port = int(self.address.rpartition(":")[2])
         if rpc_metrics is not None:
@@ -145,15 +154,22 @@ class AgentmailServer:
         """Stop serving: refuse new calls, let in-flight ones finish within the grace period,
         then drain the write queue and close storage."""
         grace = self.config.grace_seconds if grace is None else grace
+        deadline = time.monotonic() + grace
         endpoint, self._endpoint = self._endpoint, None
         if endpoint is not None:
+            # First, so that health checks and load balancers stop sending work here: every
+            # health watcher is told before any stream learns of the shutdown.
             await endpoint.health.enter_graceful_shutdown()
-        # End subscriptions ourselves, with UNAVAILABLE and a retry hint, before the server
-        # stops: otherwise they are cancelled at the end of the grace period.
+            await endpoint.health.wait_told(deadline - time.monotonic())
+        # End subscriptions ourselves, each with a final frame carrying its resume cursor and
+        # then UNAVAILABLE, while gRPC still runs: stopping gRPC first cancels them instead.
         self.hub.close()
-        await self.hub.wait_drained(grace)
         if endpoint is not None:
-            await endpoint.server.stop(grace)
+            quiet = min(SHUTDOWN_QUIET_SECONDS, grace)
+            await self.hub.wait_quiet(quiet, deadline - time.monotonic())
+            endpoint.health.end_watches()
+            # Unary calls still in flight finish within what is left of the grace period.
+            await endpoint.server.stop(max(0.0, deadline - time.monotonic()))
             # stop() may return before cancelled handlers' finally blocks have run.
             await asyncio.sleep(0)
         if self._exporter is not None:
@@ -178,6 +194,34 @@ class AgentmailServer:
         """Wait until the gRPC server has stopped."""
         if self._endpoint is not None:
             await self._endpoint.server.wait_for_termination()
+
+
+class _HealthFollower:
+    """Turns the storage's write failures into health: NOT_SERVING while commits fail (reads
+    still work, but a balancer should send writers elsewhere), SERVING once they work again.
+
+    Health updates are coroutines and the storage calls back synchronously: one task at a time
+    applies the newest state, so quick flips never apply out of order.
+    """
+
+    def __init__(self, endpoint: GrpcEndpoint) -> None:
+        self._endpoint = endpoint
+        self._failing = False
+        self._applied = False
+        self._task: asyncio.Task[None] | None = None
+
+    def writes_changed(self, failure: Unavailable | None) -> None:
+        """Storage listener: ``failure`` while commits fail, None once they work again."""
+        if failure is not None:
+            logger.error("writes fail (%s): reporting NOT_SERVING", failure.reason)
+        self._failing = failure is not None
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._apply(), name="health-follower")
+
+    async def _apply(self) -> None:
+        while self._applied != self._failing:
+            self._applied = failing = self._failing
+            await self._endpoint.set_serving(not failing)
 
 
 def _archive_projector(config: ServerConfig) -> ArchiveProjector:

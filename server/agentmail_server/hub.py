@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
+import time
 
 from agentmail_server.domain.events import Commit
 from agentmail_server.domain.models import Message, RecipientKind
@@ -126,6 +128,9 @@ class Hub:
         self._overflows = 0
         self._catch_ups = 0
         self._drained = asyncio.Event()
+        # Set at each subscribe after close(): a stream that reached the stopping server.
+        self._arrived = asyncio.Event()
+        self._last_arrival = float("-inf")
 
     @property
     def closed(self) -> bool:
@@ -133,12 +138,21 @@ class Hub:
         return self._closed
 
     def subscribe(self, agent_id: int) -> Subscription | None:
-        """Register a live subscription; None when the hub is full or closed."""
-        if self._closed or self._count >= self._max:
+        """Register a live subscription; None when the hub is full.
+
+        After :meth:`close` the subscription is returned already closed: its stream sends
+        only its final frame, and :meth:`wait_quiet` waits for that to happen.
+        """
+        if self._count >= self._max:
             return None
         subscription = Subscription(agent_id, self._capacity)
         self._by_agent.setdefault(agent_id, set()).add(subscription)
         self._count += 1
+        if self._closed:
+            subscription._close()
+            self._drained.clear()
+            self._last_arrival = time.monotonic()
+            self._arrived.set()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -179,8 +193,10 @@ class Hub:
                         self._overflows += 1
 
     def close(self) -> None:
-        """Wake every stream so it can end (with UNAVAILABLE) before the server stops."""
+        """Wake every stream so it can send its final frame and end (with UNAVAILABLE)
+        before the server stops; the quiet period of :meth:`wait_quiet` starts now."""
         self._closed = True
+        self._last_arrival = time.monotonic()
         for peers in self._by_agent.values():
             for subscription in peers:
                 subscription._close()
@@ -190,10 +206,35 @@ class Hub:
     async def wait_drained(self, max_seconds: float) -> bool:
         """After :meth:`close`, wait until every stream has ended; False on timeout."""
         try:
-            await asyncio.wait_for(self._drained.wait(), max_seconds)
+            await asyncio.wait_for(self._drained.wait(), max(0.0, max_seconds))
         except TimeoutError:
             return False
         return True
+
+    async def wait_quiet(self, quiet_seconds: float, max_seconds: float) -> bool:
+        """After :meth:`close`, wait until every stream has ended and none has arrived for
+        ``quiet_seconds``; False when ``max_seconds`` pass first.
+
+        Why the quiet period: a stream the client opened just before the shutdown reaches the
+        server a moment later. Stopping gRPC in that moment makes gRPC cancel it (a bare
+        CANCELLED, no final frame); waiting for arrivals to stop lets each one receive its
+        final frame. Clients told to retry after a delay longer than the quiet period do not
+        keep it open.
+        """
+        deadline = time.monotonic() + max_seconds
+        while True:
+            if not await self.wait_drained(deadline - time.monotonic()):
+                return False
+            quiet_until = self._last_arrival + quiet_seconds
+            now = time.monotonic()
+            if now >= quiet_until:
+                return True
+            if now >= deadline:
+                return False
+            self._arrived.clear()
+            # A timeout means quiet for long enough (or out of time): checked at the top.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), min(quiet_until, deadline) - now)
 
     def stats(self) -> HubStats:
         """A snapshot of subscriptions, buffered events and overflow counters."""

@@ -57,17 +57,23 @@ class Stream:
         self.tail_cursor = ""
         self.last_cursor = ""
         self.heartbeats: list[mail_service_pb2.Heartbeat] = []
+        # The final frame, once received.
+        self.end: mail_service_pb2.SubscribeInboxResponse.StreamEnd | None = None
 
     async def event(self, within: float = READ_TIMEOUT) -> mail_service_pb2.SubscribeInboxResponse:
-        """The next event (item or heartbeat); raises AioRpcError when the stream fails."""
+        """The next event (item, heartbeat or final frame); raises AioRpcError when the
+        stream fails. Nothing may follow a final frame but the stream's status."""
         async with asyncio.timeout(within):
             event = await self.call.read()
         if event is grpc.aio.EOF:
             raise StreamEnded("the subscription ended without an error status")
+        assert self.end is None, f"{event} after the final frame {self.end}"
         kind = event.WhichOneof("event")
         if kind == "heartbeat":
             self.heartbeats.append(event.heartbeat)
             self.tail_cursor = event.heartbeat.tail_cursor
+        elif kind == "end":
+            self.end = event.end
         else:
             assert kind == "item", event
             self.last_cursor = event.item.cursor

@@ -118,3 +118,20 @@ async def test_a_cancelled_wait_leaves_nothing_behind() -> None:
         await waiting
     hub.publish(Commit(messages=(_sent(1, 1),)))  # no waiter to wake: buffered, no error
     assert [n.message.id for n in subscription.buffer] == [1]
+
+
+async def test_streams_arriving_after_close_are_held_until_they_end() -> None:
+    # A stream reaching a stopping server is registered already closed (so it can send its
+    # final frame), and the stop waits for it and for arrivals to cease.
+    hub = Hub(buffer_capacity=3, max_subscriptions=10)
+    hub.close()
+    assert await hub.wait_drained(0.01)
+    late = hub.subscribe(1)
+    assert late is not None and late.closed
+    assert not await hub.wait_drained(0.01)
+    assert not await hub.wait_quiet(0.01, 0.05)
+    hub.unsubscribe(late)
+    assert await hub.wait_drained(0.01)
+    # Quiet for longer than the deadline allows: not quiet in time.
+    assert not await hub.wait_quiet(60, 0.05)
+    assert await hub.wait_quiet(0.01, 5)

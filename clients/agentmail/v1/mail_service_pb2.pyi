@@ -632,25 +632,70 @@ Global___Heartbeat: _TypeAlias = Heartbeat  # noqa: Y015
 
 @_typing.final
 class SubscribeInboxResponse(_message.Message):
+    """One event of an inbox subscription: an item, a heartbeat, or the stream's final frame."""
+
     DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class StreamEnd(_message.Message):
+        """The last frame of a stream the server ends on purpose (today only when it shuts down).
+        The stream then ends with UNAVAILABLE and the same reason; a client resumes from
+        `resume_cursor` after `retry_after_ms`, on this server once restarted or on another.
+        """
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        RESUME_CURSOR_FIELD_NUMBER: _builtins.int
+        REASON_FIELD_NUMBER: _builtins.int
+        RETRY_AFTER_MS_FIELD_NUMBER: _builtins.int
+        resume_cursor: _builtins.str
+        """Resume strictly after this cursor: every item up to it was sent on this stream, and
+        it is never behind the last item's cursor or the last heartbeat's tail.
+        """
+        reason: _builtins.str
+        """Why the stream ends, a stable UPPER_SNAKE reason: SHUTTING_DOWN."""
+        retry_after_ms: _builtins.int
+        """How long to wait before reconnecting, in milliseconds (at least 1)."""
+        def __init__(
+            self,
+            *,
+            resume_cursor: _builtins.str = ...,
+            reason: _builtins.str = ...,
+            retry_after_ms: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "resume_cursor", b"resume_cursor", "retry_after_ms", b"retry_after_ms"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     ITEM_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def item(self) -> _types_pb2.InboxItem: ...
+    def item(self) -> _types_pb2.InboxItem:
+        """A message in the caller's inbox, oldest first, each at most once per stream."""
+
     @_builtins.property
-    def heartbeat(self) -> Global___Heartbeat: ...
+    def heartbeat(self) -> Global___Heartbeat:
+        """Progress while idle, and once the backlog has been sent."""
+
+    @_builtins.property
+    def end(self) -> Global___SubscribeInboxResponse.StreamEnd:
+        """The final frame: nothing follows it on this stream."""
+
     def __init__(
         self,
         *,
         item: _types_pb2.InboxItem | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
+        end: Global___SubscribeInboxResponse.StreamEnd | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "heartbeat", b"heartbeat", "item", b"item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "event", b"event", "heartbeat", b"heartbeat", "item", b"item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "heartbeat", b"heartbeat", "item", b"item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "event", b"event", "heartbeat", b"heartbeat", "item", b"item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["item", "heartbeat"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["item", "heartbeat", "end"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

@@ -12,7 +12,7 @@ from agentmail_server.rpc import convert, wire
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Compose, Mailer
-from agentmail_server.services.subscriptions import Heartbeat, InboxStreamer
+from agentmail_server.services.subscriptions import Heartbeat, InboxStreamer, StreamEnd
 
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 
@@ -196,7 +196,18 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
                         server_time=convert.timestamp(event.server_time),
                     )
                 )
+            elif isinstance(event, StreamEnd):
+                yield mail_service_pb2.SubscribeInboxResponse(end=_stream_end_pb(event))
             else:
                 yield mail_service_pb2.SubscribeInboxResponse(
                     item=convert.item_pb(event.item, caller.project_slug, event.cursor)
                 )
+
+
+def _stream_end_pb(end: StreamEnd) -> mail_service_pb2.SubscribeInboxResponse.StreamEnd:
+    """The final frame; no position (a refused stream without a cursor) is an empty cursor."""
+    return mail_service_pb2.SubscribeInboxResponse.StreamEnd(
+        resume_cursor=end.cursor,
+        reason=end.reason,
+        retry_after_ms=max(1, round(end.retry_after_seconds * 1000)),
+    )

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.rpc.ceiling import add_ceiling_to_server
+from agentmail_server.rpc.health import ShutdownHealth
 from agentmail_server.rpc.interceptors import CallObserver, ErrorMappingInterceptor
 from agentmail_server.rpc.reflection import enable_reflection
 
@@ -79,7 +80,7 @@ class GrpcEndpoint:
             binding.register(binding.servicer, self.server)
         if config.ceiling_endpoints:
             add_ceiling_to_server(self.server)
-        self.health = health.aio.HealthServicer()
+        self.health = ShutdownHealth()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         enable_reflection((*self.service_names, health.SERVICE_NAME), self.server)
 
@@ -105,5 +106,15 @@ class GrpcEndpoint:
     async def start(self) -> None:
         """Start serving and report every service (and the server as a whole) SERVING."""
         await self.server.start()
+        await self.set_serving(True)
+
+    async def set_serving(self, serving: bool) -> None:
+        """Report every service (and the server as a whole) SERVING or NOT_SERVING; no effect
+        once the graceful shutdown has begun (it stays NOT_SERVING)."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for name in ("", *self.service_names):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set(name, status)

@@ -4,6 +4,11 @@ Gap-free and duplicate-free across the switch: the stream registers with the hub
 reading storage, so anything committed during the read is buffered; buffered messages at or
 below the last delivered id are skipped. After a buffer overflow the same catch-up runs again
 from the last delivered id.
+
+When the server shuts down (the hub closes), every stream's last event is a :class:`StreamEnd`
+carrying the cursor to resume from, after which the stream raises ``Unavailable
+SHUTTING_DOWN``: a client that reads the final frame knows exactly where to resume, and one
+that does not still sees the retryable error.
 """
 
 from __future__ import annotations
@@ -41,7 +46,23 @@ class StreamItem:
     cursor: str
 
 
-StreamEvent = StreamItem | Heartbeat
+@dataclasses.dataclass(frozen=True)
+class StreamEnd:
+    """The final event of a stream the server ends: resume strictly after ``cursor``.
+
+    ``cursor`` is empty only for a stream refused before it had a position (no starting
+    cursor): resuming "from now on" is then what the caller asked for anyway.
+    """
+
+    cursor: str
+    reason: str
+    retry_after_seconds: float
+
+
+StreamEvent = StreamItem | Heartbeat | StreamEnd
+
+SHUTTING_DOWN = "SHUTTING_DOWN"
+SHUTDOWN_RETRY_SECONDS = 1.0
 
 
 class InboxStreamer:
@@ -64,7 +85,8 @@ class InboxStreamer:
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
         # Checked before taking a subscription slot; the tail only grows meanwhile.
         position = await self._cursors.position(caller, cursor)
-        self._raise_if_closing()
+        # Registered even while the server stops, so that the shutdown waits for this
+        # stream's final frame to be sent rather than cutting it off (see Hub.wait_quiet).
         subscription = self._hub.subscribe(caller.agent_id)
         if subscription is None:
             raise ResourceExhausted(
@@ -73,12 +95,19 @@ class InboxStreamer:
                 retry_after_seconds=5,
             )
         try:
+            if subscription.closed:
+                # Reached a stopping server: only the final frame, at the caller's cursor.
+                yield self._end(caller, position)
+                self._raise_if_closing()
             if position is None:
                 position = await self._queries.inbox_tail(caller.agent_id)
             async for item in self._catch_up(caller, position, flt, include_bodies):
                 position = item.message.id
                 yield self._with_cursor(caller, item)
-            yield self._heartbeat(caller, position)
+                if subscription.closed:
+                    break  # the rest is replayed after the restart; stop within the grace
+            else:
+                yield self._heartbeat(caller, position)
             async for event in self._live(caller, subscription, position, flt, include_bodies):
                 yield event
         finally:
@@ -94,12 +123,16 @@ class InboxStreamer:
     ) -> AsyncIterator[StreamEvent]:
         while True:
             if subscription.closed:
+                # Whatever is still buffered is replayed from storage after the restart.
+                yield self._end(caller, position)
                 self._raise_if_closing()
             if subscription.take_overflow():
                 self._hub.record_catch_up()
                 async for item in self._catch_up(caller, position, flt, include_bodies):
                     position = item.message.id
                     yield self._with_cursor(caller, item)
+                    if subscription.closed:
+                        break
                 continue
             if subscription.buffer:
                 notification = subscription.buffer.popleft()
@@ -118,6 +151,10 @@ class InboxStreamer:
 
     def _heartbeat(self, caller: Identity, position: int) -> Heartbeat:
         return Heartbeat(position, now_micros(), self._cursors.cursor(caller, position))
+
+    def _end(self, caller: Identity, position: int | None) -> StreamEnd:
+        cursor = "" if position is None else self._cursors.cursor(caller, position)
+        return StreamEnd(cursor, SHUTTING_DOWN, SHUTDOWN_RETRY_SECONDS)
 
     async def _catch_up(
         self, caller: Identity, after: int, flt: InboxFilter, include_bodies: bool
@@ -144,9 +181,9 @@ class InboxStreamer:
     def _raise_if_closing(self) -> None:
         if self._hub.closed:
             raise Unavailable(
-                "SHUTTING_DOWN",
+                SHUTTING_DOWN,
                 "the server is shutting down; resume from your last cursor",
-                retry_after_seconds=1,
+                retry_after_seconds=SHUTDOWN_RETRY_SECONDS,
             )
 
 

@@ -33,8 +33,12 @@ backend proves them by passing it):
 9. **Bounded and honest under pressure.** A full write queue fails fast with
    ``ResourceExhausted`` (WRITER_OVERLOADED, with a retry delay); writes after shutdown began
    fail with ``Unavailable`` (SHUTTING_DOWN); a transaction the database cannot commit fails
-   every operation in it with ``Unavailable`` (STORAGE_UNAVAILABLE) and loses nothing that was
-   acknowledged before.
+   every operation in it with ``Unavailable`` (STORAGE_FULL, STORAGE_READ_ONLY or
+   STORAGE_UNAVAILABLE, with a retry delay) and loses nothing that was acknowledged before.
+10. **Failing writes are reported and heal by themselves.** While whole commits fail, the
+   listeners of :meth:`Storage.watch_writes` hold the error (the server reports NOT_SERVING);
+   the backend keeps probing and tells them None as soon as a commit succeeds, with reads
+   served throughout.
 """
 
 from __future__ import annotations
@@ -56,9 +60,12 @@ from agentmail_server.domain.models import (
     Project,
 )
 from agentmail_server.domain.retention import Purged
+from agentmail_server.errors import Unavailable
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
 
 CommitListener = Callable[[Commit], None]
+# Told the error while a backend's commits fail as a whole, then None once they succeed.
+WriteHealthListener = Callable[[Unavailable | None], None]
 
 
 class CommitFeed(Protocol):
@@ -296,6 +303,11 @@ class Storage(Protocol):
 
     def read_pool_stats(self) -> ReadPoolStats:
         """A snapshot of the read connections."""
+        ...
+
+    def watch_writes(self, listener: WriteHealthListener) -> None:
+        """Call ``listener`` on the loop with the error when whole commits start failing,
+        and with None when one succeeds again (see invariant 10)."""
         ...
 
     async def close(self) -> None:

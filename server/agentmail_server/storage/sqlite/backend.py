@@ -18,6 +18,7 @@ from agentmail_server.domain.events import AgentChange, CommitBuilder, Receipts
 from agentmail_server.domain.models import Agent, DeliveryState, Project
 from agentmail_server.domain.retention import Purged
 from agentmail_server.storage.feed import CommitPublisher
+from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.sqlite import retention, writes
 from agentmail_server.storage.sqlite.queries import Queries
 from agentmail_server.storage.sqlite.readers import ReadPool
@@ -181,6 +182,10 @@ class SqliteStorage:
     def writer_stats(self) -> WriterStats:
         """A snapshot of the write queue and its commits."""
         return self._writer.stats()
+
+    def watch_writes(self, listener: WriteHealthListener) -> None:
+        """Call ``listener`` with the error while whole commits fail, None once they work."""
+        self._writer.watch(listener)
 
     def read_pool_stats(self) -> ReadPoolStats:
         """A snapshot of the read connections."""

@@ -8,12 +8,18 @@ back alone and reported to its caller while the rest of the batch commits.
 
 When the queue is full, :meth:`Writer.submit` fails fast with ``ResourceExhausted`` instead of
 growing memory; callers see RESOURCE_EXHAUSTED with retry information.
+
+When a whole batch cannot commit (disk full, read-only, I/O error) every operation in it fails
+with ``Unavailable`` and a reason from :mod:`.failures`; the writer reports the failure to its
+health listeners and, until a batch commits again, probes every ``PROBE_SECONDS`` with a write
+that changes nothing, so that health comes back by itself once space does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import pathlib
@@ -27,7 +33,8 @@ from agentmail_server.domain.events import CommitBuilder
 from agentmail_server.errors import AgentmailError, ResourceExhausted, Unavailable
 from agentmail_server.histogram import BucketCounts
 from agentmail_server.storage.feed import CommitPublisher
-from agentmail_server.storage.sqlite import schema
+from agentmail_server.storage.ports import WriteHealthListener
+from agentmail_server.storage.sqlite import failures, schema
 from agentmail_server.storage.sqlite.connection import open_writer
 from agentmail_server.storage.stats import BATCH_SIZE_BOUNDS, COMMIT_SECONDS_BOUNDS, WriterStats
 
@@ -37,6 +44,13 @@ T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], T]
 # Records what a committed operation changed (its result) for the commit feed.
 Recorder = Callable[[CommitBuilder, T], None]
+
+# How often a failing writer tries a probe write (when no other write comes to try first).
+PROBE_SECONDS = 0.5
+
+# SQLite result codes (low byte) that mean the database, not the operation, failed: such an
+# error fails the whole batch rather than the one operation that hit it.
+_STORAGE_CODES = frozenset({8, 10, 13, 14})  # READONLY, IOERR, FULL, CANTOPEN
 
 
 @dataclasses.dataclass
@@ -79,6 +93,20 @@ class Writer:
         # Updated on the writer thread only; stats() copies them.
         self._batch_sizes = BucketCounts(BATCH_SIZE_BOUNDS)
         self._commit_seconds = BucketCounts(COMMIT_SECONDS_BOUNDS)
+        # Why whole batches fail now (None while they commit), and who wants to know.
+        self._failure: Unavailable | None = None
+        self._listeners: list[WriteHealthListener] = []
+        self._prober: asyncio.Task[None] | None = None
+
+    def watch(self, listener: WriteHealthListener) -> None:
+        """Call ``listener`` (on the loop) with the error when whole batches start failing,
+        and with None when one commits again."""
+        self._listeners.append(listener)
+
+    @property
+    def failure(self) -> Unavailable | None:
+        """Why writes fail now, or None while they commit."""
+        return self._failure
 
     async def start(self) -> None:
         """Open the connection, migrate the schema and start taking operations."""
@@ -135,7 +163,8 @@ class Writer:
                     stop = True
                     break
                 batch.append(queued)
-            outcomes = await loop.run_in_executor(self._executor, self._apply, batch)
+            outcomes, failure = await loop.run_in_executor(self._executor, self._apply, batch)
+            self._set_failure(failure)
             changes = CommitBuilder()
             for pending, (ok, value) in zip(batch, outcomes, strict=True):
                 if ok and pending.record is not None:
@@ -152,8 +181,41 @@ class Writer:
             if stop:
                 return
 
-    def _apply(self, batch: list[_Job[Any]]) -> list[tuple[bool, object]]:
-        """Run one batch in one transaction on the writer thread."""
+    def _set_failure(self, failure: Unavailable | None) -> None:
+        if (failure is None) == (self._failure is None):
+            self._failure = failure  # the newest reason, no change of state
+            return
+        self._failure = failure
+        if failure is not None:
+            logger.error(
+                "writes are failing (%s); probing every %.1fs", failure.reason, PROBE_SECONDS
+            )
+            if self._prober is None or self._prober.done():
+                self._prober = asyncio.create_task(self._probe(), name="sqlite-writer-probe")
+        else:
+            logger.warning("writes commit again")
+        for listener in self._listeners:
+            listener(failure)
+
+    async def _probe(self) -> None:
+        """While batches fail and nothing else tries, try a write that changes nothing."""
+        loop = asyncio.get_running_loop()
+        while self._failure is not None and not self._closing:
+            await asyncio.sleep(PROBE_SECONDS)
+            if self._failure is None or self._closing:
+                return
+            if not await loop.run_in_executor(self._executor, failures.space_returned, self._path):
+                continue
+            # Its outcome reaches _set_failure through _run like any batch's; a full queue
+            # means real writes are trying already.
+            with contextlib.suppress(AgentmailError):
+                await self.submit(failures.probe)
+
+    def _apply(
+        self, batch: list[_Job[Any]]
+    ) -> tuple[list[tuple[bool, object]], Unavailable | None]:
+        """Run one batch in one transaction on the writer thread; the outcomes, and the
+        failure when the batch as a whole could not commit."""
         conn = self._conn
         assert conn is not None
         started = time.perf_counter()
@@ -166,6 +228,8 @@ class Writer:
                     outcomes.append((True, job.operation(conn)))
                     conn.execute("RELEASE op")
                 except Exception as exc:
+                    if _storage_error(exc):
+                        raise  # the database failed, not this operation: the batch fails
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     if not isinstance(exc, AgentmailError):
@@ -173,16 +237,14 @@ class Writer:
                     outcomes.append((False, exc))
             conn.execute("COMMIT")
         except Exception as exc:
-            # Disk full, I/O error or a bug: nothing in this batch committed; say so to all.
-            logger.exception("group commit of %d operations failed", len(batch))
+            # Disk full, read-only, I/O error or a bug: nothing in this batch committed; say so
+            # to all.
+            logger.warning("group commit of %d operations failed: %s", len(batch), exc)
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            failure = Unavailable(
-                "STORAGE_UNAVAILABLE",
-                f"the database could not commit: {exc}",
-                retry_after_seconds=1,
-            )
-            return [(False, failure)] * len(batch)
+                with contextlib.suppress(sqlite3.Error):  # already rolled back by SQLite
+                    conn.execute("ROLLBACK")
+            failure = failures.classify(exc, self._path)
+            return [(False, failure)] * len(batch), failure
         self._batches += 1
         self._operations += len(batch)
         self._failed += sum(1 for ok, _ in outcomes if not ok)
@@ -190,7 +252,7 @@ class Writer:
         self._last_commit = elapsed = time.perf_counter() - started
         self._batch_sizes.observe(len(batch))
         self._commit_seconds.observe(elapsed)
-        return outcomes
+        return outcomes, None
 
     def stats(self) -> WriterStats:
         """A snapshot of queue depth and commit counters."""
@@ -211,6 +273,10 @@ class Writer:
     async def close(self) -> None:
         """Refuse new writes, finish everything already queued, then close the connection."""
         self._closing = True
+        if self._prober is not None:
+            self._prober.cancel()
+            await asyncio.wait({self._prober})
+            self._prober = None
         if self._task is not None:
             # A sentinel behind the queued jobs: they all commit before the writer stops.
             await self._queue.put(None)
@@ -220,3 +286,10 @@ class Writer:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
+
+
+def _storage_error(exc: Exception) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.Error) and isinstance(code, int) and code & 0xFF in _STORAGE_CODES
+    )
