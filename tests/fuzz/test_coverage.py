@@ -5,10 +5,12 @@ strategies learn it)."""
 from __future__ import annotations
 
 import pytest
+from google.protobuf import struct_pb2
 from google.protobuf.descriptor import MethodDescriptor
+from grpc_reflection.v1alpha import reflection_pb2
 
 from ._probe import check_supported
-from ._strategies import RequestStrategies
+from ._strategies import NoStrategy, RequestStrategies
 from ._world import World, methods, services
 
 # Enough of a world to build strategies without a server.
@@ -31,3 +33,17 @@ def test_every_rpc_has_a_strategy(method: MethodDescriptor) -> None:
     one raises NoStrategy otherwise), so a new RPC or field is fuzzed or fails here."""
     check_supported(method)
     RequestStrategies(PLACEHOLDER_WORLD).message(method.input_type)
+
+
+def test_a_field_without_a_strategy_fails_loudly() -> None:
+    """A map field (here google.protobuf.Struct's) has no strategy yet: building one raises,
+    which is what makes the test above fail for a new RPC using one."""
+    with pytest.raises(NoStrategy, match="map field"):
+        RequestStrategies(PLACEHOLDER_WORLD).message(struct_pb2.Struct.DESCRIPTOR)
+
+
+def test_a_shape_that_cannot_be_called_fails_loudly() -> None:
+    """A client-streaming RPC (here reflection's) is not called by these tests yet."""
+    service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
+    with pytest.raises(NoStrategy, match="client streaming"):
+        check_supported(service.methods_by_name["ServerReflectionInfo"])
