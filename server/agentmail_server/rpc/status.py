@@ -9,6 +9,17 @@ from grpc_status import rpc_status
 
 from agentmail_server import errors
 
+# Errors echo caller input (slugs, names, ids), and a status travels in trailers: past gRPC's
+# metadata limit (8 KiB by default, a soft limit that rejects at random up to the 16 KiB hard
+# one) the client gets RESOURCE_EXHAUSTED with details contradicting the code, or none. Each part
+# is clipped (in UTF-8 bytes) so the whole stays under about 7 KiB, even percent-encoded.
+MAX_MESSAGE_BYTES = 512
+MAX_METADATA_VALUE_BYTES = 256
+MAX_VIOLATIONS = 8
+MAX_FIELD_BYTES = 64
+MAX_DESCRIPTION_BYTES = 200
+ELLIPSIS = "…"
+
 STATUS_BY_ERROR: dict[type[errors.AgentmailError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
@@ -32,6 +43,16 @@ def status_code_for(error: errors.AgentmailError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8 (on a character boundary), ending in
+    an ellipsis when cut."""
+    encoded = text.encode("utf-8", "backslashreplace")
+    if len(encoded) <= limit:
+        return text
+    room = limit - len(ELLIPSIS.encode())
+    return encoded[:room].decode("utf-8", "ignore") + ELLIPSIS
+
+
 def _pack(message: object) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)  # type: ignore[arg-type]
@@ -44,7 +65,12 @@ def to_status(error: errors.AgentmailError) -> grpc.Status:
     details = [
         _pack(
             error_details_pb2.ErrorInfo(
-                reason=error.reason, domain=errors.ERROR_DOMAIN, metadata=error.metadata
+                reason=error.reason,
+                domain=errors.ERROR_DOMAIN,
+                metadata={
+                    key: clip(value, MAX_METADATA_VALUE_BYTES)
+                    for key, value in error.metadata.items()
+                },
             )
         )
     ]
@@ -54,9 +80,10 @@ def to_status(error: errors.AgentmailError) -> grpc.Status:
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description
+                            field=clip(v.field, MAX_FIELD_BYTES),
+                            description=clip(v.description, MAX_DESCRIPTION_BYTES),
                         )
-                        for v in error.violations
+                        for v in error.violations[:MAX_VIOLATIONS]
                     ]
                 )
             )
@@ -65,7 +92,9 @@ def to_status(error: errors.AgentmailError) -> grpc.Status:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(error.retry_after_seconds * 1e9))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
-    status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
+    status = status_pb2.Status(
+        code=code.value[0], message=clip(error.message, MAX_MESSAGE_BYTES), details=details
+    )
     converted: grpc.Status = rpc_status.to_status(status)
     return converted
 

@@ -1,0 +1,177 @@
+"""The seeded world a fuzz module runs against, and the RPCs of ``agentmail.v1`` found by walking
+its descriptors (so a new service, method or field is fuzzed without touching these tests)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+
+import agentmail.v1
+from agentmail.v1 import (
+    agent_service_pb2,
+    agent_service_pb2_grpc,
+    mail_service_pb2,
+    mail_service_pb2_grpc,
+    search_service_pb2,
+    search_service_pb2_grpc,
+)
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+
+PACKAGE = "agentmail.v1"
+
+
+def services() -> list[ServiceDescriptor]:
+    """Every service declared in any ``agentmail.v1`` proto file, by full name."""
+    found: dict[str, ServiceDescriptor] = {}
+    for module_info in pkgutil.iter_modules(agentmail.v1.__path__):
+        if not module_info.name.endswith("_pb2"):
+            continue
+        module = importlib.import_module(f"{PACKAGE}.{module_info.name}")
+        for service in module.DESCRIPTOR.services_by_name.values():
+            found[service.full_name] = service
+    return [found[name] for name in sorted(found)]
+
+
+def methods() -> list[MethodDescriptor]:
+    """Every method of every ``agentmail.v1`` service."""
+    return [method for service in services() for method in service.methods]
+
+
+def method_path(method: MethodDescriptor) -> str:
+    """The HTTP/2 path of a method: ``/agentmail.v1.MailService/SendMessage``."""
+    return f"/{method.containing_service.full_name}/{method.name}"
+
+
+@dataclasses.dataclass
+class World:
+    """What the seeding created: names, tokens, ids and tokens the server issued.
+
+    ``tokens`` maps each agent of the main project to its secret; ``outsider_token`` belongs to
+    the only agent of a second project. ``page_tokens`` holds real page tokens and cursors of
+    every listing, handed out by the server to ``Alice`` (``foreign_page_tokens`` to ``Bob``).
+    """
+
+    project: str
+    other_project: str
+    # Secrets stay out of failure reports, as out of any other output.
+    tokens: dict[str, str] = dataclasses.field(repr=False)
+    outsider: str
+    outsider_token: str = dataclasses.field(repr=False)
+    message_ids: list[int]
+    thread_ids: list[str]
+    page_tokens: list[str]
+    foreign_page_tokens: list[str]
+
+
+def md(token: str) -> tuple[tuple[str, str], ...]:
+    """Authorization metadata for ``token``."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+async def seed(channel: object) -> World:
+    """Create two projects, four agents and a few threads of mail; collect real tokens."""
+    agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+    mail = mail_service_pb2_grpc.MailServiceStub(channel)
+    search = search_service_pb2_grpc.SearchServiceStub(channel)
+    project = (
+        await agents.EnsureProject(agent_service_pb2.EnsureProjectRequest(human_key="/fuzz/main"))
+    ).project.slug
+    other = (
+        await agents.EnsureProject(agent_service_pb2.EnsureProjectRequest(human_key="/fuzz/other"))
+    ).project.slug
+    tokens: dict[str, str] = {}
+    for name in ("Alice", "Bob", "Carol"):
+        registered = await agents.RegisterAgent(
+            agent_service_pb2.RegisterAgentRequest(project=project, name=name, program="fuzz")
+        )
+        tokens[name] = registered.agent_token
+    outsider = await agents.RegisterAgent(
+        agent_service_pb2.RegisterAgentRequest(project=other, name="Olga")
+    )
+    ids: list[int] = []
+    threads: list[str] = []
+    for number, (sender, to, cc) in enumerate(
+        [("Alice", "Bob", "Carol"), ("Bob", "Alice", ""), ("Carol", "Alice", "Bob")]
+    ):
+        sent = await mail.SendMessage(
+            mail_service_pb2.SendMessageRequest(
+                to=[to],
+                cc=[cc] if cc else [],
+                subject=f"schema change {number}",
+                body=f"- [ ] migrate orders {number}\nTODO: tell the team",
+                topic="db",
+                importance=number + 1,
+            ),
+            metadata=md(tokens[sender]),
+        )
+        ids.append(sent.message.id)
+        threads.append(sent.message.thread_id)
+    reply = await mail.ReplyMessage(
+        mail_service_pb2.ReplyMessageRequest(message_id=ids[0], body="done", reply_all=True),
+        metadata=md(tokens["Bob"]),
+    )
+    ids.append(reply.message.id)
+    return World(
+        project=project,
+        other_project=other,
+        tokens=tokens,
+        outsider="Olga",
+        outsider_token=outsider.agent_token,
+        message_ids=ids,
+        thread_ids=threads,
+        page_tokens=await _issued_tokens(
+            agents, mail, search, project, threads[0], tokens["Alice"]
+        ),
+        foreign_page_tokens=await _issued_tokens(
+            agents, mail, search, project, threads[0], tokens["Bob"]
+        ),
+    )
+
+
+async def _issued_tokens(
+    agents: agent_service_pb2_grpc.AgentServiceStub,
+    mail: mail_service_pb2_grpc.MailServiceStub,
+    search: search_service_pb2_grpc.SearchServiceStub,
+    project: str,
+    thread: str,
+    token: str,
+) -> list[str]:
+    """One real page token (or cursor) of each listing, as issued to the holder of ``token``."""
+    auth = md(token)
+    inbox = await mail.ListInbox(mail_service_pb2.ListInboxRequest(page_size=1), metadata=auth)
+    newest = await mail.ListInbox(
+        mail_service_pb2.ListInboxRequest(
+            page_size=1, order=mail_service_pb2.INBOX_ORDER_NEWEST_FIRST
+        ),
+        metadata=auth,
+    )
+    outbox = await mail.ListOutbox(mail_service_pb2.ListOutboxRequest(page_size=1), metadata=auth)
+    in_thread = await mail.GetThread(
+        mail_service_pb2.GetThreadRequest(thread_id=thread, page_size=1), metadata=auth
+    )
+    found = await search.SearchMessages(
+        search_service_pb2.SearchMessagesRequest(query="schema", page_size=1), metadata=auth
+    )
+    newest_found = await search.SearchMessages(
+        search_service_pb2.SearchMessagesRequest(
+            query="schema", page_size=1, order=search_service_pb2.SEARCH_ORDER_NEWEST
+        ),
+        metadata=auth,
+    )
+    projects = await agents.ListProjects(agent_service_pb2.ListProjectsRequest(page_size=1))
+    listed = await agents.ListAgents(
+        agent_service_pb2.ListAgentsRequest(project=project, page_size=1)
+    )
+    issued = [
+        inbox.next_page_token,
+        *(item.cursor for item in inbox.items),
+        newest.next_page_token,
+        outbox.next_page_token,
+        in_thread.next_page_token,
+        found.next_page_token,
+        newest_found.next_page_token,
+        projects.next_page_token,
+        listed.next_page_token,
+    ]
+    return [value for value in issued if value]
