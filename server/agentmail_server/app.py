@@ -18,6 +18,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from agentmail_server.archive import ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
+from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.hub import Hub
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
@@ -33,8 +34,16 @@ logger = logging.getLogger(__name__)
 class AgentmailServer:
     """One running agentmail server: storage, services and the gRPC endpoint."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
+        """Prepare a server (nothing opens until :meth:`start`).
+
+        Args:
+            config: Where the data lives and how to serve.
+            clock: The wall clock the services read; the system clock when omitted. Tests pass
+                a ``ManualClock`` to cross time windows without waiting.
+        """
         self.config = config
+        self.clock: Clock = SystemClock() if clock is None else clock
         self.port = 0
         self.address = ""
         self.metrics_port = 0
@@ -77,7 +86,7 @@ class AgentmailServer:
                 ) from exc
             storage.feed.subscribe(self.archive.notify)
         storage.feed.subscribe(self.hub.publish)
-        services = build_services(storage, self.hub, config)
+        services = build_services(storage, self.hub, config, self.clock)
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
         self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)

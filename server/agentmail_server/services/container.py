@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from agentmail_server.config import ServerConfig
+from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.hub import Hub
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
@@ -27,16 +28,27 @@ class Services:
     searcher: Searcher
 
 
-def build_services(storage: Storage, hub: Hub, config: ServerConfig) -> Services:
-    """Wire the use cases to ``storage`` and ``hub`` (nothing is started here)."""
+def build_services(
+    storage: Storage, hub: Hub, config: ServerConfig, clock: Clock | None = None
+) -> Services:
+    """Wire the use cases to ``storage`` and ``hub`` (nothing is started here).
+
+    Args:
+        storage: The backend's ports.
+        hub: Live fan-out to subscriptions.
+        config: Cache sizes and the heartbeat interval.
+        clock: The wall clock every service reads (the system clock when omitted); storage
+            receives the time from the services, so this is the server's only clock.
+    """
+    clock = SystemClock() if clock is None else clock
     reads = storage.reads
     auth = Authenticator(reads, config.cache_size)
     resolver = RecipientResolver(reads, config.cache_size)
     return Services(
         auth=auth,
-        directory=AgentDirectory(storage.agents, reads, auth, config.cache_size),
+        directory=AgentDirectory(storage.agents, reads, auth, config.cache_size, clock),
         resolver=resolver,
-        mailer=Mailer(storage.mail, reads, resolver),
-        streamer=InboxStreamer(hub, reads, config.heartbeat_seconds),
+        mailer=Mailer(storage.mail, reads, resolver, clock),
+        streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, clock),
         searcher=Searcher(storage.search, reads),
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from agentmail_server.domain import cursors, limits
+from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import (
@@ -19,7 +20,6 @@ from agentmail_server.domain.models import (
     Message,
     Recipient,
     RecipientKind,
-    now_micros,
 )
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
@@ -56,8 +56,11 @@ class InboxPage:
 class Mailer:
     """Use cases of MailService."""
 
-    def __init__(self, writes: MailWrites, queries: MailReads, resolver: RecipientResolver) -> None:
+    def __init__(
+        self, writes: MailWrites, queries: MailReads, resolver: RecipientResolver, clock: Clock
+    ) -> None:
         self._writes = writes
+        self._clock = clock
         self._queries = queries
         self._resolver = resolver
 
@@ -116,7 +119,7 @@ class Mailer:
             topic=compose.topic,
             idempotency_key=compose.idempotency_key,
         )
-        return await self._writes.insert_message(draft, now_micros())
+        return await self._writes.insert_message(draft, self._clock.now_micros())
 
     async def reply(
         self,
@@ -293,7 +296,7 @@ class Mailer:
         if len(unique) > limits.MAX_IDS_PER_CALL:
             raise invalid("message_ids", f"at most {limits.MAX_IDS_PER_CALL} ids per call")
         return await self._writes.mark_deliveries(
-            caller.agent_id, unique, now_micros(), acknowledge=acknowledge
+            caller.agent_id, unique, self._clock.now_micros(), acknowledge=acknowledge
         )
 
 

@@ -12,8 +12,9 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 from agentmail_server.domain import cursors, limits
+from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.filters import InboxFilter
-from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem, now_micros
+from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem
 from agentmail_server.errors import ResourceExhausted, Unavailable
 from agentmail_server.hub import Hub, Notification, Subscription
 from agentmail_server.storage.ports import MailReads
@@ -35,8 +36,11 @@ StreamEvent = InboxItem | Heartbeat
 class InboxStreamer:
     """Builds the event stream of one subscription."""
 
-    def __init__(self, hub: Hub, queries: MailReads, heartbeat_seconds: float) -> None:
+    def __init__(
+        self, hub: Hub, queries: MailReads, heartbeat_seconds: float, clock: Clock
+    ) -> None:
         self._hub = hub
+        self._clock = clock
         self._queries = queries
         self._heartbeat_seconds = heartbeat_seconds
 
@@ -62,7 +66,7 @@ class InboxStreamer:
             async for item in self._catch_up(caller, position, flt, include_bodies):
                 position = item.message.id
                 yield item
-            yield Heartbeat(position, now_micros())
+            yield Heartbeat(position, self._clock.now_micros())
             async for event in self._live(caller, subscription, position, flt, include_bodies):
                 yield event
         finally:
@@ -95,7 +99,7 @@ class InboxStreamer:
                 continue
             await subscription.wait(self._heartbeat_seconds)
             if not (subscription.buffer or subscription.overflowed or subscription.closed):
-                yield Heartbeat(position, now_micros())
+                yield Heartbeat(position, self._clock.now_micros())
 
     async def _catch_up(
         self, caller: Identity, after: int, flt: InboxFilter, include_bodies: bool
