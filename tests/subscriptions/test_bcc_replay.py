@@ -1,7 +1,8 @@
 """Bcc privacy on SubscribeInbox's replay paths, which read storage rather than the live buffer.
 
-A stream replays from storage when it resumes from a cursor and when its live buffer overflows
-(it then catches up after its last delivered message). On every such path a to-recipient sees an
+A stream replays from storage when it resumes from a cursor (a new stream, or one reconnecting
+after a drop) and when its live buffer overflows (it then catches up after its last delivered
+message). On every such path a to-recipient sees an
 empty ``bcc`` and a bcc recipient sees only itself, as the MailService contract says; comparing
 message ids alone would not notice a replay that leaks the bcc list. (The typed client's
 reconnection is covered in tests/client/test_subscribe.py.)
@@ -55,6 +56,31 @@ async def test_resuming_from_a_cursor_replays_each_readers_own_view(
             replayed = await stream.until_live()
         assert [i.message.id for i in replayed] == [m.id for m in sent]
         for item in replayed:
+            assert_private_view(reader, item)
+
+
+async def test_reconnecting_mid_replay_resumes_with_each_readers_own_view(
+    mail_stub: Any, team: dict[str, Any], subscribe: Any, send: Any
+) -> None:
+    alice = team["Alice"]
+    starts = {}
+    for reader in ("Bob", "Carol", "Dave"):
+        async with subscribe(mail_stub, team[reader]) as stream:
+            await stream.until_live()
+            starts[reader] = stream.tail_cursor
+    sent = [
+        await send(mail_stub, alice, to=["Bob"], bcc=["Carol", "Dave"], subject=f"s{n}")
+        for n in range(4)
+    ]
+
+    for reader, cursor in starts.items():
+        # Drop the stream after the first replayed item, then reconnect from its cursor.
+        async with subscribe(mail_stub, team[reader], cursor=cursor) as dropped:
+            first = await dropped.item()
+        async with subscribe(mail_stub, team[reader], cursor=dropped.last_cursor) as stream:
+            rest = await stream.until_live()
+        assert [i.message.id for i in [first, *rest]] == [m.id for m in sent]
+        for item in [first, *rest]:
             assert_private_view(reader, item)
 
 
