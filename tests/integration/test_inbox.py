@@ -302,6 +302,58 @@ async def test_filters_combine(mail, send, alice, bob, read_inbox):
     assert [i.message.id for i in items] == [match.id]
 
 
+@pytest.fixture
+async def thread_mix(mail, send, alice, bob):
+    """Bob's mail in thread T-9 and, with the same topics and importances, outside it.
+
+    Returns the T-9 messages by label: ``ops_high`` (read by Bob), ``ops_urgent``, ``dev_high``
+    and ``ops_low``. Filters combined with ``thread_id`` take a query of their own.
+    """
+    high, urgent, low = (
+        types_pb2.IMPORTANCE_HIGH,
+        types_pb2.IMPORTANCE_URGENT,
+        types_pb2.IMPORTANCE_LOW,
+    )
+    in_thread = {}
+    for label, topic, importance in [
+        ("ops_high", "ops", high),
+        ("ops_urgent", "ops", urgent),
+        ("dev_high", "dev", high),
+        ("ops_low", "ops", low),
+    ]:
+        in_thread[label] = await send(
+            alice, to=[bob.name], thread_id="T-9", topic=topic, importance=importance
+        )
+        # The same mail outside the thread: a thread filter that ignored the others would
+        # still have to tell these apart.
+        await send(alice, to=[bob.name], thread_id="T-8", topic=topic, importance=importance)
+    await mail.MarkRead(pb.MarkReadRequest(message_ids=[in_thread["ops_high"].id]), metadata=bob.md)
+    return in_thread
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["ops_high", "ops_urgent", "dev_high", "ops_low"]),
+        ({"unread_only": True}, ["ops_urgent", "dev_high", "ops_low"]),
+        ({"urgent_only": True}, ["ops_high", "ops_urgent", "dev_high"]),
+        ({"topic": "ops"}, ["ops_high", "ops_urgent", "ops_low"]),
+        ({"topic": "dev", "urgent_only": True}, ["dev_high"]),
+        ({"topic": "ops", "urgent_only": True, "unread_only": True}, ["ops_urgent"]),
+        ({"topic": "none"}, []),
+    ],
+)
+async def test_filters_combine_with_a_thread(mail, thread_mix, bob, read_inbox, filters, expected):
+    want = [thread_mix[label].id for label in expected]
+
+    oldest = await read_inbox(bob, page_size=1, thread_id="T-9", **filters)
+    newest = await page(mail, bob, order=NEWEST, thread_id="T-9", **filters)
+
+    assert [i.message.id for i in oldest] == want
+    assert [i.message.id for i in newest.items] == want[::-1]
+    assert all(i.message.thread_id == "T-9" for i in oldest)
+
+
 async def test_bodies_are_left_out_unless_asked_for(mail, send, alice, bob):
     body = "ünïcode body " * 10
     sent = await send(alice, to=[bob.name], body=body)
