@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -71,3 +72,12 @@ async def test_reflection_describes_agentmail_services(channel, symbol, methods)
         for m in s.method
     }
     assert methods <= described
+
+
+async def test_health_check_of_an_unknown_service_is_not_found(channel):
+    stub = health_pb2_grpc.HealthStub(channel)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Check(health_pb2.HealthCheckRequest(service="agentmail.v1.NoSuchService"))
+
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
