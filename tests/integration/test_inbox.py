@@ -348,12 +348,16 @@ async def thread_mix(mail, send, alice, bob):
 async def test_filters_combine_with_a_thread(mail, thread_mix, bob, read_inbox, filters, expected):
     want = [thread_mix[label].id for label in expected]
 
-    oldest = await read_inbox(bob, page_size=1, thread_id="T-9", **filters)
+    oldest = await read_inbox(bob, page_size=1, thread_id="T-9", include_bodies=True, **filters)
     newest = await newest_first_pages(mail, bob, 1, thread_id="T-9", **filters)
+    without_bodies = await read_inbox(bob, thread_id="T-9", **filters)
 
     assert [i.message.id for i in oldest] == want
     assert [m for p in newest for m in p] == want[::-1]
     assert all(i.message.thread_id == "T-9" for i in oldest)
+    assert all(i.message.body == "body text" for i in oldest)
+    assert [i.message.id for i in without_bodies] == want
+    assert all(i.message.body == "" for i in without_bodies)
 
 
 async def test_bodies_are_left_out_unless_asked_for(mail, send, alice, bob):
