@@ -129,3 +129,21 @@ async def test_an_overflow_catch_up_replays_each_readers_own_view(
         assert [i.message.id for i in received[reader]] == ids, "all, in order, no dup"
         for item in received[reader]:
             assert_private_view(reader, item)
+
+
+async def test_a_sender_in_its_own_inbox_sees_every_bcc_name_live_and_replayed(
+    mail_stub: Any, team: dict[str, Any], subscribe: Any, send: Any
+) -> None:
+    alice = team["Alice"]
+    async with subscribe(mail_stub, alice) as stream:
+        await stream.until_live()
+        start = stream.tail_cursor
+        sent = await send(mail_stub, alice, to=["Alice", "Bob"], bcc=["Carol", "Dave"])
+        live = await stream.item()
+    async with subscribe(mail_stub, alice, cursor=start) as stream:
+        replayed = await stream.until_live()
+
+    assert [i.message.id for i in (live, *replayed)] == [sent.id, sent.id]
+    for item in (live, *replayed):
+        assert sorted(item.message.bcc) == ["Carol", "Dave"], item
+        assert item.kind == types_pb2.RECIPIENT_KIND_TO
