@@ -135,13 +135,18 @@ async def expect_error(
 
 
 @contextlib.asynccontextmanager
-async def running_server(data_dir: pathlib.Path, **settings: Any) -> AsyncIterator[Any]:
-    """A started AgentmailServer on 127.0.0.1 port 0 over ``data_dir``; stopped on exit."""
+async def running_server(
+    data_dir: pathlib.Path, *, clock: Any = None, **settings: Any
+) -> AsyncIterator[Any]:
+    """A started AgentmailServer on 127.0.0.1 port 0 over ``data_dir``; stopped on exit.
+
+    ``clock`` (a ``domain.clock.ManualClock``, say) replaces the system clock the services read.
+    """
     from agentmail_server.app import AgentmailServer  # noqa: PLC0415 - the server may be absent
     from agentmail_server.config import ServerConfig  # noqa: PLC0415
 
     config = ServerConfig(listen="127.0.0.1:0", data_dir=data_dir, grace_seconds=1.0, **settings)
-    server = AgentmailServer(config)
+    server = AgentmailServer(config, clock=clock)
     await server.start()
     try:
         yield server

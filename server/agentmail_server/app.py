@@ -21,8 +21,8 @@ from agentmail_server import cursor_key
 from agentmail_server.archive import ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
+from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.cursors import CursorCodec
-from agentmail_server.domain.models import now_micros
 from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
@@ -49,18 +49,23 @@ class AgentmailServer:
 
     Args:
         config: the settings.
-        retention_now: the retention policy's clock (microseconds since the epoch), for tests.
+        clock: the wall clock the services read; the system clock when omitted. Tests pass a
+            ``ManualClock`` to cross time windows without waiting.
+        retention_now: the retention policy's clock (microseconds since the epoch); the
+            server's clock when omitted.
         retention_batch: messages per retention purge operation, for tests.
     """
 
     def __init__(
         self,
         config: ServerConfig,
+        clock: Clock | None = None,
         *,
         retention_now: Callable[[], int] | None = None,
         retention_batch: int = RETENTION_BATCH,
     ) -> None:
         self.config = config
+        self.clock: Clock = SystemClock() if clock is None else clock
         self.port = 0
         self.address = ""
         self.metrics_port = 0
@@ -112,7 +117,7 @@ class AgentmailServer:
                 ) from exc
             storage.feed.subscribe(self.archive.notify)
         storage.feed.subscribe(self.hub.publish)
-        services = build_services(storage, self.hub, config, CursorCodec(key))
+        services = build_services(storage, self.hub, config, CursorCodec(key), self.clock)
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
         self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)
@@ -126,7 +131,7 @@ class AgentmailServer:
             self.retention = RetentionService(
                 storage.retention,
                 config.retention_days,
-                now=self._retention_now or now_micros,
+                now=self._retention_now or self.clock.now_micros,
                 batch=self._retention_batch,
             )
             self.retention.start()

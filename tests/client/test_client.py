@@ -29,6 +29,7 @@ class CountingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
     def __init__(self) -> None:
         self.methods: list[str] = []
+        self._attempted = asyncio.Condition()
 
     async def intercept_unary_unary(
         self,
@@ -38,10 +39,17 @@ class CountingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     ) -> Any:
         method = client_call_details.method
         self.methods.append(method.decode() if isinstance(method, bytes) else method)
+        async with self._attempted:
+            self._attempted.notify_all()
         return await continuation(client_call_details, request)
 
     def count(self, rpc: str) -> int:
         return sum(1 for method in self.methods if method.endswith("/" + rpc))
+
+    async def reached(self, rpc: str, attempts: int) -> None:
+        """Returns once ``rpc`` has been attempted ``attempts`` times."""
+        async with self._attempted:
+            await self._attempted.wait_for(lambda: self.count(rpc) >= attempts)
 
 
 @pytest.fixture
@@ -383,8 +391,13 @@ async def test_idempotent_calls_are_retried_until_the_server_is_back(
         assert counter.count("SendMessage") == 1
 
         call = asyncio.create_task(client.ensure_project("/srv/repos/retry"))
-        await asyncio.sleep(0.3)
-        assert not call.done()
+        # Refused twice and on its third attempt: the call is retrying, not giving up. (Waiting
+        # on the attempts seen rather than for a while: a busy machine slows both alike.)
+        third = asyncio.create_task(counter.reached("EnsureProject", 3))
+        await asyncio.wait({third, call}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        third.cancel()
+        assert not call.done(), call
+        assert counter.count("EnsureProject") >= 3
         second = AgentmailServer(server_config(tmp_path, listen=address))
         await second.start()
         try:

@@ -267,6 +267,47 @@ async def test_resume_after_a_server_restart_delivers_each_message_once_in_order
     assert subscription.reconnects >= 1
 
 
+async def test_mail_replayed_after_a_reconnect_keeps_bcc_private(tmp_path: pathlib.Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    readers = ("Bob", "Carol", "Dave")
+    async with contextlib.AsyncExitStack() as outlives_the_servers:
+        async with server_on(data_dir, port) as first:
+            client = await outlives_the_servers.enter_async_context(
+                am.AgentmailClient(first.address, channel=QUICK_CHANNEL)
+            )
+            slug = (await client.ensure_project("/srv/repos/bcc")).project.slug
+            agents = {name: client.with_token(None) for name in ("Alice", *readers)}
+            for name, agent in agents.items():
+                await agent.register_agent(slug, name)
+            subscriptions = {
+                reader: await outlives_the_servers.enter_async_context(
+                    agents[reader].subscribe(reconnect=FAST)
+                )
+                for reader in readers
+            }
+            for subscription in subscriptions.values():
+                await live(subscription)
+        # Sent on the second server while the subscriptions wait out the shutdown's RetryInfo:
+        # they reach each reader through the reconnected stream's replay from its cursor.
+        async with server_on(data_dir, port):
+            sent = [
+                (
+                    await agents["Alice"].send_message(
+                        to="Bob", bcc=["Carol", "Dave"], subject=f"while away {n}"
+                    )
+                ).message
+                for n in range(2)
+            ]
+            replayed = {reader: await take(subscriptions[reader], 2) for reader in readers}
+    assert all(sorted(message.bcc) == ["Carol", "Dave"] for message in sent)
+    for reader, items in replayed.items():
+        assert subscriptions[reader].reconnects >= 1
+        assert [item.message.id for item in items] == [message.id for message in sent]
+        for item in items:
+            assert item.message.to == ("Bob",)
+            assert item.message.bcc == (() if reader == "Bob" else (reader,)), (reader, item)
+
+
 async def test_a_bad_token_raises_unauthenticated_without_reconnecting(server: Any) -> None:
     outcomes = StreamOutcomes()
     async with am.AgentmailClient(

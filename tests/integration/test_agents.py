@@ -75,6 +75,65 @@ async def test_get_agent_of_unknown_name_is_not_found(agents, project, expect_er
     )
 
 
+@pytest.mark.parametrize(
+    ("project_slug", "name", "field"),
+    [("", "", "name"), ("", "Alice", "project"), ("PROJECT", "", "name"), ("nowhere", "", "name")],
+    ids=["neither", "no-project", "no-name", "no-name-unknown-project"],
+)
+async def test_get_agent_requires_project_and_name(
+    agents, project, alice, expect_error, project_slug, name, field
+):
+    slug = project if project_slug == "PROJECT" else project_slug
+
+    await expect_error(
+        agents.GetAgent(pb.GetAgentRequest(project=slug, name=name)),
+        INVALID,
+        "INVALID_ARGUMENT",
+        field=field,
+    )
+
+
+async def test_get_agent_in_unknown_project_is_not_found(agents, expect_error):
+    await expect_error(
+        agents.GetAgent(pb.GetAgentRequest(project="nowhere", name="Alice")),
+        NOT_FOUND,
+        "PROJECT_NOT_FOUND",
+        metadata={"project": "nowhere"},
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a b",
+        "Al\x00ice",
+        " Alice",
+        "Alice ",
+        "../Alice",
+        "Ålice",
+        "x" * 250,
+    ],  # under the 256-byte clip of error metadata
+    ids=["space", "nul", "leading-space", "trailing-space", "path", "non-ascii", "long"],
+)
+async def test_get_agent_of_a_malformed_name_is_not_found(
+    agents, project, alice, expect_error, name
+):
+    await expect_error(
+        agents.GetAgent(pb.GetAgentRequest(project=project, name=name)),
+        NOT_FOUND,
+        "AGENT_NOT_FOUND",
+        metadata={"name": name, "project": project},
+    )
+
+
+async def test_get_agent_of_a_huge_name_is_a_detailed_error(agents, project, rpc_failure):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await agents.GetAgent(pb.GetAgentRequest(project=project, name="x" * 20_000))
+
+    failure = rpc_failure(caught.value)  # asserts the ErrorInfo (and BadRequest) shape
+    assert failure.code in (INVALID, NOT_FOUND), failure
+
+
 async def test_register_agent_in_unknown_project_is_not_found(agents, expect_error):
     await expect_error(
         agents.RegisterAgent(registration("nowhere", "Alice")),

@@ -20,6 +20,7 @@ METHODS = [
     "GetThread",
     "MarkRead",
     "AcknowledgeMessage",
+    "SummarizeThread",
 ]
 
 
@@ -34,6 +35,36 @@ def valid_request(method: str, message: types_pb2.Message):
         "GetThread": lambda: mpb.GetThreadRequest(thread_id=message.thread_id),
         "MarkRead": lambda: mpb.MarkReadRequest(message_ids=[message.id]),
         "AcknowledgeMessage": lambda: mpb.AcknowledgeMessageRequest(message_ids=[message.id]),
+        "SummarizeThread": lambda: mpb.SummarizeThreadRequest(thread_id=message.thread_id),
+    }[method]()
+
+
+def answered_as_bob(method: str, response, message: types_pb2.Message) -> bool:
+    """Whether ``response`` is what Bob, and only Bob, gets for ``valid_request``: the token
+    was not merely accepted but read as Bob's."""
+    return {
+        "SendMessage": lambda: response.message.sender == "Bob",
+        "ReplyMessage": lambda: (
+            response.message.sender == "Bob" and response.message.thread_id == message.thread_id
+        ),
+        "GetMessage": lambda: (
+            response.message.id == message.id
+            and response.delivery.kind == types_pb2.RECIPIENT_KIND_TO
+        ),
+        "ListInbox": lambda: [i.message.id for i in response.items] == [message.id],
+        "ListOutbox": lambda: list(response.messages) == [],  # Bob has sent nothing
+        "GetThread": lambda: [m.id for m in response.messages] == [message.id],
+        "MarkRead": lambda: (
+            [s.message_id for s in response.states] == [message.id]
+            and response.states[0].HasField("read_time")
+        ),
+        "AcknowledgeMessage": lambda: (
+            [s.message_id for s in response.states] == [message.id]
+            and response.states[0].HasField("ack_time")
+        ),
+        "SummarizeThread": lambda: (
+            response.message_count == 1 and list(response.participants) == ["Alice", "Bob"]
+        ),
     }[method]()
 
 
@@ -84,8 +115,10 @@ async def test_mail_call_with_unknown_token_is_token_invalid(
 
 
 @pytest.mark.parametrize("method", METHODS)
-async def test_mail_call_with_valid_token_is_not_rejected(mail, first_message, bob, method):
-    await getattr(mail, method)(valid_request(method, first_message), metadata=bob.md)
+async def test_mail_call_with_valid_token_acts_as_its_agent(mail, first_message, bob, method):
+    response = await getattr(mail, method)(valid_request(method, first_message), metadata=bob.md)
+
+    assert answered_as_bob(method, response, first_message), response
 
 
 def update_request(name: str = "") -> apb.UpdateAgentRequest:

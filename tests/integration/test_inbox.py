@@ -20,11 +20,13 @@ async def page(mail, agent, **fields) -> pb.ListInboxResponse:
     return await mail.ListInbox(pb.ListInboxRequest(**fields), metadata=agent.md)
 
 
-async def newest_first_pages(mail, agent, page_size: int) -> list[list[int]]:
+async def newest_first_pages(mail, agent, page_size: int, **filters) -> list[list[int]]:
     pages: list[list[int]] = []
     token = ""
     for _ in range(1000):
-        response = await page(mail, agent, order=NEWEST, page_size=page_size, page_token=token)
+        response = await page(
+            mail, agent, order=NEWEST, page_size=page_size, page_token=token, **filters
+        )
         pages.append([i.message.id for i in response.items])
         assert not response.next_page_token or response.next_page_token != token, "no progress"
         if not response.next_page_token:
@@ -301,6 +303,62 @@ async def test_filters_combine(mail, send, alice, bob, read_inbox):
     items = await read_inbox(bob, topic="ops", urgent_only=True, unread_only=True)
 
     assert [i.message.id for i in items] == [match.id]
+
+
+@pytest.fixture
+async def thread_mix(mail, send, alice, bob):
+    """Bob's mail in thread T-9 and, with the same topics and importances, outside it.
+
+    Returns the T-9 messages by label: ``ops_high`` (read by Bob), ``ops_urgent``, ``dev_high``
+    and ``ops_low``. Filters combined with ``thread_id`` take a query of their own.
+    """
+    high, urgent, low = (
+        types_pb2.IMPORTANCE_HIGH,
+        types_pb2.IMPORTANCE_URGENT,
+        types_pb2.IMPORTANCE_LOW,
+    )
+    in_thread = {}
+    for label, topic, importance in [
+        ("ops_high", "ops", high),
+        ("ops_urgent", "ops", urgent),
+        ("dev_high", "dev", high),
+        ("ops_low", "ops", low),
+    ]:
+        in_thread[label] = await send(
+            alice, to=[bob.name], thread_id="T-9", topic=topic, importance=importance
+        )
+        # The same mail outside the thread: a thread filter that ignored the others would
+        # still have to tell these apart.
+        await send(alice, to=[bob.name], thread_id="T-8", topic=topic, importance=importance)
+    await mail.MarkRead(pb.MarkReadRequest(message_ids=[in_thread["ops_high"].id]), metadata=bob.md)
+    return in_thread
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["ops_high", "ops_urgent", "dev_high", "ops_low"]),
+        ({"unread_only": True}, ["ops_urgent", "dev_high", "ops_low"]),
+        ({"urgent_only": True}, ["ops_high", "ops_urgent", "dev_high"]),
+        ({"topic": "ops"}, ["ops_high", "ops_urgent", "ops_low"]),
+        ({"topic": "dev", "urgent_only": True}, ["dev_high"]),
+        ({"topic": "ops", "urgent_only": True, "unread_only": True}, ["ops_urgent"]),
+        ({"topic": "none"}, []),
+    ],
+)
+async def test_filters_combine_with_a_thread(mail, thread_mix, bob, read_inbox, filters, expected):
+    want = [thread_mix[label].id for label in expected]
+
+    oldest = await read_inbox(bob, page_size=1, thread_id="T-9", **filters)
+    newest = await newest_first_pages(mail, bob, 1, thread_id="T-9", **filters)
+    without_bodies = await read_inbox(bob, thread_id="T-9", view=MESSAGE_VIEW_ENVELOPE, **filters)
+
+    assert [i.message.id for i in oldest] == want
+    assert [m for p in newest for m in p] == want[::-1]
+    assert all(i.message.thread_id == "T-9" for i in oldest)
+    assert all(i.message.body == "body text" for i in oldest)
+    assert [i.message.id for i in without_bodies] == want
+    assert all(i.message.body == "" for i in without_bodies)
 
 
 async def test_bodies_are_included_unless_left_out(mail, send, alice, bob):

@@ -157,3 +157,44 @@ async def test_list_projects_rejects_garbage_page_token(agents, expect_error, to
         "INVALID_PAGE_TOKEN",
         field="page_token",
     )
+
+
+async def test_get_project_without_slug_names_the_slug_field(agents, expect_error):
+    await expect_error(
+        agents.GetProject(pb.GetProjectRequest(slug="")), INVALID, "INVALID_ARGUMENT", field="slug"
+    )
+
+
+@pytest.mark.parametrize(
+    "slug",
+    [" ", "a\x00b", "proj-é", "../etc", "x" * 250],  # under the 256-byte clip of error metadata
+    ids=["blank", "nul", "non-ascii", "path", "long"],
+)
+async def test_get_project_of_a_malformed_slug_is_not_found(agents, expect_error, slug):
+    await ensure(agents, "/home/dev/real")
+
+    await expect_error(
+        agents.GetProject(pb.GetProjectRequest(slug=slug)),
+        grpc.StatusCode.NOT_FOUND,
+        "PROJECT_NOT_FOUND",
+        metadata={"project": slug},
+    )
+
+
+async def test_get_project_slugs_are_exact(agents, expect_error):
+    slug = (await ensure(agents, "/home/dev/exact")).project.slug
+
+    for near in (slug.upper(), f"{slug} ", f" {slug}"):
+        await expect_error(
+            agents.GetProject(pb.GetProjectRequest(slug=near)),
+            grpc.StatusCode.NOT_FOUND,
+            "PROJECT_NOT_FOUND",
+        )
+
+
+async def test_get_project_of_a_huge_slug_is_a_detailed_error(agents, rpc_failure):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await agents.GetProject(pb.GetProjectRequest(slug="x" * 20_000))
+
+    failure = rpc_failure(caught.value)  # asserts the ErrorInfo (and BadRequest) shape
+    assert failure.code in (INVALID, grpc.StatusCode.NOT_FOUND), failure

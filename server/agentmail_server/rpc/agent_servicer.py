@@ -32,7 +32,7 @@ class AgentServicer(agent_service_pb2_grpc.AgentServiceServicer):
     async def GetProject(
         self, request: agent_service_pb2.GetProjectRequest, context: Context
     ) -> agent_service_pb2.GetProjectResponse:
-        project = await self._directory.project(request.slug)
+        project = await self._directory.project(request.slug, field="slug")
         return agent_service_pb2.GetProjectResponse(project=convert.project_pb(project))
 
     async def ListProjects(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits, names
+from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Registration
-from agentmail_server.domain.models import Agent, Identity, Project, now_micros
+from agentmail_server.domain.models import Agent, Identity, Project
 from agentmail_server.errors import NotFound, PermissionDenied, invalid
 from agentmail_server.services.auth import Authenticator, hash_token, new_token, parse_authorization
 from agentmail_server.services.cache import LruCache
@@ -26,8 +27,10 @@ class AgentDirectory:
         auth: Authenticator,
         cache_size: int,
         codec: CursorCodec,
+        clock: Clock,
     ) -> None:
         self._writes = writes
+        self._clock = clock
         self._queries = queries
         self._auth = auth
         self._codec = codec
@@ -42,16 +45,17 @@ class AgentDirectory:
         existing = await self._queries.project_by_human_key(human_key)
         if existing is not None:
             return existing, False
-        return await self._writes.ensure_project(human_key, now_micros())
+        return await self._writes.ensure_project(human_key, self._clock.now_micros())
 
-    async def project(self, slug: str) -> Project:
-        """The project with ``slug``.
+    async def project(self, slug: str, field: str = "project") -> Project:
+        """The project with ``slug``; ``field`` names the request field it came from.
 
         Raises:
+            InvalidArgument: the slug is empty.
             NotFound: PROJECT_NOT_FOUND.
         """
         if not slug:
-            raise invalid("project", "is required")
+            raise invalid(field, "is required")
         project = self.projects.get(slug)
         if project is None:
             project = await self._queries.project_by_slug(slug)
@@ -101,7 +105,7 @@ class AgentDirectory:
             new_token_hash=hash_token(fresh),
             presented_token_hash=hash_token(presented) if presented else None,
         )
-        agent, created = await self._writes.register_agent(registration, now_micros())
+        agent, created = await self._writes.register_agent(registration, self._clock.now_micros())
         return agent, (fresh if created or presented is None else presented), created
 
     async def agent(self, project_slug: str, name: str) -> Agent:
@@ -164,7 +168,7 @@ class AgentDirectory:
         chosen = mask or PROFILE_FIELDS
         fields = {path: profile.get(path, "") for path in chosen}
         _check_profile(fields)
-        return await self._writes.update_agent(caller.agent_id, fields, now_micros())
+        return await self._writes.update_agent(caller.agent_id, fields, self._clock.now_micros())
 
 
 def _check_profile(profile: dict[str, str]) -> None:

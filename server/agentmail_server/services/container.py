@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from agentmail_server.config import ServerConfig
+from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.hub import Hub
 from agentmail_server.services.agents import AgentDirectory
@@ -29,18 +30,31 @@ class Services:
 
 
 def build_services(
-    storage: Storage, hub: Hub, config: ServerConfig, codec: CursorCodec
+    storage: Storage,
+    hub: Hub,
+    config: ServerConfig,
+    codec: CursorCodec,
+    clock: Clock | None = None,
 ) -> Services:
-    """Wire the use cases to ``storage`` and ``hub`` (nothing is started here); ``codec``
-    seals every page token and cursor they issue."""
+    """Wire the use cases to ``storage`` and ``hub`` (nothing is started here).
+
+    Args:
+        storage: The backend's ports.
+        hub: Live fan-out to subscriptions.
+        config: Cache sizes and the heartbeat interval.
+        codec: Seals every page token and cursor the services issue.
+        clock: The wall clock every service reads (the system clock when omitted); storage
+            receives the time from the services, so this is the server's only clock.
+    """
+    clock = SystemClock() if clock is None else clock
     reads = storage.reads
     auth = Authenticator(reads, config.cache_size)
     resolver = RecipientResolver(reads, config.cache_size)
     return Services(
         auth=auth,
-        directory=AgentDirectory(storage.agents, reads, auth, config.cache_size, codec),
+        directory=AgentDirectory(storage.agents, reads, auth, config.cache_size, codec, clock),
         resolver=resolver,
-        mailer=Mailer(storage.mail, reads, resolver, codec),
-        streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec),
+        mailer=Mailer(storage.mail, reads, resolver, codec, clock),
+        streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec, clock),
         searcher=Searcher(storage.search, reads, codec),
     )

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from agentmail_server.domain import cursors, limits
+from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.filters import InboxFilter
@@ -22,7 +23,6 @@ from agentmail_server.domain.models import (
     Message,
     Recipient,
     RecipientKind,
-    now_micros,
 )
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
@@ -68,8 +68,10 @@ class Mailer:
         queries: MailReads,
         resolver: RecipientResolver,
         codec: CursorCodec,
+        clock: Clock,
     ) -> None:
         self._writes = writes
+        self._clock = clock
         self._queries = queries
         self._resolver = resolver
         self._codec = codec
@@ -137,7 +139,7 @@ class Mailer:
             idempotency_key=compose.idempotency_key,
             idempotency_digest=digest if compose.idempotency_key else "",
         )
-        return await self._writes.insert_message(draft, now_micros())
+        return await self._writes.insert_message(draft, self._clock.now_micros())
 
     async def reply(
         self,
@@ -320,7 +322,7 @@ class Mailer:
         if len(unique) > limits.MAX_IDS_PER_CALL:
             raise invalid("message_ids", f"at most {limits.MAX_IDS_PER_CALL} ids per call")
         return await self._writes.mark_deliveries(
-            caller.agent_id, unique, now_micros(), acknowledge=acknowledge
+            caller.agent_id, unique, self._clock.now_micros(), acknowledge=acknowledge
         )
 
 

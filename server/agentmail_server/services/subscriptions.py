@@ -17,9 +17,10 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 from agentmail_server.domain import limits
+from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.filters import InboxFilter
-from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem, now_micros
+from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem
 from agentmail_server.errors import ResourceExhausted, Unavailable
 from agentmail_server.hub import Hub, Notification, Subscription
 from agentmail_server.services.inbox_cursors import InboxCursors
@@ -69,9 +70,15 @@ class InboxStreamer:
     """Builds the event stream of one subscription."""
 
     def __init__(
-        self, hub: Hub, queries: MailReads, heartbeat_seconds: float, codec: CursorCodec
+        self,
+        hub: Hub,
+        queries: MailReads,
+        heartbeat_seconds: float,
+        codec: CursorCodec,
+        clock: Clock,
     ) -> None:
         self._hub = hub
+        self._clock = clock
         self._queries = queries
         self._heartbeat_seconds = heartbeat_seconds
         self._cursors = InboxCursors(codec, queries)
@@ -150,7 +157,7 @@ class InboxStreamer:
         return StreamItem(item, self._cursors.cursor(caller, item.message.id))
 
     def _heartbeat(self, caller: Identity, position: int) -> Heartbeat:
-        return Heartbeat(position, now_micros(), self._cursors.cursor(caller, position))
+        return Heartbeat(position, self._clock.now_micros(), self._cursors.cursor(caller, position))
 
     def _end(self, caller: Identity, position: int | None) -> StreamEnd:
         cursor = "" if position is None else self._cursors.cursor(caller, position)
