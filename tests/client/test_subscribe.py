@@ -120,7 +120,10 @@ def free_port() -> int:
 @contextlib.asynccontextmanager
 async def server_on(data_dir: pathlib.Path, port: int) -> AsyncIterator[AgentmailServer]:
     """A server on a fixed port (the shared ``start_server`` always picks port 0)."""
-    config = ServerConfig(listen=f"127.0.0.1:{port}", data_dir=data_dir, grace_seconds=1.0)
+    # No archive, as in the shared fixtures: these tests are not about it (tests/conftest.py).
+    config = ServerConfig(
+        listen=f"127.0.0.1:{port}", data_dir=data_dir, grace_seconds=1.0, archive=False
+    )
     running = AgentmailServer(config)
     await running.start()
     try:
