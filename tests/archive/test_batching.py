@@ -8,6 +8,7 @@ import pathlib
 import time
 from typing import Any
 
+import pytest
 from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position
 from agentmail_server.archive._gitstore import GitStore
@@ -40,6 +41,7 @@ async def test_a_burst_shares_few_commits_and_every_message_is_archived_once(
     assert len(archive.files()) == 5 * BURST + len(team.members) + 1
 
 
+@pytest.mark.slow
 async def test_a_lone_message_lands_within_about_the_interval(
     tmp_path: pathlib.Path, team_on: Any
 ) -> None:

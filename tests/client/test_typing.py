@@ -34,6 +34,7 @@ def _run_from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
 
+@pytest.mark.slow
 def test_client_and_example_are_strictly_typed() -> None:
     output, status = run_mypy("clients/agentmail_client", "clients/examples/quickstart.py")
     assert status == 0, output
