@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
 import os
 import pathlib
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -363,6 +364,21 @@ def spawn_server_fixture(
         return server_process(data_dir, *flags, archive=archive_on)
 
     return spawn
+
+
+@pytest.fixture
+def mypy_cache_lock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Held while a test runs mypy: its cache (.mypy_cache, SQLite) does not take two runs at
+    once ("database is locked"), and xdist runs test files side by side, so this run's workers
+    take turns. A lock file in the run's temporary folder, which every worker shares."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    # Each worker's base folder is popen-gwN inside the run's own.
+    path = tmp_path_factory.getbasetemp().parent / "mypy-cache.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @pytest.fixture(name="connect")

@@ -7,6 +7,9 @@ import pathlib
 import pytest
 from mypy import api as mypy_api
 
+# Every test here runs mypy, whose cache other tests' mypy runs share (see the fixture).
+pytestmark = pytest.mark.usefixtures("mypy_cache_lock")
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "pyproject.toml"
 

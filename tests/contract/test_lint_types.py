@@ -38,7 +38,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         ),
     ],
 )
-def test_tool_is_clean(args: tuple[str, ...], fix: str) -> None:
+def test_tool_is_clean(args: tuple[str, ...], fix: str, mypy_cache_lock: None) -> None:
     result = _run(*args)
     assert result.returncode == 0, (
         f"`{' '.join(args)}` failed ({fix}):\n{result.stdout}{result.stderr}"
