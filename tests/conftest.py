@@ -3,6 +3,14 @@ factories for projects and agents, and a reader of the rich error details every 
 
 Helpers that tests call directly (``md``, ``expect_error``) are exposed as fixtures too, so that
 test folders need not import this module (several folders have a ``conftest.py``).
+
+The git archive is off in the servers these fixtures start (``server``, ``start_server``,
+``spawn_server``): its worker is a second Python process per server, and most tests are not about
+it. A test about the archive, or about something it changes (its metrics families, the console
+command as shipped), asks for it with ``@pytest.mark.archive`` (a module with
+``pytestmark = pytest.mark.archive``); tests/archive/ has it on throughout. An explicit
+``archive=`` setting or ``--archive`` flag still wins. The ``archive_on`` fixture says which
+applies.
 """
 
 from __future__ import annotations
@@ -10,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
 import os
 import pathlib
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -141,6 +150,8 @@ async def running_server(
     """A started AgentmailServer on 127.0.0.1 port 0 over ``data_dir``; stopped on exit.
 
     ``clock`` (a ``domain.clock.ManualClock``, say) replaces the system clock the services read.
+
+    ``settings`` go to ServerConfig as given; the fixtures add ``archive`` (see the module doc).
     """
     from agentmail_server.app import AgentmailServer  # noqa: PLC0415 - the server may be absent
     from agentmail_server.config import ServerConfig  # noqa: PLC0415
@@ -171,9 +182,12 @@ class ServerProcess:
 
 
 @contextlib.asynccontextmanager
-async def server_process(data_dir: pathlib.Path, *args: str) -> AsyncIterator[ServerProcess]:
+async def server_process(
+    data_dir: pathlib.Path, *args: str, archive: bool = True
+) -> AsyncIterator[ServerProcess]:
     """``python -m agentmail_server`` on 127.0.0.1 port 0 over ``data_dir`` (plus ``args``),
-    metrics off; its stderr is read (so it never blocks) and it is killed on exit if alive."""
+    metrics off and the archive as ``archive`` says (both by environment, so flags in ``args``
+    win); its stderr is read (so it never blocks) and it is killed on exit if alive."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -188,7 +202,11 @@ async def server_process(data_dir: pathlib.Path, *args: str) -> AsyncIterator[Se
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "AGENTMAIL_METRICS_LISTEN": "off"},
+        env={
+            **os.environ,
+            "AGENTMAIL_METRICS_LISTEN": "off",
+            "AGENTMAIL_ARCHIVE": "true" if archive else "false",
+        },
     )
     seen: list[bytes] = []
 
@@ -228,10 +246,23 @@ async def open_channel(address: str) -> AsyncIterator[grpc.aio.Channel]:
         await channel.close()
 
 
+def archive_marked(node: pytest.Item) -> bool:
+    """Whether ``node`` is marked ``archive`` (``archive(False)`` turns it back off)."""
+    marker = node.get_closest_marker("archive")
+    return marker is not None and bool(marker.args[0] if marker.args else True)
+
+
 @pytest.fixture
-async def server(tmp_path: pathlib.Path) -> AsyncIterator[Any]:
-    """A running server over a fresh data folder."""
-    async with running_server(tmp_path / "data") as srv:
+def archive_on(request: pytest.FixtureRequest) -> bool:
+    """Whether the servers this test starts keep the git archive: only if it is marked
+    ``@pytest.mark.archive``."""
+    return archive_marked(request.node)
+
+
+@pytest.fixture
+async def server(tmp_path: pathlib.Path, archive_on: bool) -> AsyncIterator[Any]:
+    """A running server over a fresh data folder (archive as ``archive_on`` says)."""
+    async with running_server(tmp_path / "data", archive=archive_on) as srv:
         yield srv
 
 
@@ -308,16 +339,50 @@ def expect_error_fixture() -> Callable[..., Awaitable[RpcFailure]]:
 
 
 @pytest.fixture(name="start_server")
-def start_server_fixture() -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
-    """``async with start_server(data_dir, **settings) as server``: a server of one's own."""
-    return running_server
+def start_server_fixture(
+    archive_on: bool,
+) -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
+    """``async with start_server(data_dir, **settings) as server``: a server of one's own
+    (archive as ``archive_on`` says unless ``settings`` has ``archive``)."""
+
+    def start(
+        data_dir: pathlib.Path, **settings: Any
+    ) -> contextlib.AbstractAsyncContextManager[Any]:
+        settings.setdefault("archive", archive_on)
+        return running_server(data_dir, **settings)
+
+    return start
 
 
 @pytest.fixture(name="spawn_server")
-def spawn_server_fixture() -> Callable[..., contextlib.AbstractAsyncContextManager[ServerProcess]]:
+def spawn_server_fixture(
+    archive_on: bool,
+) -> Callable[..., contextlib.AbstractAsyncContextManager[ServerProcess]]:
     """``async with spawn_server(data_dir, *flags) as running``: a server in its own process
-    (``running.process``, ``running.address``), for kill -9 and restart tests."""
-    return server_process
+    (``running.process``, ``running.address``), for kill -9 and restart tests (archive as
+    ``archive_on`` says unless ``flags`` has ``--archive``)."""
+
+    def spawn(
+        data_dir: pathlib.Path, *flags: str
+    ) -> contextlib.AbstractAsyncContextManager[ServerProcess]:
+        return server_process(data_dir, *flags, archive=archive_on)
+
+    return spawn
+
+
+@pytest.fixture
+def mypy_cache_lock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Held while a test runs mypy: its cache (.mypy_cache, SQLite) does not take two runs at
+    once ("database is locked"), and xdist runs test files side by side, so this run's workers
+    take turns. A lock file in the run's temporary folder, which every worker shares."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    # Each worker's base folder is popen-gwN inside the run's own.
+    path = tmp_path_factory.getbasetemp().parent / "mypy-cache.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @pytest.fixture(name="connect")

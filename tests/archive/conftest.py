@@ -118,6 +118,14 @@ async def make_team(
     return Team(server, slug, members, agents, mail)
 
 
+@pytest.fixture
+def archive_on(request: pytest.FixtureRequest) -> bool:
+    """Every test here is about the archive: the servers they start keep it (the shared
+    fixtures leave it off elsewhere), unless a test is marked ``archive(False)``."""
+    marker = request.node.get_closest_marker("archive")
+    return marker is None or bool(marker.args[0] if marker.args else True)
+
+
 @pytest.fixture(name="team_on")
 def team_on_fixture(
     start_server: Callable[..., Any], connect: Callable[[str], Any]

@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import pygit2
+import pytest
 from agentmail.v1 import (
     agent_service_pb2,
     agent_service_pb2_grpc,
@@ -48,6 +49,7 @@ def committed_ids(database: pathlib.Path) -> list[int]:
         return [row[0] for row in conn.execute("SELECT id FROM messages ORDER BY id")]
 
 
+@pytest.mark.slow
 async def test_sigkill_during_a_burst_loses_and_repeats_no_message(
     tmp_path: pathlib.Path, open_archive: Any, spawn_server: Any
 ) -> None:
@@ -116,6 +118,7 @@ async def test_sigkill_during_a_burst_loses_and_repeats_no_message(
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
 
 
+@pytest.mark.slow
 async def test_a_dead_worker_is_restarted_and_the_archive_continues(
     tmp_path: pathlib.Path, team_on: Any, wait_for_stats: Any
 ) -> None:

@@ -125,7 +125,7 @@ def test_apply_delta_rejects_deltas_that_do_not_fit() -> None:
 
 def test_stored_zlib_streams_of_any_size_inflate_to_their_data() -> None:
     for size in (0, 1, 0xFFFF, 0x10000, 3 * 0xFFFF + 5):
-        data = bytes(random.Random(size).getrandbits(8) for _ in range(size))
+        data = random.Random(size).randbytes(size)
         assert zlib.decompress(zlib_stream(data, TREE)) == data
 
 

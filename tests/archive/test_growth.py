@@ -13,6 +13,7 @@ import pathlib
 import subprocess
 
 import pygit2
+import pytest
 from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position
 from agentmail_server.archive._layout import MessageRecord, message_paths
@@ -77,6 +78,7 @@ def pack_bytes(repository: pathlib.Path) -> int:
     return sum(path.stat().st_size for path in (repository / "objects" / "pack").iterdir())
 
 
+@pytest.mark.slow
 def test_twice_the_messages_take_about_twice_the_space(tmp_path: pathlib.Path) -> None:
     sizes = {}
     for count in (600, 1200):

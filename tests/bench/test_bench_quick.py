@@ -111,6 +111,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, dic
     return latest, document
 
 
+@pytest.mark.slow
 def test_quick_run_records_environment_and_every_scenario(
     results: tuple[pathlib.Path, dict[str, Any]],
 ) -> None:
@@ -123,6 +124,7 @@ def test_quick_run_records_environment_and_every_scenario(
     assert (latest / "results.md").read_text().startswith("# agentmail bench")
 
 
+@pytest.mark.slow
 def test_each_figure_sits_beside_its_ceiling(results: tuple[pathlib.Path, dict[str, Any]]) -> None:
     _, document = results
     for m in document["measurements"]:
@@ -134,6 +136,7 @@ def test_each_figure_sits_beside_its_ceiling(results: tuple[pathlib.Path, dict[s
             assert m["histogram"]["count"] == sum(c for _, c in m["histogram"]["buckets"])
 
 
+@pytest.mark.slow
 def test_archive_scenario_reports_the_repository_size(
     results: tuple[pathlib.Path, dict[str, Any]],
 ) -> None:
@@ -146,6 +149,7 @@ def test_archive_scenario_reports_the_repository_size(
     )
 
 
+@pytest.mark.slow
 def test_goals_are_reported_not_asserted(results: tuple[pathlib.Path, dict[str, Any]]) -> None:
     _, document = results
     assert document["goals"]
@@ -173,6 +177,7 @@ def test_histograms_merge_and_round_trip() -> None:
     assert again.percentile(50) == a.percentile(50)
 
 
+@pytest.mark.slow
 def test_archive_growth_reports_size_at_each_checkpoint() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench.archive_growth", "--messages", "12", "--checkpoints", "3"],

@@ -21,7 +21,8 @@ FAST_RETRY = am.RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.
 
 
 def server_config(data_dir: pathlib.Path, listen: str = "127.0.0.1:0") -> ServerConfig:
-    return ServerConfig(listen=listen, data_dir=data_dir, grace_seconds=1.0)
+    # No archive, as in the shared fixtures: these tests are not about it (tests/conftest.py).
+    return ServerConfig(listen=listen, data_dir=data_dir, grace_seconds=1.0, archive=False)
 
 
 class CountingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):

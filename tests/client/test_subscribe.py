@@ -121,7 +121,10 @@ def free_port() -> int:
 @contextlib.asynccontextmanager
 async def server_on(data_dir: pathlib.Path, port: int) -> AsyncIterator[AgentmailServer]:
     """A server on a fixed port (the shared ``start_server`` always picks port 0)."""
-    config = ServerConfig(listen=f"127.0.0.1:{port}", data_dir=data_dir, grace_seconds=1.0)
+    # No archive, as in the shared fixtures: these tests are not about it (tests/conftest.py).
+    config = ServerConfig(
+        listen=f"127.0.0.1:{port}", data_dir=data_dir, grace_seconds=1.0, archive=False
+    )
     running = AgentmailServer(config)
     await running.start()
     try:
@@ -236,6 +239,7 @@ async def test_a_saved_cursor_resumes_in_a_new_client_without_gap_or_duplicate(
     assert tail.message.id == sentinel
 
 
+@pytest.mark.slow
 async def test_resume_after_a_server_restart_delivers_each_message_once_in_order(
     tmp_path: pathlib.Path,
 ) -> None:
@@ -354,6 +358,7 @@ async def test_closing_the_client_closes_its_subscriptions(server: Any) -> None:
     assert subscription.closed
 
 
+@pytest.mark.slow
 async def test_giving_up_after_max_attempts_raises_unavailable(
     tmp_path: pathlib.Path, start_server: StartServer
 ) -> None:
@@ -400,6 +405,7 @@ async def test_a_silent_server_is_treated_as_dead_after_the_idle_timeout() -> No
     assert subscription.reconnects == 2
 
 
+@pytest.mark.slow
 async def test_too_many_subscriptions_is_retried_once_a_slot_frees(
     tmp_path: pathlib.Path, start_server: StartServer
 ) -> None:

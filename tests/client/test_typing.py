@@ -7,6 +7,9 @@ import pathlib
 import pytest
 from mypy import api as mypy_api
 
+# Every test here runs mypy, whose cache other tests' mypy runs share (see the fixture).
+pytestmark = pytest.mark.usefixtures("mypy_cache_lock")
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "pyproject.toml"
 
@@ -35,6 +38,7 @@ def _run_from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
 
+@pytest.mark.slow
 def test_client_and_example_are_strictly_typed() -> None:
     output, status = run_mypy("clients/agentmail_client", "clients/examples/quickstart.py")
     assert status == 0, output

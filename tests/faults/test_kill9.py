@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 import pygit2
+import pytest
 from agentmail.v1 import mail_service_pb2
 from agentmail_server.archive._commits import parse_position
 
@@ -91,6 +92,7 @@ class Subscriber:
             call.cancel()
 
 
+@pytest.mark.archive
 async def test_kill9_under_load_loses_and_repeats_nothing(
     tmp_path: pathlib.Path, spawn_server: Any, api_for: Any
 ) -> None:

@@ -10,6 +10,9 @@ import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc
 
+# The console command as shipped: its archive worker must stop cleanly on a signal too.
+pytestmark = pytest.mark.archive
+
 EXIT_SECONDS = 15
 METRICS_ON_ANY_PORT = ("--metrics-listen", "127.0.0.1:0")
 

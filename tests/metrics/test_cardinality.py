@@ -3,10 +3,14 @@ not grow with the number of agents or messages."""
 
 from __future__ import annotations
 
+import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import mail_service_pb2 as mpb
 from agentmail.v1 import search_service_pb2
 from grpc_health.v1 import health_pb2
+
+# Every series is checked, the archive's included.
+pytestmark = pytest.mark.archive
 
 SERVICES = (
     apb.DESCRIPTOR.services_by_name["AgentService"],

@@ -12,6 +12,9 @@ import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import mail_service_pb2 as mpb
 
+# The exposition is checked with every family, the archive's included.
+pytestmark = pytest.mark.archive
+
 FAMILIES = {
     # family name (as the parser reports it) -> type
     "grpc_server_started": "counter",

@@ -165,6 +165,7 @@ def bucket_ceiling(seconds: float) -> float:
     return LATENCY_BUCKETS[index] if index < len(LATENCY_BUCKETS) else math.inf
 
 
+@pytest.mark.slow
 async def test_prometheus_answers_p99_of_send_message_within_client_latencies(
     metrics: Any, tmp_path: pathlib.Path
 ) -> None:

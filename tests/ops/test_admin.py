@@ -8,6 +8,7 @@ import pathlib
 import sys
 import tomllib
 
+import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc
 from agentmail.v1 import mail_service_pb2 as mpb
@@ -37,6 +38,7 @@ def test_admin_and_the_old_commands_are_declared():
     assert scripts["agentmail-metrics"] == "agentmail_server.metrics.cli:main"
 
 
+@pytest.mark.archive
 async def test_archive_verify_through_admin_matches_the_old_command(
     tmp_path, start_server, connect, admin
 ):

@@ -14,6 +14,7 @@ import sqlite3
 import time
 
 import grpc
+import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc
 from agentmail.v1 import mail_service_pb2 as pb
@@ -60,6 +61,7 @@ async def wait_until(check, seconds: float) -> None:
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.archive
 async def test_backup_under_load_restores_everything_acknowledged_before_it(
     tmp_path, spawn_server, connect, admin
 ):

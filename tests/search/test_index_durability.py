@@ -10,6 +10,7 @@ import signal
 import sqlite3
 
 import grpc
+import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import (
     agent_service_pb2_grpc,
@@ -68,6 +69,7 @@ async def every_hit(stub, token: str, query: str) -> list[int]:
     raise AssertionError("paging never ended")
 
 
+@pytest.mark.slow
 async def test_every_acknowledged_message_is_searchable_once_after_sigkill(tmp_path, spawn_server):
     data_dir = tmp_path / "data"
     acked: list[int] = []

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import grpc
+import pytest
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2, mail_service_pb2_grpc, types_pb2
 from agentmail.v1.types_pb2 import MESSAGE_VIEW_ENVELOPE, MESSAGE_VIEW_FULL
 
@@ -190,6 +191,7 @@ async def test_filters_and_bodies(
                 assert replay.tail_cursor == backlog[-1].cursor
 
 
+@pytest.mark.slow
 async def test_backlog_then_live(
     server: Any, mail_stub: Any, team: dict[str, Any], subscribe: Any, send: Any
 ) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import pytest
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2, mail_service_pb2_grpc, types_pb2
 from agentmail.v1.types_pb2 import MESSAGE_VIEW_FULL
 
@@ -32,6 +33,7 @@ class StatsSampler:
         self.samples += 1
 
 
+@pytest.mark.slow
 async def test_slow_consumer(
     tmp_path: Any,
     start_server: Any,
@@ -101,6 +103,7 @@ async def test_slow_consumer(
         assert 0 < sampler.peak_buffered <= sampler.peak_bound == capacity
 
 
+@pytest.mark.slow
 async def test_many_subscribers_broadcast(
     server: Any,
     agent_stub: Any,

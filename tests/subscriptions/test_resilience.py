@@ -37,6 +37,7 @@ class Consumer:
         self.cursor = item.cursor
 
 
+@pytest.mark.slow
 async def test_gap_free_reconnect(
     agent_stub: Any,
     mail_stub: Any,
