@@ -133,7 +133,13 @@ async def test_a_bad_flag_value(tmp_path, flag, value, says):
     assert not (tmp_path / "data").exists()  # nothing was started
 
 
-@pytest.mark.parametrize("command", ["agentmail-server", "agentmail-archive", "agentmail-metrics"])
+# Every console command the package installs, so a new one is covered without a test change.
+CONSOLE_COMMANDS = sorted(
+    tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+)
+
+
+@pytest.mark.parametrize("command", CONSOLE_COMMANDS)
 async def test_every_console_command_prints_its_version(command):
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     script = pathlib.Path(sys.executable).parent / command

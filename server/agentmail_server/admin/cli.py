@@ -23,12 +23,14 @@ from agentmail_server.admin.backup import BackupError, backup, restore
 from agentmail_server.archive import cli as archive_cli
 from agentmail_server.config import CONFIG_ENV, CONFIG_FLAG, ServerConfig, resolve_config
 from agentmail_server.metrics import cli as metrics_cli
+from agentmail_server.version import version_line
 
 PROG = "agentmail-admin"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Operate an agentmail server.")
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument(
         CONFIG_FLAG, dest="config_file", help="the server's TOML config file, for default paths"
     )
