@@ -22,6 +22,7 @@ import fcntl
 import os
 import pathlib
 import re
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
@@ -156,7 +157,8 @@ async def running_server(
     from agentmail_server.app import AgentmailServer  # noqa: PLC0415 - the server may be absent
     from agentmail_server.config import ServerConfig  # noqa: PLC0415
 
-    config = ServerConfig(listen="127.0.0.1:0", data_dir=data_dir, grace_seconds=1.0, **settings)
+    settings.setdefault("listen", "127.0.0.1:0")
+    config = ServerConfig(data_dir=data_dir, grace_seconds=1.0, **settings)
     server = AgentmailServer(config, clock=clock)
     await server.start()
     try:
@@ -445,3 +447,31 @@ def dave(team: dict[str, Registered]) -> Registered:
 def erin(team: dict[str, Registered]) -> Registered:
     """Erin of ``team``."""
     return team["Erin"]
+
+
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> Callable[[], int]:
+    """``free_port()``: a port free on 127.0.0.1 now, for a server that must come back on the
+    same address after a restart."""
+
+    def pick() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+            return port
+
+    return pick
+
+
+@pytest.fixture(name="server_on")
+def server_on_fixture(
+    archive_on: bool,
+) -> Callable[[pathlib.Path, int], contextlib.AbstractAsyncContextManager[Any]]:
+    """``async with server_on(data_dir, port) as server``: a server on a fixed port (the other
+    fixtures pick port 0), so a restarted one is found at the same address; the archive as
+    ``archive_on`` says."""
+
+    def start(data_dir: pathlib.Path, port: int) -> contextlib.AbstractAsyncContextManager[Any]:
+        return running_server(data_dir, listen=f"127.0.0.1:{port}", archive=archive_on)
+
+    return start

@@ -16,6 +16,8 @@ import pytest
 from agentmail_server.app import AgentmailServer
 from agentmail_server.config import ServerConfig
 
+from ._support import CountingInterceptor
+
 QUICKSTART = pathlib.Path(__file__).resolve().parents[2] / "clients" / "examples" / "quickstart.py"
 FAST_RETRY = am.RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
 
@@ -23,34 +25,6 @@ FAST_RETRY = am.RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.
 def server_config(data_dir: pathlib.Path, listen: str = "127.0.0.1:0") -> ServerConfig:
     # No archive, as in the shared fixtures: these tests are not about it (tests/conftest.py).
     return ServerConfig(listen=listen, data_dir=data_dir, grace_seconds=1.0, archive=False)
-
-
-class CountingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Records each attempt the client puts on the wire (gRPC's own hook, not a mock)."""
-
-    def __init__(self) -> None:
-        self.methods: list[str] = []
-        self._attempted = asyncio.Condition()
-
-    async def intercept_unary_unary(
-        self,
-        continuation: Callable[[Any, Any], Awaitable[Any]],
-        client_call_details: grpc.aio.ClientCallDetails,
-        request: Any,
-    ) -> Any:
-        method = client_call_details.method
-        self.methods.append(method.decode() if isinstance(method, bytes) else method)
-        async with self._attempted:
-            self._attempted.notify_all()
-        return await continuation(client_call_details, request)
-
-    def count(self, rpc: str) -> int:
-        return sum(1 for method in self.methods if method.endswith("/" + rpc))
-
-    async def reached(self, rpc: str, attempts: int) -> None:
-        """Returns once ``rpc`` has been attempted ``attempts`` times."""
-        async with self._attempted:
-            await self._attempted.wait_for(lambda: self.count(rpc) >= attempts)
 
 
 @pytest.fixture
@@ -330,26 +304,6 @@ async def test_unknown_project_and_message_raise_not_found(team: Team) -> None:
     with pytest.raises(am.NotFound) as not_received:
         await team.alice.mark_read(sent.message.id)
     assert not_received.value.reason == "MESSAGE_NOT_FOUND"
-
-
-@pytest.fixture
-async def hung_address() -> AsyncIterator[str]:
-    """Address of a listener that accepts TCP connections and never answers, like a hung host."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    listener = await asyncio.start_server(hold, "127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        listener.close()
-        for writer in held:
-            writer.close()
-            await writer.wait_closed()
-        await listener.wait_closed()
 
 
 async def test_deadline_exceeded_is_retried_for_reads_only(hung_address: str) -> None:

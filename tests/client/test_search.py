@@ -3,7 +3,6 @@ filter, paging to the end, typed errors with their reasons, and retries of these
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,6 +12,8 @@ import agentmail_client as am
 import grpc
 import grpc.aio
 import pytest
+
+from ._support import CountingInterceptor
 
 FAST_RETRY = am.RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
 
@@ -263,46 +264,6 @@ async def test_summarize_thread_errors_are_typed(team: Team) -> None:
     with pytest.raises(am.InvalidArgument) as negative:
         await team.bob.summarize_thread(sent.thread_id, recent_count=-1)
     assert [v.field for v in negative.value.field_violations] == ["recent_count"]
-
-
-class CountingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Records each attempt the client puts on the wire (gRPC's own hook, not a mock)."""
-
-    def __init__(self) -> None:
-        self.methods: list[str] = []
-
-    async def intercept_unary_unary(
-        self,
-        continuation: Callable[[Any, Any], Awaitable[Any]],
-        client_call_details: grpc.aio.ClientCallDetails,
-        request: Any,
-    ) -> Any:
-        method = client_call_details.method
-        self.methods.append(method.decode() if isinstance(method, bytes) else method)
-        return await continuation(client_call_details, request)
-
-    def count(self, rpc: str) -> int:
-        return sum(1 for method in self.methods if method.endswith("/" + rpc))
-
-
-@pytest.fixture
-async def hung_address() -> AsyncIterator[str]:
-    """Address of a listener that accepts TCP connections and never answers, like a hung host."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    listener = await asyncio.start_server(hold, "127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        listener.close()
-        for writer in held:
-            writer.close()
-            await writer.wait_closed()
-        await listener.wait_closed()
 
 
 async def test_search_and_summary_are_retried_as_reads(hung_address: str) -> None:

@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import importlib.util
 import pathlib
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,8 +21,6 @@ import grpc
 import grpc.aio
 import pytest
 from agentmail_client._subscribe import is_reconnectable
-from agentmail_server.app import AgentmailServer
-from agentmail_server.config import ServerConfig
 
 WAIT = 20.0
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "clients" / "examples" / "subscriber.py"
@@ -109,28 +106,6 @@ async def take(subscription: am.Subscription, count: int) -> list[am.InboxItem]:
 async def live(subscription: am.Subscription) -> None:
     async with asyncio.timeout(WAIT):
         await subscription.caught_up.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def server_on(data_dir: pathlib.Path, port: int) -> AsyncIterator[AgentmailServer]:
-    """A server on a fixed port (the shared ``start_server`` always picks port 0)."""
-    # No archive, as in the shared fixtures: these tests are not about it (tests/conftest.py).
-    config = ServerConfig(
-        listen=f"127.0.0.1:{port}", data_dir=data_dir, grace_seconds=1.0, archive=False
-    )
-    running = AgentmailServer(config)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 async def test_live_mail_arrives_through_the_subscription(pair: Pair) -> None:
@@ -242,6 +217,8 @@ async def test_a_saved_cursor_resumes_in_a_new_client_without_gap_or_duplicate(
 @pytest.mark.slow
 async def test_resume_after_a_server_restart_delivers_each_message_once_in_order(
     tmp_path: pathlib.Path,
+    server_on: Any,
+    free_port: Any,
 ) -> None:
     data_dir, port = tmp_path / "data", free_port()
     async with contextlib.AsyncExitStack() as outlives_the_servers:
@@ -271,7 +248,9 @@ async def test_resume_after_a_server_restart_delivers_each_message_once_in_order
     assert subscription.reconnects >= 1
 
 
-async def test_mail_replayed_after_a_reconnect_keeps_bcc_private(tmp_path: pathlib.Path) -> None:
+async def test_mail_replayed_after_a_reconnect_keeps_bcc_private(
+    tmp_path: pathlib.Path, server_on: Any, free_port: Any
+) -> None:
     data_dir, port = tmp_path / "data", free_port()
     readers = ("Bob", "Carol", "Dave")
     async with contextlib.AsyncExitStack() as outlives_the_servers:

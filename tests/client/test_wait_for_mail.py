@@ -13,15 +13,12 @@ import asyncio
 import contextlib
 import dataclasses
 import pathlib
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import agentmail_client as am
 import pytest
 from agentmail_client._subscribe import BUFFER_SIZE
-from agentmail_server.app import AgentmailServer
-from agentmail_server.config import ServerConfig
 
 WAIT = 20.0
 LONG = 3600.0  # a timeout no test may reach: returning "at once" means well within WAIT
@@ -293,26 +290,9 @@ async def test_an_unreachable_server_raises_unavailable_after_the_read_timeout(
             await c.wait_for_mail(0, reconnect=FAST)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def server_on(data_dir: pathlib.Path, port: int) -> AsyncIterator[AgentmailServer]:
-    """A server on a fixed port, so that a restarted one is found at the same address."""
-    config = ServerConfig(listen=f"127.0.0.1:{port}", data_dir=data_dir, grace_seconds=1.0)
-    running = AgentmailServer(config)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-async def test_a_server_restart_mid_wait_loses_nothing(tmp_path: pathlib.Path) -> None:
+async def test_a_server_restart_mid_wait_loses_nothing(
+    tmp_path: pathlib.Path, server_on: Any, free_port: Any
+) -> None:
     data_dir, port = tmp_path / "data", free_port()
     async with contextlib.AsyncExitStack() as outlives_the_servers:
         async with server_on(data_dir, port) as first:

@@ -12,17 +12,13 @@ import dataclasses
 import itertools
 import pathlib
 import signal
-import socket
 import sqlite3
-from collections.abc import AsyncIterator
 from typing import Any
 
 import agentmail_client as am
 import grpc
 from agentmail.v1 import mail_service_pb2
 from agentmail_server import cursor_key
-from agentmail_server.app import AgentmailServer
-from agentmail_server.config import ServerConfig
 from agentmail_server.domain import cursors
 from grpc_health.v1 import health_pb2
 
@@ -281,27 +277,9 @@ async def check_after_restart(
             assert seen == expected, name
 
 
-def free_port() -> int:
-    """A port free on 127.0.0.1 now (the restarted server must come back on the same one)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def server_on(data_dir: pathlib.Path, port: int) -> AsyncIterator[AgentmailServer]:
-    """A server on a fixed port (``start_server`` always picks port 0)."""
-    config = ServerConfig(listen=f"127.0.0.1:{port}", data_dir=data_dir, grace_seconds=1.0)
-    running = AgentmailServer(config)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-async def test_typed_client_resumes_from_the_final_frame(tmp_path: pathlib.Path) -> None:
+async def test_typed_client_resumes_from_the_final_frame(
+    tmp_path: pathlib.Path, server_on: Any, free_port: Any
+) -> None:
     # Mail the filter skips moves the stream's position without any item or heartbeat (those
     # come only after 15 s idle): only the final frame can tell the client where it got to.
     port, data_dir = free_port(), tmp_path / "data"
