@@ -162,11 +162,15 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             recorder = observer.recorder(method, rpc_type) if observer is not None else None
             streamed_requests = rpc_type in ("client_stream", "bidi_stream")
             if rpc_type in ("unary", "client_stream"):
-                wrapped = self._wrap_unary(method, behaviour, recorder, streamed_requests)
+                wrapped = self._wrap_call(
+                    method, behaviour, recorder, streamed_requests, counts_writes=False
+                )
             elif inspect.isasyncgenfunction(behaviour):
                 wrapped = self._wrap_stream(method, behaviour, recorder, streamed_requests)
             else:
-                wrapped = self._wrap_writer(method, behaviour, recorder, streamed_requests)
+                wrapped = self._wrap_call(
+                    method, behaviour, recorder, streamed_requests, counts_writes=True
+                )
             return make_handler(
                 wrapped,
                 request_deserializer=tolerant(handler.request_deserializer),
@@ -211,18 +215,26 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             raise malformed_error(request)
         return request
 
-    def _wrap_unary(
+    def _wrap_call(
         self,
         method: str,
         behaviour: Callable[..., Any],
         recorder: CallRecorder | None,
         streamed_requests: bool,
+        *,
+        counts_writes: bool,
     ) -> Callable[..., Any]:
-        async def unary(request: Any, context: Any) -> Any:
+        """A handler that returns once: a unary response, or (``counts_writes``) a streaming
+        handler that sends with ``context.write`` and returns nothing, each write counted."""
+
+        async def call_once(request: Any, context: Any) -> Any:
             call = _Call(context, recorder)
             try:
                 request = self._prepare(request, recorder, streamed_requests)
-                return await behaviour(request, context)
+                handed = context
+                if counts_writes and recorder is not None:
+                    handed = _CountingContext(context, recorder)
+                return await behaviour(request, handed)
             except aio.AbortError:
                 call.code = _code_of(context)
                 raise
@@ -234,35 +246,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             finally:
                 self._done(method, call, recorder)
 
-        return unary
-
-    def _wrap_writer(
-        self,
-        method: str,
-        behaviour: Callable[..., Any],
-        recorder: CallRecorder | None,
-        streamed_requests: bool,
-    ) -> Callable[..., Awaitable[None]]:
-        """A streaming handler that sends with ``context.write`` (a coroutine, no yields)."""
-
-        async def writer(request: Any, context: Any) -> None:
-            call = _Call(context, recorder)
-            try:
-                request = self._prepare(request, recorder, streamed_requests)
-                counted = _CountingContext(context, recorder) if recorder else context
-                await behaviour(request, counted)
-            except aio.AbortError:
-                call.code = _code_of(context)
-                raise
-            except asyncio.CancelledError:
-                call.code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as exc:
-                await self._fail(context, exc, method, call)
-            finally:
-                self._done(method, call, recorder)
-
-        return writer
+        return call_once
 
     def _wrap_stream(
         self,
