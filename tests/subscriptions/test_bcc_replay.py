@@ -36,19 +36,27 @@ def assert_private_view(reader: str, item: types_pb2.InboxItem) -> None:
         assert other.encode() not in wire, f"{other} leaked to {reader}"
 
 
-async def test_resuming_from_a_cursor_replays_each_readers_own_view(
-    mail_stub: Any, team: dict[str, Any], subscribe: Any, send: Any
-) -> None:
-    alice = team["Alice"]
+async def cursors_then_bcc_mail(
+    mail_stub: Any, team: dict[str, Any], subscribe: Any, send: Any, count: int
+) -> tuple[dict[str, str], list[Any]]:
+    """Each reader's tail cursor, then ``count`` messages from Alice to Bob, bcc Carol and
+    Dave, sent after those cursors."""
     starts = {}
     for reader in ("Bob", "Carol", "Dave"):
         async with subscribe(mail_stub, team[reader]) as stream:
             await stream.until_live()
             starts[reader] = stream.tail_cursor
     sent = [
-        await send(mail_stub, alice, to=["Bob"], bcc=["Carol", "Dave"], subject=f"s{n}")
-        for n in range(3)
+        await send(mail_stub, team["Alice"], to=["Bob"], bcc=["Carol", "Dave"], subject=f"s{n}")
+        for n in range(count)
     ]
+    return starts, sent
+
+
+async def test_resuming_from_a_cursor_replays_each_readers_own_view(
+    mail_stub: Any, team: dict[str, Any], subscribe: Any, send: Any
+) -> None:
+    starts, sent = await cursors_then_bcc_mail(mail_stub, team, subscribe, send, 3)
     assert all(sorted(m.bcc) == ["Carol", "Dave"] for m in sent), "the sender sees every name"
 
     for reader, cursor in starts.items():
@@ -62,16 +70,7 @@ async def test_resuming_from_a_cursor_replays_each_readers_own_view(
 async def test_reconnecting_mid_replay_resumes_with_each_readers_own_view(
     mail_stub: Any, team: dict[str, Any], subscribe: Any, send: Any
 ) -> None:
-    alice = team["Alice"]
-    starts = {}
-    for reader in ("Bob", "Carol", "Dave"):
-        async with subscribe(mail_stub, team[reader]) as stream:
-            await stream.until_live()
-            starts[reader] = stream.tail_cursor
-    sent = [
-        await send(mail_stub, alice, to=["Bob"], bcc=["Carol", "Dave"], subject=f"s{n}")
-        for n in range(4)
-    ]
+    starts, sent = await cursors_then_bcc_mail(mail_stub, team, subscribe, send, 4)
 
     for reader, cursor in starts.items():
         # Drop the stream after the first replayed item, then reconnect from its cursor.

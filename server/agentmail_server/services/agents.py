@@ -10,7 +10,7 @@ from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Registration
 from agentmail_server.domain.models import Agent, Identity, Project
 from agentmail_server.errors import NotFound, PermissionDenied, invalid
-from agentmail_server.services.auth import Authenticator, hash_token, new_token, parse_authorization
+from agentmail_server.services.auth import hash_token, new_token, parse_authorization
 from agentmail_server.services.cache import LruCache
 from agentmail_server.storage.ports import AgentWrites, MailReads
 
@@ -24,7 +24,6 @@ class AgentDirectory:
         self,
         writes: AgentWrites,
         queries: MailReads,
-        auth: Authenticator,
         cache_size: int,
         codec: CursorCodec,
         clock: Clock,
@@ -32,7 +31,6 @@ class AgentDirectory:
         self._writes = writes
         self._clock = clock
         self._queries = queries
-        self._auth = auth
         self._codec = codec
         # Projects are never renamed or deleted, so slug -> project can be cached for good.
         self.projects: LruCache[str, Project] = LruCache(cache_size)

@@ -52,7 +52,7 @@ def build_services(
     resolver = RecipientResolver(reads, config.cache_size)
     return Services(
         auth=auth,
-        directory=AgentDirectory(storage.agents, reads, auth, config.cache_size, codec, clock),
+        directory=AgentDirectory(storage.agents, reads, config.cache_size, codec, clock),
         resolver=resolver,
         mailer=Mailer(storage.mail, reads, resolver, codec, clock),
         streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec, clock),
