@@ -150,13 +150,7 @@ class Queries:
             )
         where = ["d.agent_id = ?"]
         params: list[Any] = [agent_id]
-        if flt.unread_only:
-            where.append("d.read_at IS NULL")
-        if flt.urgent_only:
-            where.append("d.importance >= 3")
-        if flt.topic:
-            where.append("d.topic = ?")
-            params.append(flt.topic)
+        _delivery_filters(where, params, flt)
         where, params = _bounds(where, params, "d.message_id", after_id, before_id)
         order = "DESC" if newest_first else "ASC"
         deliveries = await self._pool.fetchall(
@@ -182,13 +176,7 @@ class Queries:
         # deliveries by primary key, instead of keeping a thread index on every delivery.
         where = ["m.thread_id = ?", "m.project_id = (SELECT project_id FROM agents WHERE id = ?)"]
         params: list[Any] = [flt.thread_id, agent_id]
-        if flt.unread_only:
-            where.append("d.read_at IS NULL")
-        if flt.urgent_only:
-            where.append("d.importance >= 3")
-        if flt.topic:
-            where.append("d.topic = ?")
-            params.append(flt.topic)
+        _delivery_filters(where, params, flt)
         where, params = _bounds(where, params, "m.id", after_id, before_id)
         order = "DESC" if newest_first else "ASC"
         rows = await self._pool.fetchall(
@@ -253,6 +241,18 @@ class Queries:
             (message_from_row(row), delivery_from_row(row, 15) if row[15] is not None else None)
             for row in rows
         ]
+
+
+def _delivery_filters(where: list[str], params: list[Any], flt: InboxFilter) -> None:
+    """The unread, urgent and topic clauses on the caller's deliveries (alias ``d``), which the
+    plain and the thread inbox queries share."""
+    if flt.unread_only:
+        where.append("d.read_at IS NULL")
+    if flt.urgent_only:
+        where.append("d.importance >= 3")
+    if flt.topic:
+        where.append("d.topic = ?")
+        params.append(flt.topic)
 
 
 def _bounds(
