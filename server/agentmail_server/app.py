@@ -79,6 +79,8 @@ class AgentmailServer:
         self._retention_batch = retention_batch
         self._lock = DataFolderLock(config.data_dir)
         self._storage: Storage | None = None
+        # The use cases (None until started); tests reach the presence flusher through it.
+        self.services: Services | None = None
         self._endpoint: GrpcEndpoint | None = None
         self._exporter: MetricsExporter | None = None
 
@@ -117,7 +119,9 @@ class AgentmailServer:
                 ) from exc
             storage.feed.subscribe(self.archive.notify)
         storage.feed.subscribe(self.hub.publish)
-        services = build_services(storage, self.hub, config, CursorCodec(key), self.clock)
+        self.services = services = build_services(
+            storage, self.hub, config, CursorCodec(key), self.clock
+        )
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
         self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)
@@ -127,6 +131,7 @@ class AgentmailServer:
         if rpc_metrics is not None:
             self._start_metrics(rpc_metrics, [b.descriptor for b in bindings], services)
         await endpoint.start()
+        services.presence.start()
         if config.retention_days:
             self.retention = RetentionService(
                 storage.retention,
@@ -182,6 +187,9 @@ class AgentmailServer:
             self._exporter = None
         if self.retention is not None:
             await self.retention.stop()  # before the storage closes under its purge
+        if self.services is not None:
+            # After the last call, before the storage closes: the final stamps are written.
+            await self.services.presence.stop()
         storage, self._storage = self._storage, None
         if storage is not None:
             stats = storage.writer_stats()

@@ -19,6 +19,7 @@ from typing import Literal
 from agentmail_server.config_file import read_config_file
 
 SyncMode = Literal["full", "normal"]
+ContactPolicyName = Literal["open", "auto", "contacts_only", "block_all"]
 # The levels --log-level accepts (case-insensitive).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -141,6 +142,34 @@ SETTINGS: tuple[Setting, ...] = (
         "Purge mail (messages, deliveries, idempotency keys, search entries) older than this "
         "many days, in the background; 0 keeps everything. The git archive keeps its history.",
     ),
+    Setting(
+        "default_contact_policy",
+        "auto",
+        "Contact policy of agents that set none: 'open', 'auto' (mail within the auto window "
+        "or an approved contact), 'contacts_only' or 'block_all'.",
+    ),
+    Setting(
+        "contact_auto_window_seconds",
+        "86400",
+        "How recent an exchange of mail between two agents must be for the 'auto' policy to "
+        "let them write to each other without an approved contact.",
+    ),
+    Setting(
+        "broadcast_idle_seconds",
+        "604800",
+        "A broadcast skips agents with no authenticated call for this long (and says so); "
+        "0 never skips idle agents.",
+    ),
+    Setting(
+        "auto_retire_idle_seconds",
+        "0",
+        "Retire agents with no authenticated call for this long, in the background; 0 never.",
+    ),
+    Setting(
+        "presence_flush_seconds",
+        "5",
+        "How often agents' last-active times, kept in memory, are written (one write for all).",
+    ),
 )
 
 
@@ -176,6 +205,11 @@ class ServerConfig:
     archive_max_batch: int = 2000
     archive_interval_seconds: float = 1.0
     retention_days: int = 0
+    default_contact_policy: ContactPolicyName = "auto"
+    contact_auto_window_seconds: int = 86400
+    broadcast_idle_seconds: int = 7 * 86400
+    auto_retire_idle_seconds: int = 0
+    presence_flush_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -207,6 +241,20 @@ class ServerConfig:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
         if self.retention_days < 0:
             raise ValueError("retention_days must be >= 0 (0 turns retention off)")
+        if self.default_contact_policy not in ("open", "auto", "contacts_only", "block_all"):
+            raise ValueError(
+                "default_contact_policy must be 'open', 'auto', 'contacts_only' or 'block_all',"
+                f" got {self.default_contact_policy!r}"
+            )
+        for name in (
+            "contact_auto_window_seconds",
+            "broadcast_idle_seconds",
+            "auto_retire_idle_seconds",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.presence_flush_seconds <= 0:
+            raise ValueError("presence_flush_seconds must be > 0")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
         if self.log_level.strip().upper() not in LOG_LEVELS:

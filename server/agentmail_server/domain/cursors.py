@@ -53,6 +53,7 @@ OUTBOX = "ob"
 THREAD = "th"
 PROJECTS = "pr"
 AGENTS = "ag"
+CONTACTS = "ct"
 SEARCH_RELEVANCE = "sr"
 SEARCH_NEWEST = "sn"
 

@@ -45,6 +45,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         return mail_service_pb2.SendMessageResponse(
             message=convert.message_pb(sent.message, caller.project_slug),
             deduplicated=sent.deduplicated,
+            skipped=[convert.skipped_pb(skipped) for skipped in sent.skipped],
         )
 
     async def ReplyMessage(

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from agentmail_server.domain import cursors, limits
 from agentmail_server.domain.clock import Clock
+from agentmail_server.domain.contacts import SendRules
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.filters import InboxFilter
@@ -69,8 +70,11 @@ class Mailer:
         resolver: RecipientResolver,
         codec: CursorCodec,
         clock: Clock,
+        rules: SendRules | None = None,
     ) -> None:
         self._writes = writes
+        # Every send is judged by these contact rules in the storing transaction.
+        self._rules = SendRules() if rules is None else rules
         self._clock = clock
         self._queries = queries
         self._resolver = resolver
@@ -105,7 +109,7 @@ class Mailer:
             )
         # A broadcast's audience changes as agents register: its retry must still match.
         digest = _content_digest(compose, () if broadcast else recipients, broadcast, None)
-        return await self._commit(caller, compose, recipients, digest)
+        return await self._commit(caller, compose, recipients, digest, broadcast=broadcast)
 
     async def _broadcast_recipients(self, caller: Identity) -> tuple[Recipient, ...]:
         targets = await self._queries.broadcast_targets(
@@ -123,7 +127,13 @@ class Mailer:
         return tuple(Recipient(agent_id, name, RecipientKind.TO) for agent_id, name in targets)
 
     async def _commit(
-        self, caller: Identity, compose: Compose, recipients: tuple[Recipient, ...], digest: str
+        self,
+        caller: Identity,
+        compose: Compose,
+        recipients: tuple[Recipient, ...],
+        digest: str,
+        *,
+        broadcast: bool = False,
     ) -> Sent:
         draft = Draft(
             project_id=caller.project_id,
@@ -138,6 +148,8 @@ class Mailer:
             topic=compose.topic,
             idempotency_key=compose.idempotency_key,
             idempotency_digest=digest if compose.idempotency_key else "",
+            rules=self._rules,
+            broadcast=broadcast,
         )
         return await self._writes.insert_message(draft, self._clock.now_micros())
 

@@ -30,13 +30,24 @@ Design notes (why the tables look like this):
   with, so that reusing a key for different content fails instead of returning the first
   message. Keys stored before version 5 have no digest (NULL) and keep the old rule (any
   repeat within the window returns the original) until they expire, at most 24 hours later.
+- Version 8 (6 and 7 belong to other branches; empty here until they merge) adds presence,
+  lifecycle and contact policies. ``agents.contact_policy`` is NULL until the agent sets one:
+  such agents follow the server's ``default_contact_policy``. ``last_active_at`` is written in
+  batches by the presence flusher (never per call) and is NULL until the first flush (readers
+  fall back to ``created_at``). ``agent_capabilities`` repeats each agent's capabilities, keyed
+  for the ListAgents filter, so that filter is an index seek. ``contacts`` holds directed links
+  (requester -> target), one per pair. ``contact_exchanges`` keeps, per unordered pair of
+  agents, when mail last passed between them: the AUTO policy's "exchanged mail within the
+  window" is then one primary-key seek per recipient instead of a scan of the sender's mail.
+  Each send upserts it for its (sender, recipient) pairs in the same transaction; version 8
+  fills it from the mail already stored.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 8
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -127,6 +138,49 @@ _MIGRATIONS: dict[int, str] = {
     """,
     5: """
     ALTER TABLE idempotency_keys ADD COLUMN digest TEXT;
+    """,
+    # Placeholders: 6 (agent events) and 7 (reservations) land from other branches.
+    6: "",
+    7: "",
+    8: """
+    ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT '';
+    ALTER TABLE agents ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';
+    ALTER TABLE agents ADD COLUMN last_active_at INTEGER;
+    ALTER TABLE agents ADD COLUMN retired_at INTEGER;
+    ALTER TABLE agents ADD COLUMN contact_policy INTEGER;
+    CREATE TABLE agent_capabilities (
+        project_id INTEGER NOT NULL,
+        capability_key TEXT NOT NULL,
+        agent_id INTEGER NOT NULL,
+        PRIMARY KEY (project_id, capability_key, agent_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX agent_capabilities_by_agent ON agent_capabilities (agent_id);
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        from_agent INTEGER NOT NULL,
+        to_agent INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (project_id, from_agent, to_agent)
+    );
+    CREATE INDEX contacts_by_target ON contacts (to_agent, id);
+    CREATE INDEX contacts_by_requester ON contacts (from_agent, id);
+    CREATE TABLE contact_exchanges (
+        agent_low INTEGER NOT NULL,
+        agent_high INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        PRIMARY KEY (agent_low, agent_high)
+    ) WITHOUT ROWID;
+    CREATE INDEX contact_exchanges_by_high ON contact_exchanges (agent_high, agent_low);
+    INSERT INTO contact_exchanges (agent_low, agent_high, last_at)
+        SELECT min(m.sender_id, d.agent_id), max(m.sender_id, d.agent_id), max(m.created_at)
+        FROM messages m JOIN deliveries d ON d.message_id = m.id
+        WHERE d.agent_id <> m.sender_id
+        GROUP BY 1, 2;
     """,
 }
 
