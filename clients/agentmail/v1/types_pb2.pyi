@@ -106,8 +106,12 @@ class _ContactPolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Contact
     CONTACT_POLICY_OPEN: _ContactPolicy.ValueType  # 1
     """Anyone in the project may send."""
     CONTACT_POLICY_AUTO: _ContactPolicy.ValueType  # 2
-    """Senders that exchanged mail with the agent (either direction) within the server's
-    auto-contact window, and approved contacts (either direction); others get CONTACT_REQUIRED.
+    """The default. Senders that exchanged mail with the agent (either direction) within the
+    server's auto-contact window, approved contacts (either direction), and a first contact: a
+    sender no link joins to the agent in either direction. A first contact is delivered and
+    opens an approved link from the sender (reason "first contact", the approval's default
+    lifetime of 30 days) that the agent sees in ListContacts and may block. Others (an expired
+    approval and no recent mail, an unanswered request) get CONTACT_REQUIRED.
     """
     CONTACT_POLICY_CONTACTS_ONLY: _ContactPolicy.ValueType  # 3
     """Approved, unexpired contacts only (either direction); others get CONTACT_REQUIRED."""
@@ -127,8 +131,12 @@ CONTACT_POLICY_UNSPECIFIED: ContactPolicy.ValueType  # 0
 CONTACT_POLICY_OPEN: ContactPolicy.ValueType  # 1
 """Anyone in the project may send."""
 CONTACT_POLICY_AUTO: ContactPolicy.ValueType  # 2
-"""Senders that exchanged mail with the agent (either direction) within the server's
-auto-contact window, and approved contacts (either direction); others get CONTACT_REQUIRED.
+"""The default. Senders that exchanged mail with the agent (either direction) within the
+server's auto-contact window, approved contacts (either direction), and a first contact: a
+sender no link joins to the agent in either direction. A first contact is delivered and
+opens an approved link from the sender (reason "first contact", the approval's default
+lifetime of 30 days) that the agent sees in ListContacts and may block. Others (an expired
+approval and no recent mail, an unanswered request) get CONTACT_REQUIRED.
 """
 CONTACT_POLICY_CONTACTS_ONLY: ContactPolicy.ValueType  # 3
 """Approved, unexpired contacts only (either direction); others get CONTACT_REQUIRED."""

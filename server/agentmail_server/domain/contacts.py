@@ -11,9 +11,18 @@ wins:
 3. A link the recipient blocked refuses (CONTACT_BLOCKED) under every policy: a block is an
    explicit answer to this sender and outranks a general policy such as OPEN.
 4. The recipient's policy: OPEN allows; BLOCK_ALL refuses (CONTACT_BLOCKED); AUTO allows when
-   mail passed between the two (either direction) within the auto window, or when an approved,
-   unexpired link joins them; CONTACTS_ONLY allows only that approved link; else
-   CONTACT_REQUIRED.
+   mail passed between the two (either direction) within the auto window, when an approved,
+   unexpired link joins them, or on a first contact (below); CONTACTS_ONLY allows only that
+   approved link; else CONTACT_REQUIRED.
+
+A **first contact** under AUTO is a send between two agents of the project that no link joins
+in either direction (never requested, approved, blocked or auto-approved). It is delivered and
+opens an approved link from the sender to the recipient, with the approval's default lifetime
+and the reason ``first contact``: the peers' "auto handshake" on send, made visible (the
+recipient sees it in ListContacts and can block the sender at any time). This is how a fleet of
+freshly registered agents coordinates under the default policy without a handshake per pair,
+while AUTO still refuses what the issue says it refuses: a pair whose approval expired and whose
+mail went quiet longer than the window, a pending request not yet answered, a block.
 
 Approved links count in either direction: one agent asked and the other approved, so both
 consented to talk (the issue's "approved contacts" are mutual). Importance and ack_required are
@@ -30,6 +39,8 @@ CONTACT_BLOCKED = "CONTACT_BLOCKED"
 AGENT_RETIRED = "AGENT_RETIRED"
 # A broadcast also skips agents with no activity within the broadcast idle time.
 IDLE = "IDLE"
+# The reason recorded on the link a first contact opens.
+FIRST_CONTACT_REASON = "first contact"
 
 MAX_CONTACT_REASON_CHARS = 500
 DEFAULT_REQUEST_TTL_SECONDS = 7 * 24 * 3600
@@ -103,11 +114,13 @@ class SendRules:
         default_policy: the policy of agents that never set one.
         auto_window_micros: how recent an exchange of mail must be for AUTO to allow.
         broadcast_idle_micros: a broadcast skips agents idle longer than this; 0 never.
+        first_contact_micros: how long the link a first contact opens stays approved.
     """
 
     default_policy: ContactPolicy = ContactPolicy.AUTO
     auto_window_micros: int = 86400 * 1_000_000
     broadcast_idle_micros: int = 0
+    first_contact_micros: int = DEFAULT_APPROVAL_TTL_SECONDS * 1_000_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -122,6 +135,17 @@ class RecipientFacts:
     blocked_sender: bool = False
     approved_link: bool = False
     recent_exchange: bool = False
+    # No link joins the two in either direction (whatever its state).
+    unlinked: bool = False
+
+
+def opens_first_contact(facts: RecipientFacts) -> bool:
+    """Whether delivering to this recipient is a first contact (and opens a link)."""
+    return (
+        facts.unlinked
+        and facts.policy is ContactPolicy.AUTO
+        and refusal(dataclasses.replace(facts, unlinked=False)) == CONTACT_REQUIRED
+    )
 
 
 def refusal(facts: RecipientFacts) -> str | None:
@@ -138,7 +162,7 @@ def refusal(facts: RecipientFacts) -> str | None:
         return CONTACT_BLOCKED
     if facts.approved_link:
         return None
-    if facts.policy is ContactPolicy.AUTO and facts.recent_exchange:
+    if facts.policy is ContactPolicy.AUTO and (facts.recent_exchange or facts.unlinked):
         return None
     return CONTACT_REQUIRED
 

@@ -63,11 +63,12 @@ def admit(
     in_thread = _thread_speakers(conn, draft, others) if draft.thread_id and others else set()
     peers = reservation_peers(conn, draft.project_id, sender, others) if others else set()
     open_question = [i for i in others if i not in in_thread and i not in peers]
-    blocked, approved = _links(conn, sender, open_question, now)
+    blocked, approved, linked = _links(conn, sender, open_question, now)
     recent = _recent(conn, sender, open_question, now - rules.auto_window_micros)
     idle_before = now - rules.broadcast_idle_micros if rules.broadcast_idle_micros else None
     admitted: list[Recipient] = []
     refused: list[Skipped] = []
+    first_contacts: list[int] = []
     for recipient in draft.recipients:
         retired_at, stored_policy, last_active = states[recipient.agent_id]
         policy = rules.default_policy if stored_policy is None else ContactPolicy(stored_policy)
@@ -81,17 +82,44 @@ def admit(
             blocked_sender=agent_id in blocked,
             approved_link=agent_id in approved,
             recent_exchange=agent_id in recent,
+            unlinked=agent_id in open_question and agent_id not in linked,
         )
         reason = contacts.refusal(facts)
         if reason is None and draft.broadcast and idle_before is not None:
             reason = contacts.IDLE if last_active < idle_before else None
         if reason is None:
             admitted.append(recipient)
+            if contacts.opens_first_contact(facts):
+                first_contacts.append(agent_id)
         else:
             refused.append(Skipped(agent_id, recipient.name, reason))
     if refused and not draft.broadcast:
         raise _refusal_error(draft.sender_name, refused)
+    _open_links(conn, draft, first_contacts, now + rules.first_contact_micros, now)
     return tuple(admitted), tuple(refused)
+
+
+def _open_links(
+    conn: sqlite3.Connection, draft: Draft, targets: list[int], expires_at: int, now: int
+) -> None:
+    """Record first contacts as approved links from the sender (see domain.contacts)."""
+    conn.executemany(
+        "INSERT INTO contacts (project_id, from_agent, to_agent, state, reason, expires_at,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                draft.project_id,
+                draft.sender_id,
+                target,
+                int(ContactState.APPROVED),
+                contacts.FIRST_CONTACT_REASON,
+                expires_at,
+                now,
+                now,
+            )
+            for target in targets
+        ],
+    )
 
 
 def record_exchanges(
@@ -134,10 +162,12 @@ def _thread_speakers(conn: sqlite3.Connection, draft: Draft, candidates: list[in
 
 def _links(
     conn: sqlite3.Connection, sender: int, candidates: list[int], now: int
-) -> tuple[set[int], set[int]]:
-    """(candidates that blocked the sender, candidates joined to it by a live approval)."""
+) -> tuple[set[int], set[int], set[int]]:
+    """(candidates that blocked the sender, candidates joined to it by a live approval,
+    candidates joined to it by any link at all)."""
     if not candidates:
-        return set(), set()
+        return set(), set(), set()
+    linked: set[int] = set()
     marks = ",".join("?" * len(candidates))
     blocked: set[int] = set()
     approved: set[int] = set()
@@ -152,14 +182,16 @@ def _links(
         (sender, *candidates),
     )
     for other, state, expires_at in outgoing:
+        linked.add(other)
         if state == ContactState.BLOCKED:
             blocked.add(other)  # the recipient blocked this sender's request
         elif state == ContactState.APPROVED and (expires_at is None or expires_at > now):
             approved.add(other)
     for other, state, expires_at in incoming:
+        linked.add(other)
         if state == ContactState.APPROVED and (expires_at is None or expires_at > now):
             approved.add(other)
-    return blocked, approved
+    return blocked, approved, linked
 
 
 def _recent(conn: sqlite3.Connection, sender: int, candidates: list[int], since: int) -> set[int]:
