@@ -17,6 +17,13 @@ Example::
 
 from ._client import AgentmailClient
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._contact_models import (
+    Contact,
+    ContactPolicy,
+    ContactState,
+    RequestContactResult,
+    SkippedRecipient,
+)
 from ._errors import (
     AgentmailError,
     AlreadyExists,
@@ -60,6 +67,9 @@ __all__ = [
     "AgentmailError",
     "AlreadyExists",
     "ChannelConfig",
+    "Contact",
+    "ContactPolicy",
+    "ContactState",
     "DeadlineExceeded",
     "DeliveryState",
     "EnsureProjectResult",
@@ -79,6 +89,7 @@ __all__ = [
     "RecipientKind",
     "ReconnectPolicy",
     "RegisterAgentResult",
+    "RequestContactResult",
     "ResourceExhausted",
     "RetryPolicy",
     "SearchHit",
@@ -86,6 +97,7 @@ __all__ = [
     "SearchScope",
     "SendMessageResult",
     "ServerError",
+    "SkippedRecipient",
     "Subscription",
     "ThreadSummary",
     "Timeouts",

@@ -163,6 +163,9 @@ async def _issued_tokens(
     listed = await agents.ListAgents(
         agent_service_pb2.ListAgentsRequest(project=project, page_size=1)
     )
+    contacts = await agents.ListContacts(
+        agent_service_pb2.ListContactsRequest(page_size=1), metadata=auth
+    )
     issued = [
         inbox.next_page_token,
         *(item.cursor for item in inbox.items),
@@ -173,5 +176,6 @@ async def _issued_tokens(
         newest_found.next_page_token,
         projects.next_page_token,
         listed.next_page_token,
+        contacts.next_page_token,
     ]
     return [value for value in issued if value]
