@@ -47,7 +47,9 @@ def purge_batch(conn: sqlite3.Connection, before: int, limit: int) -> Purged:
     if count == 0:
         return Purged()
     conn.execute(
-        "INSERT INTO sequences (name, value) SELECT 'messages', max(id) FROM messages"
+        "INSERT INTO sequences (name, value) SELECT 'messages', max("
+        "(SELECT coalesce(max(id), 0) FROM messages),"
+        " (SELECT coalesce(max(position), 0) FROM notices))"
         " WHERE true ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)"
     )
     deliveries = conn.execute(f"DELETE FROM deliveries WHERE {_DELIVERIES_WHERE}", (first, last))
@@ -55,10 +57,17 @@ def purge_batch(conn: sqlite3.Connection, before: int, limit: int) -> Purged:
         "DELETE FROM idempotency_keys WHERE message_id BETWEEN ? AND ?", (first, last)
     )
     conn.execute("DELETE FROM messages WHERE id BETWEEN ? AND ?", (first, last))
+    # Notices go with the mail around them: those positioned within the purged run that are
+    # old enough (a seek on the position index). Positions interleave with message ids, so a
+    # notice newer than every remaining message waits until newer mail is purged.
+    notices = conn.execute(
+        "DELETE FROM notices WHERE position <= ? AND created_at < ?", (last, before)
+    )
     return Purged(
         messages=count,
         deliveries=deliveries.rowcount,
         idempotency_keys=keys.rowcount,
+        notices=notices.rowcount,
         first_id=first,
         last_id=last,
         more=count == limit,
@@ -76,4 +85,7 @@ def count_purgeable(conn: sqlite3.Connection, before: int) -> Purged:
     (keys,) = conn.execute(
         "SELECT count(*) FROM idempotency_keys WHERE message_id BETWEEN ? AND ?", (first, last)
     ).fetchone()
-    return Purged(count, deliveries, keys, first, last, more=False)
+    (notices,) = conn.execute(
+        "SELECT count(*) FROM notices WHERE position <= ? AND created_at < ?", (last, before)
+    ).fetchone()
+    return Purged(count, deliveries, keys, first, last, more=False, notices=notices)
