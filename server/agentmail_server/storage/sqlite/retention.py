@@ -16,6 +16,14 @@ import sqlite3
 from agentmail_server.domain.retention import Purged
 
 _OLDEST = "SELECT id, created_at FROM messages ORDER BY id LIMIT ?"
+# Old notices positioned before the oldest message that stays (or ``?`` in a dry run).
+_OLD_NOTICES = (
+    "position < coalesce((SELECT min(id) FROM messages WHERE id > ?), 1 << 62) AND created_at < ?"
+)
+_PURGE_NOTICES = (
+    "DELETE FROM notices WHERE position"
+    " < coalesce((SELECT min(id) FROM messages), 1 << 62) AND created_at < ?"
+)
 _DELIVERIES_WHERE = "agent_id IN (SELECT id FROM agents) AND message_id BETWEEN ? AND ?"
 
 
@@ -57,12 +65,10 @@ def purge_batch(conn: sqlite3.Connection, before: int, limit: int) -> Purged:
         "DELETE FROM idempotency_keys WHERE message_id BETWEEN ? AND ?", (first, last)
     )
     conn.execute("DELETE FROM messages WHERE id BETWEEN ? AND ?", (first, last))
-    # Notices go with the mail around them: those positioned within the purged run that are
-    # old enough (a seek on the position index). Positions interleave with message ids, so a
-    # notice newer than every remaining message waits until newer mail is purged.
-    notices = conn.execute(
-        "DELETE FROM notices WHERE position <= ? AND created_at < ?", (last, before)
-    )
+    # Notices go with the mail around them: the old enough ones positioned before the oldest
+    # message left (a range on the position index). A notice positioned after a message that
+    # stays waits for it, so the oldest message left still bounds what a cursor can skip.
+    notices = conn.execute(_PURGE_NOTICES, (before,))
     return Purged(
         messages=count,
         deliveries=deliveries.rowcount,
@@ -86,6 +92,6 @@ def count_purgeable(conn: sqlite3.Connection, before: int) -> Purged:
         "SELECT count(*) FROM idempotency_keys WHERE message_id BETWEEN ? AND ?", (first, last)
     ).fetchone()
     (notices,) = conn.execute(
-        "SELECT count(*) FROM notices WHERE position <= ? AND created_at < ?", (last, before)
+        f"SELECT count(*) FROM notices WHERE {_OLD_NOTICES}", (last, before)
     ).fetchone()
     return Purged(count, deliveries, keys, first, last, more=False, notices=notices)
