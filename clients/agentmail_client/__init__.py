@@ -41,6 +41,14 @@ from ._errors import (
     error_class_for,
     error_from_rpc,
 )
+from ._events import (
+    AcknowledgementEvent,
+    AgentEvent,
+    ContactEvent,
+    ContactEventKind,
+    ReservationEvent,
+    ReservationEventKind,
+)
 from ._models import (
     Agent,
     DeliveryState,
@@ -61,13 +69,17 @@ from ._subscribe import Subscription
 from ._wait import WaitForMailResult
 
 __all__ = [
+    "AcknowledgementEvent",
     "ActionItem",
     "Agent",
+    "AgentEvent",
     "AgentmailClient",
     "AgentmailError",
     "AlreadyExists",
     "ChannelConfig",
     "Contact",
+    "ContactEvent",
+    "ContactEventKind",
     "ContactPolicy",
     "ContactState",
     "DeadlineExceeded",
@@ -90,6 +102,8 @@ __all__ = [
     "ReconnectPolicy",
     "RegisterAgentResult",
     "RequestContactResult",
+    "ReservationEvent",
+    "ReservationEventKind",
     "ResourceExhausted",
     "RetryPolicy",
     "SearchHit",

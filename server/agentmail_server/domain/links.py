@@ -6,6 +6,7 @@ import dataclasses
 
 from agentmail_server.domain.contacts import ContactLink
 from agentmail_server.domain.drafts import Sent
+from agentmail_server.domain.notices import Notice
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,8 +37,18 @@ class ContactResponse:
 @dataclasses.dataclass(frozen=True, slots=True)
 class RequestOutcome:
     """The requester's link after RequestContact; ``sent`` is the message that told the target
-    (None when it was not told again: a refreshed, approved or blocked link)."""
+    and ``notices`` its REQUESTED event (None and empty when it was not told again: a
+    refreshed, approved or blocked link)."""
 
     link: ContactLink
     notified: bool
     sent: Sent | None
+    notices: tuple[Notice, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResponseOutcome:
+    """The link after RespondContact and the APPROVED or BLOCKED event told to the requester."""
+
+    link: ContactLink
+    notices: tuple[Notice, ...]

@@ -121,7 +121,8 @@ class ContactBook:
             approve=approve,
             ttl_micros=ttl * 1_000_000,
         )
-        return await self._writes.respond_contact(response, self._clock.now_micros())
+        outcome = await self._writes.respond_contact(response, self._clock.now_micros())
+        return outcome.link
 
     async def list(self, caller: Identity, page_size: int, page_token: str) -> ContactPage:
         """A page of the caller's links (both directions), oldest first."""

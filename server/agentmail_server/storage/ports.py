@@ -13,7 +13,9 @@ backend proves them by passing it):
    a message that a crash could take back.
 2. **Gap-free, commit-ordered ids.** Message ids grow in commit order: once a reader has seen
    message N, no message with an id below N can commit later. Cursors and keyset pages rely
-   on it ("a reader never sees id N+1 committed before N").
+   on it ("a reader never sees id N+1 committed before N"). Notices (coordination events for
+   one agent) take their positions from the same sequence, under the same rule, so one cursor
+   orders an agent's mail and notices together; ids may therefore skip numbers.
 3. **Read your writes.** A read started after a write's awaiter resumed sees that write.
 4. **One feed, in order, once.** Each committed transaction that changed something is
    published exactly once, in commit order, on the event loop, as one
@@ -58,7 +60,12 @@ from agentmail_server.domain.contacts import ContactLink, ContactPolicy
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.events import Commit
 from agentmail_server.domain.filters import AgentFilter, Hit, InboxFilter, SearchFilter
-from agentmail_server.domain.links import ContactRequest, ContactResponse, RequestOutcome
+from agentmail_server.domain.links import (
+    ContactRequest,
+    ContactResponse,
+    RequestOutcome,
+    ResponseOutcome,
+)
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -68,6 +75,7 @@ from agentmail_server.domain.models import (
     Message,
     Project,
 )
+from agentmail_server.domain.notices import Notice
 from agentmail_server.domain.retention import Purged
 from agentmail_server.errors import Unavailable
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
@@ -159,8 +167,9 @@ class ContactWrites(Protocol):
     async def request_contact(
         self, request: ContactRequest, default_policy: ContactPolicy, now: int
     ) -> RequestOutcome:
-        """Open or refresh the pending link and, when new or lapsed, store the message that
-        tells the target, in one transaction (published on the feed like any message).
+        """Open or refresh the pending link and, when new or lapsed, store the message and the
+        REQUESTED contact notice that tell the target, in one transaction (both published on
+        the feed).
 
         Raises:
             PermissionDenied: AGENT_RETIRED or CONTACT_BLOCKED (the target blocks everyone,
@@ -168,8 +177,9 @@ class ContactWrites(Protocol):
         """
         ...
 
-    async def respond_contact(self, response: ContactResponse, now: int) -> ContactLink:
-        """Approve or block the link from the requester to the responder (creating it)."""
+    async def respond_contact(self, response: ContactResponse, now: int) -> ResponseOutcome:
+        """Approve or block the link from the requester to the responder (creating it), and
+        leave the requester an APPROVED or BLOCKED contact notice, in one transaction."""
         ...
 
 
@@ -246,7 +256,12 @@ class MailReads(Protocol):
         ...
 
     async def inbox_tail(self, agent_id: int) -> int:
-        """The newest message id in the agent's inbox (0 when empty)."""
+        """The newest position in the agent's inbox stream, a message id or a notice's
+        position (0 when empty)."""
+        ...
+
+    async def notices(self, agent_id: int, after: int, limit: int) -> list[Notice]:
+        """The agent's notices after position ``after``, oldest first."""
         ...
 
     async def message_for(

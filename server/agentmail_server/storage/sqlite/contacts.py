@@ -9,10 +9,17 @@ from typing import Any
 
 from agentmail_server.domain.contacts import ContactLink, ContactPolicy, ContactState
 from agentmail_server.domain.drafts import Draft
-from agentmail_server.domain.links import ContactRequest, ContactResponse, RequestOutcome
+from agentmail_server.domain.links import (
+    ContactRequest,
+    ContactResponse,
+    RequestOutcome,
+    ResponseOutcome,
+)
 from agentmail_server.domain.models import Agent, Importance, Recipient, RecipientKind
+from agentmail_server.domain.notices import ContactNotice, ContactNoticeKind
 from agentmail_server.errors import PermissionDenied
 from agentmail_server.storage.sqlite import writes
+from agentmail_server.storage.sqlite.notices import append_notice
 
 LINK_COLUMNS = (
     "c.id, c.project_id, c.from_agent, f.name, c.to_agent, t.name, c.state, c.reason,"
@@ -91,15 +98,32 @@ def request_contact(
             now,
         ),
     )
-    sent = writes.insert_message(conn, _introduction(request), now) if notify else None
     link = _link(conn, request.from_id, request.to_id)
     assert link is not None
-    return RequestOutcome(link, notified=notify, sent=sent)
+    if not notify:
+        return RequestOutcome(link, notified=False, sent=None)
+    sent = writes.insert_message(conn, _introduction(request), now)
+    notice = append_notice(
+        conn,
+        request.to_id,
+        ContactNotice(
+            kind=ContactNoticeKind.REQUESTED,
+            from_agent=request.from_name,
+            to_agent=request.to_name,
+            reason=link.reason,
+            expires_at=link.expires_at,
+        ),
+        now,
+    )
+    return RequestOutcome(link, notified=True, sent=sent, notices=(notice,))
 
 
-def respond_contact(conn: sqlite3.Connection, response: ContactResponse, now: int) -> ContactLink:
+def respond_contact(
+    conn: sqlite3.Connection, response: ContactResponse, now: int
+) -> ResponseOutcome:
     """Approve (until an expiry) or block the requester's link to the responder; the link is
-    created when there was no request (an answer given in advance)."""
+    created when there was no request (an answer given in advance). The requester is told by
+    a contact event."""
     state = ContactState.APPROVED if response.approve else ContactState.BLOCKED
     expires_at = now + response.ttl_micros if response.approve else None
     conn.execute(
@@ -119,7 +143,20 @@ def respond_contact(conn: sqlite3.Connection, response: ContactResponse, now: in
     )
     link = _link(conn, response.from_id, response.to_id)
     assert link is not None
-    return link
+    kind = ContactNoticeKind.APPROVED if response.approve else ContactNoticeKind.BLOCKED
+    notice = append_notice(
+        conn,
+        response.from_id,
+        ContactNotice(
+            kind=kind,
+            from_agent=link.from_name,
+            to_agent=link.to_name,
+            reason=link.reason,
+            expires_at=link.expires_at,
+        ),
+        now,
+    )
+    return ResponseOutcome(link, (notice,))
 
 
 def _link(conn: sqlite3.Connection, from_id: int, to_id: int) -> ContactLink | None:

@@ -7,9 +7,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from agentmail_server.domain.contacts import ContactLink, ContactPolicy
+from agentmail_server.domain.contacts import ContactPolicy
 from agentmail_server.domain.events import AgentChange, CommitBuilder
-from agentmail_server.domain.links import ContactRequest, ContactResponse, RequestOutcome
+from agentmail_server.domain.links import (
+    ContactRequest,
+    ContactResponse,
+    RequestOutcome,
+    ResponseOutcome,
+)
 from agentmail_server.domain.models import Agent
 from agentmail_server.storage.sqlite import contacts, lifecycle
 from agentmail_server.storage.sqlite.writer import Writer
@@ -37,15 +42,20 @@ class SqliteContactWrites:
         )
         return await self._writer.submit(operation, _record_request)
 
-    async def respond_contact(self, response: ContactResponse, now: int) -> ContactLink:
-        """Approve or block the requester's link to the responder."""
+    async def respond_contact(self, response: ContactResponse, now: int) -> ResponseOutcome:
+        """Approve or block the requester's link to the responder, telling the requester."""
         operation = functools.partial(contacts.respond_contact, response=response, now=now)
-        return await self._writer.submit(operation)
+        return await self._writer.submit(operation, _record_response)
 
 
 def _record_request(changes: CommitBuilder, outcome: RequestOutcome) -> None:
     if outcome.sent is not None:
         changes.sent(outcome.sent)
+    changes.notices.extend(outcome.notices)
+
+
+def _record_response(changes: CommitBuilder, outcome: ResponseOutcome) -> None:
+    changes.notices.extend(outcome.notices)
 
 
 class SqliteLifecycleWrites:

@@ -30,7 +30,12 @@ Design notes (why the tables look like this):
   with, so that reusing a key for different content fails instead of returning the first
   message. Keys stored before version 5 have no digest (NULL) and keep the old rule (any
   repeat within the window returns the original) until they expire, at most 24 hours later.
-- Version 8 (6 and 7 belong to other branches; empty here until they merge) adds presence,
+- ``notices`` (version 6) are coordination events for one agent (an acknowledgement of its mail,
+  a contact request, a change to its reservations). Their ``position`` comes from the message id
+  sequence (ids are the max over messages, notices and ``sequences``, plus one), so an agent's
+  inbox stream is one commit-ordered sequence of mail and notices that one cursor covers. The
+  detail is a tagged JSON object (``domain.notices``): new fields need no migration.
+- Version 8 (7 belongs to another branch; empty here until it merges) adds presence,
   lifecycle and contact policies. ``agents.contact_policy`` is NULL until the agent sets one:
   such agents follow the server's ``default_contact_policy``. ``last_active_at`` is written in
   batches by the presence flusher (never per call) and is NULL until the first flush (readers
@@ -139,8 +144,18 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE idempotency_keys ADD COLUMN digest TEXT;
     """,
-    # Placeholders: 6 (agent events) and 7 (reservations) land from other branches.
-    6: "",
+    6: """
+    CREATE TABLE notices (
+        agent_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (agent_id, position)
+    ) WITHOUT ROWID;
+    CREATE INDEX notices_by_position ON notices (position);
+    """,
+    # Placeholder: 7 (reservations) lands from another branch.
     7: "",
     8: """
     ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT '';
