@@ -34,6 +34,7 @@ from agentmail_server.services.retention import BATCH as RETENTION_BATCH
 from agentmail_server.services.retention import RetentionService
 from agentmail_server.storage.backends import open_storage
 from agentmail_server.storage.ports import Storage
+from agentmail_server.storage.stats import WriterStats
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +203,10 @@ class AgentmailServer:
             await self.archive.stop(grace)
         self._lock.release()
         logger.info("agentmail stopped")
+
+    def writer_stats(self) -> WriterStats | None:
+        """A snapshot of the storage's write queue and commits (None unless running)."""
+        return None if self._storage is None else self._storage.writer_stats()
 
     async def wait_for_termination(self) -> None:
         """Wait until the gRPC server has stopped."""

@@ -118,6 +118,8 @@ def fleet_factory(tmp_path: pathlib.Path, start_server: Callable[..., Any]) -> C
 
 @pytest.fixture
 async def fleet(fleet_factory: Callable[..., Any]) -> AsyncIterator[Fleet]:
-    """A fleet on the server's defaults."""
-    async with fleet_factory() as running:
+    """A fleet on the server's defaults, except that last-active times are written only when a
+    test flushes them (``server.services.presence.flush()``) or at shutdown: a background
+    flush in the middle of a test would make its counts depend on timing."""
+    async with fleet_factory(presence_flush_seconds=3600) as running:
         yield running

@@ -48,6 +48,10 @@ class Draft:
     # A broadcast skips the recipients that refuse (reported in ``Sent.skipped``) instead of
     # failing the whole send.
     broadcast: bool = False
+    # ``(agent_id, time)`` of recipients' activity not yet written (presence stamps wait in
+    # memory for a few seconds): the broadcast idle rule takes the later of these and the
+    # stored last-active time, so an agent active a moment ago is never skipped as idle.
+    recent_activity: tuple[tuple[int, int], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

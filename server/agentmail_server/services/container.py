@@ -82,7 +82,7 @@ def build_services(
         auth=auth,
         directory=directory,
         resolver=resolver,
-        mailer=Mailer(storage.mail, reads, resolver, codec, clock, rules),
+        mailer=Mailer(storage.mail, reads, resolver, codec, clock, rules, presence),
         streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec, clock),
         searcher=Searcher(storage.search, reads, codec),
         contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),

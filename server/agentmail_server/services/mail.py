@@ -28,6 +28,7 @@ from agentmail_server.domain.models import (
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
 from agentmail_server.services.inbox_cursors import InboxCursors
+from agentmail_server.services.presence import Presence
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.storage.ports import MailReads, MailWrites
 
@@ -71,7 +72,9 @@ class Mailer:
         codec: CursorCodec,
         clock: Clock,
         rules: SendRules | None = None,
+        presence: Presence | None = None,
     ) -> None:
+        self._presence = presence
         self._writes = writes
         # Every send is judged by these contact rules in the storing transaction.
         self._rules = SendRules() if rules is None else rules
@@ -150,8 +153,15 @@ class Mailer:
             idempotency_digest=digest if compose.idempotency_key else "",
             rules=self._rules,
             broadcast=broadcast,
+            recent_activity=self._unwritten_activity(recipients) if broadcast else (),
         )
         return await self._writes.insert_message(draft, self._clock.now_micros())
+
+    def _unwritten_activity(self, recipients: Sequence[Recipient]) -> tuple[tuple[int, int], ...]:
+        if self._presence is None:
+            return ()
+        found = ((r.agent_id, self._presence.pending_time(r.agent_id)) for r in recipients)
+        return tuple((agent_id, when) for agent_id, when in found if when is not None)
 
     async def reply(
         self,

@@ -13,6 +13,9 @@ from agentmail_server.storage.sqlite.contacts import LINK_COLUMNS, LINK_FROM, li
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.rows import AGENT_COLUMNS, AGENT_FROM, agent_from_row
 
+# AGENT_FROM names its tables ``a`` (agents) and ``p`` (projects); the capability filter
+# starts from ``c`` (agent_capabilities) and joins the same two.
+
 
 async def agents(
     pool: ReadPool, project_id: int, after_id: int, limit: int, flt: AgentFilter | None
@@ -24,7 +27,10 @@ async def agents(
     source = AGENT_FROM
     if flt.capability_key:
         # Seek the capability's rows in agent order, then each agent by primary key.
-        source = f"agent_capabilities c JOIN {AGENT_FROM} ON a.id = c.agent_id"
+        source = (
+            "agent_capabilities c JOIN agents a ON a.id = c.agent_id"
+            " JOIN projects p ON p.id = a.project_id"
+        )
         clauses = ["c.project_id = ?", "c.capability_key = ?", "c.agent_id > ?"]
         params = [project_id, flt.capability_key, after_id]
     if not flt.include_retired:

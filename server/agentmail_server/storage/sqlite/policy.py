@@ -66,6 +66,7 @@ def admit(
     blocked, approved, linked = _links(conn, sender, open_question, now)
     recent = _recent(conn, sender, open_question, now - rules.auto_window_micros)
     idle_before = now - rules.broadcast_idle_micros if rules.broadcast_idle_micros else None
+    unwritten = dict(draft.recent_activity)
     admitted: list[Recipient] = []
     refused: list[Skipped] = []
     first_contacts: list[int] = []
@@ -86,7 +87,8 @@ def admit(
         )
         reason = contacts.refusal(facts)
         if reason is None and draft.broadcast and idle_before is not None:
-            reason = contacts.IDLE if last_active < idle_before else None
+            active = max(last_active, unwritten.get(agent_id, 0))
+            reason = contacts.IDLE if active < idle_before else None
         if reason is None:
             admitted.append(recipient)
             if contacts.opens_first_contact(facts):
