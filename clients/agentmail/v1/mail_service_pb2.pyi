@@ -138,8 +138,10 @@ class SendMessageResponse(_message.Message):
     def skipped(self) -> _containers.RepeatedCompositeFieldContainer[Global___SkippedRecipient]:
         """Agents a broadcast left out, each with why: AGENT_RETIRED, IDLE (no activity within the
         server's broadcast idle time), CONTACT_REQUIRED or CONTACT_BLOCKED (its contact policy
-        refused the sender). Always empty for explicit recipients: there, any refusal fails the
-        whole send with PERMISSION_DENIED and nothing is delivered.
+        refused the sender). A broadcast that skips everyone fails instead, with
+        FAILED_PRECONDITION NO_BROADCAST_RECIPIENTS and metadata `skipped` (`name:REASON`, comma-
+        separated). Always empty for explicit recipients: there, any refusal fails the whole send
+        with PERMISSION_DENIED and nothing is delivered.
         """
 
     def __init__(

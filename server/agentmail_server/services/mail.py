@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -27,6 +25,7 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
+from agentmail_server.services.digests import content_digest
 from agentmail_server.services.inbox_cursors import InboxCursors
 from agentmail_server.services.presence import Presence
 from agentmail_server.services.recipients import RecipientResolver
@@ -111,7 +110,7 @@ class Mailer:
                 [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
             )
         # A broadcast's audience changes as agents register: its retry must still match.
-        digest = _content_digest(compose, () if broadcast else recipients, broadcast, None)
+        digest = content_digest(compose, () if broadcast else recipients, broadcast, None)
         return await self._commit(caller, compose, recipients, digest, broadcast=broadcast)
 
     async def _broadcast_recipients(self, caller: Identity) -> tuple[Recipient, ...]:
@@ -194,7 +193,7 @@ class Mailer:
             caller.project_id,
             [(RecipientKind.TO, [*primary, *to]), (RecipientKind.CC, [*extra_cc, *cc])],
         )
-        digest = _content_digest(compose, recipients, False, original.id)
+        digest = content_digest(compose, recipients, False, original.id)
         return await self._commit(caller, compose, recipients, digest)
 
     async def get(self, caller: Identity, message_id: int) -> tuple[Message, Delivery | None]:
@@ -374,32 +373,6 @@ def _check_compose(compose: Compose) -> None:
     limits.check_length(
         "idempotency_key", compose.idempotency_key, limits.MAX_IDEMPOTENCY_KEY_CHARS
     )
-
-
-def _content_digest(
-    compose: Compose,
-    recipients: Sequence[Recipient],
-    broadcast: bool,
-    reply_to: int | None,
-) -> str:
-    """What an idempotency key is bound to: everything that shapes the committed message.
-
-    Recipients count as resolved agents and kinds (so "bob" and "Bob" are the same request);
-    a reply also binds the message replied to. The idempotency key itself is left out.
-    """
-    content = {
-        "reply_to": reply_to,
-        "broadcast": broadcast,
-        "recipients": sorted((int(r.kind), r.agent_id) for r in recipients),
-        "subject": compose.subject.strip(),
-        "body": compose.body,
-        "importance": compose.importance or int(Importance.NORMAL),
-        "ack_required": compose.ack_required,
-        "thread_id": compose.thread_id,
-        "topic": compose.topic,
-    }
-    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(encoded).hexdigest()
 
 
 def _within_body_budget(items: list[T], message_of: Callable[[T], Message]) -> list[T]:
