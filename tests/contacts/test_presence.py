@@ -167,12 +167,34 @@ async def test_last_active_moves_without_a_write_per_call(fleet_factory: Any) ->
 
 async def test_the_background_task_flushes_stamps_by_itself(fleet_factory: Any) -> None:
     async with fleet_factory(presence_flush_seconds=0.05) as fleet:
-        ann = await fleet.register("Ann")
-        fleet.clock.advance(seconds=30)
+        ann = await fleet.register("Ann")  # registering needs no token: nothing is stamped
+        now = fleet.clock.advance(seconds=30)
         await fleet.mail.ListInbox(mail_service_pb2.ListInboxRequest(), metadata=ann.md)
         presence = fleet.server.services.presence
         # The flusher exposes stats snapshots, not an event: poll them (bounded by a timeout).
         async with asyncio.timeout(10):
-            while presence.stats().pending:  # noqa: ASYNC110
+            while presence.stats().flushes == 0:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-        assert presence.stats().flushes >= 1
+        assert presence.stats().pending == 0
+        shown = await fleet.agents.GetAgent(
+            agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann")
+        )
+        assert shown.agent.last_active_time.ToMicroseconds() == now, "written, not in memory"
+
+
+async def test_an_open_inbox_stream_keeps_its_agent_active(fleet_factory: Any) -> None:
+    async with fleet_factory(heartbeat_seconds=0.05, presence_flush_seconds=3600) as fleet:
+        ann = await fleet.register("Ann")
+        call = fleet.mail.SubscribeInbox(mail_service_pb2.SubscribeInboxRequest(), metadata=ann.md)
+        try:
+            first = await call.read()
+            assert first.WhichOneof("event") == "heartbeat"
+            later = fleet.clock.advance(seconds=600)
+            while (await call.read()).WhichOneof("event") != "heartbeat":
+                pass
+        finally:
+            call.cancel()
+        shown = await fleet.agents.GetAgent(
+            agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann")
+        )
+        assert shown.agent.last_active_time.ToMicroseconds() == later

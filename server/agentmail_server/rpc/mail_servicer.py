@@ -199,6 +199,8 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         )
         async for event in events:
             if isinstance(event, Heartbeat):
+                # A subscriber following its inbox is active even when it calls nothing else.
+                self._auth.touch(caller)
                 yield mail_service_pb2.SubscribeInboxResponse(
                     heartbeat=mail_service_pb2.Heartbeat(
                         tail_cursor=event.cursor,

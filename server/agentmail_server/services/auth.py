@@ -79,6 +79,11 @@ class Authenticator:
                 "TOKEN_MISSING", "this call needs 'authorization: Bearer <agent token>' metadata"
             )
         identity = await self.identify(token)
+        self.touch(identity)
+        return identity
+
+    def touch(self, identity: Identity) -> None:
+        """Note that the agent is active now without a new call (an open inbox stream that
+        keeps taking heartbeats is an agent at work)."""
         if self._presence is not None:
             self._presence.touch(identity.agent_id)
-        return identity

@@ -74,6 +74,8 @@ class Presence:
         self._flush_seconds = flush_seconds
         self._auto_retire_micros = auto_retire_idle_seconds * 1_000_000
         self._pending: dict[int, int] = {}
+        # The stamps a flush is writing now: still the newest known until it commits.
+        self._in_flight: dict[int, int] = {}
         self._flushes = 0
         self._dropped = 0
         self._retired = 0
@@ -94,7 +96,8 @@ class Presence:
 
     def pending_time(self, agent_id: int) -> int | None:
         """The agent's stamp not yet written, if any (newer than the stored time)."""
-        return self._pending.get(agent_id)
+        found = self._pending.get(agent_id)
+        return self._in_flight.get(agent_id) if found is None else found
 
     async def flush(self) -> int:
         """Write the pending stamps as one operation; returns how many agents it wrote.
@@ -105,12 +108,15 @@ class Presence:
         if not self._pending:
             return 0
         stamps, self._pending = self._pending, {}
+        self._in_flight = stamps
         try:
             written = await self._writes.touch_agents(sorted(stamps.items()))
         except (ResourceExhausted, Unavailable):
             for agent_id, when in stamps.items():
                 self._pending[agent_id] = max(when, self._pending.get(agent_id, 0))
             raise
+        finally:
+            self._in_flight = {}
         self._flushes += 1
         return written
 
