@@ -198,3 +198,20 @@ async def test_an_open_inbox_stream_keeps_its_agent_active(fleet_factory: Any) -
             agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann")
         )
         assert shown.agent.last_active_time.ToMicroseconds() == later
+
+
+async def test_a_full_stamp_map_is_flushed_at_once(fleet_factory: Any) -> None:
+    # cache_size bounds the map too: at two agents it is full, and a flush starts at once
+    # instead of in an hour (a stamp that finds it still full is dropped and counted).
+    async with fleet_factory(cache_size=2, presence_flush_seconds=3600) as fleet:
+        agents = [await fleet.register(name) for name in ("Ann", "Ben", "Cat")]
+        presence = fleet.server.services.presence
+        for agent in agents:
+            await fleet.mail.ListInbox(mail_service_pb2.ListInboxRequest(), metadata=agent.md)
+            assert presence.stats().pending <= 2
+        async with asyncio.timeout(10):
+            while presence.stats().flushes == 0:  # noqa: ASYNC110 - stats, not an event
+                await asyncio.sleep(0.01)
+        stats = presence.stats()
+        assert stats.capacity == 2
+        assert stats.pending + stats.dropped <= 1, "Cat's stamp waits or was dropped"
