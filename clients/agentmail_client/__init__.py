@@ -34,6 +34,14 @@ from ._errors import (
     error_class_for,
     error_from_rpc,
 )
+from ._events import (
+    AcknowledgementEvent,
+    AgentEvent,
+    ContactEvent,
+    ContactEventKind,
+    ReservationEvent,
+    ReservationEventKind,
+)
 from ._models import (
     Agent,
     DeliveryState,
@@ -63,12 +71,16 @@ from ._wait import WaitForMailResult
 
 __all__ = [
     "AckOrder",
+    "AcknowledgementEvent",
     "ActionItem",
     "Agent",
+    "AgentEvent",
     "AgentmailClient",
     "AgentmailError",
     "AlreadyExists",
     "ChannelConfig",
+    "ContactEvent",
+    "ContactEventKind",
     "DeadlineExceeded",
     "DeliveryState",
     "EnsureProjectResult",
@@ -93,6 +105,8 @@ __all__ = [
     "RecipientKind",
     "ReconnectPolicy",
     "RegisterAgentResult",
+    "ReservationEvent",
+    "ReservationEventKind",
     "ResourceExhausted",
     "RetryPolicy",
     "SearchHit",

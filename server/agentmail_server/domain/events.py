@@ -13,6 +13,7 @@ import dataclasses
 
 from agentmail_server.domain.drafts import Sent
 from agentmail_server.domain.models import Agent, DeliveryState, Project
+from agentmail_server.domain.notices import Notice
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Commit:
         projects: projects created.
         agents: registrations and profile changes.
         receipts: read and acknowledgement marks.
+        notices: coordination events stored for one agent each (pushed on its stream).
     """
 
     messages: tuple[Sent, ...] = ()
@@ -49,12 +51,13 @@ class Commit:
     projects: tuple[Project, ...] = ()
     agents: tuple[AgentChange, ...] = ()
     receipts: tuple[Receipts, ...] = ()
+    notices: tuple[Notice, ...] = ()
 
 
 class CommitBuilder:
     """Collects the changes of one transaction's operations into a :class:`Commit`."""
 
-    __slots__ = ("agents", "deduplicated_sends", "messages", "projects", "receipts")
+    __slots__ = ("agents", "deduplicated_sends", "messages", "notices", "projects", "receipts")
 
     def __init__(self) -> None:
         self.messages: list[Sent] = []
@@ -62,6 +65,7 @@ class CommitBuilder:
         self.projects: list[Project] = []
         self.agents: list[AgentChange] = []
         self.receipts: list[Receipts] = []
+        self.notices: list[Notice] = []
 
     def sent(self, sent: Sent) -> None:
         """Record a send: a new message, or a deduplicated one (counted only)."""
@@ -78,6 +82,7 @@ class CommitBuilder:
             or self.projects
             or self.agents
             or self.receipts
+            or self.notices
         ):
             return None
         return Commit(
@@ -86,4 +91,5 @@ class CommitBuilder:
             projects=tuple(self.projects),
             agents=tuple(self.agents),
             receipts=tuple(self.receipts),
+            notices=tuple(self.notices),
         )

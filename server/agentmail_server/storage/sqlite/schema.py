@@ -30,6 +30,11 @@ Design notes (why the tables look like this):
   with, so that reusing a key for different content fails instead of returning the first
   message. Keys stored before version 5 have no digest (NULL) and keep the old rule (any
   repeat within the window returns the original) until they expire, at most 24 hours later.
+- ``notices`` (version 6) are coordination events for one agent (an acknowledgement of its mail,
+  a contact request, a change to its reservations). Their ``position`` comes from the message id
+  sequence (ids are the max over messages, notices and ``sequences``, plus one), so an agent's
+  inbox stream is one commit-ordered sequence of mail and notices that one cursor covers. The
+  detail is a tagged JSON object (``domain.notices``): new fields need no migration.
 - ``deliveries.ack_required``, ``sender_id`` and ``created_at`` (version 9) copy the message's
   flag, sender and commit time onto each delivery (messages are never updated, so the copies
   never go stale), so that acknowledgement tracking is an index seek on each side: a
@@ -137,9 +142,19 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE idempotency_keys ADD COLUMN digest TEXT;
     """,
-    # 6 (agent events), 7 (reservations) and 8 (contacts) are other branches' numbers: empty
-    # here until they merge.
-    6: "",
+    6: """
+    CREATE TABLE notices (
+        agent_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (agent_id, position)
+    ) WITHOUT ROWID;
+    CREATE INDEX notices_by_position ON notices (position);
+    """,
+    # 7 (reservations) and 8 (contacts) are other branches' numbers: empty here until they
+    # merge.
     7: "",
     8: "",
     9: """
