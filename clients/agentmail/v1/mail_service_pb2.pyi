@@ -237,6 +237,7 @@ class GetMessageRequest(_message.Message):
 
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     message_id: _builtins.int
+    """A message the caller sent or received; any other id is NOT_FOUND (MESSAGE_NOT_FOUND)."""
     def __init__(
         self,
         *,
@@ -258,7 +259,9 @@ class GetMessageResponse(_message.Message):
     DELIVERY_FIELD_NUMBER: _builtins.int
     RECEIPTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def message(self) -> _types_pb2.Message: ...
+    def message(self) -> _types_pb2.Message:
+        """The message as the caller may see it (bcc only for the sender, or a bcc recipient itself)."""
+
     @_builtins.property
     def delivery(self) -> _types_pb2.InboxItem:
         """The caller's delivery state, when the caller is a recipient."""
@@ -373,6 +376,9 @@ class ListOutboxRequest(_message.Message):
     page_size: _builtins.int
     """At most this many messages (default 50, at most 500)."""
     page_token: _builtins.str
+    """A `next_page_token` of this listing; empty starts at the newest. Any other token is
+    INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+    """
     view: _types_pb2.MessageView.ValueType
     """How much of each message to return; unspecified means FULL (bodies included)."""
     include_receipts: _builtins.bool
@@ -403,8 +409,11 @@ class ListOutboxResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     RECEIPTS_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Token for the next page; empty at the end."""
     @_builtins.property
-    def messages(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Message]: ...
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Message]:
+        """What the caller sent, newest first, bcc included."""
+
     @_builtins.property
     def receipts(self) -> _containers.RepeatedCompositeFieldContainer[_receipts_pb2.MessageReceipts]:
         """With `include_receipts`: one entry per message, in the order of `messages`."""
