@@ -18,6 +18,7 @@ from ._contacts import ContactCalls
 from ._events import AgentEvent
 from ._mail import MailCalls
 from ._models import InboxItem
+from ._receipts import AckCalls
 from ._search import SearchCalls
 from ._subscribe import CursorCallback, Subscription
 from ._transport import ClientBase, Connection
@@ -29,7 +30,7 @@ _DEFAULT_CHANNEL = ChannelConfig()
 _DEFAULT_RECONNECT = ReconnectPolicy()
 
 
-class AgentmailClient(AgentCalls, ContactCalls, MailCalls, SearchCalls):
+class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls):
     """An asynchronous client of one agentmail server.
 
     Use it as an async context manager, which closes the channel on exit::

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from agentmail_server.config_file import read_config_file
+from agentmail_server.domain.limits import MAX_ACK_OVERDUE_SECONDS
 
 SyncMode = Literal["full", "normal"]
 ContactPolicyName = Literal["open", "auto", "contacts_only", "block_all"]
@@ -170,6 +171,12 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "How often agents' last-active times, kept in memory, are written (one write for all).",
     ),
+    Setting(
+        "ack_overdue_seconds",
+        "3600",
+        "How long an ack-required message may wait before ListPendingAcks calls it overdue "
+        "(a request may pass its own threshold).",
+    ),
 )
 
 
@@ -210,6 +217,7 @@ class ServerConfig:
     broadcast_idle_seconds: int = 7 * 86400
     auto_retire_idle_seconds: int = 0
     presence_flush_seconds: float = 5.0
+    ack_overdue_seconds: int = 3600
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -255,6 +263,10 @@ class ServerConfig:
                 raise ValueError(f"{name} must be >= 0")
         if self.presence_flush_seconds <= 0:
             raise ValueError("presence_flush_seconds must be > 0")
+        if not 1 <= self.ack_overdue_seconds <= MAX_ACK_OVERDUE_SECONDS:
+            raise ValueError(
+                f"ack_overdue_seconds must be within 1..{MAX_ACK_OVERDUE_SECONDS} (ten years)"
+            )
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
         if self.log_level.strip().upper() not in LOG_LEVELS:

@@ -14,6 +14,7 @@ from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.contacts import ContactBook
 from agentmail_server.services.mail import Mailer
 from agentmail_server.services.presence import Presence
+from agentmail_server.services.receipts import AckTracker
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.services.search import Searcher
 from agentmail_server.services.subscriptions import InboxStreamer
@@ -32,6 +33,7 @@ class Services:
     searcher: Searcher
     contacts: ContactBook
     presence: Presence
+    acks: AckTracker
 
 
 def build_services(
@@ -46,7 +48,7 @@ def build_services(
     Args:
         storage: The backend's ports.
         hub: Live fan-out to subscriptions.
-        config: Cache sizes and the heartbeat interval.
+        config: Cache sizes, the heartbeat interval and the ack overdue threshold.
         codec: Seals every page token and cursor the services issue.
         clock: The wall clock every service reads (the system clock when omitted); storage
             receives the time from the services, so this is the server's only clock.
@@ -87,4 +89,5 @@ def build_services(
         searcher=Searcher(storage.search, reads, codec),
         contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),
         presence=presence,
+        acks=AckTracker(storage.receipts, reads, codec, clock, config.ack_overdue_seconds),
     )
