@@ -23,7 +23,7 @@ PRESENCE_FIELDS = ("status", "capabilities")
 UPDATABLE_FIELDS = (*PROFILE_FIELDS, *PRESENCE_FIELDS)
 MAX_STATUS_CHARS = 140
 MAX_CAPABILITIES = 32
-MAX_CAPABILITY_CHARS = 64
+# A capability is name-like (names.is_valid_agent_name): at most 64 characters.
 
 
 class AgentDirectory:
