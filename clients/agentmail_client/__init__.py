@@ -17,6 +17,13 @@ Example::
 
 from ._client import AgentmailClient
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._contact_models import (
+    Contact,
+    ContactPolicy,
+    ContactState,
+    RequestContactResult,
+    SkippedRecipient,
+)
 from ._errors import (
     AgentmailError,
     AlreadyExists,
@@ -79,8 +86,11 @@ __all__ = [
     "AgentmailError",
     "AlreadyExists",
     "ChannelConfig",
+    "Contact",
     "ContactEvent",
     "ContactEventKind",
+    "ContactPolicy",
+    "ContactState",
     "DeadlineExceeded",
     "DeliveryState",
     "EnsureProjectResult",
@@ -105,6 +115,7 @@ __all__ = [
     "RecipientKind",
     "ReconnectPolicy",
     "RegisterAgentResult",
+    "RequestContactResult",
     "ReservationEvent",
     "ReservationEventKind",
     "ResourceExhausted",
@@ -114,6 +125,7 @@ __all__ = [
     "SearchScope",
     "SendMessageResult",
     "ServerError",
+    "SkippedRecipient",
     "Subscription",
     "ThreadSummary",
     "Timeouts",

@@ -171,12 +171,17 @@ def _string_hints(world: World) -> list[tuple[str, st.SearchStrategy[str]]]:
     """Plausible values by field name (a regex over the field's name)."""
     return [
         (r"project|slug", st.sampled_from([world.project, world.other_project, "no-such"])),
-        (r"name|to|cc|bcc|sender|recipient", _names(world)),
+        (r"name|to|cc|bcc|sender|recipient|(to|from)_agent|capability", _names(world)),
         (r"thread_id", st.sampled_from(world.thread_ids)),
         (r"query", fts_queries()),
         (r".*token|cursor", page_tokens(world)),
         (r"human_key", st.sampled_from(["/fuzz/main", "/fuzz/new", "C:\\repo", "~"])),
-        (r"paths", st.sampled_from(["program", "model", "task_description", "name", "a.b"])),
+        (
+            r"paths",
+            st.sampled_from(
+                ["program", "model", "task_description", "status", "capabilities", "name", "a.b"]
+            ),
+        ),
     ]
 
 
