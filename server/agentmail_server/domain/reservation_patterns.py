@@ -302,16 +302,25 @@ def _checked_text(raw: str) -> str:
 
 
 def _path_parts(text: str) -> tuple[list[str], bool]:
-    """The names of a path or path pattern, and whether it ends as a directory ('/' or '/.')."""
-    parts = text.replace("\\", "/").split("/")
-    names = [part for part in parts if part not in ("", ".")]
-    if ".." in names:
-        raise PatternError(
-            PARENT_REFERENCE, f"{_quote(text)} must not leave the project root ('..')"
-        )
-    if not names:
-        raise PatternError(EMPTY_PATTERN, f"{_quote(text)} names no path")
-    return names, parts[-1] in ("", ".")
+    """The names of a path or path pattern, and whether it ends as a directory ('/' or '/.').
+
+    Whitespace the separators exposed at either end is trimmed too (``/ a`` is ``a``), so that
+    the normal form is a fixed point.
+    """
+    while True:
+        parts = text.replace("\\", "/").split("/")
+        names = [part for part in parts if part not in ("", ".")]
+        if ".." in names:
+            raise PatternError(
+                PARENT_REFERENCE, f"{_quote(text)} must not leave the project root ('..')"
+            )
+        if not names:
+            raise PatternError(EMPTY_PATTERN, f"{_quote(text)} names no path")
+        directory = parts[-1] in ("", ".")
+        joined = "/".join(names) + ("/" if directory else "")
+        if joined == joined.strip():
+            return names, directory
+        text = joined.strip()
 
 
 def _pathspec_regex(text: str) -> re.Pattern[str]:
@@ -319,9 +328,10 @@ def _pathspec_regex(text: str) -> re.Pattern[str]:
 
     A leading '#' is escaped (gitignore would read a comment). pathspec turns ``[!x]`` into
     ``[^x]``, which also matches '/', and a range may span '/': git's wildmatch never lets a
-    set match '/', so every set is prefixed with ``(?!/)``. pathspec escapes every literal
-    character and a set never holds '[' (normalisation refuses it), so each unescaped '[' in
-    its output opens a set.
+    set match '/', so every set of the pattern is prefixed with ``(?!/)``. pathspec escapes
+    every literal character and a set never holds '[' (normalisation refuses it), so each
+    unescaped '[' in its output opens a set: the pattern's own, or pathspec's ``[^/]`` for
+    ``*`` and ``?``, which needs no guard (and, quantified, must not have one).
     """
     compiled = GitIgnoreSpecPattern("\\" + text if text.startswith("#") else text)
     source = compiled.regex.pattern if compiled.regex is not None else None
@@ -329,12 +339,12 @@ def _pathspec_regex(text: str) -> re.Pattern[str]:
         raise PatternError(MALFORMED_PATTERN, f"pattern {_quote(text)} matches nothing")
     guarded: list[str] = []
     escaped = False
-    for char in source:
+    for index, char in enumerate(source):
         if escaped:
             escaped = False
         elif char == "\\":
             escaped = True
-        elif char == "[":
+        elif char == "[" and not source.startswith("[^/]", index):
             guarded.append("(?!/)")
         guarded.append(char)
     return re.compile("".join(guarded))
