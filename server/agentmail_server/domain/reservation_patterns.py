@@ -60,6 +60,19 @@ NEGATED_PATTERN = "NEGATED_PATTERN"
 MALFORMED_PATTERN = "MALFORMED_PATTERN"
 TOO_MANY_WILDCARDS = "TOO_MANY_WILDCARDS"
 NOT_NORMALIZED = "NOT_NORMALIZED"
+REASONS = frozenset(
+    {
+        EMPTY_PATTERN,
+        PATTERN_TOO_LONG,
+        CONTROL_CHARACTER,
+        PARENT_REFERENCE,
+        NEGATED_PATTERN,
+        MALFORMED_PATTERN,
+        TOO_MANY_WILDCARDS,
+        NOT_NORMALIZED,
+    }
+)
+"""Every :attr:`PatternError.reason`."""
 
 _RESOURCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # The same characters limits.check_characters refuses in single-line text.

@@ -37,12 +37,15 @@ class SegmentPath:
         stars: Bit i set when segment i is ``**``.
         literals: For each literal segment name, the bits of the segments with that name.
         globs: The bit and segment of each segment with wildcards (``**`` aside).
+        names: The names when every segment is literal (the everyday case, compared directly),
+            else None.
     """
 
     segments: tuple[Segment, ...]
     stars: int
     literals: Mapping[str, int]
     globs: tuple[tuple[int, Segment], ...]
+    names: tuple[str, ...] | None
 
 
 def segment_path(segments: tuple[Segment, ...]) -> SegmentPath:
@@ -58,16 +61,26 @@ def segment_path(segments: tuple[Segment, ...]) -> SegmentPath:
             literals[segment.literal] = literals.get(segment.literal, 0) | bit
         else:
             globs.append((bit, segment))
-    return SegmentPath(segments, stars, literals, tuple(globs))
+    names = tuple(segment.literal or "" for segment in segments)
+    plain = not stars and not globs and bool(segments)
+    return SegmentPath(segments, stars, literals, tuple(globs), names if plain else None)
 
 
 def paths_overlap(left: SegmentPath, right: SegmentPath) -> bool:
     """Whether some path is covered by both patterns."""
+    if left.names is not None and right.names is not None:
+        shorter = min(len(left.names), len(right.names))
+        return left.names[:shorter] == right.names[:shorter]
     return _success(left, right, _sweep(left, right)) is not None
 
 
 def common_path(left: SegmentPath, right: SegmentPath) -> str | None:
     """A path both patterns cover, or None when there is none."""
+    if left.names is not None and right.names is not None:
+        if not paths_overlap(left, right):
+            return None
+        longer = left.names if len(left.names) >= len(right.names) else right.names
+        return "/".join(longer)
     result = _sweep(left, right)
     end = _success(left, right, result)
     if end is None:
