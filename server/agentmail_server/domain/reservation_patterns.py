@@ -18,8 +18,13 @@ not a comment).
 What a pattern covers (gitignore): a pattern with a slash other than a trailing one is anchored
 at the root, else it matches at any depth (``*.py`` is ``**/*.py``); ``**`` is zero or more
 whole segments; and everything below a matched path is covered too (``docs`` and ``docs/``
-cover ``docs/a/b.md``). Paths are matched by pathspec (:func:`matches_path`). Resources match
-only themselves, exactly and case-sensitively, and never a path. Paths are case-sensitive too.
+cover ``docs/a/b.md``). Any matched path may be a directory, so a pattern without a slash
+overlaps every path pattern: ``*.md`` and ``src/a.py`` both cover ``src/a.py/x.md``. That is
+what gitignore (and so pathspec) says, and it never misses a real conflict; patterns meant to
+stay apart should be anchored (``docs/*.md``). Paths are matched by pathspec
+(:func:`matches_path`), except that a set (``[!x]``, ``[+-0]``) never matches '/', as in git.
+Resources match only themselves, exactly and case-sensitively, and never a path. Paths are
+case-sensitive too.
 
 Overlap (:func:`overlaps`) asks whether some path is covered by both patterns. Each pattern
 is compiled once to its segments (``**`` prepended when unanchored, the implied trailing ``**``
