@@ -203,7 +203,7 @@ paths = st.lists(st.sampled_from([*NAMES, "-", "]", "!", "^"]), min_size=1, max_
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(a=patterns, b=patterns, candidates=st.lists(paths, min_size=1, max_size=12))
 def test_overlap_misses_no_shared_path_and_invents_none(
     a: str, b: str, candidates: list[str]
@@ -219,7 +219,7 @@ def test_overlap_misses_no_shared_path_and_invents_none(
         assert matches_path(first, example) and matches_path(second, example), example
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(a=patterns, b=patterns)
 def test_a_matched_path_and_its_prefixes(a: str, b: str) -> None:
     """Soundness where it is hardest: the example of one pair, cut short or extended, against
