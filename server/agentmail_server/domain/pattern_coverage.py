@@ -14,7 +14,7 @@ has it). A *bare* pattern (a file pattern without wildcards: ``src``, ``src/lib`
 be meant as a directory, and it conflicts with any pattern that literally proves so: one
 whose anchored, wildcard-free leading segments name a directory the bare pattern matches.
 Those leading segments are the pattern's *proven directories* (:class:`Ancestry`): every file
-it covers lies below each of them. ``src/a.py``, ``src/**/*.py`` and ``src/`` prove ``src``;
+it covers lies below each of them. ``src/a.py``, ``src/**/*.py`` and ``src/**`` prove ``src``;
 ``src/lib/x/*.ts`` proves ``src``, ``src/lib`` and ``src/lib/x``; an unanchored pattern
 (``*.md``, ``a.py``, ``docs/``) proves nothing, so ``src`` and ``*.md`` do not conflict. A
 bare pattern matches a proven directory the way it would match a path: ``src/lib`` only
