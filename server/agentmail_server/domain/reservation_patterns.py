@@ -211,8 +211,8 @@ def matches_path(pattern: Pattern, path: str) -> bool:
 
     Unlike :func:`overlaps`, this keeps gitignore's reading: a path is covered when it, or a
     directory above it, matches (``docs/`` covers ``docs`` and ``docs/a.md``; ``src/a.py``
-    covers ``src/a.py/x``). A real path below ``src/a.py/`` is evidence that ``src/a.py`` is a
-    directory, which a pattern alone never is.
+    covers ``src/a.py/x``, and ``*.md`` covers ``src/a.py/x.md``): a real path below
+    ``src/a.py/`` is evidence that ``src/a.py`` is a directory.
     """
     if pattern.resource:
         return path == pattern.text
@@ -237,7 +237,7 @@ def overlaps(a: Pattern, b: Pattern) -> bool:
 
 
 def common_path(a: Pattern, b: Pattern) -> str | None:
-    """An example both patterns cover, or None when they do not overlap.
+    """An example showing that the patterns overlap, or None when they do not.
 
     For the ancestor rule, a file the other pattern covers (below the bare path's directory);
     else a file both cover; for resources, the resource. The example may hold characters a real
