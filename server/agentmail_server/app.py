@@ -25,6 +25,8 @@ from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
+from agentmail_server.limits.admission import Admission
+from agentmail_server.limits.buckets import monotonic_seconds
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
 from agentmail_server.rpc.bindings import service_bindings
@@ -125,7 +127,8 @@ class AgentmailServer:
         )
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
-        self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)
+        admission = Admission(config, services.auth.cache, monotonic_seconds(self.clock))
+        self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics, admission)
         storage.watch_writes(_HealthFollower(endpoint).writes_changed)
         self.address = endpoint.bind(config.listen)
         self.port = int(self.address.rpartition(":")[2])

@@ -12,6 +12,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agentmail_server.config import ServerConfig
+from agentmail_server.limits.admission import Admission
 from agentmail_server.rpc.ceiling import add_ceiling_to_server
 from agentmail_server.rpc.health import ShutdownHealth
 from agentmail_server.rpc.interceptors import CallObserver, ErrorMappingInterceptor
@@ -63,6 +64,7 @@ class GrpcEndpoint:
         bindings: the services to serve.
         config: message limits, keepalive, the ceiling endpoints and access log settings.
         observer: receives per-call statistics (the metrics), or None.
+        admission: the per-caller rate limiter, or None for none.
     """
 
     def __init__(
@@ -70,10 +72,14 @@ class GrpcEndpoint:
         bindings: Sequence[ServiceBinding],
         config: ServerConfig,
         observer: CallObserver | None,
+        admission: Admission | None = None,
     ) -> None:
         self.service_names = tuple(binding.name for binding in bindings)
+        interceptor = ErrorMappingInterceptor(
+            access_log=config.access_log, observer=observer, admission=admission
+        )
         self.server = aio.server(
-            interceptors=[ErrorMappingInterceptor(access_log=config.access_log, observer=observer)],
+            interceptors=[interceptor],
             options=channel_options(config),
         )
         for binding in bindings:
