@@ -25,10 +25,10 @@ from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
-from agentmail_server.limits.admission import Admission
 from agentmail_server.limits.buckets import monotonic_seconds
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
+from agentmail_server.rpc.admission import Admission
 from agentmail_server.rpc.bindings import service_bindings
 from agentmail_server.rpc.server import GrpcEndpoint, health_descriptor
 from agentmail_server.services.container import Services, build_services

@@ -111,10 +111,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_search_burst", "1000", "Searches an agent may make at once."),
     Setting(
         "rate_limit_stream_per_second",
-        "5",
+        "20",
         "Per-agent rate of SubscribeInbox stream opens; 0 turns the tier off.",
     ),
-    Setting("rate_limit_stream_burst", "50", "Stream opens an agent may make at once."),
+    Setting("rate_limit_stream_burst", "200", "Stream opens an agent may make at once."),
     Setting(
         "rate_limit_subjects",
         "100000",
@@ -248,8 +248,8 @@ class ServerConfig:
     rate_limit_read_burst: int = 4000
     rate_limit_search_per_second: float = 500.0
     rate_limit_search_burst: int = 1000
-    rate_limit_stream_per_second: float = 5.0
-    rate_limit_stream_burst: int = 50
+    rate_limit_stream_per_second: float = 20.0
+    rate_limit_stream_burst: int = 200
     rate_limit_subjects: int = 100000
     # Off unless asked for when built directly (tests, embedding): tests send many messages
     # between one pair on purpose. The command line's default (60) turns it on.

@@ -25,7 +25,7 @@ import grpc
 from grpc import aio
 
 from agentmail_server.errors import AgentmailError
-from agentmail_server.limits.admission import Admission, Gate
+from agentmail_server.rpc.admission import Admission, Gate
 from agentmail_server.rpc.context import metadata_value
 from agentmail_server.rpc.malformed import Malformed, malformed_error, tolerant
 from agentmail_server.rpc.status import internal_status, status_code_for, to_status

@@ -12,7 +12,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agentmail_server.config import ServerConfig
-from agentmail_server.limits.admission import Admission
+from agentmail_server.rpc.admission import Admission
 from agentmail_server.rpc.ceiling import add_ceiling_to_server
 from agentmail_server.rpc.health import ShutdownHealth
 from agentmail_server.rpc.interceptors import CallObserver, ErrorMappingInterceptor
