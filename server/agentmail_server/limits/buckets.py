@@ -22,6 +22,9 @@ from collections.abc import Callable, Hashable
 
 from agentmail_server.domain.clock import Clock, SystemClock
 
+# Float sums of the interval drift by ulps; a wait shorter than this is no wait.
+_SLACK = 1e-9
+
 
 class Buckets:
     """Token buckets of one rate and burst, one per subject.
@@ -57,7 +60,7 @@ class Buckets:
         full = max(full, now)
         after = full + self._interval
         wait = after - now - self._window
-        if wait > 0:
+        if wait > _SLACK:
             return wait
         table = self._full
         table[subject] = after
@@ -71,7 +74,7 @@ class Buckets:
         now = self._clock()
         full = self._full.get(subject, now)
         wait = max(full, now) + self._interval - now - self._window
-        return wait if wait > 0 else 0.0
+        return wait if wait > _SLACK else 0.0
 
     def give_back(self, subject: Hashable) -> None:
         """Return one token taken by :meth:`take` (the work it paid for did not happen)."""

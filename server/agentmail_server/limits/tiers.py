@@ -57,6 +57,7 @@ TIER_BY_METHOD: dict[str, Tier] = {
     # Infrastructure.
     "/grpc.health.v1.Health/Check": Tier.EXEMPT,
     "/grpc.health.v1.Health/Watch": Tier.EXEMPT,
+    "/grpc.health.v1.Health/List": Tier.EXEMPT,
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": Tier.EXEMPT,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": Tier.EXEMPT,
     "/agentmail.bench.Ceiling/Unary": Tier.EXEMPT,
