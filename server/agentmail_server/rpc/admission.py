@@ -15,9 +15,9 @@ empty, and the peer is charged when the call ends UNAUTHENTICATED
 A flood of made-up tokens from one host therefore drains that host's bucket and is refused
 before the token lookup, while each valid token costs its peer nothing.
 
-Cost per call: a metadata scan, a hash, two dict lookups and the bucket arithmetic (about
-1-2 µs together, measured in the unit tests' benchmark); no lock (all on the event loop) and
-no allocation beyond the hash's strings. Exempt methods (health, reflection, the benchmark
+Cost per call: a metadata scan, a hash, two dict lookups and the bucket arithmetic: about
+2 µs on the development machine, 0.9 µs of it the token's SHA-256 (a send costs the server about
+560 µs of CPU); no lock (all on the event loop) and no allocation beyond the hash's strings. Exempt methods (health, reflection, the benchmark
 ceiling) pay nothing: they get no gate at all.
 """
 
