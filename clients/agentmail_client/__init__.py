@@ -49,6 +49,15 @@ from ._models import (
     RegisterAgentResult,
     SendMessageResult,
 )
+from ._reservation_models import (
+    CheckConflictsResult,
+    Conflict,
+    ForceReleaseResult,
+    Reservation,
+    ReservationHolder,
+    ReserveMode,
+    ReservePathsResult,
+)
 from ._search_models import ActionItem, SearchHit, SearchOrder, SearchScope, ThreadSummary
 from ._subscribe import Subscription
 from ._wait import WaitForMailResult
@@ -60,11 +69,14 @@ __all__ = [
     "AgentmailError",
     "AlreadyExists",
     "ChannelConfig",
+    "CheckConflictsResult",
+    "Conflict",
     "DeadlineExceeded",
     "DeliveryState",
     "EnsureProjectResult",
     "FailedPrecondition",
     "FieldViolation",
+    "ForceReleaseResult",
     "GetMessageResult",
     "Importance",
     "InboxItem",
@@ -79,6 +91,10 @@ __all__ = [
     "RecipientKind",
     "ReconnectPolicy",
     "RegisterAgentResult",
+    "Reservation",
+    "ReservationHolder",
+    "ReserveMode",
+    "ReservePathsResult",
     "ResourceExhausted",
     "RetryPolicy",
     "SearchHit",

@@ -15,6 +15,7 @@ import grpc.aio
 from ._agents import AgentCalls
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
 from ._mail import MailCalls
+from ._reservations import ReservationCalls
 from ._search import SearchCalls
 from ._subscribe import CursorCallback, Subscription
 from ._transport import ClientBase, Connection
@@ -26,7 +27,7 @@ _DEFAULT_CHANNEL = ChannelConfig()
 _DEFAULT_RECONNECT = ReconnectPolicy()
 
 
-class AgentmailClient(AgentCalls, MailCalls, SearchCalls):
+class AgentmailClient(AgentCalls, MailCalls, SearchCalls, ReservationCalls):
     """An asynchronous client of one agentmail server.
 
     Use it as an async context manager, which closes the channel on exit::

@@ -30,6 +30,7 @@ from agentmail_server.metrics.wiring import start_exporter
 from agentmail_server.rpc.bindings import service_bindings
 from agentmail_server.rpc.server import GrpcEndpoint, health_descriptor
 from agentmail_server.services.container import Services, build_services
+from agentmail_server.services.reservation_sweeper import ReservationSweeper
 from agentmail_server.services.retention import BATCH as RETENTION_BATCH
 from agentmail_server.services.retention import RetentionService
 from agentmail_server.storage.backends import open_storage
@@ -75,6 +76,8 @@ class AgentmailServer:
         self.archive: ArchiveProjector | None = None
         # The retention policy's background purge (None when retention_days is 0).
         self.retention: RetentionService | None = None
+        # Records expired reservations as released and warns holders before expiry.
+        self.reservation_sweeper: ReservationSweeper | None = None
         self._retention_now = retention_now
         self._retention_batch = retention_batch
         self._lock = DataFolderLock(config.data_dir)
@@ -135,6 +138,13 @@ class AgentmailServer:
                 batch=self._retention_batch,
             )
             self.retention.start()
+        self.reservation_sweeper = ReservationSweeper(
+            storage.reservations,
+            self.clock,
+            interval_seconds=config.reservation_sweep_seconds,
+            warning_seconds=config.reservation_expiry_warning_seconds,
+        )
+        self.reservation_sweeper.start()
 
     def _start_metrics(
         self, rpc_metrics: RpcMetrics, descriptors: list[ServiceDescriptor], services: Services
@@ -182,6 +192,8 @@ class AgentmailServer:
             self._exporter = None
         if self.retention is not None:
             await self.retention.stop()  # before the storage closes under its purge
+        if self.reservation_sweeper is not None:
+            await self.reservation_sweeper.stop()
         storage, self._storage = self._storage, None
         if storage is not None:
             stats = storage.writer_stats()

@@ -141,6 +141,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Purge mail (messages, deliveries, idempotency keys, search entries) older than this "
         "many days, in the background; 0 keeps everything. The git archive keeps its history.",
     ),
+    Setting(
+        "reservation_stale_seconds",
+        "1800",
+        "Inactivity after which an agent's file reservations are stale: another agent may "
+        "then force-release them.",
+    ),
+    Setting(
+        "reservation_expiry_warning_seconds",
+        "300",
+        "How long before a file reservation expires its holder is told, once, on its "
+        "subscription (0 turns the warning off).",
+    ),
+    Setting(
+        "reservation_sweep_seconds",
+        "60",
+        "Time between two runs of the background task that records expired file "
+        "reservations as released (expiry itself holds by time, whatever this is).",
+    ),
 )
 
 
@@ -176,6 +194,9 @@ class ServerConfig:
     archive_max_batch: int = 2000
     archive_interval_seconds: float = 1.0
     retention_days: int = 0
+    reservation_stale_seconds: float = 1800.0
+    reservation_expiry_warning_seconds: float = 300.0
+    reservation_sweep_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -207,6 +228,12 @@ class ServerConfig:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
         if self.retention_days < 0:
             raise ValueError("retention_days must be >= 0 (0 turns retention off)")
+        if self.reservation_stale_seconds <= 0:
+            raise ValueError("reservation_stale_seconds must be > 0")
+        if self.reservation_expiry_warning_seconds < 0:
+            raise ValueError("reservation_expiry_warning_seconds must be >= 0 (0 turns it off)")
+        if self.reservation_sweep_seconds <= 0:
+            raise ValueError("reservation_sweep_seconds must be > 0")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
         if self.log_level.strip().upper() not in LOG_LEVELS:

@@ -55,6 +55,7 @@ PROJECTS = "pr"
 AGENTS = "ag"
 SEARCH_RELEVANCE = "sr"
 SEARCH_NEWEST = "sn"
+RESERVATIONS = "rv"
 
 Scope = Sequence[int | str | bool | None]
 """What a token is bound to: the caller's agent id and the list's identity, in order."""

@@ -13,6 +13,7 @@ import dataclasses
 
 from agentmail_server.domain.drafts import Sent
 from agentmail_server.domain.models import Agent, DeliveryState, Project
+from agentmail_server.domain.reservations import Reservation
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Commit:
         projects: projects created.
         agents: registrations and profile changes.
         receipts: read and acknowledgement marks.
+        reservations: reservations granted, extended, renewed or released, as they are now.
     """
 
     messages: tuple[Sent, ...] = ()
@@ -49,12 +51,20 @@ class Commit:
     projects: tuple[Project, ...] = ()
     agents: tuple[AgentChange, ...] = ()
     receipts: tuple[Receipts, ...] = ()
+    reservations: tuple[Reservation, ...] = ()
 
 
 class CommitBuilder:
     """Collects the changes of one transaction's operations into a :class:`Commit`."""
 
-    __slots__ = ("agents", "deduplicated_sends", "messages", "projects", "receipts")
+    __slots__ = (
+        "agents",
+        "deduplicated_sends",
+        "messages",
+        "projects",
+        "receipts",
+        "reservations",
+    )
 
     def __init__(self) -> None:
         self.messages: list[Sent] = []
@@ -62,6 +72,7 @@ class CommitBuilder:
         self.projects: list[Project] = []
         self.agents: list[AgentChange] = []
         self.receipts: list[Receipts] = []
+        self.reservations: list[Reservation] = []
 
     def sent(self, sent: Sent) -> None:
         """Record a send: a new message, or a deduplicated one (counted only)."""
@@ -78,6 +89,7 @@ class CommitBuilder:
             or self.projects
             or self.agents
             or self.receipts
+            or self.reservations
         ):
             return None
         return Commit(
@@ -86,4 +98,5 @@ class CommitBuilder:
             projects=tuple(self.projects),
             agents=tuple(self.agents),
             receipts=tuple(self.receipts),
+            reservations=tuple(self.reservations),
         )

@@ -12,6 +12,7 @@ from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Mailer
 from agentmail_server.services.recipients import RecipientResolver
+from agentmail_server.services.reservations import Reservations
 from agentmail_server.services.search import Searcher
 from agentmail_server.services.subscriptions import InboxStreamer
 from agentmail_server.storage.ports import Storage
@@ -27,6 +28,7 @@ class Services:
     mailer: Mailer
     streamer: InboxStreamer
     searcher: Searcher
+    reservations: Reservations
 
 
 def build_services(
@@ -57,4 +59,12 @@ def build_services(
         mailer=Mailer(storage.mail, reads, resolver, codec, clock),
         streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec, clock),
         searcher=Searcher(storage.search, reads, codec),
+        reservations=Reservations(
+            storage.reservations,
+            storage.reservation_reads,
+            reads,
+            codec,
+            clock,
+            config.reservation_stale_seconds,
+        ),
     )

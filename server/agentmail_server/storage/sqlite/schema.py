@@ -30,13 +30,20 @@ Design notes (why the tables look like this):
   with, so that reusing a key for different content fails instead of returning the first
   message. Keys stored before version 5 have no digest (NULL) and keep the old rule (any
   repeat within the window returns the original) until they expire, at most 24 hours later.
+- ``reservations`` (version 7) are file reservations. Active means ``released_at IS NULL AND
+  expires_at > now``: the partial index ``reservations_active`` on (project, expiry) serves
+  every conflict check (one seek per request loads the project's active reservations), and
+  ``reservations_unreleased_by_expiry`` serves the background sweep that records expired ones
+  as released. ``revision`` is a server-wide sequence set on every change (``max + 1``, as for
+  agents), which the git archive follows. ``reservation_keys`` holds ReservePaths'
+  idempotency keys with the first call's result (JSON), so a repeat returns it unchanged.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -127,6 +134,42 @@ _MIGRATIONS: dict[int, str] = {
     """,
     5: """
     ALTER TABLE idempotency_keys ADD COLUMN digest TEXT;
+    """,
+    6: "",  # placeholder: agent events (on main)
+    7: """
+    CREATE TABLE reservations (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        agent_id INTEGER NOT NULL REFERENCES agents(id),
+        pattern TEXT NOT NULL,
+        exclusive INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        released_at INTEGER,
+        released_by TEXT NOT NULL DEFAULT '',
+        release_reason TEXT NOT NULL DEFAULT '',
+        expiry_warned INTEGER NOT NULL DEFAULT 0,
+        revision INTEGER NOT NULL
+    );
+    CREATE INDEX reservations_active ON reservations (project_id, expires_at)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_unreleased_by_expiry ON reservations (expires_at)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_by_holder ON reservations (agent_id, pattern)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_by_project ON reservations (project_id, id);
+    CREATE INDEX reservations_by_activity ON reservations (agent_id, updated_at);
+    CREATE UNIQUE INDEX reservations_by_revision ON reservations (revision);
+    CREATE TABLE reservation_keys (
+        agent_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (agent_id, key)
+    ) WITHOUT ROWID;
     """,
 }
 

@@ -1,0 +1,201 @@
+"""File reservations: the records, what a request asks for, and the conflict rule. Pure.
+
+A reservation is *active* while it is not released and its expiry is in the future: expiry
+holds by time at every read and every conflict check (:meth:`Reservation.active_at`); the
+background sweep that later records expired reservations as released only writes down what
+time had already decided.
+
+Conflict rule: another agent's active reservation conflicts with a requested pattern when the
+two patterns overlap and at least one side is exclusive. Overlap is decided by
+:mod:`agentmail_server.domain.reservation_patterns` on compiled patterns; compiling is cached
+by text in a bounded LRU, since a project's active patterns are checked again on every
+request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+from collections.abc import Sequence
+
+from agentmail_server.domain import reservation_patterns as patterns
+
+DEFAULT_TTL_SECONDS = 3600
+MIN_TTL_SECONDS = 60
+MAX_TTL_SECONDS = 30 * 24 * 3600
+DEFAULT_EXTEND_SECONDS = 1800
+MAX_PATTERNS_PER_RESERVE = 256
+MAX_PATHS_PER_CHECK = 500
+MAX_REASON_CHARS = 512
+# CheckConflicts' output bounds: conflicts listed, and holders listed per conflict.
+MAX_CONFLICTS = 100
+MAX_HOLDERS_PER_CONFLICT = 20
+# Compiled patterns kept: a few projects' active reservations and their requests.
+PATTERN_CACHE_SIZE = 8192
+EXPIRED_REASON = "expired"
+
+
+class ReserveMode(enum.IntEnum):
+    """How ReservePaths treats conflicts; values match the wire enum."""
+
+    DEFAULT = 1
+    ALL_OR_NOTHING = 2
+    ADVISORY = 3
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reservation:
+    """One agent's lease on a pattern, as stored.
+
+    ``released_by`` is the releasing agent's name (empty when it expired); ``updated_at`` is
+    the last time its holder granted, extended or renewed it (a version for force-release).
+    """
+
+    id: int
+    project_id: int
+    agent_id: int
+    agent_name: str
+    pattern: str
+    exclusive: bool
+    reason: str
+    created_at: int
+    updated_at: int
+    expires_at: int
+    released_at: int | None = None
+    released_by: str = ""
+    release_reason: str = ""
+
+    def active_at(self, now: int) -> bool:
+        """Whether it holds at ``now``: not released and not expired."""
+        return self.released_at is None and self.expires_at > now
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Holder:
+    """Another agent's reservation that conflicts with a requested pattern."""
+
+    reservation_id: int
+    agent_name: str
+    pattern: str
+    exclusive: bool
+    expires_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Conflict:
+    """A requested pattern and the reservations it conflicts with, oldest first."""
+
+    pattern: str
+    holders: tuple[Holder, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReserveRequest:
+    """A validated ReservePaths: normalised, de-duplicated patterns, in the order requested."""
+
+    project_id: int
+    agent_id: int
+    agent_name: str
+    patterns: tuple[str, ...]
+    exclusive: bool
+    ttl_micros: int
+    reason: str
+    mode: ReserveMode
+    idempotency_key: str = ""
+    # Digest of the request, stored with the key: a repeat of the key must match it.
+    digest: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reserved:
+    """What ReservePaths did: the reservations granted and the conflicts found.
+
+    ``conflicted_holders`` are the holders' reservations that a conflict hit (each once), so
+    that they can be told; ``deduplicated`` marks the stored result of a repeated key.
+    """
+
+    granted: tuple[Reservation, ...]
+    conflicts: tuple[Conflict, ...]
+    deduplicated: bool = False
+    conflicted_holders: tuple[Reservation, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Selection:
+    """Which of an agent's reservations a renew or release means: by ids, by patterns, or
+    (``everything``) all of its active ones. Exactly one is set."""
+
+    ids: tuple[int, ...] = ()
+    patterns: tuple[str, ...] = ()
+    everything: bool = False
+
+
+@functools.lru_cache(maxsize=PATTERN_CACHE_SIZE)
+def compiled(text: str) -> patterns.Pattern:
+    """The compiled form of a normalised pattern (cached by text, bounded)."""
+    return patterns.compile_pattern(text)
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether two normalised patterns can name a common path (resources: only when equal)."""
+    if a == b:
+        return True
+    if patterns.is_resource(a) or patterns.is_resource(b):
+        return False
+    return patterns.overlaps(compiled(a), compiled(b))
+
+
+def path_matches(reserved: str, path: str) -> bool:
+    """Whether the normalised ``path`` falls under the reserved pattern."""
+    if reserved == path:
+        return True
+    if patterns.is_resource(reserved) or patterns.is_resource(path):
+        return False
+    return patterns.matches_path(compiled(reserved), path)
+
+
+def find_conflicts(
+    requested: Sequence[str],
+    exclusive: bool,
+    agent_id: int,
+    active: Sequence[Reservation],
+) -> dict[str, list[Reservation]]:
+    """Each requested pattern that conflicts, with its conflicting reservations (oldest
+    first), in the order requested. ``active`` must hold only active reservations."""
+    # Only other agents' reservations can conflict, and shared ones only with an exclusive
+    # request: filter once, not per requested pattern.
+    others = [
+        held for held in active if held.agent_id != agent_id and (exclusive or held.exclusive)
+    ]
+    found: dict[str, list[Reservation]] = {}
+    for pattern in requested:
+        hits = [held for held in others if overlap(pattern, held.pattern)]
+        if hits:
+            found[pattern] = sorted(hits, key=lambda held: held.id)
+    return found
+
+
+def holder(reservation: Reservation) -> Holder:
+    """The conflict view of a reservation."""
+    return Holder(
+        reservation_id=reservation.id,
+        agent_name=reservation.agent_name,
+        pattern=reservation.pattern,
+        exclusive=reservation.exclusive,
+        expires_at=reservation.expires_at,
+    )
+
+
+def bounded_conflicts(
+    found: dict[str, list[Reservation]],
+    max_conflicts: int = MAX_CONFLICTS,
+    max_holders: int = MAX_HOLDERS_PER_CONFLICT,
+) -> tuple[tuple[Conflict, ...], bool]:
+    """The conflicts within the output bounds, and whether anything was left out."""
+    truncated = len(found) > max_conflicts
+    conflicts = []
+    for pattern, hits in list(found.items())[:max_conflicts]:
+        truncated = truncated or len(hits) > max_holders
+        conflicts.append(Conflict(pattern, tuple(holder(h) for h in hits[:max_holders])))
+    return tuple(conflicts), truncated

@@ -1,0 +1,89 @@
+"""How reservations are read from rows, shared by the write operations and the queries."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from agentmail_server.domain.reservations import Conflict, Holder, Reservation, Reserved
+
+RESERVATION_COLUMNS = (
+    "r.id, r.project_id, r.agent_id, a.name, r.pattern, r.exclusive, r.reason, r.created_at,"
+    " r.updated_at, r.expires_at, r.released_at, r.released_by, r.release_reason"
+)
+RESERVATION_FROM = "reservations r JOIN agents a ON a.id = r.agent_id"
+# Every change takes the next revision (one seek on its unique index), so the git archive can
+# follow reservation changes in commit order, as it follows agents.
+NEXT_REVISION = "(SELECT coalesce(max(revision), 0) + 1 FROM reservations)"
+
+
+def reservation_from_row(row: Any) -> Reservation:
+    """A reservation from a row of :data:`RESERVATION_COLUMNS`."""
+    return Reservation(
+        id=row[0],
+        project_id=row[1],
+        agent_id=row[2],
+        agent_name=row[3],
+        pattern=row[4],
+        exclusive=bool(row[5]),
+        reason=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        expires_at=row[9],
+        released_at=row[10],
+        released_by=row[11],
+        release_reason=row[12],
+    )
+
+
+def load(conn: sqlite3.Connection, ids: list[int]) -> list[Reservation]:
+    """The reservations with these ids, in the order given (missing ones left out)."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"SELECT {RESERVATION_COLUMNS} FROM {RESERVATION_FROM} WHERE r.id IN ({marks})", ids
+    ).fetchall()
+    by_id = {row[0]: reservation_from_row(row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def active_in_project(conn: sqlite3.Connection, project_id: int, now: int) -> list[Reservation]:
+    """The project's active reservations (one seek on ``reservations_active``)."""
+    rows = conn.execute(
+        f"SELECT {RESERVATION_COLUMNS} FROM {RESERVATION_FROM}"
+        " WHERE r.project_id = ? AND r.released_at IS NULL AND r.expires_at > ?",
+        (project_id, now),
+    ).fetchall()
+    return [reservation_from_row(row) for row in rows]
+
+
+def result_json(reserved: Reserved) -> str:
+    """A ReservePaths result as stored with its idempotency key: the granted ids (reloaded on
+    a repeat, so it shows their state then) and the conflicts as they were."""
+    return json.dumps(
+        {
+            "granted": [r.id for r in reserved.granted],
+            "conflicts": [
+                [
+                    c.pattern,
+                    [
+                        [h.reservation_id, h.agent_name, h.pattern, h.exclusive, h.expires_at]
+                        for h in c.holders
+                    ],
+                ]
+                for c in reserved.conflicts
+            ],
+        }
+    )
+
+
+def result_from_json(conn: sqlite3.Connection, text: str) -> Reserved:
+    """The stored result of a repeated idempotency key."""
+    stored = json.loads(text)
+    conflicts = tuple(
+        Conflict(pattern, tuple(Holder(h[0], h[1], h[2], bool(h[3]), h[4]) for h in holders))
+        for pattern, holders in stored["conflicts"]
+    )
+    return Reserved(tuple(load(conn, stored["granted"])), conflicts, deduplicated=True)
