@@ -26,9 +26,7 @@ async def server(
 ) -> AsyncIterator[Any]:
     """A running server reading ``clock``; its sweep runs only when a test calls it (the
     background interval is longer than any test)."""
-    async with start_server(
-        tmp_path / "data", clock=clock, reservation_sweep_seconds=3600
-    ) as srv:
+    async with start_server(tmp_path / "data", clock=clock, reservation_sweep_seconds=3600) as srv:
         yield srv
 
 

@@ -79,9 +79,7 @@ async def test_an_agent_never_conflicts_with_itself(reserve, alice, team):
 async def test_all_or_nothing_grants_nothing_when_anything_conflicts(reserve, alice, bob):
     await reserve(alice, ["src/a.py"])
 
-    response = await reserve(
-        bob, ["src/a.py", "src/b.py"], mode=pb.RESERVE_MODE_ALL_OR_NOTHING
-    )
+    response = await reserve(bob, ["src/a.py", "src/b.py"], mode=pb.RESERVE_MODE_ALL_OR_NOTHING)
 
     assert not response.granted
     assert [c.pattern for c in response.conflicts] == ["src/a.py"]
