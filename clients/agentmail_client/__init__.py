@@ -34,6 +34,14 @@ from ._errors import (
     error_class_for,
     error_from_rpc,
 )
+from ._events import (
+    AcknowledgementEvent,
+    AgentEvent,
+    ContactEvent,
+    ContactEventKind,
+    ReservationEvent,
+    ReservationEventKind,
+)
 from ._models import (
     Agent,
     DeliveryState,
@@ -63,14 +71,18 @@ from ._subscribe import Subscription
 from ._wait import WaitForMailResult
 
 __all__ = [
+    "AcknowledgementEvent",
     "ActionItem",
     "Agent",
+    "AgentEvent",
     "AgentmailClient",
     "AgentmailError",
     "AlreadyExists",
     "ChannelConfig",
     "CheckConflictsResult",
     "Conflict",
+    "ContactEvent",
+    "ContactEventKind",
     "DeadlineExceeded",
     "DeliveryState",
     "EnsureProjectResult",
@@ -92,6 +104,8 @@ __all__ = [
     "ReconnectPolicy",
     "RegisterAgentResult",
     "Reservation",
+    "ReservationEvent",
+    "ReservationEventKind",
     "ReservationHolder",
     "ReserveMode",
     "ReservePathsResult",

@@ -14,7 +14,9 @@ import grpc.aio
 
 from ._agents import AgentCalls
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._events import AgentEvent
 from ._mail import MailCalls
+from ._models import InboxItem
 from ._reservations import ReservationCalls
 from ._search import SearchCalls
 from ._subscribe import CursorCallback, Subscription
@@ -108,7 +110,7 @@ class AgentmailClient(AgentCalls, MailCalls, SearchCalls, ReservationCalls):
         on_cursor: CursorCallback | None = None,
         reconnect: ReconnectPolicy = _DEFAULT_RECONNECT,
         idle_timeout: float | None = None,
-    ) -> Subscription:
+    ) -> Subscription[InboxItem]:
         """Subscribes to the agent's inbox: the backlog after ``cursor``, then live mail.
 
         The stream opens when the returned subscription is entered with ``async with`` (or
@@ -146,7 +148,7 @@ class AgentmailClient(AgentCalls, MailCalls, SearchCalls, ReservationCalls):
         server did not issue to this agent, and ``OutOfRange`` (``CURSOR_AHEAD``) for one past
         the end of the inbox (after a restore from an older backup); neither is retried.
         """
-        return Subscription(
+        return Subscription[InboxItem](
             self._connection,
             token=self._token,
             cursor=cursor,
@@ -154,6 +156,51 @@ class AgentmailClient(AgentCalls, MailCalls, SearchCalls, ReservationCalls):
             topic=topic,
             thread_id=thread_id,
             include_bodies=include_bodies,
+            include_events=False,
+            on_cursor=on_cursor,
+            reconnect=reconnect,
+            idle_timeout=idle_timeout,
+        )
+
+    def subscribe_with_events(
+        self,
+        *,
+        cursor: str | None = None,
+        urgent_only: bool = False,
+        topic: str = "",
+        thread_id: str = "",
+        include_bodies: bool = True,
+        on_cursor: CursorCallback | None = None,
+        reconnect: ReconnectPolicy = _DEFAULT_RECONNECT,
+        idle_timeout: float | None = None,
+    ) -> Subscription[InboxItem | AgentEvent]:
+        """Like :meth:`subscribe`, but the subscription also yields coordination events.
+
+        Between inbox items, in commit order, come :class:`~agentmail_client.AgentEvent`
+        values: an acknowledgement of a message the agent sent, a contact request to it or the
+        answer to its own, a change to one of its file reservations (a conflict, a
+        force-release, an expiry warning). Each has a cursor of the same kind as an item's and
+        moves :attr:`Subscription.cursor` the same way, so one saved cursor resumes both. The
+        filters (``urgent_only``, ``topic``, ``thread_id``) apply to mail only::
+
+            async with client.subscribe_with_events(cursor=load(), on_cursor=save) as stream:
+                async for entry in stream:
+                    if isinstance(entry, AgentEvent):
+                        react(entry.detail)
+                    else:
+                        handle(entry.message)
+
+        Args and errors are those of :meth:`subscribe`.
+        """
+        return Subscription[InboxItem | AgentEvent](
+            self._connection,
+            token=self._token,
+            cursor=cursor,
+            urgent_only=urgent_only,
+            topic=topic,
+            thread_id=thread_id,
+            include_bodies=include_bodies,
+            include_events=True,
             on_cursor=on_cursor,
             reconnect=reconnect,
             idle_timeout=idle_timeout,

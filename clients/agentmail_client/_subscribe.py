@@ -15,7 +15,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Generic, Self, TypeVar, cast
 
 import grpc
 import grpc.aio
@@ -30,6 +30,7 @@ from ._errors import (
     Unavailable,
     error_from_rpc,
 )
+from ._events import AgentEvent
 from ._models import InboxItem, _view
 from ._transport import Connection
 
@@ -59,6 +60,9 @@ class _Closed:
 
 _CLOSED: Final = _Closed()
 
+E = TypeVar("E", InboxItem, InboxItem | AgentEvent)
+"""What a subscription yields: inbox items, or (with ``include_events``) items and events."""
+
 
 def is_reconnectable(error: AgentmailError) -> bool:
     """Whether a subscription that failed with ``error`` should reconnect and resume.
@@ -81,11 +85,14 @@ def is_reconnectable(error: AgentmailError) -> bool:
     )
 
 
-class Subscription:
+class Subscription(Generic[E]):
     """A live, resumable view of the caller's inbox; made by ``AgentmailClient.subscribe``.
 
     Iterate it with ``async for`` to receive :class:`~agentmail_client.InboxItem` values:
-    first the backlog after the starting cursor, then new mail as it is committed. Use it as
+    first the backlog after the starting cursor, then new mail as it is committed. Opened with
+    ``include_events=True`` it yields :class:`~agentmail_client.AgentEvent` values too
+    (acknowledgements of the caller's mail, contact requests, reservation changes), in commit
+    order with the mail; an event counts as processed, and moves the cursor, like an item. Use it as
     an async context manager (or call :meth:`aclose`) so that the stream is cancelled::
 
         async with client.subscribe(cursor=saved, on_cursor=save) as subscription:
@@ -135,6 +142,7 @@ class Subscription:
         topic: str,
         thread_id: str,
         include_bodies: bool,
+        include_events: bool,
         on_cursor: CursorCallback | None,
         reconnect: ReconnectPolicy,
         idle_timeout: float | None,
@@ -148,6 +156,7 @@ class Subscription:
             topic=topic,
             thread_id=thread_id,
             view=_view(include_bodies),
+            mail_only=not include_events,
         )
         self._on_cursor = on_cursor
         self._policy = reconnect
@@ -158,7 +167,7 @@ class Subscription:
         self._received = cursor or None
         self._persisted = cursor or None
         self._pending: str | None = None
-        self._events: collections.deque[InboxItem | _Progress] = collections.deque()
+        self._events: collections.deque[E | _Progress] = collections.deque()
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._end: Exception | _Closed | None = None
@@ -204,7 +213,7 @@ class Subscription:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> InboxItem:
+    async def __anext__(self) -> E:
         """Marks the previous item processed, then waits for the next one.
 
         Raises:
@@ -217,7 +226,7 @@ class Subscription:
             await self._until_received()
         return item
 
-    async def _next_nowait(self) -> InboxItem | None:
+    async def _next_nowait(self) -> E | None:
         """``__anext__`` without waiting (for ``wait_for_mail`` too): the next item received,
         or ``None`` when there is none (yet, or ever: see :attr:`closed`); raises if broken."""
         if isinstance(self._end, _Closed):
@@ -227,7 +236,7 @@ class Subscription:
         while self._events:
             event = self._events.popleft()
             self._room.set()
-            if isinstance(event, InboxItem):
+            if not isinstance(event, _Progress):
                 self._pending = event.cursor
                 return event
             self._cursor = event.cursor
@@ -381,6 +390,12 @@ class Subscription:
             item = InboxItem.from_proto(response.item)
             self._received = item.cursor
             await self._put(item)
+        elif kind == "agent_event":
+            # Sent only when the request asked for events (mail_only unset), i.e. E includes
+            # AgentEvent; the cast states that for the InboxItem-only constraint too.
+            event = AgentEvent.from_proto(response.agent_event)
+            self._received = event.cursor
+            await self._put(cast(E, event))
         elif kind == "heartbeat":
             heartbeat = response.heartbeat
             if heartbeat.HasField("server_time"):
@@ -405,7 +420,7 @@ class Subscription:
                 self._cursor = tail
             await self._put(_Progress(tail))
 
-    async def _put(self, event: InboxItem | _Progress) -> None:
+    async def _put(self, event: E | _Progress) -> None:
         while len(self._events) >= BUFFER_SIZE:
             self._room.clear()
             await self._room.wait()

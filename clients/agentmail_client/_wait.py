@@ -50,7 +50,7 @@ class WaitForMailResult:
 
 
 async def wait_for_mail(
-    subscription: Subscription,
+    subscription: Subscription[InboxItem],
     *,
     cursor: str | None,
     timeout: float | None,

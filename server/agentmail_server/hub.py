@@ -1,4 +1,4 @@
-"""Subscription hub: fans committed messages out to live inbox subscriptions.
+"""Subscription hub: fans committed messages and notices out to live inbox subscriptions.
 
 Each subscription has a small bounded buffer of notifications. The commit feed
 calls :meth:`Hub.publish` on the event loop after each commit (never before: a subscriber never sees
@@ -18,6 +18,7 @@ import time
 
 from agentmail_server.domain.events import Commit
 from agentmail_server.domain.models import Message, RecipientKind
+from agentmail_server.domain.notices import Notice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Notification:
     kind: RecipientKind
 
 
+# What a subscription buffers: a message for its agent, or a notice stored for it.
+Buffered = Notification | Notice
+
 BUFFERED, OVERFLOWED, SKIPPED = range(3)
 
 
@@ -53,7 +57,7 @@ class Subscription:
     def __init__(self, agent_id: int, capacity: int) -> None:
         self.agent_id = agent_id
         self._capacity = capacity
-        self.buffer: collections.deque[Notification] = collections.deque()
+        self.buffer: collections.deque[Buffered] = collections.deque()
         self.overflowed = False
         self.closed = False
         # The stream's pending wait, if any. A bare future and a timer handle rather than
@@ -64,7 +68,7 @@ class Subscription:
     def _wake(self) -> None:
         _resolve(self._waiter)
 
-    def _offer(self, notification: Notification) -> int:
+    def _offer(self, notification: Buffered) -> int:
         """Buffer a notification: BUFFERED, OVERFLOWED (just now) or SKIPPED (already)."""
         if self.overflowed:
             return SKIPPED
@@ -107,6 +111,10 @@ class Subscription:
     def _close(self) -> None:
         self.closed = True
         self._wake()
+
+
+def _position(entry: tuple[int, Notice]) -> int:
+    return entry[0]
 
 
 def _resolve(waiter: asyncio.Future[None] | None) -> None:
@@ -172,13 +180,22 @@ class Hub:
         self._catch_ups += 1
 
     def publish(self, commit: Commit) -> None:
-        """Commit-feed listener: fan new messages out to their recipients' subscriptions.
+        """Commit-feed listener: fan new messages out to their recipients' subscriptions,
+        and notices to the subscriptions of the agent each is for, in position order.
 
         Never blocks.
         """
         if not self._by_agent:
             return
+        # Messages and notices of one commit are offered in position order, so a stream
+        # that skips what it already replayed (position <= its last) skips nothing new.
+        pending = [(notice.position, notice) for notice in commit.notices]
+        pending.sort(key=_position)
+        waiting = 0
         for result in commit.messages:
+            while waiting < len(pending) and pending[waiting][0] < result.message.id:
+                self._offer_notice(pending[waiting][1])
+                waiting += 1
             self._published += 1
             for recipient in result.recipients:
                 peers = self._by_agent.get(recipient.agent_id)
@@ -186,11 +203,19 @@ class Hub:
                     continue
                 notification = Notification(result.message, recipient.kind)
                 for subscription in peers:
-                    outcome = subscription._offer(notification)
-                    if outcome == BUFFERED:
-                        self._delivered += 1
-                    elif outcome == OVERFLOWED:
-                        self._overflows += 1
+                    self._count_offer(subscription._offer(notification))
+        for _, notice in pending[waiting:]:
+            self._offer_notice(notice)
+
+    def _offer_notice(self, notice: Notice) -> None:
+        for subscription in self._by_agent.get(notice.agent_id, ()):
+            self._count_offer(subscription._offer(notice))
+
+    def _count_offer(self, outcome: int) -> None:
+        if outcome == BUFFERED:
+            self._delivered += 1
+        elif outcome == OVERFLOWED:
+            self._overflows += 1
 
     def close(self) -> None:
         """Wake every stream so it can send its final frame and end (with UNAVAILABLE)

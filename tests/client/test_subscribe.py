@@ -471,3 +471,30 @@ def test_transport_failures_of_a_stream_are_reconnected(
     # (tests/integration/test_restart.py accepts either): it must reconnect, not fail.
     error = am.error_class_for(code)("stream ended", code=code, reason=reason)
     assert is_reconnectable(error) is reconnects
+
+
+async def test_subscribe_with_events_yields_acknowledgements_between_items(pair: Pair) -> None:
+    saved: list[str] = []
+    asked = (await pair.bob.send_message(to="Alice", subject="ack me", ack_required=True)).message
+    async with (
+        pair.bob.subscribe_with_events(on_cursor=saved.append) as with_events,
+        pair.bob.subscribe() as mail_only,
+    ):
+        await live(with_events)
+        await live(mail_only)
+        await pair.alice.acknowledge_message(asked.id)
+        sentinel = await send(pair.alice, "after the ack")
+        async with asyncio.timeout(WAIT):
+            event = await anext(with_events)
+            item = await anext(with_events)
+            (only,) = await take(mail_only, 1)
+    assert isinstance(event, am.AgentEvent)
+    assert isinstance(event.detail, am.AcknowledgementEvent)
+    assert event.detail.message_id == asked.id
+    assert event.detail.acknowledged_by == "Alice"
+    assert event.detail.subject == "ack me"
+    assert event.detail.ack_time is not None and event.create_time == event.detail.ack_time
+    assert isinstance(item, am.InboxItem) and item.message.id == sentinel
+    assert only.message.id == sentinel, "subscribe() leaves events out"
+    assert saved[-2:] == [event.cursor, item.cursor], "an event moves the cursor like an item"
+    assert with_events.cursor == item.cursor

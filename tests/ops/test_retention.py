@@ -221,7 +221,8 @@ async def test_dry_run_beside_a_running_server_counts_what_the_purge_removes(
     assert dry.code == 0, dry.err
     expected = (
         f"{OLD} messages (ids 1-{OLD}, created before {iso(young[0].create_time.ToMicroseconds())}"
-        f"), {OLD} deliveries, {OLD} idempotency keys and their search index entries"
+        f"), {OLD} deliveries, {OLD} idempotency keys, 0 coordination events and their search"
+        " index entries"
     )
     assert dry.out.strip() == f"would purge {expected}"
     assert refused.code == 2
@@ -235,3 +236,30 @@ async def test_dry_run_beside_a_running_server_counts_what_the_purge_removes(
         "retention", "--dry-run", "--days", str(DAYS), "--now", now, "--data-dir", str(data)
     )
     assert after.out.startswith("would purge no message created before")
+
+
+async def test_events_go_with_the_mail_around_them_and_positions_are_never_reused(
+    tmp_path, connect
+):
+    clock = Clock()
+    async with (
+        retaining_server(tmp_path / "data", clock) as server,
+        connect(server.address) as channel,
+    ):
+        api = Api(channel)
+        await api.team()
+        sent = [await api.send(f"s{i}") for i in range(3)]
+        # Bob acknowledges each: three events for Alice, positioned after the three messages.
+        await api.mail.AcknowledgeMessage(
+            pb.AcknowledgeMessageRequest(message_ids=[m.id for m in sent]), metadata=auth(api.bob)
+        )
+        young = await api.send("young")
+        assert young.id == sent[-1].id + 4, "the events took positions 4-6"
+        clock.micros = young.create_time.ToMicroseconds() + DAYS * DAY + 1
+        assert server.retention is not None
+        purged = await server.retention.purge_once()
+        assert (purged.messages, purged.notices) == (4, 3)
+        # Nothing is left, and the next id is still past every purged message and event.
+        assert (await api.send("next")).id == young.id + 1
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "agentmail.sqlite3")) as conn:
+        assert conn.execute("SELECT count(*) FROM notices").fetchone() == (0,)

@@ -18,6 +18,7 @@ import pytest
 from agentmail.v1 import (
     agent_service_pb2,
     agent_service_pb2_grpc,
+    events_pb2,
     mail_service_pb2,
     mail_service_pb2_grpc,
     types_pb2,
@@ -57,6 +58,8 @@ class Stream:
         self.tail_cursor = ""
         self.last_cursor = ""
         self.heartbeats: list[mail_service_pb2.Heartbeat] = []
+        # Coordination events read so far (item() and until_live() skip over them).
+        self.agent_events: list[events_pb2.AgentEvent] = []
         # The final frame, once received.
         self.end: mail_service_pb2.SubscribeInboxResponse.StreamEnd | None = None
 
@@ -74,20 +77,34 @@ class Stream:
             self.tail_cursor = event.heartbeat.tail_cursor
         elif kind == "end":
             self.end = event.end
+        elif kind == "agent_event":
+            self.last_cursor = event.agent_event.cursor
+            self.agent_events.append(event.agent_event)
         else:
             assert kind == "item", event
             self.last_cursor = event.item.cursor
         return event
 
     async def until_live(self, within: float = READ_TIMEOUT) -> list[types_pb2.InboxItem]:
-        """Read the backlog up to the first heartbeat ("caught up, now live"); return it."""
+        """Read the backlog up to the first heartbeat ("caught up, now live"); return its
+        items (coordination events go to :attr:`agent_events`)."""
         backlog: list[types_pb2.InboxItem] = []
         async with asyncio.timeout(within):
             while True:
                 event = await self.event(within)
                 if event.HasField("heartbeat"):
                     return backlog
-                backlog.append(event.item)
+                if event.HasField("item"):
+                    backlog.append(event.item)
+
+    async def agent_event(self, within: float = READ_TIMEOUT) -> events_pb2.AgentEvent:
+        """The next coordination event, skipping heartbeats; fails on an item."""
+        async with asyncio.timeout(within):
+            while True:
+                event = await self.event(within)
+                assert not event.HasField("item"), f"expected an event, got {event}"
+                if event.HasField("agent_event"):
+                    return event.agent_event
 
     async def item(self, within: float = READ_TIMEOUT) -> types_pb2.InboxItem:
         """The next item, skipping heartbeats."""

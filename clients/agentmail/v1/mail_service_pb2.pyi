@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from agentmail.v1 import events_pb2 as _events_pb2
 from agentmail.v1 import types_pb2 as _types_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
@@ -577,6 +578,7 @@ class SubscribeInboxRequest(_message.Message):
     TOPIC_FIELD_NUMBER: _builtins.int
     THREAD_ID_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
+    MAIL_ONLY_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
     """Resume strictly after this cursor; empty means only mail committed from now on."""
     urgent_only: _builtins.bool
@@ -587,6 +589,10 @@ class SubscribeInboxRequest(_message.Message):
     """Only messages of this thread."""
     view: _types_pb2.MessageView.ValueType
     """How much of each message to stream; unspecified means FULL (bodies included)."""
+    mail_only: _builtins.bool
+    """Leave coordination events out: only mail. The mail filters above (urgent_only, topic,
+    thread_id) apply to mail only; events concern the caller and are always sent otherwise.
+    """
     def __init__(
         self,
         *,
@@ -595,10 +601,11 @@ class SubscribeInboxRequest(_message.Message):
         topic: _builtins.str = ...,
         thread_id: _builtins.str = ...,
         view: _types_pb2.MessageView.ValueType = ...,
+        mail_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "thread_id", b"thread_id", "topic", b"topic", "urgent_only", b"urgent_only", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "mail_only", b"mail_only", "thread_id", b"thread_id", "topic", b"topic", "urgent_only", b"urgent_only", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -613,7 +620,7 @@ class Heartbeat(_message.Message):
     TAIL_CURSOR_FIELD_NUMBER: _builtins.int
     SERVER_TIME_FIELD_NUMBER: _builtins.int
     tail_cursor: _builtins.str
-    """The newest inbox position the subscriber has been brought up to."""
+    """The newest inbox position (mail or event) the subscriber has been brought up to."""
     @_builtins.property
     def server_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -672,6 +679,7 @@ class SubscribeInboxResponse(_message.Message):
     ITEM_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     END_FIELD_NUMBER: _builtins.int
+    AGENT_EVENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def item(self) -> _types_pb2.InboxItem:
         """A message in the caller's inbox, oldest first, each at most once per stream."""
@@ -684,18 +692,25 @@ class SubscribeInboxResponse(_message.Message):
     def end(self) -> Global___SubscribeInboxResponse.StreamEnd:
         """The final frame: nothing follows it on this stream."""
 
+    @_builtins.property
+    def agent_event(self) -> _events_pb2.AgentEvent:
+        """A coordination event for the caller (an acknowledgement of its mail, a contact request,
+        a change to its reservations), in commit order with the mail, with its own cursor.
+        """
+
     def __init__(
         self,
         *,
         item: _types_pb2.InboxItem | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
         end: Global___SubscribeInboxResponse.StreamEnd | None = ...,
+        agent_event: _events_pb2.AgentEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "event", b"event", "heartbeat", b"heartbeat", "item", b"item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent_event", b"agent_event", "end", b"end", "event", b"event", "heartbeat", b"heartbeat", "item", b"item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "event", b"event", "heartbeat", b"heartbeat", "item", b"item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_event", b"agent_event", "end", b"end", "event", b"event", "heartbeat", b"heartbeat", "item", b"item"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["item", "heartbeat", "end"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["item", "heartbeat", "end", "agent_event"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

@@ -161,7 +161,8 @@ class MailServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SubscribeInbox(self, request, context):
-        """Streams new inbox messages as they are committed, resuming after a cursor.
+        """Streams new inbox messages as they are committed, resuming after a cursor, interleaved
+        with coordination events for the caller (see events.proto) unless `mail_only`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -59,7 +59,9 @@ class MailServiceStub:
     AcknowledgeMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.AcknowledgeMessageRequest, _mail_service_pb2.AcknowledgeMessageResponse]
     """Acknowledges received messages (and marks them read). Idempotent: the first time wins."""
     SubscribeInbox: _grpc.UnaryStreamMultiCallable[_mail_service_pb2.SubscribeInboxRequest, _mail_service_pb2.SubscribeInboxResponse]
-    """Streams new inbox messages as they are committed, resuming after a cursor."""
+    """Streams new inbox messages as they are committed, resuming after a cursor, interleaved
+    with coordination events for the caller (see events.proto) unless `mail_only`.
+    """
     SummarizeThread: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.SummarizeThreadRequest, _mail_service_pb2.SummarizeThreadResponse]
     """Summarises a thread the caller can see, without any language model: participants, size,
     time span, open action items and the latest messages.
@@ -96,7 +98,9 @@ class MailServiceAsyncStub(MailServiceStub):
     AcknowledgeMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.AcknowledgeMessageRequest, _mail_service_pb2.AcknowledgeMessageResponse]  # type: ignore[assignment]
     """Acknowledges received messages (and marks them read). Idempotent: the first time wins."""
     SubscribeInbox: _aio.UnaryStreamMultiCallable[_mail_service_pb2.SubscribeInboxRequest, _mail_service_pb2.SubscribeInboxResponse]  # type: ignore[assignment]
-    """Streams new inbox messages as they are committed, resuming after a cursor."""
+    """Streams new inbox messages as they are committed, resuming after a cursor, interleaved
+    with coordination events for the caller (see events.proto) unless `mail_only`.
+    """
     SummarizeThread: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.SummarizeThreadRequest, _mail_service_pb2.SummarizeThreadResponse]  # type: ignore[assignment]
     """Summarises a thread the caller can see, without any language model: participants, size,
     time span, open action items and the latest messages.
@@ -184,7 +188,9 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mail_service_pb2.SubscribeInboxRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_mail_service_pb2.SubscribeInboxResponse], _abc.AsyncIterator[_mail_service_pb2.SubscribeInboxResponse]]:
-        """Streams new inbox messages as they are committed, resuming after a cursor."""
+        """Streams new inbox messages as they are committed, resuming after a cursor, interleaved
+        with coordination events for the caller (see events.proto) unless `mail_only`.
+        """
 
     @_abc_1.abstractmethod
     def SummarizeThread(

@@ -61,8 +61,8 @@ def _describe(purged: Purged, before: int) -> str:
         return f"no message created before {moment}"
     return (
         f"{purged.messages} messages (ids {purged.first_id}-{purged.last_id}, created before "
-        f"{moment}), {purged.deliveries} deliveries, {purged.idempotency_keys} idempotency keys "
-        "and their search index entries"
+        f"{moment}), {purged.deliveries} deliveries, {purged.idempotency_keys} idempotency keys, "
+        f"{purged.notices} coordination events and their search index entries"
     )
 
 

@@ -13,6 +13,7 @@ import dataclasses
 
 from agentmail_server.domain.drafts import Sent
 from agentmail_server.domain.models import Agent, DeliveryState, Project
+from agentmail_server.domain.notices import Notice
 from agentmail_server.domain.reservations import Reservation
 
 
@@ -44,6 +45,7 @@ class Commit:
         agents: registrations and profile changes.
         receipts: read and acknowledgement marks.
         reservations: reservations granted, extended, renewed or released, as they are now.
+        notices: coordination events stored for one agent each (pushed on its stream).
     """
 
     messages: tuple[Sent, ...] = ()
@@ -52,6 +54,7 @@ class Commit:
     agents: tuple[AgentChange, ...] = ()
     receipts: tuple[Receipts, ...] = ()
     reservations: tuple[Reservation, ...] = ()
+    notices: tuple[Notice, ...] = ()
 
 
 class CommitBuilder:
@@ -61,6 +64,7 @@ class CommitBuilder:
         "agents",
         "deduplicated_sends",
         "messages",
+        "notices",
         "projects",
         "receipts",
         "reservations",
@@ -73,6 +77,7 @@ class CommitBuilder:
         self.agents: list[AgentChange] = []
         self.receipts: list[Receipts] = []
         self.reservations: list[Reservation] = []
+        self.notices: list[Notice] = []
 
     def sent(self, sent: Sent) -> None:
         """Record a send: a new message, or a deduplicated one (counted only)."""
@@ -90,6 +95,7 @@ class CommitBuilder:
             or self.agents
             or self.receipts
             or self.reservations
+            or self.notices
         ):
             return None
         return Commit(
@@ -99,4 +105,5 @@ class CommitBuilder:
             agents=tuple(self.agents),
             receipts=tuple(self.receipts),
             reservations=tuple(self.reservations),
+            notices=tuple(self.notices),
         )

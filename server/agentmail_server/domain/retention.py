@@ -18,6 +18,7 @@ class Purged:
         first_id: the oldest message id removed (0 when none).
         last_id: the newest message id removed (0 when none).
         more: the batch was full: older mail may remain for the next batch.
+        notices: coordination events removed with the mail around them.
     """
 
     messages: int = 0
@@ -26,6 +27,7 @@ class Purged:
     first_id: int = 0
     last_id: int = 0
     more: bool = False
+    notices: int = 0
 
     def __add__(self, other: Purged) -> Purged:
         """Totals of two consecutive batches (``other`` is the later one)."""
@@ -36,6 +38,7 @@ class Purged:
             first_id=self.first_id or other.first_id,
             last_id=other.last_id or self.last_id,
             more=other.more,
+            notices=self.notices + other.notices,
         )
 
 

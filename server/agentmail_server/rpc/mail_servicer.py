@@ -10,9 +10,15 @@ from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.rpc import convert, wire
 from agentmail_server.rpc.context import authorization
+from agentmail_server.rpc.notices_pb import agent_event_pb
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Compose, Mailer
-from agentmail_server.services.subscriptions import Heartbeat, InboxStreamer, StreamEnd
+from agentmail_server.services.subscriptions import (
+    Heartbeat,
+    InboxStreamer,
+    StreamEnd,
+    StreamNotice,
+)
 
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 
@@ -187,7 +193,9 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             urgent_only=request.urgent_only, topic=request.topic, thread_id=request.thread_id
         )
         bodies = convert.include_bodies(request.view)
-        events = self._streamer.stream(caller, request.cursor, flt, bodies)
+        events = self._streamer.stream(
+            caller, request.cursor, flt, bodies, mail_only=request.mail_only
+        )
         async for event in events:
             if isinstance(event, Heartbeat):
                 yield mail_service_pb2.SubscribeInboxResponse(
@@ -198,6 +206,10 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
                 )
             elif isinstance(event, StreamEnd):
                 yield mail_service_pb2.SubscribeInboxResponse(end=_stream_end_pb(event))
+            elif isinstance(event, StreamNotice):
+                yield mail_service_pb2.SubscribeInboxResponse(
+                    agent_event=agent_event_pb(event.notice, event.cursor)
+                )
             else:
                 yield mail_service_pb2.SubscribeInboxResponse(
                     item=convert.item_pb(event.item, caller.project_slug, event.cursor)

@@ -82,12 +82,14 @@ class RetentionService:
         self.runs += 1
         if total.messages:
             logger.info(
-                "retention: purged %d messages (ids %d-%d), %d deliveries, %d idempotency keys",
+                "retention: purged %d messages (ids %d-%d), %d deliveries, %d idempotency keys,"
+                " %d coordination events",
                 total.messages,
                 total.first_id,
                 total.last_id,
                 total.deliveries,
                 total.idempotency_keys,
+                total.notices,
             )
         return total
 

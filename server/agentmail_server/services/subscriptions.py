@@ -1,5 +1,9 @@
 """SubscribeInbox: replay the backlog after a cursor from storage, then deliver live.
 
+The stream is the agent's mail and its notices (coordination events) in one position order:
+notices take positions from the message id sequence, so the backlog is a merge of two key
+range seeks and a cursor after either resumes after both.
+
 Gap-free and duplicate-free across the switch: the stream registers with the hub *before*
 reading storage, so anything committed during the read is buffered; buffered messages at or
 below the last delivered id are skipped. After a buffer overflow the same catch-up runs again
@@ -21,6 +25,7 @@ from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem
+from agentmail_server.domain.notices import Notice
 from agentmail_server.errors import ResourceExhausted, Unavailable
 from agentmail_server.hub import Hub, Notification, Subscription
 from agentmail_server.services.inbox_cursors import InboxCursors
@@ -60,7 +65,15 @@ class StreamEnd:
     retry_after_seconds: float
 
 
-StreamEvent = StreamItem | Heartbeat | StreamEnd
+@dataclasses.dataclass(frozen=True)
+class StreamNotice:
+    """One notice (coordination event) for the subscriber, with its cursor."""
+
+    notice: Notice
+    cursor: str
+
+
+StreamEvent = StreamItem | StreamNotice | Heartbeat | StreamEnd
 
 SHUTTING_DOWN = "SHUTTING_DOWN"
 SHUTDOWN_RETRY_SECONDS = 1.0
@@ -84,10 +97,17 @@ class InboxStreamer:
         self._cursors = InboxCursors(codec, queries)
 
     async def stream(
-        self, caller: Identity, cursor: str, flt: InboxFilter, include_bodies: bool
+        self,
+        caller: Identity,
+        cursor: str,
+        flt: InboxFilter,
+        include_bodies: bool,
+        *,
+        mail_only: bool = False,
     ) -> AsyncIterator[StreamEvent]:
         """Events for ``caller``: backlog after ``cursor`` (or nothing when empty), a
-        heartbeat once caught up, then live items and heartbeats while idle."""
+        heartbeat once caught up, then live items and heartbeats while idle. Notices come
+        in position order with the mail unless ``mail_only``; ``flt`` applies to mail."""
         limits.check_length("topic", flt.topic, limits.MAX_TOPIC_CHARS)
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
         # Checked before taking a subscription slot; the tail only grows meanwhile.
@@ -108,25 +128,21 @@ class InboxStreamer:
                 self._raise_if_closing()
             if position is None:
                 position = await self._queries.inbox_tail(caller.agent_id)
-            async for item in self._catch_up(caller, position, flt, include_bodies):
-                position = item.message.id
-                yield self._with_cursor(caller, item)
+            replay = _Replay(flt, include_bodies, mail_only)
+            async for entry in self._catch_up(caller, position, replay):
+                position = _position_of(entry)
+                yield self._with_cursor(caller, entry)
                 if subscription.closed:
                     break  # the rest is replayed after the restart; stop within the grace
             else:
                 yield self._heartbeat(caller, position)
-            async for event in self._live(caller, subscription, position, flt, include_bodies):
+            async for event in self._live(caller, subscription, position, replay):
                 yield event
         finally:
             self._hub.unsubscribe(subscription)
 
     async def _live(
-        self,
-        caller: Identity,
-        subscription: Subscription,
-        position: int,
-        flt: InboxFilter,
-        include_bodies: bool,
+        self, caller: Identity, subscription: Subscription, position: int, replay: _Replay
     ) -> AsyncIterator[StreamEvent]:
         while True:
             if subscription.closed:
@@ -135,26 +151,38 @@ class InboxStreamer:
                 self._raise_if_closing()
             if subscription.take_overflow():
                 self._hub.record_catch_up()
-                async for item in self._catch_up(caller, position, flt, include_bodies):
-                    position = item.message.id
-                    yield self._with_cursor(caller, item)
+                async for entry in self._catch_up(caller, position, replay):
+                    position = _position_of(entry)
+                    yield self._with_cursor(caller, entry)
                     if subscription.closed:
                         break
                 continue
             if subscription.buffer:
-                notification = subscription.buffer.popleft()
-                if notification.message.id <= position:
+                buffered = subscription.buffer.popleft()
+                if isinstance(buffered, Notice):
+                    if buffered.position <= position:
+                        continue  # already replayed from storage
+                    position = buffered.position
+                    if not replay.mail_only:
+                        yield self._with_cursor(caller, buffered)
+                    continue
+                if buffered.message.id <= position:
                     continue  # already replayed from storage
-                position = notification.message.id
-                if _matches(notification, flt):
-                    yield self._with_cursor(caller, _item(caller, notification, include_bodies))
+                position = buffered.message.id
+                if _matches(buffered, replay.flt):
+                    item = _item(caller, buffered, replay.include_bodies)
+                    yield self._with_cursor(caller, item)
                 continue
             await subscription.wait(self._heartbeat_seconds)
             if not (subscription.buffer or subscription.overflowed or subscription.closed):
                 yield self._heartbeat(caller, position)
 
-    def _with_cursor(self, caller: Identity, item: InboxItem) -> StreamItem:
-        return StreamItem(item, self._cursors.cursor(caller, item.message.id))
+    def _with_cursor(
+        self, caller: Identity, entry: InboxItem | Notice
+    ) -> StreamItem | StreamNotice:
+        if isinstance(entry, Notice):
+            return StreamNotice(entry, self._cursors.cursor(caller, entry.position))
+        return StreamItem(entry, self._cursors.cursor(caller, entry.message.id))
 
     def _heartbeat(self, caller: Identity, position: int) -> Heartbeat:
         return Heartbeat(position, self._clock.now_micros(), self._cursors.cursor(caller, position))
@@ -164,26 +192,51 @@ class InboxStreamer:
         return StreamEnd(cursor, SHUTTING_DOWN, SHUTDOWN_RETRY_SECONDS)
 
     async def _catch_up(
-        self, caller: Identity, after: int, flt: InboxFilter, include_bodies: bool
-    ) -> AsyncIterator[InboxItem]:
+        self, caller: Identity, after: int, replay: _Replay
+    ) -> AsyncIterator[InboxItem | Notice]:
+        """The backlog after ``after``: mail and notices merged in position order.
+
+        Each round reads a page of each; when a page is full, only what lies at or below its
+        last position is certain to be complete, so the round yields up to the lower of the
+        full pages' last positions and the next round continues from there.
+        """
         while True:
             page = await self._queries.inbox(
                 caller.agent_id,
-                flt,
+                replay.flt,
                 after_id=after,
                 before_id=None,
                 newest_first=False,
                 limit=CATCH_UP_PAGE,
-                include_bodies=include_bodies,
+                include_bodies=replay.include_bodies,
             )
-            for item in page:
-                yield InboxItem(
+            notices = (
+                []
+                if replay.mail_only
+                else await self._queries.notices(caller.agent_id, after, CATCH_UP_PAGE)
+            )
+            horizon: int | None = None
+            if len(page) == CATCH_UP_PAGE:
+                horizon = page[-1].message.id
+            if len(notices) == CATCH_UP_PAGE:
+                last = notices[-1].position
+                horizon = last if horizon is None else min(horizon, last)
+            entries: list[InboxItem | Notice] = [
+                InboxItem(
                     item.message.seen_by(caller.agent_id, caller.name, item.delivery.kind),
                     item.delivery,
                 )
-            if len(page) < CATCH_UP_PAGE:
+                for item in page
+            ]
+            entries.extend(notices)
+            entries.sort(key=_position_of)
+            for entry in entries:
+                if horizon is not None and _position_of(entry) > horizon:
+                    break
+                yield entry
+            if horizon is None:
                 return
-            after = page[-1].message.id
+            after = horizon
 
     def _raise_if_closing(self) -> None:
         if self._hub.closed:
@@ -192,6 +245,19 @@ class InboxStreamer:
                 "the server is shutting down; resume from your last cursor",
                 retry_after_seconds=SHUTDOWN_RETRY_SECONDS,
             )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Replay:
+    """What one subscription asked for: its mail filter, bodies, and whether notices too."""
+
+    flt: InboxFilter
+    include_bodies: bool
+    mail_only: bool
+
+
+def _position_of(entry: InboxItem | Notice) -> int:
+    return entry.position if isinstance(entry, Notice) else entry.message.id
 
 
 def _matches(notification: Notification, flt: InboxFilter) -> bool:

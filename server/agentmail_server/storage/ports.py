@@ -13,7 +13,9 @@ backend proves them by passing it):
    a message that a crash could take back.
 2. **Gap-free, commit-ordered ids.** Message ids grow in commit order: once a reader has seen
    message N, no message with an id below N can commit later. Cursors and keyset pages rely
-   on it ("a reader never sees id N+1 committed before N").
+   on it ("a reader never sees id N+1 committed before N"). Notices (coordination events for
+   one agent) take their positions from the same sequence, under the same rule, so one cursor
+   orders an agent's mail and notices together; ids may therefore skip numbers.
 3. **Read your writes.** A read started after a write's awaiter resumed sees that write.
 4. **One feed, in order, once.** Each committed transaction that changed something is
    published exactly once, in commit order, on the event loop, as one
@@ -65,6 +67,7 @@ from agentmail_server.domain.models import (
     Message,
     Project,
 )
+from agentmail_server.domain.notices import Notice
 from agentmail_server.domain.reservations import Reservation, Reserved, ReserveRequest, Selection
 from agentmail_server.domain.retention import Purged
 from agentmail_server.errors import Unavailable
@@ -275,7 +278,12 @@ class MailReads(Protocol):
         ...
 
     async def inbox_tail(self, agent_id: int) -> int:
-        """The newest message id in the agent's inbox (0 when empty)."""
+        """The newest position in the agent's inbox stream, a message id or a notice's
+        position (0 when empty)."""
+        ...
+
+    async def notices(self, agent_id: int, after: int, limit: int) -> list[Notice]:
+        """The agent's notices after position ``after``, oldest first."""
         ...
 
     async def message_for(

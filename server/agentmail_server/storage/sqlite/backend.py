@@ -52,10 +52,11 @@ class SqliteMailWrites:
             acknowledge=acknowledge,
         )
 
-        def record(changes: CommitBuilder, states: list[DeliveryState]) -> None:
-            changes.receipts.append(Receipts(agent_id, tuple(states), acknowledge))
+        def record(changes: CommitBuilder, marked: writes.Marked) -> None:
+            changes.receipts.append(Receipts(agent_id, tuple(marked.states), acknowledge))
+            changes.notices.extend(marked.notices)
 
-        return await self._writer.submit(operation, record)
+        return (await self._writer.submit(operation, record)).states
 
 
 class SqliteRetentionWrites:

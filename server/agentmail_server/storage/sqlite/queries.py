@@ -19,6 +19,8 @@ from agentmail_server.domain.models import (
     Message,
     Project,
 )
+from agentmail_server.domain.notices import Notice
+from agentmail_server.storage.sqlite.notices import NOTICE_COLUMNS, notice_from_row
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
@@ -111,11 +113,22 @@ class Queries:
         )
 
     async def inbox_tail(self, agent_id: int) -> int:
-        """The newest message id in the agent's inbox (0 when empty)."""
+        """The newest position in the agent's inbox stream, mail or notice (0 when empty)."""
         row = await self._pool.fetchone(
-            "SELECT coalesce(max(message_id), 0) FROM deliveries WHERE agent_id = ?", (agent_id,)
+            "SELECT max((SELECT coalesce(max(message_id), 0) FROM deliveries WHERE agent_id = ?),"
+            " (SELECT coalesce(max(position), 0) FROM notices WHERE agent_id = ?))",
+            (agent_id, agent_id),
         )
         return int(row[0]) if row else 0
+
+    async def notices(self, agent_id: int, after: int, limit: int) -> list[Notice]:
+        """The agent's notices after position ``after``, oldest first (a key range seek)."""
+        rows = await self._pool.fetchall(
+            f"SELECT {NOTICE_COLUMNS} FROM notices WHERE agent_id = ? AND position > ?"
+            " ORDER BY position LIMIT ?",
+            (agent_id, after, limit),
+        )
+        return [notice_from_row(row) for row in rows]
 
     async def message_for(
         self, message_id: int, viewer_id: int

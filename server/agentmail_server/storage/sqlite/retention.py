@@ -16,6 +16,14 @@ import sqlite3
 from agentmail_server.domain.retention import Purged
 
 _OLDEST = "SELECT id, created_at FROM messages ORDER BY id LIMIT ?"
+# Old notices positioned before the oldest message that stays (or ``?`` in a dry run).
+_OLD_NOTICES = (
+    "position < coalesce((SELECT min(id) FROM messages WHERE id > ?), 1 << 62) AND created_at < ?"
+)
+_PURGE_NOTICES = (
+    "DELETE FROM notices WHERE position"
+    " < coalesce((SELECT min(id) FROM messages), 1 << 62) AND created_at < ?"
+)
 _DELIVERIES_WHERE = "agent_id IN (SELECT id FROM agents) AND message_id BETWEEN ? AND ?"
 
 
@@ -47,7 +55,9 @@ def purge_batch(conn: sqlite3.Connection, before: int, limit: int) -> Purged:
     if count == 0:
         return Purged()
     conn.execute(
-        "INSERT INTO sequences (name, value) SELECT 'messages', max(id) FROM messages"
+        "INSERT INTO sequences (name, value) SELECT 'messages', max("
+        "(SELECT coalesce(max(id), 0) FROM messages),"
+        " (SELECT coalesce(max(position), 0) FROM notices))"
         " WHERE true ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)"
     )
     deliveries = conn.execute(f"DELETE FROM deliveries WHERE {_DELIVERIES_WHERE}", (first, last))
@@ -55,10 +65,15 @@ def purge_batch(conn: sqlite3.Connection, before: int, limit: int) -> Purged:
         "DELETE FROM idempotency_keys WHERE message_id BETWEEN ? AND ?", (first, last)
     )
     conn.execute("DELETE FROM messages WHERE id BETWEEN ? AND ?", (first, last))
+    # Notices go with the mail around them: the old enough ones positioned before the oldest
+    # message left (a range on the position index). A notice positioned after a message that
+    # stays waits for it, so the oldest message left still bounds what a cursor can skip.
+    notices = conn.execute(_PURGE_NOTICES, (before,))
     return Purged(
         messages=count,
         deliveries=deliveries.rowcount,
         idempotency_keys=keys.rowcount,
+        notices=notices.rowcount,
         first_id=first,
         last_id=last,
         more=count == limit,
@@ -76,4 +91,7 @@ def count_purgeable(conn: sqlite3.Connection, before: int) -> Purged:
     (keys,) = conn.execute(
         "SELECT count(*) FROM idempotency_keys WHERE message_id BETWEEN ? AND ?", (first, last)
     ).fetchone()
-    return Purged(count, deliveries, keys, first, last, more=False)
+    (notices,) = conn.execute(
+        f"SELECT count(*) FROM notices WHERE {_OLD_NOTICES}", (last, before)
+    ).fetchone()
+    return Purged(count, deliveries, keys, first, last, more=False, notices=notices)

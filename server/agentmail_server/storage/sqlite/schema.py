@@ -30,6 +30,11 @@ Design notes (why the tables look like this):
   with, so that reusing a key for different content fails instead of returning the first
   message. Keys stored before version 5 have no digest (NULL) and keep the old rule (any
   repeat within the window returns the original) until they expire, at most 24 hours later.
+- ``notices`` (version 6) are coordination events for one agent (an acknowledgement of its mail,
+  a contact request, a change to its reservations). Their ``position`` comes from the message id
+  sequence (ids are the max over messages, notices and ``sequences``, plus one), so an agent's
+  inbox stream is one commit-ordered sequence of mail and notices that one cursor covers. The
+  detail is a tagged JSON object (``domain.notices``): new fields need no migration.
 - ``reservations`` (version 7) are file reservations. Active means ``released_at IS NULL AND
   expires_at > now``: the partial index ``reservations_active`` on (project, expiry) serves
   every conflict check (one seek per request loads the project's active reservations), and
@@ -135,7 +140,17 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE idempotency_keys ADD COLUMN digest TEXT;
     """,
-    6: "",  # placeholder: agent events (on main)
+    6: """
+    CREATE TABLE notices (
+        agent_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (agent_id, position)
+    ) WITHOUT ROWID;
+    CREATE INDEX notices_by_position ON notices (position);
+    """,
     7: """
     CREATE TABLE reservations (
         id INTEGER PRIMARY KEY,

@@ -7,6 +7,7 @@ per operation: recipients and id lists go through ``executemany`` or one ``IN (.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Mapping, Sequence
 
@@ -20,6 +21,7 @@ from agentmail_server.domain.models import (
     Project,
     RecipientKind,
 )
+from agentmail_server.domain.notices import AckNotice, Notice
 from agentmail_server.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -27,6 +29,7 @@ from agentmail_server.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from agentmail_server.storage.sqlite.notices import NEXT_POSITION, append_notice
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
     AGENT_FROM,
@@ -141,12 +144,6 @@ def _load_agent(conn: sqlite3.Connection, agent_id: int) -> Agent:
     return agent_from_row(row)
 
 
-_NEXT_MESSAGE_ID = (
-    "SELECT max((SELECT coalesce(max(id), 0) FROM messages),"
-    " (SELECT coalesce(max(value), 0) FROM sequences WHERE name = 'messages')) + 1"
-)
-
-
 def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
     """Store a message and its deliveries, or return the original for a repeated key."""
     if draft.idempotency_key:
@@ -155,7 +152,7 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
             return original
     # The single writer assigns ids inside its transaction, so ids grow in commit order; past
     # the highest id retention ever purged too, so a purged id is never handed out again.
-    (message_id,) = conn.execute(_NEXT_MESSAGE_ID).fetchone()
+    (message_id,) = conn.execute(NEXT_POSITION).fetchone()
     thread_id = draft.thread_id or str(message_id)
     by_kind: dict[RecipientKind, list[str]] = {kind: [] for kind in RecipientKind}
     for recipient in draft.recipients:
@@ -254,16 +251,22 @@ def mark_deliveries(
     now: int,
     *,
     acknowledge: bool,
-) -> list[DeliveryState]:
-    """Set first-wins read (and ack) times on the caller's deliveries; all or nothing."""
+) -> Marked:
+    """Set first-wins read (and ack) times on the caller's deliveries; all or nothing.
+
+    Each acknowledgement that is new (not a repeat) leaves an :class:`AckNotice` for the
+    message's sender, unless the caller acknowledges its own message.
+    """
     marks = ",".join("?" * len(message_ids))
-    found = {
-        row[0]
+    acked_before = {
+        row[0]: row[1]
         for row in conn.execute(
-            f"SELECT message_id FROM deliveries WHERE agent_id = ? AND message_id IN ({marks})",
+            f"SELECT message_id, ack_at FROM deliveries WHERE agent_id = ?"
+            f" AND message_id IN ({marks})",
             (agent_id, *message_ids),
         )
     }
+    found = acked_before.keys()
     missing = [mid for mid in message_ids if mid not in found]
     if missing:
         shown = ",".join(str(mid) for mid in missing)
@@ -285,4 +288,34 @@ def mark_deliveries(
         (agent_id, *message_ids),
     ).fetchall()
     states = {row[0]: DeliveryState(row[0], row[1], row[2]) for row in rows}
-    return [states[mid] for mid in message_ids]
+    ordered = [states[mid] for mid in message_ids]
+    newly_acked = [
+        mid for mid in dict.fromkeys(message_ids) if acknowledge and not acked_before[mid]
+    ]
+    notices = _ack_notices(conn, agent_id, newly_acked, now) if newly_acked else []
+    return Marked(ordered, notices)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Marked:
+    """What :func:`mark_deliveries` set, and the notices it left for senders."""
+
+    states: list[DeliveryState]
+    notices: list[Notice]
+
+
+def _ack_notices(
+    conn: sqlite3.Connection, agent_id: int, message_ids: Sequence[int], now: int
+) -> list[Notice]:
+    """One :class:`AckNotice` per newly acknowledged message, for its sender."""
+    (by_agent,) = conn.execute("SELECT name FROM agents WHERE id = ?", (agent_id,)).fetchone()
+    marks = ",".join("?" * len(message_ids))
+    rows = conn.execute(
+        f"SELECT id, sender_id, subject FROM messages WHERE id IN ({marks}) ORDER BY id",
+        tuple(message_ids),
+    ).fetchall()
+    return [
+        append_notice(conn, sender_id, AckNotice(message_id, subject, by_agent, now), now)
+        for message_id, sender_id, subject in rows
+        if sender_id != agent_id
+    ]
