@@ -20,6 +20,7 @@ import functools
 from collections.abc import Sequence
 
 from agentmail_server.domain import reservation_patterns as patterns
+from agentmail_server.domain.notices import Notice, ReservationNotice, ReservationNoticeKind
 
 DEFAULT_TTL_SECONDS = 3600
 MIN_TTL_SECONDS = 60
@@ -111,14 +112,14 @@ class ReserveRequest:
 class Reserved:
     """What ReservePaths did: the reservations granted and the conflicts found.
 
-    ``conflicted_holders`` are the holders' reservations that a conflict hit (each once), so
-    that they can be told; ``deduplicated`` marks the stored result of a repeated key.
+    ``notices`` tell each holder whose reservation a conflict hit (once per reservation);
+    ``deduplicated`` marks the stored result of a repeated key (which tells nobody again).
     """
 
     granted: tuple[Reservation, ...]
     conflicts: tuple[Conflict, ...]
     deduplicated: bool = False
-    conflicted_holders: tuple[Reservation, ...] = ()
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -174,6 +175,21 @@ def find_conflicts(
         if hits:
             found[pattern] = sorted(hits, key=lambda held: held.id)
     return found
+
+
+def notice(
+    kind: ReservationNoticeKind, reservation: Reservation, other_agent: str, reason: str
+) -> ReservationNotice:
+    """The event telling a reservation's holder what happened to it."""
+    return ReservationNotice(
+        kind=kind,
+        reservation_id=reservation.id,
+        pattern=reservation.pattern,
+        exclusive=reservation.exclusive,
+        expires_at=reservation.expires_at,
+        other_agent=other_agent,
+        reason=reason,
+    )
 
 
 def holder(reservation: Reservation) -> Holder:

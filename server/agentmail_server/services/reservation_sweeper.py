@@ -14,6 +14,7 @@ import contextlib
 import logging
 
 from agentmail_server.domain.clock import Clock
+from agentmail_server.domain.notices import Notice
 from agentmail_server.domain.reservations import Reservation
 from agentmail_server.errors import ResourceExhausted, Unavailable
 from agentmail_server.storage.ports import ReservationWrites
@@ -53,14 +54,14 @@ class ReservationSweeper:
         self.warned = 0
         self.runs = 0
 
-    async def sweep_once(self) -> tuple[list[Reservation], list[Reservation]]:
-        """Record what expired and mark what is about to; returns (expired, warned).
+    async def sweep_once(self) -> tuple[list[Reservation], list[Notice]]:
+        """Record what expired and warn of what is about to; returns (expired, warnings).
 
         Stops early, keeping what was done, when the write queue is full (the next run goes
         on) or the server is shutting down.
         """
         expired: list[Reservation] = []
-        warned: list[Reservation] = []
+        warned: list[Notice] = []
         try:
             while not self._stopping.is_set():
                 batch = await self._writes.expire(self._clock.now_micros(), BATCH)
@@ -68,11 +69,11 @@ class ReservationSweeper:
                 if len(batch) < BATCH:
                     break
             while self._warning_micros and not self._stopping.is_set():
-                batch = await self._writes.mark_expiring(
+                warnings = await self._writes.mark_expiring(
                     self._clock.now_micros(), self._warning_micros, BATCH
                 )
-                warned.extend(batch)
-                if len(batch) < BATCH:
+                warned.extend(warnings)
+                if len(warnings) < BATCH:
                     break
         except ResourceExhausted:
             logger.warning("reservation sweep: the write queue is full; going on next run")

@@ -160,15 +160,16 @@ class Reservations:
             )
         now = self._clock.now_micros()
         if current.agent_id == caller.agent_id:
-            released = await self.release(caller, [reservation_id], [], False)
-            return (released[0] if released else current), None
+            own = await self.release(caller, [reservation_id], [], False)
+            return (own[0] if own else current), None
         if current.released_at is not None:
             return current, None
         stale = await self._staleness(current, now)
-        draft = _notice(caller, current, why, stale)
-        return await self._writes.force_release(
-            reservation_id, current.updated_at, caller.name, why or stale, draft, now
+        mail = _notice(caller, current, why, stale)
+        released, sent, _ = await self._writes.force_release(
+            reservation_id, current.updated_at, caller.name, why or stale, mail, now
         )
+        return released, sent
 
     async def _staleness(self, current: Reservation, now: int) -> str:
         """Why the reservation is stale, or FailedPrecondition when it is not."""

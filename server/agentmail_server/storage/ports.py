@@ -149,7 +149,8 @@ class ReservationWrites(Protocol):
     async def reserve(self, request: ReserveRequest, now: int) -> Reserved:
         """Check conflicts against the project's active reservations and grant per the
         request's mode, in one operation; the same agent and pattern again extends in place
-        (the later expiry wins). A repeated idempotency key returns the stored first result.
+        (the later expiry wins); each holder of a conflicting reservation gets a CONFLICT
+        notice. A repeated idempotency key returns the stored first result.
 
         Raises:
             FailedPrecondition: IDEMPOTENCY_KEY_REUSED, the key was used for another request.
@@ -185,12 +186,12 @@ class ReservationWrites(Protocol):
         expected_version: int,
         releaser: str,
         reason: str,
-        notice: Draft,
+        mail: Draft,
         now: int,
-    ) -> tuple[Reservation, Sent | None]:
+    ) -> tuple[Reservation, Sent | None, Notice | None]:
         """Release a reservation judged stale at version ``expected_version`` (its
-        ``updated_at``) and send ``notice`` in the same transaction; an already released one
-        is returned as it is, with no notice.
+        ``updated_at``), send ``mail`` and leave its holder a FORCE_RELEASED notice, in the
+        same transaction; an already released one is returned as it is, with neither.
 
         Raises:
             FailedPrecondition: RESERVATION_ACTIVE, it was renewed since.
@@ -201,9 +202,9 @@ class ReservationWrites(Protocol):
         """Record up to ``limit`` reservations expired at ``now`` as released at their expiry."""
         ...
 
-    async def mark_expiring(self, now: int, horizon_micros: int, limit: int) -> list[Reservation]:
-        """Mark (once) and return up to ``limit`` active reservations expiring within the
-        horizon that were not marked yet; renewing one clears its mark."""
+    async def mark_expiring(self, now: int, horizon_micros: int, limit: int) -> list[Notice]:
+        """Leave an EXPIRING notice (once) for the holders of up to ``limit`` active
+        reservations expiring within the horizon; renewing one clears its mark."""
         ...
 
 

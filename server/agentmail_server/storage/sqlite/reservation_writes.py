@@ -7,6 +7,7 @@ import functools
 
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.events import CommitBuilder
+from agentmail_server.domain.notices import Notice
 from agentmail_server.domain.reservations import Reservation, Reserved, ReserveRequest, Selection
 from agentmail_server.storage.sqlite import reservations
 from agentmail_server.storage.sqlite.writer import Writer
@@ -57,17 +58,18 @@ class SqliteReservationWrites:
         expected_version: int,
         releaser: str,
         reason: str,
-        notice: Draft,
+        mail: Draft,
         now: int,
-    ) -> tuple[Reservation, Sent | None]:
-        """Release a stale reservation and mail its holder, in one write operation."""
+    ) -> tuple[Reservation, Sent | None, Notice | None]:
+        """Release a stale reservation, mail its holder and leave it an event, in one write
+        operation."""
         operation = functools.partial(
             reservations.force_release,
             reservation_id=reservation_id,
             expected_version=expected_version,
             releaser=releaser,
             reason=reason,
-            notice=notice,
+            mail=mail,
             now=now,
         )
         return await self._writer.submit(operation, _record_forced)
@@ -77,25 +79,34 @@ class SqliteReservationWrites:
         operation = functools.partial(reservations.expire, now=now, limit=limit)
         return await self._writer.submit(operation, _record_changed)
 
-    async def mark_expiring(self, now: int, horizon_micros: int, limit: int) -> list[Reservation]:
-        """Mark reservations about to expire (once)."""
+    async def mark_expiring(self, now: int, horizon_micros: int, limit: int) -> list[Notice]:
+        """Warn the holders of reservations about to expire (once each)."""
         operation = functools.partial(
             reservations.mark_expiring, now=now, horizon_micros=horizon_micros, limit=limit
         )
-        return await self._writer.submit(operation)
+        return await self._writer.submit(operation, _record_notices)
 
 
 def _record_reserved(changes: CommitBuilder, reserved: Reserved) -> None:
     if not reserved.deduplicated:
         changes.reservations.extend(reserved.granted)
+        changes.notices.extend(reserved.notices)
 
 
 def _record_changed(changes: CommitBuilder, changed: list[Reservation]) -> None:
     changes.reservations.extend(changed)
 
 
-def _record_forced(changes: CommitBuilder, result: tuple[Reservation, Sent | None]) -> None:
-    reservation, sent = result
+def _record_forced(
+    changes: CommitBuilder, result: tuple[Reservation, Sent | None, Notice | None]
+) -> None:
+    reservation, sent, event = result
     if sent is not None:
         changes.reservations.append(reservation)
         changes.sent(sent)
+    if event is not None:
+        changes.notices.append(event)
+
+
+def _record_notices(changes: CommitBuilder, notices: list[Notice]) -> None:
+    changes.notices.extend(notices)

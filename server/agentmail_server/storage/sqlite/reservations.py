@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.limits import IDEMPOTENCY_WINDOW_MICROS
+from agentmail_server.domain.notices import Notice, ReservationNoticeKind
 from agentmail_server.domain.reservations import (
     EXPIRED_REASON,
     Conflict,
@@ -25,9 +26,11 @@ from agentmail_server.domain.reservations import (
     Selection,
     find_conflicts,
     holder,
+    notice,
 )
 from agentmail_server.errors import FailedPrecondition, NotFound, PermissionDenied
 from agentmail_server.storage.sqlite import writes
+from agentmail_server.storage.sqlite.notices import append_notice
 from agentmail_server.storage.sqlite.reservation_rows import (
     NEXT_REVISION,
     RESERVATION_COLUMNS,
@@ -102,10 +105,20 @@ def reserve(conn: sqlite3.Connection, request: ReserveRequest, now: int) -> Rese
     for pattern, holders in found.items():
         hit.update((h.id, h) for h in holders)
         conflicts.append(Conflict(pattern, tuple(holder(h) for h in holders[:MAX_RESERVE_HOLDERS])))
+    # Each holder whose reservation stood in the way hears of it (once per reservation).
+    told = [
+        append_notice(
+            conn,
+            held.agent_id,
+            notice(ReservationNoticeKind.CONFLICT, held, request.agent_name, request.reason),
+            now,
+        )
+        for held in hit.values()
+    ]
     reserved = Reserved(
         granted=tuple(load(conn, granted_ids)),
         conflicts=tuple(conflicts),
-        conflicted_holders=tuple(hit.values()),
+        notices=tuple(told),
     )
     if request.idempotency_key:
         conn.execute(
@@ -243,10 +256,11 @@ def force_release(
     expected_version: int,
     releaser: str,
     reason: str,
-    notice: Draft,
+    mail: Draft,
     now: int,
-) -> tuple[Reservation, Sent | None]:
-    """Release another agent's reservation the service found stale, and mail its holder.
+) -> tuple[Reservation, Sent | None, Notice | None]:
+    """Release another agent's reservation the service found stale, mail its holder and
+    leave it a FORCE_RELEASED event.
 
     ``expected_version`` is the ``updated_at`` the staleness was judged on: a reservation
     still active whose holder renewed or extended it since is no longer stale.
@@ -256,7 +270,7 @@ def force_release(
     """
     (current,) = load(conn, [reservation_id])
     if current.released_at is not None:
-        return current, None
+        return current, None, None
     if current.updated_at != expected_version and current.active_at(now):
         raise FailedPrecondition(
             "RESERVATION_ACTIVE",
@@ -264,9 +278,15 @@ def force_release(
             metadata={"reservationId": str(reservation_id), "holder": current.agent_name},
         )
     _mark_released(conn, [reservation_id], now, releaser, reason)
-    sent = writes.insert_message(conn, notice, now)
+    sent = writes.insert_message(conn, mail, now)
     (released,) = load(conn, [reservation_id])
-    return released, sent
+    event = append_notice(
+        conn,
+        released.agent_id,
+        notice(ReservationNoticeKind.FORCE_RELEASED, released, releaser, reason),
+        now,
+    )
+    return released, sent, event
 
 
 def expire(conn: sqlite3.Connection, now: int, limit: int) -> list[Reservation]:
@@ -289,9 +309,10 @@ def expire(conn: sqlite3.Connection, now: int, limit: int) -> list[Reservation]:
 
 def mark_expiring(
     conn: sqlite3.Connection, now: int, horizon_micros: int, limit: int
-) -> list[Reservation]:
-    """Up to ``limit`` active reservations expiring within the horizon whose holder was not
-    warned yet, marked warned (a renew or a later expiry clears the mark)."""
+) -> list[Notice]:
+    """Leave an EXPIRING event for the holders of up to ``limit`` active reservations that
+    expire within the horizon and were not warned yet, and mark them warned (a renew or a
+    later expiry clears the mark)."""
     ids = [
         row[0]
         for row in conn.execute(
@@ -301,4 +322,9 @@ def mark_expiring(
         )
     ]
     conn.executemany("UPDATE reservations SET expiry_warned = 1 WHERE id = ?", [(i,) for i in ids])
-    return load(conn, ids)
+    return [
+        append_notice(
+            conn, held.agent_id, notice(ReservationNoticeKind.EXPIRING, held, "", ""), now
+        )
+        for held in load(conn, ids)
+    ]
