@@ -20,7 +20,7 @@ async def test_check_reports_other_agents_conflicts_and_changes_nothing(
     await reserve(alice, ["src/**"])
     await reserve(bob, ["docs/a.md"])
 
-    response = await check(res, bob, ["src/x.py", "docs/a.md", "README.md"])
+    response = await check(res, bob, ["src/x.py", "docs/a.md", "lib/README.md"])
 
     assert [c.pattern for c in response.conflicts] == ["src/x.py"]
     assert response.conflicts[0].holders[0].agent == "Alice"
@@ -29,14 +29,14 @@ async def test_check_reports_other_agents_conflicts_and_changes_nothing(
 
 
 async def test_check_as_shared_ignores_shared_reservations(res, reserve, alice, bob, carol):
-    await reserve(alice, ["a.md"], shared=True)
-    await reserve(carol, ["b.md"])
+    await reserve(alice, ["docs/a.md"], shared=True)
+    await reserve(carol, ["docs/b.md"])
 
-    exclusive = await check(res, bob, ["a.md", "b.md"])
-    shared = await check(res, bob, ["a.md", "b.md"], shared=True)
+    exclusive = await check(res, bob, ["docs/a.md", "docs/b.md"])
+    shared = await check(res, bob, ["docs/a.md", "docs/b.md"], shared=True)
 
-    assert [c.pattern for c in exclusive.conflicts] == ["a.md", "b.md"]
-    assert [c.pattern for c in shared.conflicts] == ["b.md"]
+    assert [c.pattern for c in exclusive.conflicts] == ["docs/a.md", "docs/b.md"]
+    assert [c.pattern for c in shared.conflicts] == ["docs/b.md"]
 
 
 async def test_check_ignores_expired_reservations(res, reserve, alice, bob, clock):

@@ -41,9 +41,9 @@ async def test_an_overlapping_exclusive_reservation_is_a_conflict_naming_its_hol
 ):
     held = (await reserve(alice, ["src/**"], reason="big refactor")).granted[0]
 
-    response = await reserve(bob, ["src/app.py", "README.md"])
+    response = await reserve(bob, ["src/app.py", "docs/README.md"])
 
-    assert [g.pattern for g in response.granted] == ["README.md"]
+    assert [g.pattern for g in response.granted] == ["docs/README.md"]
     (conflict,) = response.conflicts
     assert conflict.pattern == "src/app.py"
     (holder,) = conflict.holders
@@ -156,9 +156,12 @@ async def test_an_idempotency_key_reused_for_another_request_fails(
     [
         ({"paths": []}, "paths", "EMPTY_PATHS"),
         ({"paths": [f"f{i}.py" for i in range(257)]}, "paths", "TOO_MANY_PATHS"),
-        ({"paths": ["ok.py", ""]}, "paths[1]", "INVALID_PATTERN"),
-        ({"paths": ["x" * 513]}, "paths[0]", "INVALID_PATTERN"),
+        ({"paths": ["ok.py", ""]}, "paths[1]", "EMPTY_PATTERN"),
+        ({"paths": ["x" * 513]}, "paths[0]", "PATTERN_TOO_LONG"),
         ({"paths": ["a\nb"]}, "paths[0]", "CONTROL_CHARACTER"),
+        ({"paths": ["src/../etc"]}, "paths[0]", "PARENT_REFERENCE"),
+        ({"paths": ["!src/a.py"]}, "paths[0]", "NEGATED_PATTERN"),
+        ({"paths": ["src/[a.py"]}, "paths[0]", "MALFORMED_PATTERN"),
         ({"paths": ["a.py"], "ttl_seconds": 59}, "ttl_seconds", "INVALID_DURATION"),
         ({"paths": ["a.py"], "ttl_seconds": -1}, "ttl_seconds", "INVALID_DURATION"),
         (

@@ -32,11 +32,16 @@ class ReservationServiceStub:
     the authenticated agent's project.
 
     A pattern is a path or a gitignore-style glob relative to the project root (`src/app.py`,
-    `src/**`, `*.py`, `docs/`): backslashes are normalised to slashes and a leading `./` or `/` is stripped.
-    A reserved directory covers everything below it. A name with a scheme (`tool://migrations`,
-    `service://db`) is a resource: it matches only the same name and never a path. Patterns
-    are single-line text of at most 512 characters; a malformed one fails with
-    INVALID_ARGUMENT, reason INVALID_PATTERN, and a field violation naming it (`paths[3]`).
+    `src/**`, `*.py`, `docs/`): backslashes are normalised to slashes and a leading `./` or
+    `/` is stripped. A reserved directory covers everything below it. A name with a scheme
+    (`tool://migrations`, `service://db`) is a resource: it matches only the same name and
+    never a path. As in gitignore, a pattern without a slash (other than a trailing one)
+    matches at any depth: `README.md` also covers `docs/README.md`, and so overlaps every
+    pattern that could name a folder holding a README.md; prefer paths with a folder. Patterns
+    are single-line text of at most 512 characters; a bad one fails with INVALID_ARGUMENT and
+    a field violation naming it (`paths[3]`), reason EMPTY_PATTERN, PATTERN_TOO_LONG,
+    CONTROL_CHARACTER, PARENT_REFERENCE (a `..` segment), NEGATED_PATTERN (`!x`),
+    MALFORMED_PATTERN or TOO_MANY_WILDCARDS (more than 32).
 
     A reservation is active from its creation until it is released or its expiry passes;
     expiry holds by time at every read and conflict check. Two reservations of different
@@ -82,11 +87,16 @@ class ReservationServiceAsyncStub(ReservationServiceStub):
     the authenticated agent's project.
 
     A pattern is a path or a gitignore-style glob relative to the project root (`src/app.py`,
-    `src/**`, `*.py`, `docs/`): backslashes are normalised to slashes and a leading `./` or `/` is stripped.
-    A reserved directory covers everything below it. A name with a scheme (`tool://migrations`,
-    `service://db`) is a resource: it matches only the same name and never a path. Patterns
-    are single-line text of at most 512 characters; a malformed one fails with
-    INVALID_ARGUMENT, reason INVALID_PATTERN, and a field violation naming it (`paths[3]`).
+    `src/**`, `*.py`, `docs/`): backslashes are normalised to slashes and a leading `./` or
+    `/` is stripped. A reserved directory covers everything below it. A name with a scheme
+    (`tool://migrations`, `service://db`) is a resource: it matches only the same name and
+    never a path. As in gitignore, a pattern without a slash (other than a trailing one)
+    matches at any depth: `README.md` also covers `docs/README.md`, and so overlaps every
+    pattern that could name a folder holding a README.md; prefer paths with a folder. Patterns
+    are single-line text of at most 512 characters; a bad one fails with INVALID_ARGUMENT and
+    a field violation naming it (`paths[3]`), reason EMPTY_PATTERN, PATTERN_TOO_LONG,
+    CONTROL_CHARACTER, PARENT_REFERENCE (a `..` segment), NEGATED_PATTERN (`!x`),
+    MALFORMED_PATTERN or TOO_MANY_WILDCARDS (more than 32).
 
     A reservation is active from its creation until it is released or its expiry passes;
     expiry holds by time at every read and conflict check. Two reservations of different
@@ -128,11 +138,16 @@ class ReservationServiceServicer(metaclass=_abc_1.ABCMeta):
     the authenticated agent's project.
 
     A pattern is a path or a gitignore-style glob relative to the project root (`src/app.py`,
-    `src/**`, `*.py`, `docs/`): backslashes are normalised to slashes and a leading `./` or `/` is stripped.
-    A reserved directory covers everything below it. A name with a scheme (`tool://migrations`,
-    `service://db`) is a resource: it matches only the same name and never a path. Patterns
-    are single-line text of at most 512 characters; a malformed one fails with
-    INVALID_ARGUMENT, reason INVALID_PATTERN, and a field violation naming it (`paths[3]`).
+    `src/**`, `*.py`, `docs/`): backslashes are normalised to slashes and a leading `./` or
+    `/` is stripped. A reserved directory covers everything below it. A name with a scheme
+    (`tool://migrations`, `service://db`) is a resource: it matches only the same name and
+    never a path. As in gitignore, a pattern without a slash (other than a trailing one)
+    matches at any depth: `README.md` also covers `docs/README.md`, and so overlaps every
+    pattern that could name a folder holding a README.md; prefer paths with a folder. Patterns
+    are single-line text of at most 512 characters; a bad one fails with INVALID_ARGUMENT and
+    a field violation naming it (`paths[3]`), reason EMPTY_PATTERN, PATTERN_TOO_LONG,
+    CONTROL_CHARACTER, PARENT_REFERENCE (a `..` segment), NEGATED_PATTERN (`!x`),
+    MALFORMED_PATTERN or TOO_MANY_WILDCARDS (more than 32).
 
     A reservation is active from its creation until it is released or its expiry passes;
     expiry holds by time at every read and conflict check. Two reservations of different

@@ -18,20 +18,34 @@ from agentmail_server.domain.reservations import (
 )
 from agentmail_server.errors import invalid
 
-PATTERN_REASON = "INVALID_PATTERN"
-
 
 def pattern(field: str, raw: str) -> str:
     """One path or pattern, normalised.
 
     Raises:
-        InvalidArgument: INVALID_PATTERN (or CONTROL_CHARACTER) naming ``field``.
+        InvalidArgument: naming ``field``, with the pattern module's reason (EMPTY_PATTERN,
+            PATTERN_TOO_LONG, CONTROL_CHARACTER, PARENT_REFERENCE, NEGATED_PATTERN,
+            MALFORMED_PATTERN or TOO_MANY_WILDCARDS).
     """
-    limits.check_length(field, raw, patterns.MAX_PATTERN_CHARS, PATTERN_REASON)
+    # Checked here first so that a huge value is refused before any parsing.
+    limits.check_length(field, raw, patterns.MAX_PATTERN_CHARS, patterns.PATTERN_TOO_LONG)
     try:
         return patterns.normalize(raw)
     except patterns.PatternError as error:
-        raise invalid(field, str(error), error.reason or PATTERN_REASON) from None
+        raise invalid(field, str(error), error.reason) from None
+
+
+def path(field: str, raw: str) -> str:
+    """One plain path (its ``*``, ``?`` and ``[`` are characters), normalised.
+
+    Raises:
+        InvalidArgument: as :func:`pattern`.
+    """
+    limits.check_length(field, raw, patterns.MAX_PATTERN_CHARS, patterns.PATTERN_TOO_LONG)
+    try:
+        return patterns.normalize_path(raw)
+    except patterns.PatternError as error:
+        raise invalid(field, str(error), error.reason) from None
 
 
 def pattern_list(field: str, raws: Sequence[str], maximum: int, *, required: bool) -> list[str]:

@@ -204,7 +204,7 @@ class Reservations:
     ) -> tuple[list[Reservation], str]:
         """A page of the project's reservations, oldest first, and the next page's token."""
         size = limits.page_size(page_size, 100, 1000)
-        target = check.pattern("path", path) if path else ""
+        target = check.path("path", path) if path else ""
         agent_id = await self._agent_id(caller, agent) if agent else None
         scope = (caller.agent_id, caller.project_id, include_inactive, agent_id, target)
         after = self._codec.decode(page_token, cursors.RESERVATIONS, scope) or 0
