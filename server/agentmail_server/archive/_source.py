@@ -18,17 +18,15 @@ from agentmail_server.archive._commits import Position
 from agentmail_server.archive._layout import MessageRecord, ReservationRecord
 from agentmail_server.domain.models import Agent, Project
 from agentmail_server.storage.sqlite.connection import READER_PRAGMAS, reader_uri
-from agentmail_server.storage.sqlite.reservation_rows import (
-    RESERVATION_COLUMNS,
-    RESERVATION_FROM,
-    reservation_from_row,
-)
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
     AGENT_FROM,
     MESSAGE_COLUMNS,
+    RESERVATION_COLUMNS,
+    RESERVATION_FROM,
     agent_from_row,
     message_from_row,
+    reservation_from_row,
 )
 
 # Bodies read into one batch at most (a batch always takes at least one message).

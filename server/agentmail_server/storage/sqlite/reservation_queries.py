@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agentmail_server.domain.reservations import Reservation
 from agentmail_server.storage.sqlite.readers import ReadPool
-from agentmail_server.storage.sqlite.reservation_rows import (
+from agentmail_server.storage.sqlite.rows import (
     RESERVATION_COLUMNS,
     RESERVATION_FROM,
     reservation_from_row,

@@ -1,40 +1,21 @@
-"""How reservations are read from rows, shared by the write operations and the queries."""
+"""Reservation reads shared by the write operations: by ids, the active ones of a project,
+and the stored result of an idempotency key."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
 from agentmail_server.domain.reservations import Conflict, Holder, Reservation, Reserved
-
-RESERVATION_COLUMNS = (
-    "r.id, r.project_id, r.agent_id, a.name, r.pattern, r.exclusive, r.reason, r.created_at,"
-    " r.updated_at, r.expires_at, r.released_at, r.released_by, r.release_reason"
+from agentmail_server.storage.sqlite.rows import (
+    RESERVATION_COLUMNS,
+    RESERVATION_FROM,
+    reservation_from_row,
 )
-RESERVATION_FROM = "reservations r JOIN agents a ON a.id = r.agent_id"
+
 # Every change takes the next revision (one seek on its unique index), so the git archive can
 # follow reservation changes in commit order, as it follows agents.
 NEXT_REVISION = "(SELECT coalesce(max(revision), 0) + 1 FROM reservations)"
-
-
-def reservation_from_row(row: Any) -> Reservation:
-    """A reservation from a row of :data:`RESERVATION_COLUMNS`."""
-    return Reservation(
-        id=row[0],
-        project_id=row[1],
-        agent_id=row[2],
-        agent_name=row[3],
-        pattern=row[4],
-        exclusive=bool(row[5]),
-        reason=row[6],
-        created_at=row[7],
-        updated_at=row[8],
-        expires_at=row[9],
-        released_at=row[10],
-        released_by=row[11],
-        release_reason=row[12],
-    )
 
 
 def load(conn: sqlite3.Connection, ids: list[int]) -> list[Reservation]:

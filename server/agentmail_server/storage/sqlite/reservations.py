@@ -33,13 +33,15 @@ from agentmail_server.storage.sqlite import writes
 from agentmail_server.storage.sqlite.notices import append_notice
 from agentmail_server.storage.sqlite.reservation_rows import (
     NEXT_REVISION,
-    RESERVATION_COLUMNS,
-    RESERVATION_FROM,
     active_in_project,
     load,
-    reservation_from_row,
     result_from_json,
     result_json,
+)
+from agentmail_server.storage.sqlite.rows import (
+    RESERVATION_COLUMNS,
+    RESERVATION_FROM,
+    reservation_from_row,
 )
 
 # Holders listed per conflict in a ReservePaths response (the oldest ones).
