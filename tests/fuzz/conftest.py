@@ -70,6 +70,8 @@ async def fuzz(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fuzz]:
             archive=False,
             heartbeat_seconds=HEARTBEAT_SECONDS,
             sqlite_synchronous="normal",
+            # The sweep commits on its own (expiries, warnings): never beside a probed call.
+            reservation_sweep_seconds=86400,
         ) as server,
         open_channel(server.address) as channel,
     ):
