@@ -73,6 +73,20 @@ class Reservation:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Hold:
+    """What a conflict check needs of an active reservation: who holds which pattern, how,
+    until when. Read for every active reservation of a project on each check, so it carries
+    nothing more (a full :class:`Reservation` row costs several times as much to load)."""
+
+    id: int
+    agent_id: int
+    agent_name: str
+    pattern: str
+    exclusive: bool
+    expires_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Holder:
     """Another agent's reservation that conflicts with a requested pattern."""
 
@@ -140,45 +154,64 @@ def compiled(text: str) -> patterns.Pattern:
 
 def overlap(a: str, b: str) -> bool:
     """Whether two normalised patterns can name a common path (resources: only when equal)."""
-    if a == b:
-        return True
-    if patterns.is_resource(a) or patterns.is_resource(b):
-        return False
-    return patterns.overlaps(compiled(a), compiled(b))
+    return a == b or patterns.overlaps(compiled(a), compiled(b))
 
 
 def path_matches(reserved: str, path: str) -> bool:
     """Whether the normalised ``path`` falls under the reserved pattern."""
-    if reserved == path:
-        return True
-    if patterns.is_resource(reserved) or patterns.is_resource(path):
-        return False
-    return patterns.matches_path(compiled(reserved), path)
+    return reserved == path or patterns.matches_path(compiled(reserved), path)
+
+
+# The group of a compiled pattern in a conflict check: resources by their name, path patterns
+# by their first literal folder (None when it is a glob, or the pattern is unanchored).
+_GroupKey = tuple[bool, str | None]
+
+
+def _group(pattern: patterns.Pattern) -> _GroupKey:
+    return (True, pattern.text) if pattern.resource else (False, pattern.root)
 
 
 def find_conflicts(
     requested: Sequence[str],
     exclusive: bool,
     agent_id: int,
-    active: Sequence[Reservation],
-) -> dict[str, list[Reservation]]:
+    active: Sequence[Hold],
+) -> dict[str, list[Hold]]:
     """Each requested pattern that conflicts, with its conflicting reservations (oldest
-    first), in the order requested. ``active`` must hold only active reservations."""
-    # Only other agents' reservations can conflict, and shared ones only with an exclusive
-    # request: filter once, not per requested pattern.
-    others = [
-        held for held in active if held.agent_id != agent_id and (exclusive or held.exclusive)
-    ]
-    found: dict[str, list[Reservation]] = {}
+    first), in the order requested. ``active`` must hold only active reservations.
+
+    Two path patterns whose first folders are both literal and differ never overlap (the
+    first test :func:`reservation_patterns.common_path` makes), so the candidates are grouped
+    by first folder once and each requested pattern is tested against its own group and the
+    patterns without a literal first folder only: with reservations spread over a project's
+    top-level folders, a request tests a fraction of them.
+    """
+    groups: dict[_GroupKey, list[tuple[Hold, patterns.Pattern]]] = {}
+    for held in active:
+        # Only other agents' reservations can conflict, shared ones only with an exclusive
+        # request.
+        if held.agent_id != agent_id and (exclusive or held.exclusive):
+            form = compiled(held.pattern)
+            groups.setdefault(_group(form), []).append((held, form))
+    floating = groups.get((False, None), [])
+    found: dict[str, list[Hold]] = {}
     for pattern in requested:
-        hits = [held for held in others if overlap(pattern, held.pattern)]
+        wanted = compiled(pattern)
+        key = _group(wanted)
+        if wanted.resource:
+            candidates = groups.get(key, [])
+        elif wanted.root is None:
+            candidates = [pair for k, group in groups.items() if not k[0] for pair in group]
+        else:
+            candidates = groups.get(key, []) + floating
+        hits = [held for held, form in candidates if patterns.overlaps(wanted, form)]
         if hits:
             found[pattern] = sorted(hits, key=lambda held: held.id)
     return found
 
 
 def notice(
-    kind: ReservationNoticeKind, reservation: Reservation, other_agent: str, reason: str
+    kind: ReservationNoticeKind, reservation: Reservation | Hold, other_agent: str, reason: str
 ) -> ReservationNotice:
     """The event telling a reservation's holder what happened to it."""
     return ReservationNotice(
@@ -192,7 +225,7 @@ def notice(
     )
 
 
-def holder(reservation: Reservation) -> Holder:
+def holder(reservation: Reservation | Hold) -> Holder:
     """The conflict view of a reservation."""
     return Holder(
         reservation_id=reservation.id,
@@ -204,7 +237,7 @@ def holder(reservation: Reservation) -> Holder:
 
 
 def bounded_conflicts(
-    found: dict[str, list[Reservation]],
+    found: dict[str, list[Hold]],
     max_conflicts: int = MAX_CONFLICTS,
     max_holders: int = MAX_HOLDERS_PER_CONFLICT,
 ) -> tuple[tuple[Conflict, ...], bool]:

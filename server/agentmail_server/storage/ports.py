@@ -68,7 +68,13 @@ from agentmail_server.domain.models import (
     Project,
 )
 from agentmail_server.domain.notices import Notice
-from agentmail_server.domain.reservations import Reservation, Reserved, ReserveRequest, Selection
+from agentmail_server.domain.reservations import (
+    Hold,
+    Reservation,
+    Reserved,
+    ReserveRequest,
+    Selection,
+)
 from agentmail_server.domain.retention import Purged
 from agentmail_server.errors import Unavailable
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
@@ -211,7 +217,7 @@ class ReservationWrites(Protocol):
 class ReservationReads(Protocol):
     """Reads of file reservations (index seeks; invariant 11)."""
 
-    async def active(self, project_id: int, now: int) -> list[Reservation]:
+    async def active(self, project_id: int, now: int) -> list[Hold]:
         """The project's reservations active at ``now``, from one snapshot."""
         ...
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from agentmail_server.domain.reservations import Reservation
+from agentmail_server.domain.reservations import Hold, Reservation
 from agentmail_server.storage.sqlite.readers import ReadPool
+from agentmail_server.storage.sqlite.reservation_rows import ACTIVE_HOLDS
 from agentmail_server.storage.sqlite.rows import (
     RESERVATION_COLUMNS,
     RESERVATION_FROM,
+    hold_from_row,
     reservation_from_row,
 )
 
@@ -17,14 +19,10 @@ class ReservationQueries:
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
 
-    async def active(self, project_id: int, now: int) -> list[Reservation]:
-        """The project's active reservations at ``now``."""
-        rows = await self._pool.fetchall(
-            f"SELECT {RESERVATION_COLUMNS} FROM {RESERVATION_FROM}"
-            " WHERE r.project_id = ? AND r.released_at IS NULL AND r.expires_at > ?",
-            (project_id, now),
-        )
-        return [reservation_from_row(row) for row in rows]
+    async def active(self, project_id: int, now: int) -> list[Hold]:
+        """The project's active reservations at ``now``, as holds."""
+        rows = await self._pool.fetchall(ACTIVE_HOLDS, (project_id, now))
+        return [hold_from_row(row) for row in rows]
 
     async def reservation(self, reservation_id: int) -> Reservation | None:
         """One reservation by id."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from agentmail_server.domain.reservations import Conflict, Holder, Reservation, Reserved
+from agentmail_server.domain.reservations import Conflict, Hold, Holder, Reservation, Reserved
 from agentmail_server.storage.sqlite.rows import (
+    HOLD_COLUMNS,
     RESERVATION_COLUMNS,
     RESERVATION_FROM,
+    hold_from_row,
     reservation_from_row,
 )
 
@@ -30,14 +32,16 @@ def load(conn: sqlite3.Connection, ids: list[int]) -> list[Reservation]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def active_in_project(conn: sqlite3.Connection, project_id: int, now: int) -> list[Reservation]:
-    """The project's active reservations (one seek on ``reservations_active``)."""
-    rows = conn.execute(
-        f"SELECT {RESERVATION_COLUMNS} FROM {RESERVATION_FROM}"
-        " WHERE r.project_id = ? AND r.released_at IS NULL AND r.expires_at > ?",
-        (project_id, now),
-    ).fetchall()
-    return [reservation_from_row(row) for row in rows]
+# The project's active reservations: one range seek on the partial index reservations_active.
+ACTIVE_HOLDS = (
+    f"SELECT {HOLD_COLUMNS} FROM {RESERVATION_FROM}"
+    " WHERE r.project_id = ? AND r.released_at IS NULL AND r.expires_at > ?"
+)
+
+
+def active_in_project(conn: sqlite3.Connection, project_id: int, now: int) -> list[Hold]:
+    """The project's active reservations, as holds."""
+    return [hold_from_row(row) for row in conn.execute(ACTIVE_HOLDS, (project_id, now))]
 
 
 def result_json(reserved: Reserved) -> str:

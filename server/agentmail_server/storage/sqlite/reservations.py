@@ -19,6 +19,7 @@ from agentmail_server.domain.notices import Notice, ReservationNoticeKind
 from agentmail_server.domain.reservations import (
     EXPIRED_REASON,
     Conflict,
+    Hold,
     Reservation,
     Reserved,
     ReserveMode,
@@ -71,12 +72,14 @@ def reserve(conn: sqlite3.Connection, request: ReserveRequest, now: int) -> Rese
             # The same pattern again extends in place: the later expiry wins; exclusivity (and
             # a reason, when one is given) take the new request's.
             conn.execute(
-                "UPDATE reservations SET exclusive = ?, reason = ?, updated_at = ?,"
+                "UPDATE reservations SET exclusive = ?,"
+                " reason = CASE WHEN ? = '' THEN reason ELSE ? END, updated_at = ?,"
                 " expiry_warned = CASE WHEN expires_at < ? THEN 0 ELSE expiry_warned END,"
                 f" expires_at = max(expires_at, ?), revision = {NEXT_REVISION} WHERE id = ?",
                 (
                     int(request.exclusive),
-                    request.reason or held.reason,
+                    request.reason,
+                    request.reason,
                     now,
                     expires,
                     expires,
@@ -102,7 +105,7 @@ def reserve(conn: sqlite3.Connection, request: ReserveRequest, now: int) -> Rese
             )
             assert cursor.lastrowid is not None
             granted_ids.append(cursor.lastrowid)
-    hit: dict[int, Reservation] = {}
+    hit: dict[int, Hold] = {}
     conflicts = []
     for pattern, holders in found.items():
         hit.update((h.id, h) for h in holders)

@@ -12,7 +12,7 @@ from agentmail_server.domain.models import (
     Project,
     RecipientKind,
 )
-from agentmail_server.domain.reservations import Reservation
+from agentmail_server.domain.reservations import Hold, Reservation
 
 PROJECT_COLUMNS = "id, slug, human_key, created_at"
 AGENT_COLUMNS = (
@@ -121,3 +121,11 @@ def reservation_from_row(row: Any) -> Reservation:
         released_by=row[11],
         release_reason=row[12],
     )
+
+
+HOLD_COLUMNS = "r.id, r.agent_id, a.name, r.pattern, r.exclusive, r.expires_at"
+
+
+def hold_from_row(row: Any) -> Hold:
+    """A hold from a row of :data:`HOLD_COLUMNS` (over :data:`RESERVATION_FROM`)."""
+    return Hold(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
