@@ -146,3 +146,18 @@ async def test_list_shows_only_the_callers_project(reserve, alice, make_project,
 
     assert [r.agent for r in await listed(alice)] == ["Alice"]
     assert [r.agent for r in await listed(outsider)] == ["Zed"]
+
+
+async def test_check_sees_every_change_since_the_last_check(res, reserve, alice, bob, clock):
+    # Checks keep a project's holds between calls: each change must still show at once.
+    assert not (await check(res, bob, ["src/a.py"])).conflicts
+    held = (await reserve(alice, ["src/**"], ttl_seconds=120)).granted[0]
+    assert (await check(res, bob, ["src/a.py"])).conflicts
+
+    await res.ReleaseReservations(pb.ReleaseReservationsRequest(ids=[held.id]), metadata=alice.md)
+    assert not (await check(res, bob, ["src/a.py"])).conflicts
+
+    await reserve(alice, ["src/**"], ttl_seconds=120)
+    assert (await check(res, bob, ["src/a.py"])).conflicts
+    clock.advance(seconds=120)  # expiry by time, nothing written
+    assert not (await check(res, bob, ["src/a.py"])).conflicts

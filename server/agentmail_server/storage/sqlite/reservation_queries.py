@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from agentmail_server.domain.reservations import Hold, Reservation
+from agentmail_server.storage.sqlite import hold_cache
+from agentmail_server.storage.sqlite.hold_cache import HoldCache
 from agentmail_server.storage.sqlite.readers import ReadPool
-from agentmail_server.storage.sqlite.reservation_rows import ACTIVE_HOLDS
 from agentmail_server.storage.sqlite.rows import (
     RESERVATION_COLUMNS,
     RESERVATION_FROM,
@@ -18,11 +19,19 @@ class ReservationQueries:
 
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
+        self.holds = HoldCache()
 
     async def active(self, project_id: int, now: int) -> list[Hold]:
-        """The project's active reservations at ``now``, as holds."""
-        rows = await self._pool.fetchall(ACTIVE_HOLDS, (project_id, now))
-        return [hold_from_row(row) for row in rows]
+        """The project's active reservations at ``now``, as holds: from the cache while no
+        reservation changed since it was filled (one seek), else from one snapshot."""
+        revision = (await self._pool.fetchall(hold_cache.NEWEST_REVISION))[0][0]
+        cached = self.holds.get(project_id, revision)
+        if cached is None:
+            rows = await self._pool.fetchall(hold_cache.UNRELEASED_HOLDS, (project_id,))
+            revision = rows[0][0]
+            cached = tuple(hold_from_row(row[1:]) for row in rows if row[1] is not None)
+            self.holds.put(project_id, revision, cached)
+        return hold_cache.active(cached, now)
 
     async def reservation(self, reservation_id: int) -> Reservation | None:
         """One reservation by id."""
