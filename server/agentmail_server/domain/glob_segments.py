@@ -12,18 +12,20 @@ intervals it allows within that universe, so a negated set is just another inter
 every set-against-set question is an interval merge.
 
 Two segments *intersect* when some name matches both. With a literal on either side that is
-one regular expression match. Two globs are decided by a search over the product of their
-token positions ``(k, l)``: a ``*`` may match nothing (advance its side) or take the character
-the other side's set consumes (advance the other side); two sets consume one character together
-when their intervals intersect. The segments intersect iff ``(len(a), len(b))`` is reachable.
-Each state is visited once, so the search costs O(len(a) * len(b)) steps, and the path that
-reached the end spells a name both match (the witness).
+one regular expression match; two globs are star patterns over characters (``*`` the star,
+every other token an item consuming one character of its set) and go through
+:mod:`star_sweep`, where two items are compatible when their intervals intersect. That costs
+O(len(b)) big-integer steps plus one compatibility mask per distinct token of ``b``.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
+from collections.abc import Mapping
+
+from agentmail_server.domain.star_sweep import Move, Sweep, sweep, walk_back
 
 CharSet = tuple[tuple[int, int], ...]
 """The code points a token may consume: sorted, disjoint, inclusive (lo, hi) intervals."""
@@ -57,6 +59,9 @@ class Segment:
             ``**`` itself).
         literal: The name itself when the segment has no wildcard, else None.
         regex: For a glob, the expression whose ``fullmatch`` tells whether a name matches.
+        stars: Bit k set when token k is ``*``.
+        singles: For each character some token consumes alone, the bits of those tokens.
+        sets: The bit and set of each token consuming one of several characters.
     """
 
     text: str
@@ -65,6 +70,9 @@ class Segment:
     wildcards: int
     literal: str | None
     regex: re.Pattern[str] | None
+    stars: int = 0
+    singles: Mapping[int, int] = dataclasses.field(default_factory=dict)
+    sets: tuple[tuple[int, CharSet], ...] = ()
 
 
 def parse_segment(text: str) -> Segment:
@@ -82,8 +90,28 @@ def parse_segment(text: str) -> Segment:
     if not wildcards:  # no wildcard, though perhaps a one-character set such as '[a]'
         literal = "".join(chars)
         return Segment(text, tokens, recursive=False, wildcards=0, literal=literal, regex=None)
-    regex = _regex(tokens)
-    return Segment(text, tokens, recursive=False, wildcards=wildcards, literal=None, regex=regex)
+    stars = 0
+    singles: dict[int, int] = {}
+    sets: list[tuple[int, CharSet]] = []
+    for position, token in enumerate(tokens):
+        bit = 1 << position
+        if token is None:
+            stars |= bit
+        elif chars[position]:
+            singles[token[0][0]] = singles.get(token[0][0], 0) | bit
+        else:
+            sets.append((bit, token))
+    return Segment(
+        text,
+        tokens,
+        recursive=False,
+        wildcards=wildcards,
+        literal=None,
+        regex=_regex(tokens),
+        stars=stars,
+        singles=singles,
+        sets=tuple(sets),
+    )
 
 
 def _single(token: Token) -> str:
@@ -223,65 +251,74 @@ def example_name(segment: Segment) -> str:
     return name or _pick(PATH_CHARACTERS)  # the segment is '*': any one name
 
 
-def common_name(left: Segment, right: Segment) -> str | None:
-    """A name both segments (neither ``**``) match, or None when there is none."""
+def names_intersect(left: Segment, right: Segment) -> bool:
+    """Whether some name matches both segments (neither ``**``)."""
     if left.literal is not None and right.literal is not None:
-        return left.literal if left.literal == right.literal else None
+        return left.literal == right.literal
     if left.literal is not None:
         assert right.regex is not None
-        return left.literal if right.regex.fullmatch(left.literal) else None
+        return right.regex.fullmatch(left.literal) is not None
     if right.literal is not None:
         assert left.regex is not None
-        return right.literal if left.regex.fullmatch(right.literal) else None
-    if left.tokens == (None,):
-        return example_name(right)
-    if right.tokens == (None,):
-        return example_name(left)
-    return _product_search(left.tokens, right.tokens)
+        return left.regex.fullmatch(right.literal) is not None
+    return _sweep(left, right).reached(len(left.tokens), len(right.tokens))
 
 
-def _product_search(left: tuple[Token, ...], right: tuple[Token, ...]) -> str | None:
-    """Search the product of two token lists for a common name (see the module docstring)."""
-    end = (len(left), len(right))
-    # Each reached state, with the state it was reached from and the character spelt on the way.
-    came_from: dict[tuple[int, int], tuple[tuple[int, int], str] | None] = {(0, 0): None}
-    stack = [(0, 0)]
-    while stack:
-        state = stack.pop()
-        if state == end:
-            return _spell(came_from, end) or _pick(PATH_CHARACTERS)
-        k, m = state
-        # Past the end of a side reads as the empty set: nothing more is consumed there.
-        x = left[k] if k < len(left) else _END
-        y = right[m] if m < len(right) else _END
-        # Pushed from least to most preferred: a star matching nothing gives the shortest name.
-        moves: list[tuple[tuple[int, int], str]] = []
-        if x is None and y:  # the star takes the character the other side consumes
-            moves.append(((k, m + 1), _pick(y)))
-        if y is None and x:
-            moves.append(((k + 1, m), _pick(x)))
-        if x is None:
-            moves.append(((k + 1, m), ""))
-        if y is None:
-            moves.append(((k, m + 1), ""))
-        if x and y:
-            both = _intersect(x, y)
-            if both:
-                moves.append(((k + 1, m + 1), _pick(both)))
-        for target, char in moves:
-            if target not in came_from:
-                came_from[target] = (state, char)
-                stack.append(target)
-    return None
-
-
-def _spell(
-    came_from: dict[tuple[int, int], tuple[tuple[int, int], str] | None], end: tuple[int, int]
-) -> str:
+def common_name(left: Segment, right: Segment) -> str | None:
+    """A name both segments (neither ``**``) match, or None when there is none."""
+    if left.literal is not None or right.literal is not None:
+        if not names_intersect(left, right):
+            return None
+        return left.literal if left.literal is not None else right.literal
+    result = _sweep(left, right)
+    if not result.reached(len(left.tokens), len(right.tokens)):
+        return None
     chars: list[str] = []
-    step = came_from[end]
-    while step is not None:
-        previous, char = step
-        chars.append(char)
-        step = came_from[previous]
-    return "".join(reversed(chars))
+    for step in walk_back(result, len(left.tokens), len(right.tokens)):
+        mine, theirs = left.tokens[step.left], right.tokens[step.right]
+        if step.move is Move.BOTH:
+            assert mine is not None and theirs is not None
+            chars.append(_pick(_intersect(mine, theirs)))
+        else:
+            token = mine if step.move is Move.LEFT else theirs
+            assert token is not None
+            chars.append(_pick(token))
+    return "".join(chars) or _pick(PATH_CHARACTERS)  # both are '*': any one name
+
+
+def _sweep(left: Segment, right: Segment) -> Sweep:
+    masks: dict[CharSet, int] = {}
+
+    def compatible(j: int) -> int:
+        token = right.tokens[j]
+        assert token is not None
+        mask = masks.get(token)
+        if mask is None:
+            mask = masks[token] = _compatible(left, token)
+        return mask
+
+    return sweep(len(left.tokens), left.stars, [t is None for t in right.tokens], compatible)
+
+
+def _compatible(segment: Segment, charset: CharSet) -> int:
+    """The bits of ``segment``'s tokens that can consume a character of ``charset``."""
+    if len(charset) == 1 and charset[0][0] == charset[0][1]:
+        code_point = charset[0][0]
+        mask = segment.singles.get(code_point, 0)
+        for bit, token in segment.sets:
+            if _contains(token, code_point):
+                mask |= bit
+        return mask
+    mask = 0
+    for code_point, bits in segment.singles.items():
+        if _contains(charset, code_point):
+            mask |= bits
+    for bit, token in segment.sets:
+        if _intersect(token, charset):
+            mask |= bit
+    return mask
+
+
+def _contains(charset: CharSet, code_point: int) -> bool:
+    index = bisect.bisect_right(charset, (code_point, _MAX_CODE_POINT)) - 1
+    return index >= 0 and charset[index][0] <= code_point <= charset[index][1]

@@ -18,21 +18,25 @@ not a comment).
 What a pattern covers (gitignore): a pattern with a slash other than a trailing one is anchored
 at the root, else it matches at any depth (``*.py`` is ``**/*.py``); ``**`` is zero or more
 whole segments; and everything below a matched path is covered too (``docs`` and ``docs/``
-cover ``docs/a/b.md``). Paths are matched by pathspec (:func:`matches_path`). Resources match
-only themselves, exactly and case-sensitively, and never a path. Paths are case-sensitive too.
+cover ``docs/a/b.md``). Any matched path may be a directory, so a pattern without a slash
+overlaps every path pattern: ``*.md`` and ``src/a.py`` both cover ``src/a.py/x.md``. That is
+what gitignore (and so pathspec) says, and it never misses a real conflict; patterns meant to
+stay apart should be anchored (``docs/*.md``). Paths are matched by pathspec
+(:func:`matches_path`), except that a set (``[!x]``, ``[+-0]``) never matches '/', as in git.
+Resources match only themselves, exactly and case-sensitively, and never a path. Paths are
+case-sensitive too.
 
-Overlap (:func:`overlaps`) asks whether some path is covered by both patterns. Since a pattern
-covers everything below what it matches, that is: do the patterns match two paths one of which
-is a prefix (in whole segments) of the other? Each pattern is compiled to its segment list
-(``**/`` prepended when unanchored, trailing ``**`` dropped as implied). A search over states
-``(i, j)`` (segments of each pattern consumed so far) moves: a ``**`` matches nothing (its side
-advances) or absorbs one segment of the other side (the other side advances); two names advance
-together when they intersect (:mod:`glob_segments`: a product search over characters). A state
-where either side is used up is a success: the rest of the other side is always satisfiable.
-Each state is visited once and each segment pair is intersected once, so the work is
-O(n * m) states plus O(|a| * |b|) character steps for the pattern lengths |a|, |b| <= 512; the
-wildcard limit keeps the reachable part of that far smaller still. The path that reached the
-success spells an example path both cover (:func:`common_path`).
+Overlap (:func:`overlaps`) asks whether some path is covered by both patterns. Each pattern
+is compiled once to its segments (``**`` prepended when unanchored, the implied trailing ``**``
+dropped) and the two segment lists are swept together (:mod:`segment_paths`), two segments
+being compatible when some name matches both (:mod:`glob_segments`); both levels are the same
+bit-parallel sweep over the product of two star patterns (:mod:`star_sweep`). The work is
+O(n + m) big-integer steps over the segments, plus for each pair of segments compared (a
+literal against a glob, or two globs: at most :data:`MAX_WILDCARDS` squared pairs of globs) a
+regular-expression match or a sweep over characters linear in the segments' lengths. A pattern
+is at most :data:`MAX_PATTERN_CHARS` long, so no pair of patterns takes long (milliseconds for
+the worst pairs found, microseconds for everyday ones). :func:`common_path` walks back through
+the sweep to spell a path both cover.
 """
 
 from __future__ import annotations
@@ -42,13 +46,9 @@ import re
 
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
-from agentmail_server.domain.glob_segments import (
-    GlobSyntaxError,
-    Segment,
-    common_name,
-    example_name,
-    parse_segment,
-)
+from agentmail_server.domain import segment_paths
+from agentmail_server.domain.glob_segments import GlobSyntaxError, Segment, parse_segment
+from agentmail_server.domain.segment_paths import SegmentPath, segment_path
 
 MAX_PATTERN_CHARS = 512
 # '*', '?', '[...]' and '**' in one pattern: far more than any real reservation needs, few
@@ -65,6 +65,19 @@ NEGATED_PATTERN = "NEGATED_PATTERN"
 MALFORMED_PATTERN = "MALFORMED_PATTERN"
 TOO_MANY_WILDCARDS = "TOO_MANY_WILDCARDS"
 NOT_NORMALIZED = "NOT_NORMALIZED"
+REASONS = frozenset(
+    {
+        EMPTY_PATTERN,
+        PATTERN_TOO_LONG,
+        CONTROL_CHARACTER,
+        PARENT_REFERENCE,
+        NEGATED_PATTERN,
+        MALFORMED_PATTERN,
+        TOO_MANY_WILDCARDS,
+        NOT_NORMALIZED,
+    }
+)
+"""Every :attr:`PatternError.reason`."""
 
 _RESOURCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # The same characters limits.check_characters refuses in single-line text.
@@ -97,15 +110,15 @@ class Pattern:
         resource: It is a resource name, not a path pattern.
         root: For an anchored path pattern whose first segment has no wildcard, that segment:
             patterns with different roots never overlap (an index key); else None.
-        segments: The overlap model: the segments, ``**`` first when unanchored, with the
-            implied trailing ``**`` dropped (empty: every path). Empty for a resource.
+        path: The overlap model: the segments, ``**`` first when unanchored, with the
+            implied trailing ``**`` dropped, indexed (None for a resource).
         regex: pathspec's expression for the pattern (None for a resource).
     """
 
     text: str
     resource: bool
     root: str | None = dataclasses.field(compare=False)
-    segments: tuple[Segment, ...] = dataclasses.field(compare=False, repr=False)
+    path: SegmentPath | None = dataclasses.field(compare=False, repr=False)
     regex: re.Pattern[str] | None = dataclasses.field(compare=False, repr=False)
 
 
@@ -158,7 +171,7 @@ def compile_pattern(normalized: str) -> Pattern:
             NOT_NORMALIZED, f"pattern {_quote(normalized)} is not in normal form; normalize it"
         )
     if parsed.resource:
-        return Pattern(parsed.text, resource=True, root=None, segments=(), regex=None)
+        return Pattern(parsed.text, resource=True, root=None, path=None, regex=None)
     segments = list(parsed.segments)
     if len(segments) == 1 and not segments[0].recursive:
         segments.insert(0, parse_segment("**"))  # no slash: matches at any depth
@@ -166,7 +179,8 @@ def compile_pattern(normalized: str) -> Pattern:
         segments.pop()  # everything below a match is covered anyway
     first = segments[0] if segments else None
     root = first.literal if first is not None else None
-    return Pattern(parsed.text, False, root, tuple(segments), _pathspec_regex(parsed.text))
+    path = segment_path(tuple(segments))
+    return Pattern(parsed.text, False, root, path, _pathspec_regex(parsed.text))
 
 
 def matches_path(pattern: Pattern, path: str) -> bool:
@@ -184,7 +198,11 @@ def matches_path(pattern: Pattern, path: str) -> bool:
 
 def overlaps(a: Pattern, b: Pattern) -> bool:
     """Whether some path (or resource) is covered by both patterns; symmetric."""
-    return common_path(a, b) is not None
+    if a.path is None or b.path is None:
+        return a.resource and b.resource and a.text == b.text
+    if a.root is not None and b.root is not None and a.root != b.root:
+        return False
+    return segment_paths.paths_overlap(a.path, b.path)
 
 
 def common_path(a: Pattern, b: Pattern) -> str | None:
@@ -193,58 +211,11 @@ def common_path(a: Pattern, b: Pattern) -> str | None:
     The example may hold characters a real file name would not (say, a space); it is for
     messages and tests.
     """
-    if a.resource or b.resource:
+    if a.path is None or b.path is None:
         return a.text if a.resource and b.resource and a.text == b.text else None
     if a.root is not None and b.root is not None and a.root != b.root:
         return None
-    return _sequence_search(a.segments, b.segments)
-
-
-def _sequence_search(left: tuple[Segment, ...], right: tuple[Segment, ...]) -> str | None:
-    """The search over segment positions described in the module docstring."""
-    came_from: dict[tuple[int, int], tuple[tuple[int, int], str | None] | None] = {(0, 0): None}
-    stack = [(0, 0)]
-    while stack:
-        state = stack.pop()
-        i, j = state
-        if i == len(left) or j == len(right):
-            rest = right[j:] if i == len(left) else left[i:]
-            names = _spell(came_from, state) + [example_name(s) for s in rest if not s.recursive]
-            return "/".join(names) or "a"  # both patterns cover every path
-        x, y = left[i], right[j]
-        # Pushed from least to most preferred, so the example path is as short as can be.
-        moves: list[tuple[tuple[int, int], str | None]] = []
-        if x.recursive and not y.recursive:
-            moves.append(((i, j + 1), example_name(y)))  # the '**' absorbs y's segment
-        if y.recursive and not x.recursive:
-            moves.append(((i + 1, j), example_name(x)))
-        if x.recursive:
-            moves.append(((i + 1, j), None))  # the '**' matches no segment
-        if y.recursive:
-            moves.append(((i, j + 1), None))
-        if not x.recursive and not y.recursive:
-            name = common_name(x, y)
-            if name is not None:
-                moves.append(((i + 1, j + 1), name))
-        for target, step_name in moves:
-            if target not in came_from:
-                came_from[target] = (state, step_name)
-                stack.append(target)
-    return None
-
-
-def _spell(
-    came_from: dict[tuple[int, int], tuple[tuple[int, int], str | None] | None],
-    end: tuple[int, int],
-) -> list[str]:
-    names: list[str] = []
-    step = came_from[end]
-    while step is not None:
-        previous, name = step
-        if name is not None:
-            names.append(name)
-        step = came_from[previous]
-    return names[::-1]
+    return segment_paths.common_path(a.path, b.path)
 
 
 def _parse(raw: str) -> _Parsed:
@@ -302,16 +273,25 @@ def _checked_text(raw: str) -> str:
 
 
 def _path_parts(text: str) -> tuple[list[str], bool]:
-    """The names of a path or path pattern, and whether it ends as a directory ('/' or '/.')."""
-    parts = text.replace("\\", "/").split("/")
-    names = [part for part in parts if part not in ("", ".")]
-    if ".." in names:
-        raise PatternError(
-            PARENT_REFERENCE, f"{_quote(text)} must not leave the project root ('..')"
-        )
-    if not names:
-        raise PatternError(EMPTY_PATTERN, f"{_quote(text)} names no path")
-    return names, parts[-1] in ("", ".")
+    """The names of a path or path pattern, and whether it ends as a directory ('/' or '/.').
+
+    Whitespace the separators exposed at either end is trimmed too (``/ a`` is ``a``), so that
+    the normal form is a fixed point.
+    """
+    while True:
+        parts = text.replace("\\", "/").split("/")
+        names = [part for part in parts if part not in ("", ".")]
+        if ".." in names:
+            raise PatternError(
+                PARENT_REFERENCE, f"{_quote(text)} must not leave the project root ('..')"
+            )
+        if not names:
+            raise PatternError(EMPTY_PATTERN, f"{_quote(text)} names no path")
+        directory = parts[-1] in ("", ".")
+        joined = "/".join(names) + ("/" if directory else "")
+        if joined == joined.strip():
+            return names, directory
+        text = joined.strip()
 
 
 def _pathspec_regex(text: str) -> re.Pattern[str]:
@@ -319,9 +299,10 @@ def _pathspec_regex(text: str) -> re.Pattern[str]:
 
     A leading '#' is escaped (gitignore would read a comment). pathspec turns ``[!x]`` into
     ``[^x]``, which also matches '/', and a range may span '/': git's wildmatch never lets a
-    set match '/', so every set is prefixed with ``(?!/)``. pathspec escapes every literal
-    character and a set never holds '[' (normalisation refuses it), so each unescaped '[' in
-    its output opens a set.
+    set match '/', so every set of the pattern is prefixed with ``(?!/)``. pathspec escapes
+    every literal character and a set never holds '[' (normalisation refuses it), so each
+    unescaped '[' in its output opens a set: the pattern's own, or pathspec's ``[^/]`` for
+    ``*`` and ``?``, which needs no guard (and, quantified, must not have one).
     """
     compiled = GitIgnoreSpecPattern("\\" + text if text.startswith("#") else text)
     source = compiled.regex.pattern if compiled.regex is not None else None
@@ -329,12 +310,12 @@ def _pathspec_regex(text: str) -> re.Pattern[str]:
         raise PatternError(MALFORMED_PATTERN, f"pattern {_quote(text)} matches nothing")
     guarded: list[str] = []
     escaped = False
-    for char in source:
+    for index, char in enumerate(source):
         if escaped:
             escaped = False
         elif char == "\\":
             escaped = True
-        elif char == "[":
+        elif char == "[" and not source.startswith("[^/]", index):
             guarded.append("(?!/)")
         guarded.append(char)
     return re.compile("".join(guarded))
