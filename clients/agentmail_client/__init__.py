@@ -57,6 +57,14 @@ from ._models import (
     RegisterAgentResult,
     SendMessageResult,
 )
+from ._receipt_models import (
+    AckOrder,
+    MessageReceipts,
+    OutboxPage,
+    PendingAck,
+    PendingAcksPage,
+    Receipt,
+)
 from ._reservation_models import (
     CheckConflictsResult,
     Conflict,
@@ -71,6 +79,7 @@ from ._subscribe import Subscription
 from ._wait import WaitForMailResult
 
 __all__ = [
+    "AckOrder",
     "AcknowledgementEvent",
     "ActionItem",
     "Agent",
@@ -95,11 +104,16 @@ __all__ = [
     "InboxOrder",
     "InvalidArgument",
     "Message",
+    "MessageReceipts",
     "NotFound",
     "OutOfRange",
+    "OutboxPage",
     "Page",
+    "PendingAck",
+    "PendingAcksPage",
     "PermissionDenied",
     "Project",
+    "Receipt",
     "RecipientKind",
     "ReconnectPolicy",
     "RegisterAgentResult",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from agentmail_server.config_file import read_config_file
+from agentmail_server.domain.limits import MAX_ACK_OVERDUE_SECONDS
 
 SyncMode = Literal["full", "normal"]
 # The levels --log-level accepts (case-insensitive).
@@ -159,6 +160,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Time between two runs of the background task that records expired file "
         "reservations as released (expiry itself holds by time, whatever this is).",
     ),
+    Setting(
+        "ack_overdue_seconds",
+        "3600",
+        "How long an ack-required message may wait before ListPendingAcks calls it overdue "
+        "(a request may pass its own threshold).",
+    ),
 )
 
 
@@ -194,6 +201,7 @@ class ServerConfig:
     archive_max_batch: int = 2000
     archive_interval_seconds: float = 1.0
     retention_days: int = 0
+    ack_overdue_seconds: int = 3600
     reservation_stale_seconds: float = 1800.0
     reservation_expiry_warning_seconds: float = 300.0
     reservation_sweep_seconds: float = 60.0
@@ -228,6 +236,10 @@ class ServerConfig:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
         if self.retention_days < 0:
             raise ValueError("retention_days must be >= 0 (0 turns retention off)")
+        if not 1 <= self.ack_overdue_seconds <= MAX_ACK_OVERDUE_SECONDS:
+            raise ValueError(
+                f"ack_overdue_seconds must be within 1..{MAX_ACK_OVERDUE_SECONDS} (ten years)"
+            )
         if self.reservation_stale_seconds <= 0:
             raise ValueError("reservation_stale_seconds must be > 0")
         if self.reservation_expiry_warning_seconds < 0:

@@ -18,6 +18,7 @@ import pytest
 from agentmail.v1 import (
     agent_service_pb2,
     mail_service_pb2,
+    receipts_pb2,
     reservation_service_pb2,
     search_service_pb2,
 )
@@ -61,6 +62,10 @@ BASES: dict[str, Callable[[World], Message]] = {
     "agentmail.v1.MailService.SubscribeInbox": lambda w: mail_service_pb2.SubscribeInboxRequest(),
     "agentmail.v1.SearchService.SearchMessages": lambda w: search_service_pb2.SearchMessagesRequest(
         query="schema"
+    ),
+    "agentmail.v1.MailService.ListPendingAcks": lambda w: receipts_pb2.ListPendingAcksRequest(),
+    "agentmail.v1.MailService.ListUnacknowledged": lambda w: (
+        receipts_pb2.ListUnacknowledgedRequest()
     ),
     "agentmail.v1.ReservationService.ReservePaths": lambda w: (
         reservation_service_pb2.ReservePathsRequest(paths=[f"fuzz/{next(_serial)}.py"])
@@ -151,7 +156,9 @@ async def test_control_characters(fuzz: Fuzz, case: tuple[str, str], data: st.Da
 
 def _forged() -> st.SearchStrategy[str]:
     """Tokens in the shape the server issues today, written by hand."""
-    kinds = st.sampled_from(["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "rv"])
+    kinds = st.sampled_from(
+        ["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua", "rv"]
+    )
     # Small positions fall inside real listings: the tokens most likely to be taken for real.
     position = st.one_of(st.integers(0, 8), st.integers(0, 2**62))
     positions = st.lists(position.map(str), min_size=1, max_size=2)

@@ -55,6 +55,9 @@ PROJECTS = "pr"
 AGENTS = "ag"
 SEARCH_RELEVANCE = "sr"
 SEARCH_NEWEST = "sn"
+PENDING_ACKS_ASC = "pa"
+PENDING_ACKS_DESC = "pd"
+UNACKNOWLEDGED = "ua"
 RESERVATIONS = "rv"
 
 Scope = Sequence[int | str | bool | None]

@@ -22,6 +22,7 @@ from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.sqlite import retention, writes
 from agentmail_server.storage.sqlite.queries import Queries
 from agentmail_server.storage.sqlite.readers import ReadPool
+from agentmail_server.storage.sqlite.receipts import ReceiptQueries
 from agentmail_server.storage.sqlite.reservation_queries import ReservationQueries
 from agentmail_server.storage.sqlite.reservation_writes import SqliteReservationWrites
 from agentmail_server.storage.sqlite.search import SearchQueries
@@ -142,6 +143,7 @@ class SqliteStorage:
         self._reservation_reads = ReservationQueries(self._pool)
         self._reads = Queries(self._pool)
         self._search = SearchQueries(self._pool)
+        self._receipts = ReceiptQueries(self._pool)
 
     @property
     def mail(self) -> SqliteMailWrites:
@@ -177,6 +179,11 @@ class SqliteStorage:
     def search(self) -> SearchQueries:
         """Search reads."""
         return self._search
+
+    @property
+    def receipts(self) -> ReceiptQueries:
+        """Receipt and acknowledgement reads."""
+        return self._receipts
 
     @property
     def feed(self) -> CommitPublisher:
