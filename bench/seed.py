@@ -21,6 +21,7 @@ from agentmail_server.config import ServerConfig
 from agentmail_server.domain import reservation_patterns
 from agentmail_server.domain.drafts import Draft, Registration
 from agentmail_server.domain.models import Importance, Recipient, RecipientKind, now_micros
+from agentmail_server.domain.reservations import stored_group
 from agentmail_server.services.auth import hash_token, new_token
 from agentmail_server.storage.sqlite import schema, writes
 from agentmail_server.storage.sqlite.connection import open_writer
@@ -242,14 +243,15 @@ class Seeder:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(
-                "INSERT INTO reservations (project_id, agent_id, pattern, exclusive, reason,"
-                " created_at, updated_at, expires_at, revision)"
-                f" VALUES (?, ?, ?, 1, 'bench', ?, ?, ?, {NEXT_REVISION})",
+                "INSERT INTO reservations (project_id, agent_id, pattern, pattern_group, exclusive,"
+                " reason, created_at, updated_at, expires_at, revision)"
+                f" VALUES (?, ?, ?, ?, 1, 'bench', ?, ?, ?, {NEXT_REVISION})",
                 [
                     (
                         project.project_id,
                         agent.agent_id,
                         reservation_patterns.normalize(pattern),
+                        stored_group(reservation_patterns.normalize(pattern)),
                         now,
                         now,
                         now + ttl_seconds * 1_000_000,

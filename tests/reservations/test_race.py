@@ -30,7 +30,9 @@ async def test_exactly_one_of_racing_exclusive_reservations_wins(res, team):
         winners = [r.granted[0].agent for r in responses if r.granted]
         assert len(winners) == 1, (round_number, winners)
         losers = [r for r in responses if not r.granted]
-        assert all(r.conflicts[0].holders[0].agent == winners[0] for r in losers)
+        # An earlier round's `rK/` (unanchored: any folder named rK, at any depth) may be
+        # listed too; the winner always is.
+        assert all(winners[0] in {h.agent for h in r.conflicts[0].holders} for r in losers)
 
 
 async def test_two_agents_racing_for_one_file_one_wins_every_round(res, alice, bob):

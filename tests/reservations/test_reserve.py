@@ -210,3 +210,35 @@ async def test_reservations_of_another_project_never_conflict(
     response = await reserve(other, ["src/a.py"])
 
     assert [g.agent for g in response.granted] == ["Zed"] and not response.conflicts
+
+
+@pytest.mark.parametrize(
+    ("held", "requested"),
+    [
+        ("*.py", "src/a.py"),  # a glob without a folder matches at any depth
+        ("src/a.py", "*.py"),
+        ("**/tests/", "src/tests/x.py"),
+        ("src/a.py", "**/a.py"),
+        ("s*/a.py", "src/a.py"),  # a first folder that is a glob
+        ("tool://db", "tool://db"),
+    ],
+)
+async def test_patterns_of_any_first_folder_are_checked_against_each_other(
+    reserve, alice, bob, held, requested
+):
+    # ReservePaths reads only the requested patterns' first folders and the patterns without
+    # a literal one: every overlapping pair must still be found.
+    await reserve(alice, ["lib/other.py", held, "docs/x.md"])
+
+    response = await reserve(bob, [requested])
+
+    assert not response.granted
+    assert held in [h.pattern for h in response.conflicts[0].holders]
+
+
+async def test_different_first_folders_never_conflict(reserve, alice, bob):
+    await reserve(alice, ["src/**", "tool://db"])
+
+    response = await reserve(bob, ["lib/**", "docs/src/a.py", "tool://dbx"])
+
+    assert len(response.granted) == 3 and not response.conflicts

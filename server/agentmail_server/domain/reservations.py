@@ -171,6 +171,24 @@ def _group(pattern: patterns.Pattern) -> _GroupKey:
     return (True, pattern.text) if pattern.resource else (False, pattern.root)
 
 
+def stored_group(text: str) -> str:
+    """The group of a normalised pattern as storage keeps it beside the pattern: a resource's
+    name, a path pattern's literal first folder, or "" for a path pattern without one (which
+    may overlap any path pattern). Two patterns whose stored groups are both non-empty and
+    differ never overlap."""
+    form = compiled(text)
+    return form.text if form.resource else form.root or ""
+
+
+def groups_to_load(requested: Sequence[str]) -> list[str] | None:
+    """The stored groups a conflict check of ``requested`` must read: each pattern's own and
+    "" (the floating patterns); None when every group is needed (a floating request)."""
+    wanted = {stored_group(text) for text in requested}
+    if "" in wanted:
+        return None
+    return sorted(wanted | {""})
+
+
 def find_conflicts(
     requested: Sequence[str],
     exclusive: bool,

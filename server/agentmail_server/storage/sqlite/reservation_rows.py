@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 
 from agentmail_server.domain.reservations import Conflict, Hold, Holder, Reservation, Reserved
 from agentmail_server.storage.sqlite.rows import (
@@ -39,9 +40,23 @@ ACTIVE_HOLDS = (
 )
 
 
-def active_in_project(conn: sqlite3.Connection, project_id: int, now: int) -> list[Hold]:
-    """The project's active reservations, as holds."""
-    return [hold_from_row(row) for row in conn.execute(ACTIVE_HOLDS, (project_id, now))]
+def active_in_project(
+    conn: sqlite3.Connection, project_id: int, now: int, groups: Sequence[str] | None = None
+) -> list[Hold]:
+    """The project's active reservations, as holds; only those of the stored ``groups``
+    (see :func:`~agentmail_server.domain.reservations.stored_group`) unless it is None."""
+    if groups is None:
+        rows = conn.execute(ACTIVE_HOLDS, (project_id, now))
+    else:
+        marks = ",".join("?" * len(groups))
+        rows = conn.execute(
+            f"SELECT {HOLD_COLUMNS} FROM reservations r"
+            " INDEXED BY reservations_active_by_group JOIN agents a ON a.id = r.agent_id"
+            f" WHERE r.project_id = ? AND r.pattern_group IN ({marks})"
+            " AND r.released_at IS NULL AND r.expires_at > ?",
+            (project_id, *groups, now),
+        )
+    return [hold_from_row(row) for row in rows]
 
 
 def result_json(reserved: Reserved) -> str:

@@ -26,8 +26,10 @@ from agentmail_server.domain.reservations import (
     ReserveRequest,
     Selection,
     find_conflicts,
+    groups_to_load,
     holder,
     notice,
+    stored_group,
 )
 from agentmail_server.errors import FailedPrecondition, NotFound, PermissionDenied
 from agentmail_server.storage.sqlite import writes
@@ -55,7 +57,8 @@ def reserve(conn: sqlite3.Connection, request: ReserveRequest, now: int) -> Rese
         repeated = _repeated(conn, request, now)
         if repeated is not None:
             return repeated
-    active = active_in_project(conn, request.project_id, now)
+    # Only the requested patterns' groups can conflict or be extended in place.
+    active = active_in_project(conn, request.project_id, now, groups_to_load(request.patterns))
     found = find_conflicts(request.patterns, request.exclusive, request.agent_id, active)
     if request.mode is ReserveMode.ADVISORY:
         to_grant = list(request.patterns)
@@ -89,13 +92,14 @@ def reserve(conn: sqlite3.Connection, request: ReserveRequest, now: int) -> Rese
             granted_ids.append(held.id)
         else:
             cursor = conn.execute(
-                "INSERT INTO reservations (project_id, agent_id, pattern, exclusive, reason,"
-                " created_at, updated_at, expires_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
-                f" {NEXT_REVISION})",
+                "INSERT INTO reservations (project_id, agent_id, pattern, pattern_group, exclusive,"
+                " reason, created_at, updated_at, expires_at, revision)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {NEXT_REVISION})",
                 (
                     request.project_id,
                     request.agent_id,
                     pattern,
+                    stored_group(pattern),
                     int(request.exclusive),
                     request.reason,
                     now,

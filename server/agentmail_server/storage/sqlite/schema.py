@@ -51,6 +51,10 @@ Design notes (why the tables look like this):
   as released. ``revision`` is a server-wide sequence set on every change (``max + 1``, as for
   agents), which the git archive follows. ``reservation_keys`` holds ReservePaths'
   idempotency keys with the first call's result (JSON), so a repeat returns it unchanged.
+  ``pattern_group`` is the pattern's literal first folder (a resource's name; "" when the
+  pattern starts with a glob or has no slash): patterns of two different non-empty groups
+  never overlap, so ReservePaths reads only its patterns' groups and "" through
+  ``reservations_active_by_group``.
 """
 
 from __future__ import annotations
@@ -175,9 +179,12 @@ _MIGRATIONS: dict[int, str] = {
         released_by TEXT NOT NULL DEFAULT '',
         release_reason TEXT NOT NULL DEFAULT '',
         expiry_warned INTEGER NOT NULL DEFAULT 0,
-        revision INTEGER NOT NULL
+        revision INTEGER NOT NULL,
+        pattern_group TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX reservations_active ON reservations (project_id, expires_at)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_active_by_group ON reservations (project_id, pattern_group)
         WHERE released_at IS NULL;
     CREATE INDEX reservations_unreleased_by_expiry ON reservations (expires_at)
         WHERE released_at IS NULL;
