@@ -263,7 +263,8 @@ class ReservePathsResponse(_message.Message):
     @_builtins.property
     def conflicts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Conflict]:
         """The requested patterns that conflict with other agents' reservations, in the order
-        requested. Empty when nothing conflicted.
+        requested, each with at most 20 holders (the oldest). Empty when nothing conflicted. Each
+        holder whose reservation stood in the way receives a CONFLICT event on its subscription.
         """
 
     def __init__(
