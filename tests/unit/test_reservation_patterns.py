@@ -215,6 +215,8 @@ def test_normalize_path_rejections(raw: str, reason: str) -> None:
     [
         ("src/a.py", "src/a.py", True),
         ("src/a.py", "src/a.py/x", True),  # a matched directory covers what is below it
+        ("*.md", "src/a.py/x.md", True),  # a real path proves src/a.py a directory
+        ("src/*", "src/sub/a.py", True),  # gitignore's reading, unlike overlaps()
         ("src/a.py", "src/a.pyc", False),
         ("src/a.py", "lib/src/a.py", False),  # anchored
         ("a.py", "lib/src/a.py", True),  # no slash: any depth

@@ -15,28 +15,45 @@ covers at least what was meant, never less. ``\\`` being a separator, there is n
 ``*``, ``?`` or ``[`` in a pattern is always a wildcard (``#`` at the start is literal here,
 not a comment).
 
-What a pattern covers (gitignore): a pattern with a slash other than a trailing one is anchored
-at the root, else it matches at any depth (``*.py`` is ``**/*.py``); ``**`` is zero or more
-whole segments; and everything below a matched path is covered too (``docs`` and ``docs/``
-cover ``docs/a/b.md``). Any matched path may be a directory, so a pattern without a slash
-overlaps every path pattern: ``*.md`` and ``src/a.py`` both cover ``src/a.py/x.md``. That is
-what gitignore (and so pathspec) says, and it never misses a real conflict; patterns meant to
-stay apart should be anchored (``docs/*.md``). Paths are matched by pathspec
-(:func:`matches_path`), except that a set (``[!x]``, ``[+-0]``) never matches '/', as in git.
-Resources match only themselves, exactly and case-sensitively, and never a path. Paths are
-case-sensitive too.
+Syntax is gitignore's: a pattern with a slash other than a trailing one is anchored at the
+root, else it matches at any depth (``*.py`` is ``**/*.py``); ``**`` is zero or more whole
+segments; a set (``[!x]``, ``[+-0]``) never matches '/', as in git. Resources match only
+themselves, exactly and case-sensitively, and never a path. Paths are case-sensitive too.
 
-Overlap (:func:`overlaps`) asks whether some path is covered by both patterns. Each pattern
-is compiled once to its segments (``**`` prepended when unanchored, the implied trailing ``**``
-dropped) and the two segment lists are swept together (:mod:`segment_paths`), two segments
-being compatible when some name matches both (:mod:`glob_segments`); both levels are the same
-bit-parallel sweep over the product of two star patterns (:mod:`star_sweep`). The work is
-O(n + m) big-integer steps over the segments, plus for each pair of segments compared (a
-literal against a glob, or two globs: at most :data:`MAX_WILDCARDS` squared pairs of globs) a
-regular-expression match or a sweep over characters linear in the segments' lengths. A pattern
-is at most :data:`MAX_PATTERN_CHARS` long, so no pair of patterns takes long (milliseconds for
-the worst pairs found, microseconds for everyday ones). :func:`common_path` walks back through
-the sweep to spell a path both cover.
+Two patterns (:func:`overlaps`): reservations are advisory leases on *files*, and two agents
+reserving different kinds of file in one tree (``src/**/*.py`` and ``src/**/*.ts``) must not
+clash. gitignore would let any matched path be a directory holding anything, so ``*.md`` would
+overlap every path pattern (through ``src/a.py/x.md``); that is why patterns here name files
+unless marked as directories (:mod:`pattern_coverage` has the details):
+
+1. A *directory pattern* ends with ``/`` or with a ``**`` segment (``docs/``, ``docs/**``) and
+   covers every file below what it names. Any other pattern covers the files its last segment
+   matches as a name. Two patterns overlap when some file is covered by both: ``*.md`` and
+   ``src/a.py`` do not, nor ``src/**/*.py`` and ``src/**/*.ts``; ``*.py`` and ``src/*.py`` do,
+   as do ``docs/`` and ``docs/**/x.md``, ``src/**`` and ``src/a.py``, ``*.md`` and ``docs/``.
+2. Ancestors: a *bare* pattern (no wildcard, no trailing slash: ``src``, ``src/lib``) also
+   overlaps a pattern whose anchored, wildcard-free leading segments name a directory it
+   matches: ``src`` and ``src/a.py``, ``src`` and ``src/**/*.py``, ``src/lib`` and
+   ``src/lib/x/*.ts`` overlap. An unanchored pattern names no directory literally, so ``src``
+   and ``*.md`` do not overlap, nor ``src/a.py`` and ``*.md``. To cover a directory's contents
+   against every pattern, reserve ``src/`` or ``src/**``.
+
+A path checked against a pattern (:func:`matches_path`, for real files) keeps gitignore's
+reading instead: a real path below ``src/a.py/`` proves ``src/a.py`` a directory, so it is
+covered.
+
+How overlap is decided. Each pattern is compiled once to the star pattern over
+names whose words are the files it covers (``**`` the star) and to its bare names and proven
+directories. The ancestor rule is a comparison of literal names; the file rule sweeps the two
+star patterns together (:mod:`segment_paths`), two segments being compatible when some name
+matches both (:mod:`glob_segments`); both levels are the same bit-parallel sweep over the
+product of two star patterns (:mod:`star_sweep`). The work is O(n + m) big-integer steps over
+the segments, plus for each pair of segments compared (a literal against a glob, or two globs:
+at most :data:`MAX_WILDCARDS` squared pairs of globs) a regular-expression match or a sweep
+over characters linear in the segments' lengths. A pattern is at most
+:data:`MAX_PATTERN_CHARS` long, so no pair of patterns takes long (milliseconds for the worst
+pairs found, microseconds for everyday ones). :func:`common_path` walks back through the sweep
+to spell a file both cover (or, for the ancestor rule, a file the other pattern covers).
 """
 
 from __future__ import annotations
@@ -46,8 +63,9 @@ import re
 
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
-from agentmail_server.domain import segment_paths
+from agentmail_server.domain import pattern_coverage, segment_paths
 from agentmail_server.domain.glob_segments import GlobSyntaxError, Segment, parse_segment
+from agentmail_server.domain.pattern_coverage import Ancestry
 from agentmail_server.domain.segment_paths import SegmentPath, segment_path
 
 MAX_PATTERN_CHARS = 512
@@ -110,9 +128,11 @@ class Pattern:
         resource: It is a resource name, not a path pattern.
         root: For an anchored path pattern whose first segment has no wildcard, that segment:
             patterns with different roots never overlap (an index key); else None.
-        path: The overlap model: the segments, ``**`` first when unanchored, with the
-            implied trailing ``**`` dropped, indexed (None for a resource).
+        path: The files it covers, as a star pattern over names, indexed (None for a
+            resource; see :func:`pattern_coverage.covered_files`).
         regex: pathspec's expression for the pattern (None for a resource).
+        ancestry: Its bare names and proven directories, for the ancestor rule (None for a
+            resource).
     """
 
     text: str
@@ -120,6 +140,7 @@ class Pattern:
     root: str | None = dataclasses.field(compare=False)
     path: SegmentPath | None = dataclasses.field(compare=False, repr=False)
     regex: re.Pattern[str] | None = dataclasses.field(compare=False, repr=False)
+    ancestry: Ancestry | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,22 +193,26 @@ def compile_pattern(normalized: str) -> Pattern:
         )
     if parsed.resource:
         return Pattern(parsed.text, resource=True, root=None, path=None, regex=None)
-    segments = list(parsed.segments)
-    if len(segments) == 1 and not segments[0].recursive:
-        segments.insert(0, parse_segment("**"))  # no slash: matches at any depth
-    while segments and segments[-1].recursive:
-        segments.pop()  # everything below a match is covered anyway
-    first = segments[0] if segments else None
-    root = first.literal if first is not None else None
-    path = segment_path(tuple(segments))
-    return Pattern(parsed.text, False, root, path, _pathspec_regex(parsed.text))
+    segments, slash = parsed.segments, parsed.text.endswith("/")
+    first = segments[0] if pattern_coverage.is_anchored(segments) else None
+    files = segment_path(pattern_coverage.covered_files(segments, slash))
+    return Pattern(
+        parsed.text,
+        resource=False,
+        root=first.literal if first is not None else None,
+        path=files,
+        regex=_pathspec_regex(parsed.text),
+        ancestry=pattern_coverage.ancestry(segments, slash),
+    )
 
 
 def matches_path(pattern: Pattern, path: str) -> bool:
-    """Whether ``pattern`` covers ``path``, a path in normal form (see :func:`normalize_path`).
+    """Whether ``pattern`` covers ``path``, a real path in normal form (see :func:`normalize_path`).
 
-    A path may name a directory: it is covered when it, or the directory it names as a whole,
-    is (``docs/`` covers ``docs`` as well as ``docs/a.md``).
+    Unlike :func:`overlaps`, this keeps gitignore's reading: a path is covered when it, or a
+    directory above it, matches (``docs/`` covers ``docs`` and ``docs/a.md``; ``src/a.py``
+    covers ``src/a.py/x``, and ``*.md`` covers ``src/a.py/x.md``): a real path below
+    ``src/a.py/`` is evidence that ``src/a.py`` is a directory.
     """
     if pattern.resource:
         return path == pattern.text
@@ -197,24 +222,35 @@ def matches_path(pattern: Pattern, path: str) -> bool:
 
 
 def overlaps(a: Pattern, b: Pattern) -> bool:
-    """Whether some path (or resource) is covered by both patterns; symmetric."""
-    if a.path is None or b.path is None:
+    """Whether both patterns cover a common file, or one is a bare path naming a directory the
+    other's literal leading segments prove (the ancestor rule); resources only when equal.
+    Symmetric."""
+    if a.path is None or b.path is None or a.ancestry is None or b.ancestry is None:
         return a.resource and b.resource and a.text == b.text
     if a.root is not None and b.root is not None and a.root != b.root:
         return False
-    return segment_paths.paths_overlap(a.path, b.path)
+    return (
+        pattern_coverage.names_a_proven_directory(a.ancestry, b.ancestry)
+        or pattern_coverage.names_a_proven_directory(b.ancestry, a.ancestry)
+        or segment_paths.paths_overlap(a.path, b.path)
+    )
 
 
 def common_path(a: Pattern, b: Pattern) -> str | None:
-    """An example path (or the resource) both patterns cover, or None when they do not overlap.
+    """An example showing that the patterns overlap, or None when they do not.
 
-    The example may hold characters a real file name would not (say, a space); it is for
-    messages and tests.
+    For the ancestor rule, a file the other pattern covers (below the bare path's directory);
+    else a file both cover; for resources, the resource. The example may hold characters a real
+    file name would not (say, a space); it is for messages and tests.
     """
-    if a.path is None or b.path is None:
+    if a.path is None or b.path is None or a.ancestry is None or b.ancestry is None:
         return a.text if a.resource and b.resource and a.text == b.text else None
     if a.root is not None and b.root is not None and a.root != b.root:
         return None
+    if pattern_coverage.names_a_proven_directory(a.ancestry, b.ancestry):
+        return segment_paths.example_path(b.path)
+    if pattern_coverage.names_a_proven_directory(b.ancestry, a.ancestry):
+        return segment_paths.example_path(a.path)
     return segment_paths.common_path(a.path, b.path)
 
 

@@ -1,11 +1,9 @@
-"""Path patterns as sequences of segments, and whether two of them cover a common path.
+"""Path patterns as star patterns over segment names, and whether two of them share a path.
 
-A path pattern covers the paths it matches and everything below them. So two patterns share a
-covered path exactly when they match two paths one of which is a prefix (in whole segments) of
-the other: the longer one is then covered by both. In :mod:`star_sweep` terms a pattern is a
-star pattern over segment names (``**`` the star, every other segment an item), and the
-question is whether some state with either side used up is reachable; the rest of the other
-side is always satisfiable (every segment matches some name), so such a state is a success.
+A path pattern here is the star pattern whose words are exactly the paths it covers (the file
+model of :mod:`pattern_coverage`): in :mod:`star_sweep` terms ``**`` is the star and every other
+segment an item consuming one name. Two patterns share a path when the sweep over their product
+reaches the state where both are used up; walking back from that state spells the path.
 
 Two segments are compatible when some name matches both (:mod:`glob_segments`). The mask of
 left segments compatible with one right segment comes from an index built once per pattern:
@@ -32,8 +30,7 @@ class SegmentPath:
     """A path pattern's segments, indexed for overlap.
 
     Attributes:
-        segments: The segments: ``**`` first when the pattern matches at any depth, the
-            implied trailing ``**`` dropped (none left: every path is covered).
+        segments: The segments (at least one item; ``**`` the star).
         stars: Bit i set when segment i is ``**``.
         literals: For each literal segment name, the bits of the segments with that name.
         globs: The bit and segment of each segment with wildcards (``**`` aside).
@@ -49,7 +46,7 @@ class SegmentPath:
 
 
 def segment_path(segments: tuple[Segment, ...]) -> SegmentPath:
-    """Index ``segments`` (already anchored, trailing ``**`` dropped, no two ``**`` adjacent)."""
+    """Index ``segments`` (not empty, no two ``**`` adjacent)."""
     stars = 0
     literals: dict[str, int] = {}
     globs: list[tuple[int, Segment]] = []
@@ -67,27 +64,21 @@ def segment_path(segments: tuple[Segment, ...]) -> SegmentPath:
 
 
 def paths_overlap(left: SegmentPath, right: SegmentPath) -> bool:
-    """Whether some path is covered by both patterns."""
+    """Whether some path is a word of both patterns."""
     if left.names is not None and right.names is not None:
-        shorter = min(len(left.names), len(right.names))
-        return left.names[:shorter] == right.names[:shorter]
-    return _success(left, right, _sweep(left, right)) is not None
+        return left.names == right.names
+    return _sweep(left, right).reached(len(left.segments), len(right.segments))
 
 
 def common_path(left: SegmentPath, right: SegmentPath) -> str | None:
-    """A path both patterns cover, or None when there is none."""
+    """A path both patterns match, or None when there is none."""
     if left.names is not None and right.names is not None:
-        if not paths_overlap(left, right):
-            return None
-        longer = left.names if len(left.names) >= len(right.names) else right.names
-        return "/".join(longer)
+        return "/".join(left.names) if left.names == right.names else None
     result = _sweep(left, right)
-    end = _success(left, right, result)
-    if end is None:
+    if not result.reached(len(left.segments), len(right.segments)):
         return None
-    k, j = end
     names: list[str] = []
-    for step in walk_back(result, k, j):
+    for step in walk_back(result, len(left.segments), len(right.segments)):
         mine, theirs = left.segments[step.left], right.segments[step.right]
         if step.move is Move.BOTH:
             name = common_name(mine, theirs)
@@ -95,9 +86,13 @@ def common_path(left: SegmentPath, right: SegmentPath) -> str | None:
             names.append(name)
         else:
             names.append(example_name(mine if step.move is Move.LEFT else theirs))
-    rest = left.segments[k:] if j == len(right.segments) else right.segments[j:]
-    names.extend(example_name(segment) for segment in rest if not segment.recursive)
-    return "/".join(names) or "a"  # both patterns cover every path
+    assert names, "a pattern holds an item, so a shared path has a name"
+    return "/".join(names)
+
+
+def example_path(path: SegmentPath) -> str:
+    """A path the pattern matches: an example name for each item, every ``**`` left empty."""
+    return "/".join(example_name(segment) for segment in path.segments if not segment.recursive)
 
 
 def _sweep(left: SegmentPath, right: SegmentPath) -> Sweep:
@@ -128,16 +123,3 @@ def _compatible(path: SegmentPath, segment: Segment) -> int:
         if names_intersect(glob, segment):
             mask |= bit
     return mask
-
-
-def _success(left: SegmentPath, right: SegmentPath, result: Sweep) -> tuple[int, int] | None:
-    """A reachable state with a side used up, or None: left used up first, as early as can be."""
-    done = len(left.segments)
-    for j, column in enumerate(result.columns):
-        if (column >> done) & 1:
-            return done, j
-    if len(result.columns) == len(right.segments) + 1:
-        last = result.columns[-1]
-        if last:
-            return (last & -last).bit_length() - 1, len(right.segments)
-    return None
