@@ -17,6 +17,13 @@ Example::
 
 from ._client import AgentmailClient
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._contact_models import (
+    Contact,
+    ContactPolicy,
+    ContactState,
+    RequestContactResult,
+    SkippedRecipient,
+)
 from ._errors import (
     AgentmailError,
     AlreadyExists,
@@ -90,8 +97,11 @@ __all__ = [
     "ChannelConfig",
     "CheckConflictsResult",
     "Conflict",
+    "Contact",
     "ContactEvent",
     "ContactEventKind",
+    "ContactPolicy",
+    "ContactState",
     "DeadlineExceeded",
     "DeliveryState",
     "EnsureProjectResult",
@@ -117,6 +127,7 @@ __all__ = [
     "RecipientKind",
     "ReconnectPolicy",
     "RegisterAgentResult",
+    "RequestContactResult",
     "Reservation",
     "ReservationEvent",
     "ReservationEventKind",
@@ -130,6 +141,7 @@ __all__ = [
     "SearchScope",
     "SendMessageResult",
     "ServerError",
+    "SkippedRecipient",
     "Subscription",
     "ThreadSummary",
     "Timeouts",

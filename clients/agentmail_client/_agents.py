@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from agentmail.v1 import agent_service_pb2, types_pb2
 from google.protobuf import field_mask_pb2
 
@@ -129,18 +131,32 @@ class AgentCalls(ClientBase):
         *,
         page_size: int = 0,
         page_token: str = "",
+        active_within_seconds: int = 0,
+        capability: str = "",
+        include_retired: bool = False,
         timeout: float | None = None,
     ) -> Page[Agent]:
-        """Lists a project's agents in registration order.
+        """Lists a project's agents in registration order (retired ones left out by default).
 
         Args:
             project: Slug of the project.
             page_size: Most agents to return; 0 means the server default (100).
             page_token: ``next_page_token`` of the previous page.
+            active_within_seconds: When positive, only agents active that recently.
+            capability: When set, only agents publishing it (regardless of case).
+            include_retired: Also list retired agents.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
+
+        Raises:
+            InvalidArgument: A negative ``active_within_seconds`` or a malformed capability.
         """
         request = agent_service_pb2.ListAgentsRequest(
-            project=project, page_size=page_size, page_token=page_token
+            project=project,
+            page_size=page_size,
+            page_token=page_token,
+            active_within_seconds=active_within_seconds,
+            capability=capability,
+            include_retired=include_retired,
         )
         response = await self._call(
             self._connection.agents.ListAgents, request, CallKind.READ, timeout
@@ -153,6 +169,8 @@ class AgentCalls(ClientBase):
         program: str | None = None,
         model: str | None = None,
         task_description: str | None = None,
+        status: str | None = None,
+        capabilities: Sequence[str] | None = None,
         timeout: float | None = None,
     ) -> Agent:
         """Changes the given fields of this client's own agent profile; ``None`` keeps one.
@@ -161,6 +179,10 @@ class AgentCalls(ClientBase):
             program: The new program, or ``None`` to keep it.
             model: The new model, or ``None`` to keep it.
             task_description: The new task description, or ``None`` to keep it.
+            status: The new status line (single-line, at most 140 characters; ``""``
+                clears it), or ``None`` to keep it.
+            capabilities: The new capabilities (replacing all; at most 32 names such as
+                ``"reviewer"``; empty clears them), or ``None`` to keep them.
             timeout: Deadline in seconds; defaults to ``timeouts.write``.
 
         Returns:
@@ -168,16 +190,28 @@ class AgentCalls(ClientBase):
 
         Raises:
             ValueError: When no field is given.
+            InvalidArgument: A field breaks its limits.
             Unauthenticated: When the client has no valid token.
         """
-        fields = {"program": program, "model": model, "task_description": task_description}
+        fields = {
+            "program": program,
+            "model": model,
+            "task_description": task_description,
+            "status": status,
+            "capabilities": capabilities,
+        }
         changed = {field: value for field, value in fields.items() if value is not None}
         if not changed:
-            # The wire's empty mask means "all three"; it must not come from "change nothing".
+            # The wire's empty mask means "the profile fields"; it must not come from "change
+            # nothing".
             raise ValueError("update_agent needs at least one field to change")
         request = agent_service_pb2.UpdateAgentRequest(
             agent=types_pb2.Agent(
-                program=program or "", model=model or "", task_description=task_description or ""
+                program=program or "",
+                model=model or "",
+                task_description=task_description or "",
+                status=status or "",
+                capabilities=list(capabilities or ()),
             ),
             update_mask=field_mask_pb2.FieldMask(paths=sorted(changed)),
         )

@@ -14,6 +14,7 @@ import grpc.aio
 
 from ._agents import AgentCalls
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._contacts import ContactCalls
 from ._events import AgentEvent
 from ._mail import MailCalls
 from ._models import InboxItem
@@ -30,7 +31,7 @@ _DEFAULT_CHANNEL = ChannelConfig()
 _DEFAULT_RECONNECT = ReconnectPolicy()
 
 
-class AgentmailClient(AgentCalls, MailCalls, AckCalls, SearchCalls, ReservationCalls):
+class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls, ReservationCalls):
     """An asynchronous client of one agentmail server.
 
     Use it as an async context manager, which closes the channel on exit::

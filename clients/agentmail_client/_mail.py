@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from agentmail.v1 import mail_service_pb2, types_pb2
 
+from ._contact_models import SkippedRecipient
 from ._models import (
     DeliveryState,
     GetMessageResult,
@@ -83,7 +84,11 @@ class MailCalls(ClientBase):
             InvalidArgument: With ``field_violations``, e.g. ``SUBJECT_TOO_LONG``, or
                 ``CONTROL_CHARACTER`` for a newline in a subject, topic or thread id.
             FailedPrecondition: ``IDEMPOTENCY_KEY_REUSED``, with the original's id in
-                ``metadata["messageId"]``.
+                ``metadata["messageId"]``; ``NO_BROADCAST_RECIPIENTS`` when a broadcast
+                skipped everyone (``metadata["skipped"]``).
+            PermissionDenied: ``CONTACT_REQUIRED``, ``CONTACT_BLOCKED`` or ``AGENT_RETIRED``
+                when a recipient's contact policy refuses the sender; nothing was sent, and
+                ``metadata["refused"]`` lists every refusing ``name:REASON``.
         """
         request = mail_service_pb2.SendMessageRequest(
             to=_names(to),
@@ -100,7 +105,11 @@ class MailCalls(ClientBase):
         )
         kind = CallKind.WRITE if not idempotency_key else CallKind.IDEMPOTENT_WRITE
         response = await self._call(self._connection.mail.SendMessage, request, kind, timeout)
-        return SendMessageResult(Message.from_proto(response.message), response.deduplicated)
+        return SendMessageResult(
+            Message.from_proto(response.message),
+            response.deduplicated,
+            tuple(SkippedRecipient.from_proto(s) for s in response.skipped),
+        )
 
     async def reply_message(
         self,

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from agentmail.v1 import mail_service_pb2, types_pb2
 from google.protobuf import timestamp_pb2
 
+from ._contact_models import ContactPolicy, SkippedRecipient
+
 if TYPE_CHECKING:
     from ._receipt_models import Receipt
 
@@ -144,6 +146,13 @@ class Agent:
         task_description: What the agent is working on.
         create_time: When the agent was registered.
         update_time: When its profile last changed.
+        status: Its published status line (empty when none).
+        capabilities: What it does or can do, e.g. ``("reviewer", "python")``.
+        last_active_time: When it last made an authenticated call (may trail by a few
+            seconds: the server writes these in batches).
+        retired: Whether it is retired (receives nothing).
+        retire_time: When it was retired; None while not retired.
+        contact_policy: Who may message it (None only from a server that does not say).
     """
 
     project: str
@@ -153,6 +162,12 @@ class Agent:
     task_description: str = ""
     create_time: datetime.datetime | None = None
     update_time: datetime.datetime | None = None
+    status: str = ""
+    capabilities: tuple[str, ...] = ()
+    last_active_time: datetime.datetime | None = None
+    retired: bool = False
+    retire_time: datetime.datetime | None = None
+    contact_policy: ContactPolicy | None = None
 
     @classmethod
     def from_proto(cls, pb: types_pb2.Agent) -> Agent:
@@ -165,10 +180,17 @@ class Agent:
             task_description=pb.task_description,
             create_time=_time(pb.create_time, pb.HasField("create_time")),
             update_time=_time(pb.update_time, pb.HasField("update_time")),
+            status=pb.status,
+            capabilities=tuple(pb.capabilities),
+            last_active_time=_time(pb.last_active_time, pb.HasField("last_active_time")),
+            retired=pb.retired,
+            retire_time=_time(pb.retire_time, pb.HasField("retire_time")),
+            contact_policy=ContactPolicy.from_proto(pb.contact_policy),
         )
 
     def to_proto(self) -> types_pb2.Agent:
         """Converts to the wire message."""
+        policy = self.contact_policy
         return types_pb2.Agent(
             project=self.project,
             name=self.name,
@@ -177,6 +199,12 @@ class Agent:
             task_description=self.task_description,
             create_time=_stamp(self.create_time),
             update_time=_stamp(self.update_time),
+            status=self.status,
+            capabilities=self.capabilities,
+            last_active_time=_stamp(self.last_active_time),
+            retired=self.retired,
+            retire_time=_stamp(self.retire_time),
+            contact_policy=policy.to_proto() if policy else types_pb2.CONTACT_POLICY_UNSPECIFIED,
         )
 
 
@@ -403,10 +431,12 @@ class SendMessageResult:
     Attributes:
         message: The message as the sender sees it, bcc included.
         deduplicated: True when an earlier send with the same idempotency key was returned.
+        skipped: The agents a broadcast left out, each with why (empty otherwise).
     """
 
     message: Message
     deduplicated: bool
+    skipped: tuple[SkippedRecipient, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,6 +35,7 @@ from agentmail_server.services.retention import BATCH as RETENTION_BATCH
 from agentmail_server.services.retention import RetentionService
 from agentmail_server.storage.backends import open_storage
 from agentmail_server.storage.ports import Storage
+from agentmail_server.storage.stats import WriterStats
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class AgentmailServer:
         self._retention_batch = retention_batch
         self._lock = DataFolderLock(config.data_dir)
         self._storage: Storage | None = None
+        # The use cases (None until started); tests reach the presence flusher through it.
+        self.services: Services | None = None
         self._endpoint: GrpcEndpoint | None = None
         self._exporter: MetricsExporter | None = None
 
@@ -120,7 +123,9 @@ class AgentmailServer:
                 ) from exc
             storage.feed.subscribe(self.archive.notify)
         storage.feed.subscribe(self.hub.publish)
-        services = build_services(storage, self.hub, config, CursorCodec(key), self.clock)
+        self.services = services = build_services(
+            storage, self.hub, config, CursorCodec(key), self.clock
+        )
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
         self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)
@@ -130,6 +135,7 @@ class AgentmailServer:
         if rpc_metrics is not None:
             self._start_metrics(rpc_metrics, [b.descriptor for b in bindings], services)
         await endpoint.start()
+        services.presence.start()
         if config.retention_days:
             self.retention = RetentionService(
                 storage.retention,
@@ -194,6 +200,9 @@ class AgentmailServer:
             await self.retention.stop()  # before the storage closes under its purge
         if self.reservation_sweeper is not None:
             await self.reservation_sweeper.stop()
+        if self.services is not None:
+            # After the last call, before the storage closes: the final stamps are written.
+            await self.services.presence.stop()
         storage, self._storage = self._storage, None
         if storage is not None:
             stats = storage.writer_stats()
@@ -206,6 +215,10 @@ class AgentmailServer:
             await self.archive.stop(grace)
         self._lock.release()
         logger.info("agentmail stopped")
+
+    def writer_stats(self) -> WriterStats | None:
+        """A snapshot of the storage's write queue and commits (None unless running)."""
+        return None if self._storage is None else self._storage.writer_stats()
 
     async def wait_for_termination(self) -> None:
         """Wait until the gRPC server has stopped."""

@@ -20,6 +20,7 @@ from agentmail_server.config_file import read_config_file
 from agentmail_server.domain.limits import MAX_ACK_OVERDUE_SECONDS
 
 SyncMode = Literal["full", "normal"]
+ContactPolicyName = Literal["open", "auto", "contacts_only", "block_all"]
 # The levels --log-level accepts (case-insensitive).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -161,6 +162,34 @@ SETTINGS: tuple[Setting, ...] = (
         "reservations as released (expiry itself holds by time, whatever this is).",
     ),
     Setting(
+        "default_contact_policy",
+        "auto",
+        "Contact policy of agents that set none: 'open', 'auto' (mail within the auto window "
+        "or an approved contact), 'contacts_only' or 'block_all'.",
+    ),
+    Setting(
+        "contact_auto_window_seconds",
+        "86400",
+        "How recent an exchange of mail between two agents must be for the 'auto' policy to "
+        "let them write to each other without an approved contact.",
+    ),
+    Setting(
+        "broadcast_idle_seconds",
+        "604800",
+        "A broadcast skips agents with no authenticated call for this long (and says so); "
+        "0 never skips idle agents.",
+    ),
+    Setting(
+        "auto_retire_idle_seconds",
+        "0",
+        "Retire agents with no authenticated call for this long, in the background; 0 never.",
+    ),
+    Setting(
+        "presence_flush_seconds",
+        "5",
+        "How often agents' last-active times, kept in memory, are written (one write for all).",
+    ),
+    Setting(
         "ack_overdue_seconds",
         "3600",
         "How long an ack-required message may wait before ListPendingAcks calls it overdue "
@@ -201,6 +230,11 @@ class ServerConfig:
     archive_max_batch: int = 2000
     archive_interval_seconds: float = 1.0
     retention_days: int = 0
+    default_contact_policy: ContactPolicyName = "auto"
+    contact_auto_window_seconds: int = 86400
+    broadcast_idle_seconds: int = 7 * 86400
+    auto_retire_idle_seconds: int = 0
+    presence_flush_seconds: float = 5.0
     ack_overdue_seconds: int = 3600
     reservation_stale_seconds: float = 1800.0
     reservation_expiry_warning_seconds: float = 300.0
@@ -236,6 +270,20 @@ class ServerConfig:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
         if self.retention_days < 0:
             raise ValueError("retention_days must be >= 0 (0 turns retention off)")
+        if self.default_contact_policy not in ("open", "auto", "contacts_only", "block_all"):
+            raise ValueError(
+                "default_contact_policy must be 'open', 'auto', 'contacts_only' or 'block_all',"
+                f" got {self.default_contact_policy!r}"
+            )
+        for name in (
+            "contact_auto_window_seconds",
+            "broadcast_idle_seconds",
+            "auto_retire_idle_seconds",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.presence_flush_seconds <= 0:
+            raise ValueError("presence_flush_seconds must be > 0")
         if not 1 <= self.ack_overdue_seconds <= MAX_ACK_OVERDUE_SECONDS:
             raise ValueError(
                 f"ack_overdue_seconds must be within 1..{MAX_ACK_OVERDUE_SECONDS} (ten years)"

@@ -171,7 +171,7 @@ def _string_hints(world: World) -> list[tuple[str, st.SearchStrategy[str]]]:
     """Plausible values by field name (a regex over the field's name)."""
     return [
         (r"project|slug", st.sampled_from([world.project, world.other_project, "no-such"])),
-        (r"name|to|cc|bcc|sender|recipient", _names(world)),
+        (r"name|to|cc|bcc|sender|recipient|(to|from)_agent|capability", _names(world)),
         (r"thread_id", st.sampled_from(world.thread_ids)),
         (r"query", fts_queries()),
         (r".*token|cursor", page_tokens(world)),
@@ -189,7 +189,9 @@ def reservation_patterns() -> st.SearchStrategy[str]:
         ),
         st.sampled_from(["", "/", "..", "a/../b", "!a", "[", "a[b", "**/**/*?", "x://"]),
         st.from_regex(r"\A[a-z*?/.]{1,30}\Z"),
-        st.sampled_from(["program", "model", "task_description", "name", "a.b"]),
+        st.sampled_from(
+            ["program", "model", "task_description", "status", "capabilities", "name", "a.b"]
+        ),
         nasty_text(),
     )
 

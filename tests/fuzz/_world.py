@@ -190,6 +190,9 @@ async def _issued_tokens(
     listed = await agents.ListAgents(
         agent_service_pb2.ListAgentsRequest(project=project, page_size=1)
     )
+    contacts = await agents.ListContacts(
+        agent_service_pb2.ListContactsRequest(page_size=1), metadata=auth
+    )
     waiting = await mail.ListPendingAcks(
         receipts_pb2.ListPendingAcksRequest(page_size=1), metadata=auth
     )
@@ -214,6 +217,7 @@ async def _issued_tokens(
         newest_found.next_page_token,
         projects.next_page_token,
         listed.next_page_token,
+        contacts.next_page_token,
         waiting.next_page_token,
         newest_waiting.next_page_token,
         unacknowledged.next_page_token,

@@ -21,6 +21,7 @@ from agentmail.v1 import (
     receipts_pb2,
     reservation_service_pb2,
     search_service_pb2,
+    types_pb2,
 )
 
 # tests/conftest.py: the one checker of error details.
@@ -48,6 +49,10 @@ BASES: dict[str, Callable[[World], Message]] = {
     "agentmail.v1.AgentService.ListAgents": lambda w: agent_service_pb2.ListAgentsRequest(
         project=w.project
     ),
+    "agentmail.v1.AgentService.SetContactPolicy": lambda w: (
+        agent_service_pb2.SetContactPolicyRequest(policy=types_pb2.CONTACT_POLICY_OPEN)
+    ),
+    "agentmail.v1.AgentService.ListContacts": lambda w: agent_service_pb2.ListContactsRequest(),
     "agentmail.v1.MailService.SendMessage": lambda w: mail_service_pb2.SendMessageRequest(
         to=["Bob"], subject="hello", body="body"
     ),

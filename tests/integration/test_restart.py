@@ -55,6 +55,9 @@ async def test_restart_keeps_projects_agents_tokens_mail_and_read_state(
         outbox_before = await api.mail.ListOutbox(
             pb.ListOutboxRequest(view=MESSAGE_VIEW_FULL), metadata=auth(alice.agent_token)
         )
+        # Last-active times (still in memory after these calls) are written at shutdown.
+        agents_before = await api.agents.ListAgents(apb.ListAgentsRequest(project=project.slug))
+        assert agents_before.agents[0].last_active_time != alice.agent.last_active_time
         first_port = first.port
 
     async with start_server(data_dir) as restarted, connect(restarted.address) as channel:
@@ -65,7 +68,8 @@ async def test_restart_keeps_projects_agents_tokens_mail_and_read_state(
         assert ensured.created is False
         assert ensured.project == project
         agents = await api.agents.ListAgents(apb.ListAgentsRequest(project=project.slug))
-        assert list(agents.agents) == [alice.agent, bob.agent]
+        assert [a.name for a in agents.agents] == [alice.agent.name, bob.agent.name]
+        assert agents == agents_before
 
         inbox_after = await api.mail.ListInbox(
             pb.ListInboxRequest(view=MESSAGE_VIEW_FULL), metadata=auth(bob.agent_token)

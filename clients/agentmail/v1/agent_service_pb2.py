@@ -26,7 +26,7 @@ from agentmail.v1 import types_pb2 as agentmail_dot_v1_dot_types__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n agentmail/v1/agent_service.proto\x12\x0c\x61gentmail.v1\x1a\x18\x61gentmail/v1/types.proto\x1a google/protobuf/field_mask.proto\")\n\x14\x45nsureProjectRequest\x12\x11\n\thuman_key\x18\x01 \x01(\t\"P\n\x15\x45nsureProjectResponse\x12&\n\x07project\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Project\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"!\n\x11GetProjectRequest\x12\x0c\n\x04slug\x18\x01 \x01(\t\"<\n\x12GetProjectResponse\x12&\n\x07project\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Project\"<\n\x13ListProjectsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x14ListProjectsResponse\x12\'\n\x08projects\x18\x01 \x03(\x0b\x32\x15.agentmail.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"o\n\x14RegisterAgentRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07program\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x18\n\x10task_description\x18\x05 \x01(\t\"a\n\x15RegisterAgentResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\x12\x13\n\x0b\x61gent_token\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"0\n\x0fGetAgentRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"6\n\x10GetAgentResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\"K\n\x11ListAgentsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"R\n\x12ListAgentsResponse\x12#\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x13.agentmail.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"i\n\x12UpdateAgentRequest\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x13UpdateAgentResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent2\xda\x04\n\x0c\x41gentService\x12X\n\rEnsureProject\x12\".agentmail.v1.EnsureProjectRequest\x1a#.agentmail.v1.EnsureProjectResponse\x12O\n\nGetProject\x12\x1f.agentmail.v1.GetProjectRequest\x1a .agentmail.v1.GetProjectResponse\x12U\n\x0cListProjects\x12!.agentmail.v1.ListProjectsRequest\x1a\".agentmail.v1.ListProjectsResponse\x12X\n\rRegisterAgent\x12\".agentmail.v1.RegisterAgentRequest\x1a#.agentmail.v1.RegisterAgentResponse\x12I\n\x08GetAgent\x12\x1d.agentmail.v1.GetAgentRequest\x1a\x1e.agentmail.v1.GetAgentResponse\x12O\n\nListAgents\x12\x1f.agentmail.v1.ListAgentsRequest\x1a .agentmail.v1.ListAgentsResponse\x12R\n\x0bUpdateAgent\x12 .agentmail.v1.UpdateAgentRequest\x1a!.agentmail.v1.UpdateAgentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n agentmail/v1/agent_service.proto\x12\x0c\x61gentmail.v1\x1a\x18\x61gentmail/v1/types.proto\x1a google/protobuf/field_mask.proto\")\n\x14\x45nsureProjectRequest\x12\x11\n\thuman_key\x18\x01 \x01(\t\"P\n\x15\x45nsureProjectResponse\x12&\n\x07project\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Project\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"!\n\x11GetProjectRequest\x12\x0c\n\x04slug\x18\x01 \x01(\t\"<\n\x12GetProjectResponse\x12&\n\x07project\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Project\"<\n\x13ListProjectsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x14ListProjectsResponse\x12\'\n\x08projects\x18\x01 \x03(\x0b\x32\x15.agentmail.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"o\n\x14RegisterAgentRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07program\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x18\n\x10task_description\x18\x05 \x01(\t\"a\n\x15RegisterAgentResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\x12\x13\n\x0b\x61gent_token\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"0\n\x0fGetAgentRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"6\n\x10GetAgentResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\"\x97\x01\n\x11ListAgentsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x1d\n\x15\x61\x63tive_within_seconds\x18\x04 \x01(\x03\x12\x12\n\ncapability\x18\x05 \x01(\t\x12\x17\n\x0finclude_retired\x18\x06 \x01(\x08\"R\n\x12ListAgentsResponse\x12#\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x13.agentmail.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"i\n\x12UpdateAgentRequest\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x13UpdateAgentResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\"F\n\x17SetContactPolicyRequest\x12+\n\x06policy\x18\x01 \x01(\x0e\x32\x1b.agentmail.v1.ContactPolicy\">\n\x18SetContactPolicyResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\"N\n\x15RequestContactRequest\x12\x10\n\x08to_agent\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x03\"R\n\x16RequestContactResponse\x12&\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Contact\x12\x10\n\x08notified\x18\x02 \x01(\x08\"Q\n\x15RespondContactRequest\x12\x12\n\nfrom_agent\x18\x01 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x03\"@\n\x16RespondContactResponse\x12&\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Contact\"<\n\x13ListContactsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x14ListContactsResponse\x12\'\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32\x15.agentmail.v1.Contact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x12RetireAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x13RetireAgentResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent\"$\n\x14UnretireAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x15UnretireAgentResponse\x12\"\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x13.agentmail.v1.Agent2\xfc\x08\n\x0c\x41gentService\x12X\n\rEnsureProject\x12\".agentmail.v1.EnsureProjectRequest\x1a#.agentmail.v1.EnsureProjectResponse\x12O\n\nGetProject\x12\x1f.agentmail.v1.GetProjectRequest\x1a .agentmail.v1.GetProjectResponse\x12U\n\x0cListProjects\x12!.agentmail.v1.ListProjectsRequest\x1a\".agentmail.v1.ListProjectsResponse\x12X\n\rRegisterAgent\x12\".agentmail.v1.RegisterAgentRequest\x1a#.agentmail.v1.RegisterAgentResponse\x12I\n\x08GetAgent\x12\x1d.agentmail.v1.GetAgentRequest\x1a\x1e.agentmail.v1.GetAgentResponse\x12O\n\nListAgents\x12\x1f.agentmail.v1.ListAgentsRequest\x1a .agentmail.v1.ListAgentsResponse\x12R\n\x0bUpdateAgent\x12 .agentmail.v1.UpdateAgentRequest\x1a!.agentmail.v1.UpdateAgentResponse\x12\x61\n\x10SetContactPolicy\x12%.agentmail.v1.SetContactPolicyRequest\x1a&.agentmail.v1.SetContactPolicyResponse\x12[\n\x0eRequestContact\x12#.agentmail.v1.RequestContactRequest\x1a$.agentmail.v1.RequestContactResponse\x12[\n\x0eRespondContact\x12#.agentmail.v1.RespondContactRequest\x1a$.agentmail.v1.RespondContactResponse\x12U\n\x0cListContacts\x12!.agentmail.v1.ListContactsRequest\x1a\".agentmail.v1.ListContactsResponse\x12R\n\x0bRetireAgent\x12 .agentmail.v1.RetireAgentRequest\x1a!.agentmail.v1.RetireAgentResponse\x12X\n\rUnretireAgent\x12\".agentmail.v1.UnretireAgentRequest\x1a#.agentmail.v1.UnretireAgentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,14 +53,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETAGENTREQUEST']._serialized_end=744
   _globals['_GETAGENTRESPONSE']._serialized_start=746
   _globals['_GETAGENTRESPONSE']._serialized_end=800
-  _globals['_LISTAGENTSREQUEST']._serialized_start=802
-  _globals['_LISTAGENTSREQUEST']._serialized_end=877
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=879
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=961
-  _globals['_UPDATEAGENTREQUEST']._serialized_start=963
-  _globals['_UPDATEAGENTREQUEST']._serialized_end=1068
-  _globals['_UPDATEAGENTRESPONSE']._serialized_start=1070
-  _globals['_UPDATEAGENTRESPONSE']._serialized_end=1127
-  _globals['_AGENTSERVICE']._serialized_start=1130
-  _globals['_AGENTSERVICE']._serialized_end=1732
+  _globals['_LISTAGENTSREQUEST']._serialized_start=803
+  _globals['_LISTAGENTSREQUEST']._serialized_end=954
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=956
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=1038
+  _globals['_UPDATEAGENTREQUEST']._serialized_start=1040
+  _globals['_UPDATEAGENTREQUEST']._serialized_end=1145
+  _globals['_UPDATEAGENTRESPONSE']._serialized_start=1147
+  _globals['_UPDATEAGENTRESPONSE']._serialized_end=1204
+  _globals['_SETCONTACTPOLICYREQUEST']._serialized_start=1206
+  _globals['_SETCONTACTPOLICYREQUEST']._serialized_end=1276
+  _globals['_SETCONTACTPOLICYRESPONSE']._serialized_start=1278
+  _globals['_SETCONTACTPOLICYRESPONSE']._serialized_end=1340
+  _globals['_REQUESTCONTACTREQUEST']._serialized_start=1342
+  _globals['_REQUESTCONTACTREQUEST']._serialized_end=1420
+  _globals['_REQUESTCONTACTRESPONSE']._serialized_start=1422
+  _globals['_REQUESTCONTACTRESPONSE']._serialized_end=1504
+  _globals['_RESPONDCONTACTREQUEST']._serialized_start=1506
+  _globals['_RESPONDCONTACTREQUEST']._serialized_end=1587
+  _globals['_RESPONDCONTACTRESPONSE']._serialized_start=1589
+  _globals['_RESPONDCONTACTRESPONSE']._serialized_end=1653
+  _globals['_LISTCONTACTSREQUEST']._serialized_start=1655
+  _globals['_LISTCONTACTSREQUEST']._serialized_end=1715
+  _globals['_LISTCONTACTSRESPONSE']._serialized_start=1717
+  _globals['_LISTCONTACTSRESPONSE']._serialized_end=1805
+  _globals['_RETIREAGENTREQUEST']._serialized_start=1807
+  _globals['_RETIREAGENTREQUEST']._serialized_end=1841
+  _globals['_RETIREAGENTRESPONSE']._serialized_start=1843
+  _globals['_RETIREAGENTRESPONSE']._serialized_end=1900
+  _globals['_UNRETIREAGENTREQUEST']._serialized_start=1902
+  _globals['_UNRETIREAGENTREQUEST']._serialized_end=1938
+  _globals['_UNRETIREAGENTRESPONSE']._serialized_start=1940
+  _globals['_UNRETIREAGENTRESPONSE']._serialized_end=1999
+  _globals['_AGENTSERVICE']._serialized_start=2002
+  _globals['_AGENTSERVICE']._serialized_end=3150
 # @@protoc_insertion_point(module_scope)

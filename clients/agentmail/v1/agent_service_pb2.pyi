@@ -269,20 +269,34 @@ class ListAgentsRequest(_message.Message):
     PROJECT_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ACTIVE_WITHIN_SECONDS_FIELD_NUMBER: _builtins.int
+    CAPABILITY_FIELD_NUMBER: _builtins.int
+    INCLUDE_RETIRED_FIELD_NUMBER: _builtins.int
     project: _builtins.str
     page_size: _builtins.int
     """At most this many agents (default 100, at most 1,000)."""
     page_token: _builtins.str
+    active_within_seconds: _builtins.int
+    """When positive, only agents whose last activity is at most this many seconds old.
+    Negative fails with INVALID_ARGUMENT.
+    """
+    capability: _builtins.str
+    """When set, only agents that publish this capability (compared regardless of case)."""
+    include_retired: _builtins.bool
+    """Also list retired agents (left out by default)."""
     def __init__(
         self,
         *,
         project: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        active_within_seconds: _builtins.int = ...,
+        capability: _builtins.str = ...,
+        include_retired: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "project", b"project"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_within_seconds", b"active_within_seconds", "capability", b"capability", "include_retired", b"include_retired", "page_size", b"page_size", "page_token", b"page_token", "project", b"project"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -324,7 +338,10 @@ class UpdateAgentRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change: any of `program`, `model`, `task_description`. Empty means all three."""
+        """Fields to change: any of `program`, `model`, `task_description`, `status` and
+        `capabilities`. Empty means `program`, `model` and `task_description` (as before presence
+        existed), so an older client never clears a status.
+        """
 
     def __init__(
         self,
@@ -359,3 +376,293 @@ class UpdateAgentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateAgentResponse: _TypeAlias = UpdateAgentResponse  # noqa: Y015
+
+@_typing.final
+class SetContactPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    policy: _types_pb2.ContactPolicy.ValueType
+    """The new policy; UNSPECIFIED or an unknown value fails with UNKNOWN_ENUM_VALUE."""
+    def __init__(
+        self,
+        *,
+        policy: _types_pb2.ContactPolicy.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetContactPolicyRequest: _TypeAlias = SetContactPolicyRequest  # noqa: Y015
+
+@_typing.final
+class SetContactPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def agent(self) -> _types_pb2.Agent:
+        """The caller's profile with the new policy."""
+
+    def __init__(
+        self,
+        *,
+        agent: _types_pb2.Agent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetContactPolicyResponse: _TypeAlias = SetContactPolicyResponse  # noqa: Y015
+
+@_typing.final
+class RequestContactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TO_AGENT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    to_agent: _builtins.str
+    """The agent asked, by name in the caller's project (case-insensitive). Not the caller."""
+    reason: _builtins.str
+    """Why the caller wants contact: single-line text, at most 500 characters. Shown in the
+    message the target receives.
+    """
+    ttl_seconds: _builtins.int
+    """How long the request stays pending, in seconds: 0 means 7 days; at most 365 days;
+    negative fails with INVALID_ARGUMENT.
+    """
+    def __init__(
+        self,
+        *,
+        to_agent: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        ttl_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "to_agent", b"to_agent", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestContactRequest: _TypeAlias = RequestContactRequest  # noqa: Y015
+
+@_typing.final
+class RequestContactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_FIELD_NUMBER: _builtins.int
+    NOTIFIED_FIELD_NUMBER: _builtins.int
+    notified: _builtins.bool
+    """True when this call told the target (a new or lapsed request); a repeat of a pending
+    request refreshes its reason and expiry without telling the target again.
+    """
+    @_builtins.property
+    def contact(self) -> _types_pb2.Contact:
+        """The link from the caller to the target. An approved, unexpired link is returned
+        unchanged; a blocked one too (blocked stays blocked).
+        """
+
+    def __init__(
+        self,
+        *,
+        contact: _types_pb2.Contact | None = ...,
+        notified: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contact", b"contact"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact", b"contact", "notified", b"notified"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestContactResponse: _TypeAlias = RequestContactResponse  # noqa: Y015
+
+@_typing.final
+class RespondContactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_AGENT_FIELD_NUMBER: _builtins.int
+    APPROVE_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    from_agent: _builtins.str
+    """The requester, by name in the caller's project (case-insensitive). Not the caller."""
+    approve: _builtins.bool
+    """True approves, false blocks."""
+    ttl_seconds: _builtins.int
+    """How long an approval lasts, in seconds: 0 means 30 days; at most 365 days; negative fails
+    with INVALID_ARGUMENT. Ignored when blocking.
+    """
+    def __init__(
+        self,
+        *,
+        from_agent: _builtins.str = ...,
+        approve: _builtins.bool = ...,
+        ttl_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "from_agent", b"from_agent", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RespondContactRequest: _TypeAlias = RespondContactRequest  # noqa: Y015
+
+@_typing.final
+class RespondContactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def contact(self) -> _types_pb2.Contact:
+        """The link from the requester to the caller, as answered."""
+
+    def __init__(
+        self,
+        *,
+        contact: _types_pb2.Contact | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contact", b"contact"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact", b"contact"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RespondContactResponse: _TypeAlias = RespondContactResponse  # noqa: Y015
+
+@_typing.final
+class ListContactsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many links (default 100, at most 1,000)."""
+    page_token: _builtins.str
+    """A token from a previous page of this caller's list; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListContactsRequest: _TypeAlias = ListContactsRequest  # noqa: Y015
+
+@_typing.final
+class ListContactsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTACTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty when there are no more links."""
+    @_builtins.property
+    def contacts(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Contact]:
+        """Links from or to the caller, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        contacts: _abc.Iterable[_types_pb2.Contact] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contacts", b"contacts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListContactsResponse: _TypeAlias = ListContactsResponse  # noqa: Y015
+
+@_typing.final
+class RetireAgentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The agent to retire: empty or the caller's own name (another name fails with NOT_SELF)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetireAgentRequest: _TypeAlias = RetireAgentRequest  # noqa: Y015
+
+@_typing.final
+class RetireAgentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def agent(self) -> _types_pb2.Agent:
+        """The caller's profile, retired."""
+
+    def __init__(
+        self,
+        *,
+        agent: _types_pb2.Agent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetireAgentResponse: _TypeAlias = RetireAgentResponse  # noqa: Y015
+
+@_typing.final
+class UnretireAgentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The agent to bring back: empty or the caller's own name (another name fails with NOT_SELF)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnretireAgentRequest: _TypeAlias = UnretireAgentRequest  # noqa: Y015
+
+@_typing.final
+class UnretireAgentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def agent(self) -> _types_pb2.Agent:
+        """The caller's profile, no longer retired."""
+
+    def __init__(
+        self,
+        *,
+        agent: _types_pb2.Agent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnretireAgentResponse: _TypeAlias = UnretireAgentResponse  # noqa: Y015

@@ -81,6 +81,36 @@ class AgentServiceStub:
                 request_serializer=agentmail_dot_v1_dot_agent__service__pb2.UpdateAgentRequest.SerializeToString,
                 response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.UpdateAgentResponse.FromString,
                 _registered_method=True)
+        self.SetContactPolicy = channel.unary_unary(
+                '/agentmail.v1.AgentService/SetContactPolicy',
+                request_serializer=agentmail_dot_v1_dot_agent__service__pb2.SetContactPolicyRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.SetContactPolicyResponse.FromString,
+                _registered_method=True)
+        self.RequestContact = channel.unary_unary(
+                '/agentmail.v1.AgentService/RequestContact',
+                request_serializer=agentmail_dot_v1_dot_agent__service__pb2.RequestContactRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RequestContactResponse.FromString,
+                _registered_method=True)
+        self.RespondContact = channel.unary_unary(
+                '/agentmail.v1.AgentService/RespondContact',
+                request_serializer=agentmail_dot_v1_dot_agent__service__pb2.RespondContactRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RespondContactResponse.FromString,
+                _registered_method=True)
+        self.ListContacts = channel.unary_unary(
+                '/agentmail.v1.AgentService/ListContacts',
+                request_serializer=agentmail_dot_v1_dot_agent__service__pb2.ListContactsRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.ListContactsResponse.FromString,
+                _registered_method=True)
+        self.RetireAgent = channel.unary_unary(
+                '/agentmail.v1.AgentService/RetireAgent',
+                request_serializer=agentmail_dot_v1_dot_agent__service__pb2.RetireAgentRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RetireAgentResponse.FromString,
+                _registered_method=True)
+        self.UnretireAgent = channel.unary_unary(
+                '/agentmail.v1.AgentService/UnretireAgent',
+                request_serializer=agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -148,6 +178,58 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetContactPolicy(self, request, context):
+        """Sets who may message the authenticated agent. An unspecified or unknown policy fails with
+        INVALID_ARGUMENT, reason UNKNOWN_ENUM_VALUE (never a silent default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestContact(self, request, context):
+        """Asks another agent of the caller's project for contact: a pending link with a reason and
+        an expiry. The target is told by an ordinary message from the caller (ack required) and a
+        contact event on its subscription. Refused with PERMISSION_DENIED when the target is
+        retired (AGENT_RETIRED), blocks everyone or blocked the caller (CONTACT_BLOCKED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RespondContact(self, request, context):
+        """Answers a contact link from another agent to the caller: approve (until an expiry) or
+        block. Also allowed without a pending request, to approve or block an agent in advance.
+        The requester gets a contact event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListContacts(self, request, context):
+        """Lists the caller's contact links in both directions, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetireAgent(self, request, context):
+        """Retires the authenticated agent: it receives nothing more (sends to it fail with
+        PERMISSION_DENIED, reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by
+        default, and its file reservations are released. Its token keeps working. An agent may
+        only retire itself for now (another agent fails with PERMISSION_DENIED, NOT_SELF); retiring
+        others is for an operator role to come. Retiring a retired agent changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnretireAgent(self, request, context):
+        """Brings the authenticated agent back from retirement (self only, as RetireAgent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +267,36 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.UpdateAgent,
                     request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.UpdateAgentRequest.FromString,
                     response_serializer=agentmail_dot_v1_dot_agent__service__pb2.UpdateAgentResponse.SerializeToString,
+            ),
+            'SetContactPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetContactPolicy,
+                    request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.SetContactPolicyRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_agent__service__pb2.SetContactPolicyResponse.SerializeToString,
+            ),
+            'RequestContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestContact,
+                    request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RequestContactRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_agent__service__pb2.RequestContactResponse.SerializeToString,
+            ),
+            'RespondContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.RespondContact,
+                    request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RespondContactRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_agent__service__pb2.RespondContactResponse.SerializeToString,
+            ),
+            'ListContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListContacts,
+                    request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.ListContactsRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_agent__service__pb2.ListContactsResponse.SerializeToString,
+            ),
+            'RetireAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetireAgent,
+                    request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RetireAgentRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_agent__service__pb2.RetireAgentResponse.SerializeToString,
+            ),
+            'UnretireAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnretireAgent,
+                    request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +500,168 @@ class AgentService:
             '/agentmail.v1.AgentService/UpdateAgent',
             agentmail_dot_v1_dot_agent__service__pb2.UpdateAgentRequest.SerializeToString,
             agentmail_dot_v1_dot_agent__service__pb2.UpdateAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetContactPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.AgentService/SetContactPolicy',
+            agentmail_dot_v1_dot_agent__service__pb2.SetContactPolicyRequest.SerializeToString,
+            agentmail_dot_v1_dot_agent__service__pb2.SetContactPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.AgentService/RequestContact',
+            agentmail_dot_v1_dot_agent__service__pb2.RequestContactRequest.SerializeToString,
+            agentmail_dot_v1_dot_agent__service__pb2.RequestContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RespondContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.AgentService/RespondContact',
+            agentmail_dot_v1_dot_agent__service__pb2.RespondContactRequest.SerializeToString,
+            agentmail_dot_v1_dot_agent__service__pb2.RespondContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.AgentService/ListContacts',
+            agentmail_dot_v1_dot_agent__service__pb2.ListContactsRequest.SerializeToString,
+            agentmail_dot_v1_dot_agent__service__pb2.ListContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetireAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.AgentService/RetireAgent',
+            agentmail_dot_v1_dot_agent__service__pb2.RetireAgentRequest.SerializeToString,
+            agentmail_dot_v1_dot_agent__service__pb2.RetireAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnretireAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.AgentService/UnretireAgent',
+            agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentRequest.SerializeToString,
+            agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,6 +61,32 @@ class AgentServiceStub:
     """Lists a project's agents in registration order."""
     UpdateAgent: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.UpdateAgentRequest, _agent_service_pb2.UpdateAgentResponse]
     """Updates the authenticated agent's own profile."""
+    SetContactPolicy: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.SetContactPolicyRequest, _agent_service_pb2.SetContactPolicyResponse]
+    """Sets who may message the authenticated agent. An unspecified or unknown policy fails with
+    INVALID_ARGUMENT, reason UNKNOWN_ENUM_VALUE (never a silent default).
+    """
+    RequestContact: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.RequestContactRequest, _agent_service_pb2.RequestContactResponse]
+    """Asks another agent of the caller's project for contact: a pending link with a reason and
+    an expiry. The target is told by an ordinary message from the caller (ack required) and a
+    contact event on its subscription. Refused with PERMISSION_DENIED when the target is
+    retired (AGENT_RETIRED), blocks everyone or blocked the caller (CONTACT_BLOCKED).
+    """
+    RespondContact: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.RespondContactRequest, _agent_service_pb2.RespondContactResponse]
+    """Answers a contact link from another agent to the caller: approve (until an expiry) or
+    block. Also allowed without a pending request, to approve or block an agent in advance.
+    The requester gets a contact event.
+    """
+    ListContacts: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.ListContactsRequest, _agent_service_pb2.ListContactsResponse]
+    """Lists the caller's contact links in both directions, oldest first."""
+    RetireAgent: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.RetireAgentRequest, _agent_service_pb2.RetireAgentResponse]
+    """Retires the authenticated agent: it receives nothing more (sends to it fail with
+    PERMISSION_DENIED, reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by
+    default, and its file reservations are released. Its token keeps working. An agent may
+    only retire itself for now (another agent fails with PERMISSION_DENIED, NOT_SELF); retiring
+    others is for an operator role to come. Retiring a retired agent changes nothing.
+    """
+    UnretireAgent: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.UnretireAgentRequest, _agent_service_pb2.UnretireAgentResponse]
+    """Brings the authenticated agent back from retirement (self only, as RetireAgent)."""
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -95,6 +121,32 @@ class AgentServiceAsyncStub(AgentServiceStub):
     """Lists a project's agents in registration order."""
     UpdateAgent: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.UpdateAgentRequest, _agent_service_pb2.UpdateAgentResponse]  # type: ignore[assignment]
     """Updates the authenticated agent's own profile."""
+    SetContactPolicy: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.SetContactPolicyRequest, _agent_service_pb2.SetContactPolicyResponse]  # type: ignore[assignment]
+    """Sets who may message the authenticated agent. An unspecified or unknown policy fails with
+    INVALID_ARGUMENT, reason UNKNOWN_ENUM_VALUE (never a silent default).
+    """
+    RequestContact: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.RequestContactRequest, _agent_service_pb2.RequestContactResponse]  # type: ignore[assignment]
+    """Asks another agent of the caller's project for contact: a pending link with a reason and
+    an expiry. The target is told by an ordinary message from the caller (ack required) and a
+    contact event on its subscription. Refused with PERMISSION_DENIED when the target is
+    retired (AGENT_RETIRED), blocks everyone or blocked the caller (CONTACT_BLOCKED).
+    """
+    RespondContact: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.RespondContactRequest, _agent_service_pb2.RespondContactResponse]  # type: ignore[assignment]
+    """Answers a contact link from another agent to the caller: approve (until an expiry) or
+    block. Also allowed without a pending request, to approve or block an agent in advance.
+    The requester gets a contact event.
+    """
+    ListContacts: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.ListContactsRequest, _agent_service_pb2.ListContactsResponse]  # type: ignore[assignment]
+    """Lists the caller's contact links in both directions, oldest first."""
+    RetireAgent: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.RetireAgentRequest, _agent_service_pb2.RetireAgentResponse]  # type: ignore[assignment]
+    """Retires the authenticated agent: it receives nothing more (sends to it fail with
+    PERMISSION_DENIED, reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by
+    default, and its file reservations are released. Its token keeps working. An agent may
+    only retire itself for now (another agent fails with PERMISSION_DENIED, NOT_SELF); retiring
+    others is for an operator role to come. Retiring a retired agent changes nothing.
+    """
+    UnretireAgent: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.UnretireAgentRequest, _agent_service_pb2.UnretireAgentResponse]  # type: ignore[assignment]
+    """Brings the authenticated agent back from retirement (self only, as RetireAgent)."""
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Projects and the agents registered in them.
@@ -168,5 +220,67 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_agent_service_pb2.UpdateAgentResponse, _abc.Awaitable[_agent_service_pb2.UpdateAgentResponse]]:
         """Updates the authenticated agent's own profile."""
+
+    @_abc_1.abstractmethod
+    def SetContactPolicy(
+        self,
+        request: _agent_service_pb2.SetContactPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.SetContactPolicyResponse, _abc.Awaitable[_agent_service_pb2.SetContactPolicyResponse]]:
+        """Sets who may message the authenticated agent. An unspecified or unknown policy fails with
+        INVALID_ARGUMENT, reason UNKNOWN_ENUM_VALUE (never a silent default).
+        """
+
+    @_abc_1.abstractmethod
+    def RequestContact(
+        self,
+        request: _agent_service_pb2.RequestContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.RequestContactResponse, _abc.Awaitable[_agent_service_pb2.RequestContactResponse]]:
+        """Asks another agent of the caller's project for contact: a pending link with a reason and
+        an expiry. The target is told by an ordinary message from the caller (ack required) and a
+        contact event on its subscription. Refused with PERMISSION_DENIED when the target is
+        retired (AGENT_RETIRED), blocks everyone or blocked the caller (CONTACT_BLOCKED).
+        """
+
+    @_abc_1.abstractmethod
+    def RespondContact(
+        self,
+        request: _agent_service_pb2.RespondContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.RespondContactResponse, _abc.Awaitable[_agent_service_pb2.RespondContactResponse]]:
+        """Answers a contact link from another agent to the caller: approve (until an expiry) or
+        block. Also allowed without a pending request, to approve or block an agent in advance.
+        The requester gets a contact event.
+        """
+
+    @_abc_1.abstractmethod
+    def ListContacts(
+        self,
+        request: _agent_service_pb2.ListContactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.ListContactsResponse, _abc.Awaitable[_agent_service_pb2.ListContactsResponse]]:
+        """Lists the caller's contact links in both directions, oldest first."""
+
+    @_abc_1.abstractmethod
+    def RetireAgent(
+        self,
+        request: _agent_service_pb2.RetireAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.RetireAgentResponse, _abc.Awaitable[_agent_service_pb2.RetireAgentResponse]]:
+        """Retires the authenticated agent: it receives nothing more (sends to it fail with
+        PERMISSION_DENIED, reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by
+        default, and its file reservations are released. Its token keeps working. An agent may
+        only retire itself for now (another agent fails with PERMISSION_DENIED, NOT_SELF); retiring
+        others is for an operator role to come. Retiring a retired agent changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def UnretireAgent(
+        self,
+        request: _agent_service_pb2.UnretireAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.UnretireAgentResponse, _abc.Awaitable[_agent_service_pb2.UnretireAgentResponse]]:
+        """Brings the authenticated agent back from retirement (self only, as RetireAgent)."""
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

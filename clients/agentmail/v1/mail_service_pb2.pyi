@@ -128,25 +128,63 @@ class SendMessageResponse(_message.Message):
 
     MESSAGE_FIELD_NUMBER: _builtins.int
     DEDUPLICATED_FIELD_NUMBER: _builtins.int
+    SKIPPED_FIELD_NUMBER: _builtins.int
     deduplicated: _builtins.bool
     """True when an earlier send with the same idempotency key was returned instead."""
     @_builtins.property
     def message(self) -> _types_pb2.Message:
         """The message as the sender sees it (bcc included)."""
 
+    @_builtins.property
+    def skipped(self) -> _containers.RepeatedCompositeFieldContainer[Global___SkippedRecipient]:
+        """Agents a broadcast left out, each with why: AGENT_RETIRED, IDLE (no activity within the
+        server's broadcast idle time), CONTACT_REQUIRED or CONTACT_BLOCKED (its contact policy
+        refused the sender). A broadcast that skips everyone fails instead, with
+        FAILED_PRECONDITION NO_BROADCAST_RECIPIENTS and metadata `skipped` (`name:REASON`, comma-
+        separated). Always empty for explicit recipients: there, any refusal fails the whole send
+        with PERMISSION_DENIED and nothing is delivered.
+        """
+
     def __init__(
         self,
         *,
         message: _types_pb2.Message | None = ...,
         deduplicated: _builtins.bool = ...,
+        skipped: _abc.Iterable[Global___SkippedRecipient] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deduplicated", b"deduplicated", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deduplicated", b"deduplicated", "message", b"message", "skipped", b"skipped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SendMessageResponse: _TypeAlias = SendMessageResponse  # noqa: Y015
+
+@_typing.final
+class SkippedRecipient(_message.Message):
+    """A broadcast recipient left out."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The agent's name."""
+    reason: _builtins.str
+    """Why: AGENT_RETIRED, IDLE, CONTACT_REQUIRED or CONTACT_BLOCKED."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SkippedRecipient: _TypeAlias = SkippedRecipient  # noqa: Y015
 
 @_typing.final
 class ReplyMessageRequest(_message.Message):

@@ -117,6 +117,12 @@ class MailServiceServicer:
     def SendMessage(self, request, context):
         """Sends a new message. With an idempotency key, a repeat of the same request within 24 hours
         returns the original; the same key with different content fails (IDEMPOTENCY_KEY_REUSED).
+        Every recipient's contact policy is checked in the transaction that stores the message
+        (see ContactPolicy): when any recipient refuses, nothing is delivered and the call fails
+        with PERMISSION_DENIED, reason the first refusal's (CONTACT_REQUIRED, CONTACT_BLOCKED or
+        AGENT_RETIRED) and metadata `refused` listing each refusing recipient as `name:REASON`,
+        comma-separated. Importance and ack_required never bypass a policy. A broadcast instead
+        skips refusing, retired and idle agents and lists them in `skipped`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,6 +130,7 @@ class MailServiceServicer:
 
     def ReplyMessage(self, request, context):
         """Replies to a message the caller sent or received; the reply joins the original's thread.
+        Contact policies apply as in SendMessage (a thread both take part in always passes).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

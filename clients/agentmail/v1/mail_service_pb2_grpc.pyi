@@ -44,9 +44,17 @@ class MailServiceStub:
     SendMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.SendMessageRequest, _mail_service_pb2.SendMessageResponse]
     """Sends a new message. With an idempotency key, a repeat of the same request within 24 hours
     returns the original; the same key with different content fails (IDEMPOTENCY_KEY_REUSED).
+    Every recipient's contact policy is checked in the transaction that stores the message
+    (see ContactPolicy): when any recipient refuses, nothing is delivered and the call fails
+    with PERMISSION_DENIED, reason the first refusal's (CONTACT_REQUIRED, CONTACT_BLOCKED or
+    AGENT_RETIRED) and metadata `refused` listing each refusing recipient as `name:REASON`,
+    comma-separated. Importance and ack_required never bypass a policy. A broadcast instead
+    skips refusing, retired and idle agents and lists them in `skipped`.
     """
     ReplyMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.ReplyMessageRequest, _mail_service_pb2.ReplyMessageResponse]
-    """Replies to a message the caller sent or received; the reply joins the original's thread."""
+    """Replies to a message the caller sent or received; the reply joins the original's thread.
+    Contact policies apply as in SendMessage (a thread both take part in always passes).
+    """
     GetMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.GetMessageRequest, _mail_service_pb2.GetMessageResponse]
     """Returns one message the caller sent or received, with every recipient's receipt when the
     caller sent it. Never changes read state.
@@ -93,9 +101,17 @@ class MailServiceAsyncStub(MailServiceStub):
     SendMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.SendMessageRequest, _mail_service_pb2.SendMessageResponse]  # type: ignore[assignment]
     """Sends a new message. With an idempotency key, a repeat of the same request within 24 hours
     returns the original; the same key with different content fails (IDEMPOTENCY_KEY_REUSED).
+    Every recipient's contact policy is checked in the transaction that stores the message
+    (see ContactPolicy): when any recipient refuses, nothing is delivered and the call fails
+    with PERMISSION_DENIED, reason the first refusal's (CONTACT_REQUIRED, CONTACT_BLOCKED or
+    AGENT_RETIRED) and metadata `refused` listing each refusing recipient as `name:REASON`,
+    comma-separated. Importance and ack_required never bypass a policy. A broadcast instead
+    skips refusing, retired and idle agents and lists them in `skipped`.
     """
     ReplyMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.ReplyMessageRequest, _mail_service_pb2.ReplyMessageResponse]  # type: ignore[assignment]
-    """Replies to a message the caller sent or received; the reply joins the original's thread."""
+    """Replies to a message the caller sent or received; the reply joins the original's thread.
+    Contact policies apply as in SendMessage (a thread both take part in always passes).
+    """
     GetMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.GetMessageRequest, _mail_service_pb2.GetMessageResponse]  # type: ignore[assignment]
     """Returns one message the caller sent or received, with every recipient's receipt when the
     caller sent it. Never changes read state.
@@ -145,6 +161,12 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_mail_service_pb2.SendMessageResponse, _abc.Awaitable[_mail_service_pb2.SendMessageResponse]]:
         """Sends a new message. With an idempotency key, a repeat of the same request within 24 hours
         returns the original; the same key with different content fails (IDEMPOTENCY_KEY_REUSED).
+        Every recipient's contact policy is checked in the transaction that stores the message
+        (see ContactPolicy): when any recipient refuses, nothing is delivered and the call fails
+        with PERMISSION_DENIED, reason the first refusal's (CONTACT_REQUIRED, CONTACT_BLOCKED or
+        AGENT_RETIRED) and metadata `refused` listing each refusing recipient as `name:REASON`,
+        comma-separated. Importance and ack_required never bypass a policy. A broadcast instead
+        skips refusing, retired and idle agents and lists them in `skipped`.
         """
 
     @_abc_1.abstractmethod
@@ -153,7 +175,9 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mail_service_pb2.ReplyMessageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mail_service_pb2.ReplyMessageResponse, _abc.Awaitable[_mail_service_pb2.ReplyMessageResponse]]:
-        """Replies to a message the caller sent or received; the reply joins the original's thread."""
+        """Replies to a message the caller sent or received; the reply joins the original's thread.
+        Contact policies apply as in SendMessage (a thread both take part in always passes).
+        """
 
     @_abc_1.abstractmethod
     def GetMessage(

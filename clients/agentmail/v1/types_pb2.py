@@ -25,25 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61gentmail/v1/types.proto\x12\x0c\x61gentmail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"[\n\x07Project\x12\x0c\n\x04slug\x18\x01 \x01(\t\x12\x11\n\thuman_key\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x01\n\x05\x41gent\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07program\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x18\n\x10task_description\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x02\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x11\n\tthread_id\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\n\n\x02to\x18\x05 \x03(\t\x12\n\n\x02\x63\x63\x18\x06 \x03(\t\x12\x0b\n\x03\x62\x63\x63\x18\x07 \x03(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x0c\n\x04\x62ody\x18\t \x01(\t\x12,\n\nimportance\x18\n \x01(\x0e\x32\x18.agentmail.v1.Importance\x12\x14\n\x0c\x61\x63k_required\x18\x0b \x01(\x08\x12\r\n\x05topic\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x62ody_size_bytes\x18\x0e \x01(\x03\"\xcb\x01\n\tInboxItem\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.agentmail.v1.RecipientKind\x12-\n\tread_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x61\x63k_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t*\x7f\n\nImportance\x12\x1a\n\x16IMPORTANCE_UNSPECIFIED\x10\x00\x12\x12\n\x0eIMPORTANCE_LOW\x10\x01\x12\x15\n\x11IMPORTANCE_NORMAL\x10\x02\x12\x13\n\x0fIMPORTANCE_HIGH\x10\x03\x12\x15\n\x11IMPORTANCE_URGENT\x10\x04*u\n\rRecipientKind\x12\x1e\n\x1aRECIPIENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11RECIPIENT_KIND_TO\x10\x01\x12\x15\n\x11RECIPIENT_KIND_CC\x10\x02\x12\x16\n\x12RECIPIENT_KIND_BCC\x10\x03*]\n\x0bMessageView\x12\x1c\n\x18MESSAGE_VIEW_UNSPECIFIED\x10\x00\x12\x15\n\x11MESSAGE_VIEW_FULL\x10\x01\x12\x19\n\x15MESSAGE_VIEW_ENVELOPE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61gentmail/v1/types.proto\x12\x0c\x61gentmail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"[\n\x07Project\x12\x0c\n\x04slug\x18\x01 \x01(\t\x12\x11\n\thuman_key\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x03\n\x05\x41gent\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07program\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x18\n\x10task_description\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\t \x03(\t\x12\x34\n\x10last_active_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07retired\x18\x0b \x01(\x08\x12/\n\x0bretire_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0e\x63ontact_policy\x18\r \x01(\x0e\x32\x1b.agentmail.v1.ContactPolicy\"\xfd\x01\n\x07\x43ontact\x12\x12\n\nfrom_agent\x18\x01 \x01(\t\x12\x10\n\x08to_agent\x18\x02 \x01(\t\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.agentmail.v1.ContactState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x02\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x11\n\tthread_id\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\n\n\x02to\x18\x05 \x03(\t\x12\n\n\x02\x63\x63\x18\x06 \x03(\t\x12\x0b\n\x03\x62\x63\x63\x18\x07 \x03(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x0c\n\x04\x62ody\x18\t \x01(\t\x12,\n\nimportance\x18\n \x01(\x0e\x32\x18.agentmail.v1.Importance\x12\x14\n\x0c\x61\x63k_required\x18\x0b \x01(\x08\x12\r\n\x05topic\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x62ody_size_bytes\x18\x0e \x01(\x03\"\xcb\x01\n\tInboxItem\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.agentmail.v1.RecipientKind\x12-\n\tread_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x61\x63k_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t*\x7f\n\nImportance\x12\x1a\n\x16IMPORTANCE_UNSPECIFIED\x10\x00\x12\x12\n\x0eIMPORTANCE_LOW\x10\x01\x12\x15\n\x11IMPORTANCE_NORMAL\x10\x02\x12\x13\n\x0fIMPORTANCE_HIGH\x10\x03\x12\x15\n\x11IMPORTANCE_URGENT\x10\x04*u\n\rRecipientKind\x12\x1e\n\x1aRECIPIENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11RECIPIENT_KIND_TO\x10\x01\x12\x15\n\x11RECIPIENT_KIND_CC\x10\x02\x12\x16\n\x12RECIPIENT_KIND_BCC\x10\x03*]\n\x0bMessageView\x12\x1c\n\x18MESSAGE_VIEW_UNSPECIFIED\x10\x00\x12\x15\n\x11MESSAGE_VIEW_FULL\x10\x01\x12\x19\n\x15MESSAGE_VIEW_ENVELOPE\x10\x02*\xa1\x01\n\rContactPolicy\x12\x1e\n\x1a\x43ONTACT_POLICY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43ONTACT_POLICY_OPEN\x10\x01\x12\x17\n\x13\x43ONTACT_POLICY_AUTO\x10\x02\x12 \n\x1c\x43ONTACT_POLICY_CONTACTS_ONLY\x10\x03\x12\x1c\n\x18\x43ONTACT_POLICY_BLOCK_ALL\x10\x04*\x9a\x01\n\x0c\x43ontactState\x12\x1d\n\x19\x43ONTACT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTACT_STATE_PENDING\x10\x01\x12\x1a\n\x16\x43ONTACT_STATE_APPROVED\x10\x02\x12\x19\n\x15\x43ONTACT_STATE_BLOCKED\x10\x03\x12\x19\n\x15\x43ONTACT_STATE_EXPIRED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmail.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMPORTANCE']._serialized_start=872
-  _globals['_IMPORTANCE']._serialized_end=999
-  _globals['_RECIPIENTKIND']._serialized_start=1001
-  _globals['_RECIPIENTKIND']._serialized_end=1118
-  _globals['_MESSAGEVIEW']._serialized_start=1120
-  _globals['_MESSAGEVIEW']._serialized_end=1213
+  _globals['_IMPORTANCE']._serialized_start=1339
+  _globals['_IMPORTANCE']._serialized_end=1466
+  _globals['_RECIPIENTKIND']._serialized_start=1468
+  _globals['_RECIPIENTKIND']._serialized_end=1585
+  _globals['_MESSAGEVIEW']._serialized_start=1587
+  _globals['_MESSAGEVIEW']._serialized_end=1680
+  _globals['_CONTACTPOLICY']._serialized_start=1683
+  _globals['_CONTACTPOLICY']._serialized_end=1844
+  _globals['_CONTACTSTATE']._serialized_start=1847
+  _globals['_CONTACTSTATE']._serialized_end=2001
   _globals['_PROJECT']._serialized_start=75
   _globals['_PROJECT']._serialized_end=166
   _globals['_AGENT']._serialized_start=169
-  _globals['_AGENT']._serialized_end=363
-  _globals['_MESSAGE']._serialized_start=366
-  _globals['_MESSAGE']._serialized_end=664
-  _globals['_INBOXITEM']._serialized_start=667
-  _globals['_INBOXITEM']._serialized_end=870
+  _globals['_AGENT']._serialized_end=574
+  _globals['_CONTACT']._serialized_start=577
+  _globals['_CONTACT']._serialized_end=830
+  _globals['_MESSAGE']._serialized_start=833
+  _globals['_MESSAGE']._serialized_end=1131
+  _globals['_INBOXITEM']._serialized_start=1134
+  _globals['_INBOXITEM']._serialized_end=1337
 # @@protoc_insertion_point(module_scope)

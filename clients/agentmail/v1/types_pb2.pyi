@@ -95,6 +95,87 @@ many messages cheaply.
 """
 Global___MessageView: _TypeAlias = MessageView  # noqa: Y015
 
+class _ContactPolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ContactPolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ContactPolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONTACT_POLICY_UNSPECIFIED: _ContactPolicy.ValueType  # 0
+    """Not a policy: in a request it fails with INVALID_ARGUMENT, reason UNKNOWN_ENUM_VALUE."""
+    CONTACT_POLICY_OPEN: _ContactPolicy.ValueType  # 1
+    """Anyone in the project may send."""
+    CONTACT_POLICY_AUTO: _ContactPolicy.ValueType  # 2
+    """The default. Senders that exchanged mail with the agent (either direction) within the
+    server's auto-contact window, approved contacts (either direction), and a first contact: a
+    sender no link joins to the agent in either direction. A first contact is delivered and
+    opens an approved link from the sender (reason "first contact", the approval's default
+    lifetime of 30 days) that the agent sees in ListContacts and may block. Others (an expired
+    approval and no recent mail, an unanswered request) get CONTACT_REQUIRED.
+    """
+    CONTACT_POLICY_CONTACTS_ONLY: _ContactPolicy.ValueType  # 3
+    """Approved, unexpired contacts only (either direction); others get CONTACT_REQUIRED."""
+    CONTACT_POLICY_BLOCK_ALL: _ContactPolicy.ValueType  # 4
+    """Nobody but the always-allowed senders: others get CONTACT_BLOCKED."""
+
+class ContactPolicy(_ContactPolicy, metaclass=_ContactPolicyEnumTypeWrapper):
+    """Who may send mail to an agent. Always allowed, whatever the policy: the agent itself, an agent
+    taking part in the thread the message joins (both have sent or received a message of it), and
+    an agent holding a reservation that overlaps one of the recipient's. A retired recipient
+    refuses everything (AGENT_RETIRED), and a contact the recipient blocked is refused
+    (CONTACT_BLOCKED) under every policy.
+    """
+
+CONTACT_POLICY_UNSPECIFIED: ContactPolicy.ValueType  # 0
+"""Not a policy: in a request it fails with INVALID_ARGUMENT, reason UNKNOWN_ENUM_VALUE."""
+CONTACT_POLICY_OPEN: ContactPolicy.ValueType  # 1
+"""Anyone in the project may send."""
+CONTACT_POLICY_AUTO: ContactPolicy.ValueType  # 2
+"""The default. Senders that exchanged mail with the agent (either direction) within the
+server's auto-contact window, approved contacts (either direction), and a first contact: a
+sender no link joins to the agent in either direction. A first contact is delivered and
+opens an approved link from the sender (reason "first contact", the approval's default
+lifetime of 30 days) that the agent sees in ListContacts and may block. Others (an expired
+approval and no recent mail, an unanswered request) get CONTACT_REQUIRED.
+"""
+CONTACT_POLICY_CONTACTS_ONLY: ContactPolicy.ValueType  # 3
+"""Approved, unexpired contacts only (either direction); others get CONTACT_REQUIRED."""
+CONTACT_POLICY_BLOCK_ALL: ContactPolicy.ValueType  # 4
+"""Nobody but the always-allowed senders: others get CONTACT_BLOCKED."""
+Global___ContactPolicy: _TypeAlias = ContactPolicy  # noqa: Y015
+
+class _ContactState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ContactStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ContactState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONTACT_STATE_UNSPECIFIED: _ContactState.ValueType  # 0
+    """Not used."""
+    CONTACT_STATE_PENDING: _ContactState.ValueType  # 1
+    """Requested and not answered yet; it lapses at `expire_time`."""
+    CONTACT_STATE_APPROVED: _ContactState.ValueType  # 2
+    """Approved by the target until `expire_time`: the two may message each other."""
+    CONTACT_STATE_BLOCKED: _ContactState.ValueType  # 3
+    """Blocked by the target: the requester's mail to it is refused (CONTACT_BLOCKED). No expiry."""
+    CONTACT_STATE_EXPIRED: _ContactState.ValueType  # 4
+    """A pending request or an approval whose `expire_time` has passed: it authorises nothing."""
+
+class ContactState(_ContactState, metaclass=_ContactStateEnumTypeWrapper):
+    """The state of a contact link from a requester to a target."""
+
+CONTACT_STATE_UNSPECIFIED: ContactState.ValueType  # 0
+"""Not used."""
+CONTACT_STATE_PENDING: ContactState.ValueType  # 1
+"""Requested and not answered yet; it lapses at `expire_time`."""
+CONTACT_STATE_APPROVED: ContactState.ValueType  # 2
+"""Approved by the target until `expire_time`: the two may message each other."""
+CONTACT_STATE_BLOCKED: ContactState.ValueType  # 3
+"""Blocked by the target: the requester's mail to it is refused (CONTACT_BLOCKED). No expiry."""
+CONTACT_STATE_EXPIRED: ContactState.ValueType  # 4
+"""A pending request or an approval whose `expire_time` has passed: it authorises nothing."""
+Global___ContactState: _TypeAlias = ContactState  # noqa: Y015
+
 @_typing.final
 class Project(_message.Message):
     """A project groups agents that work on the same thing (for example one repository)."""
@@ -138,6 +219,12 @@ class Agent(_message.Message):
     TASK_DESCRIPTION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CAPABILITIES_FIELD_NUMBER: _builtins.int
+    LAST_ACTIVE_TIME_FIELD_NUMBER: _builtins.int
+    RETIRED_FIELD_NUMBER: _builtins.int
+    RETIRE_TIME_FIELD_NUMBER: _builtins.int
+    CONTACT_POLICY_FIELD_NUMBER: _builtins.int
     project: _builtins.str
     """Slug of the project the agent belongs to."""
     name: _builtins.str
@@ -148,10 +235,40 @@ class Agent(_message.Message):
     """The model behind the agent."""
     task_description: _builtins.str
     """What the agent is working on."""
+    status: _builtins.str
+    """The agent's published status line, e.g. "reviewing PR 12". Single-line text, at most 140
+    characters; empty when none. Set with UpdateAgent (update_mask `status`).
+    """
+    retired: _builtins.bool
+    """True while the agent is retired (RetireAgent): it receives nothing and is left out of
+    broadcasts and, by default, of ListAgents.
+    """
+    contact_policy: Global___ContactPolicy.ValueType
+    """Who may message the agent (SetContactPolicy); the server's default policy until the agent
+    sets its own.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the agent does or can do, e.g. "reviewer", "python": at most 32 entries, each a
+        letter followed by up to 63 letters, digits, '_' or '-'. Stored as given, matched
+        regardless of case (ListAgents `capability`). Set with UpdateAgent (update_mask
+        `capabilities`).
+        """
+
+    @_builtins.property
+    def last_active_time(self) -> _timestamp_pb2.Timestamp:
+        """When the agent last made an authenticated call (at its registration before that). Kept in
+        memory and written every few seconds, so it may trail the newest call by that much.
+        """
+
+    @_builtins.property
+    def retire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the agent was retired; unset while it is not retired."""
+
     def __init__(
         self,
         *,
@@ -162,14 +279,74 @@ class Agent(_message.Message):
         task_description: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        status: _builtins.str = ...,
+        capabilities: _abc.Iterable[_builtins.str] | None = ...,
+        last_active_time: _timestamp_pb2.Timestamp | None = ...,
+        retired: _builtins.bool = ...,
+        retire_time: _timestamp_pb2.Timestamp | None = ...,
+        contact_policy: Global___ContactPolicy.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "last_active_time", b"last_active_time", "retire_time", b"retire_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "model", b"model", "name", b"name", "program", b"program", "project", b"project", "task_description", b"task_description", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "contact_policy", b"contact_policy", "create_time", b"create_time", "last_active_time", b"last_active_time", "model", b"model", "name", b"name", "program", b"program", "project", b"project", "retire_time", b"retire_time", "retired", b"retired", "status", b"status", "task_description", b"task_description", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Agent: _TypeAlias = Agent  # noqa: Y015
+
+@_typing.final
+class Contact(_message.Message):
+    """A directed contact link: `from_agent` asked `to_agent` (or `to_agent` answered without a
+    request).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_AGENT_FIELD_NUMBER: _builtins.int
+    TO_AGENT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    from_agent: _builtins.str
+    """The requester."""
+    to_agent: _builtins.str
+    """The target, who approves or blocks."""
+    state: Global___ContactState.ValueType
+    """The link's state as of the call (EXPIRED once `expire_time` has passed)."""
+    reason: _builtins.str
+    """The requester's reason (single-line text, at most 500 characters)."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When a pending request or an approval lapses; unset for a blocked link."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the link was first created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the link last changed (request, approval or block)."""
+
+    def __init__(
+        self,
+        *,
+        from_agent: _builtins.str = ...,
+        to_agent: _builtins.str = ...,
+        state: Global___ContactState.ValueType = ...,
+        reason: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "from_agent", b"from_agent", "reason", b"reason", "state", b"state", "to_agent", b"to_agent", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Contact: _TypeAlias = Contact  # noqa: Y015
 
 @_typing.final
 class Message(_message.Message):

@@ -19,6 +19,7 @@ from agentmail_server.archive._layout import MessageRecord, ReservationRecord
 from agentmail_server.domain.models import Agent, Project
 from agentmail_server.storage.sqlite.connection import READER_PRAGMAS, reader_uri
 from agentmail_server.storage.sqlite.rows import (
+    AGENT_COLUMN_COUNT,
     AGENT_COLUMNS,
     AGENT_FROM,
     MESSAGE_COLUMNS,
@@ -100,8 +101,9 @@ class ArchiveSource:
             revision = after.agent_revision
             for row in conn.execute(_AGENTS, (after.agent_revision, max_records)):
                 agents.append(agent_from_row(row))
-                revision = row[9]
-                projects[row[1]] = Project(row[1], row[2], row[10], row[11])
+                revision = row[AGENT_COLUMN_COUNT]
+                human_key, created_at = row[AGENT_COLUMN_COUNT + 1 : AGENT_COLUMN_COUNT + 3]
+                projects[row[1]] = Project(row[1], row[2], human_key, created_at)
             reservations: list[ReservationRecord] = []
             reservation_revision = after.reservation_revision
             for row in conn.execute(_RESERVATIONS, (after.reservation_revision, max_records)):
@@ -154,7 +156,7 @@ class ArchiveSource:
             yield from (agent_from_row(row) for row in rows)
             if len(rows) < page:
                 return
-            after = rows[-1][9]
+            after = rows[-1][AGENT_COLUMN_COUNT]
 
     def close(self) -> None:
         """Close the connection."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from agentmail_server.domain.contacts import SendRules, Skipped
 from agentmail_server.domain.models import Importance, Message, Recipient
 
 
@@ -41,6 +42,16 @@ class Draft:
     idempotency_key: str
     # Digest of the send's content, stored with the key: a repeat of the key must match it.
     idempotency_digest: str = ""
+    # The contact rules each recipient is judged by in the storing transaction; None only for
+    # mail the server itself composes on the sender's behalf (a contact request's intro).
+    rules: SendRules | None = None
+    # A broadcast skips the recipients that refuse (reported in ``Sent.skipped``) instead of
+    # failing the whole send.
+    broadcast: bool = False
+    # ``(agent_id, time)`` of recipients' activity not yet written (presence stamps wait in
+    # memory for a few seconds): the broadcast idle rule takes the later of these and the
+    # stored last-active time, so an agent active a moment ago is never skipped as idle.
+    recent_activity: tuple[tuple[int, int], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,9 +59,11 @@ class Sent:
     """A committed send: the full message (sender's view) and whom it was delivered to.
 
     ``deduplicated`` is True when an earlier send with the same idempotency key answered the
-    request; then ``recipients`` is empty and nothing new was committed.
+    request; then ``recipients`` is empty and nothing new was committed. ``skipped`` lists the
+    agents a broadcast left out.
     """
 
     message: Message
     recipients: tuple[Recipient, ...]
     deduplicated: bool
+    skipped: tuple[Skipped, ...] = ()

@@ -41,3 +41,18 @@ class Hit:
     kind: RecipientKind | None
     score: float
     snippet: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgentFilter:
+    """ListAgents' filters.
+
+    Attributes:
+        active_since: only agents last active at or after this time (microseconds), if set.
+        capability_key: only agents publishing this capability (its ``names.name_key``).
+        include_retired: also retired agents.
+    """
+
+    active_since: int | None = None
+    capability_key: str = ""
+    include_retired: bool = False

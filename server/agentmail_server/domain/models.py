@@ -6,6 +6,8 @@ import dataclasses
 import enum
 import time
 
+from agentmail_server.domain.contacts import ContactPolicy
+
 
 def now_micros() -> int:
     """Wall-clock time in integer microseconds since the epoch (how times are stored)."""
@@ -56,6 +58,19 @@ class Agent:
     task_description: str
     created_at: int
     updated_at: int
+    # Presence and lifecycle (schema version 8).
+    status: str = ""
+    capabilities: tuple[str, ...] = ()
+    # None until the presence flusher first writes it: see :attr:`last_active`.
+    last_active_at: int | None = None
+    retired_at: int | None = None
+    # None: the agent follows the server's default policy.
+    contact_policy: ContactPolicy | None = None
+
+    @property
+    def last_active(self) -> int:
+        """When the agent was last active as stored (its registration before any flush)."""
+        return self.created_at if self.last_active_at is None else self.last_active_at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

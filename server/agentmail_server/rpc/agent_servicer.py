@@ -10,6 +10,7 @@ from agentmail_server.rpc import convert, wire
 from agentmail_server.rpc.context import authorization
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
+from agentmail_server.services.contacts import ContactBook
 
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 
@@ -17,8 +18,11 @@ Context = Any  # grpc.aio.ServicerContext; the generated base class types it loo
 class AgentServicer(agent_service_pb2_grpc.AgentServiceServicer):
     """Projects and agents."""
 
-    def __init__(self, directory: AgentDirectory, auth: Authenticator) -> None:
+    def __init__(
+        self, directory: AgentDirectory, contacts: ContactBook, auth: Authenticator
+    ) -> None:
         self._directory = directory
+        self._contacts = contacts
         self._auth = auth
 
     async def EnsureProject(
@@ -68,7 +72,12 @@ class AgentServicer(agent_service_pb2_grpc.AgentServiceServicer):
         self, request: agent_service_pb2.ListAgentsRequest, context: Context
     ) -> agent_service_pb2.ListAgentsResponse:
         agents, token = await self._directory.list_agents(
-            request.project, request.page_size, request.page_token
+            request.project,
+            request.page_size,
+            request.page_token,
+            active_within_seconds=request.active_within_seconds,
+            capability=request.capability,
+            include_retired=request.include_retired,
         )
         return agent_service_pb2.ListAgentsResponse(
             agents=[convert.agent_pb(a) for a in agents], next_page_token=token
@@ -84,6 +93,7 @@ class AgentServicer(agent_service_pb2_grpc.AgentServiceServicer):
             "program": request.agent.program,
             "model": request.agent.model,
             "task_description": request.agent.task_description,
+            "status": request.agent.status,
         }
         agent = await self._directory.update(
             caller,
@@ -91,5 +101,63 @@ class AgentServicer(agent_service_pb2_grpc.AgentServiceServicer):
             request.agent.name,
             profile,
             list(request.update_mask.paths),
+            list(request.agent.capabilities),
         )
         return agent_service_pb2.UpdateAgentResponse(agent=convert.agent_pb(agent))
+
+    async def SetContactPolicy(
+        self, request: agent_service_pb2.SetContactPolicyRequest, context: Context
+    ) -> agent_service_pb2.SetContactPolicyResponse:
+        caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
+        agent = await self._contacts.set_policy(caller, request.policy)
+        return agent_service_pb2.SetContactPolicyResponse(
+            agent=convert.agent_pb(self._directory.present(agent))
+        )
+
+    async def RequestContact(
+        self, request: agent_service_pb2.RequestContactRequest, context: Context
+    ) -> agent_service_pb2.RequestContactResponse:
+        caller = await self._auth.require(authorization(context))
+        outcome = await self._contacts.request(
+            caller, request.to_agent, request.reason, request.ttl_seconds
+        )
+        return agent_service_pb2.RequestContactResponse(
+            contact=convert.contact_pb(outcome.link, self._contacts.now()),
+            notified=outcome.notified,
+        )
+
+    async def RespondContact(
+        self, request: agent_service_pb2.RespondContactRequest, context: Context
+    ) -> agent_service_pb2.RespondContactResponse:
+        caller = await self._auth.require(authorization(context))
+        link = await self._contacts.respond(
+            caller, request.from_agent, request.approve, request.ttl_seconds
+        )
+        return agent_service_pb2.RespondContactResponse(
+            contact=convert.contact_pb(link, self._contacts.now())
+        )
+
+    async def ListContacts(
+        self, request: agent_service_pb2.ListContactsRequest, context: Context
+    ) -> agent_service_pb2.ListContactsResponse:
+        caller = await self._auth.require(authorization(context))
+        page = await self._contacts.list(caller, request.page_size, request.page_token)
+        return agent_service_pb2.ListContactsResponse(
+            contacts=[convert.contact_pb(link, page.now) for link in page.links],
+            next_page_token=page.next_page_token,
+        )
+
+    async def RetireAgent(
+        self, request: agent_service_pb2.RetireAgentRequest, context: Context
+    ) -> agent_service_pb2.RetireAgentResponse:
+        caller = await self._auth.require(authorization(context))
+        agent = await self._directory.retire(caller, request.name)
+        return agent_service_pb2.RetireAgentResponse(agent=convert.agent_pb(agent))
+
+    async def UnretireAgent(
+        self, request: agent_service_pb2.UnretireAgentRequest, context: Context
+    ) -> agent_service_pb2.UnretireAgentResponse:
+        caller = await self._auth.require(authorization(context))
+        agent = await self._directory.unretire(caller, request.name)
+        return agent_service_pb2.UnretireAgentResponse(agent=convert.agent_pb(agent))

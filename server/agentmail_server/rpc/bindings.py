@@ -29,7 +29,7 @@ def service_bindings(services: Services) -> list[ServiceBinding]:
     """A servicer, its generated registration function and descriptor for every service."""
     return [
         ServiceBinding(
-            AgentServicer(services.directory, services.auth),
+            AgentServicer(services.directory, services.contacts, services.auth),
             agent_service_pb2_grpc.add_AgentServiceServicer_to_server,
             agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"],
         ),

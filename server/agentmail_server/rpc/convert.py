@@ -5,6 +5,7 @@ from __future__ import annotations
 from agentmail.v1 import mail_service_pb2, receipts_pb2, types_pb2
 from google.protobuf import timestamp_pb2
 
+from agentmail_server.domain.contacts import ContactLink, Skipped
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -41,7 +42,9 @@ def project_pb(project: Project) -> types_pb2.Project:
 
 
 def agent_pb(agent: Agent) -> types_pb2.Agent:
-    """Wire form of an agent's public profile (never its token)."""
+    """Wire form of an agent's public profile (never its token), as presented by the
+    directory (its effective contact policy filled in)."""
+    policy = int(agent.contact_policy) if agent.contact_policy is not None else 0
     return types_pb2.Agent(
         project=agent.project_slug,
         name=agent.name,
@@ -50,7 +53,31 @@ def agent_pb(agent: Agent) -> types_pb2.Agent:
         task_description=agent.task_description,
         create_time=timestamp(agent.created_at),
         update_time=timestamp(agent.updated_at),
+        status=agent.status,
+        capabilities=agent.capabilities,
+        last_active_time=timestamp(agent.last_active),
+        retired=agent.retired_at is not None,
+        retire_time=timestamp(agent.retired_at),
+        contact_policy=policy,  # type: ignore[arg-type]
     )
+
+
+def contact_pb(link: ContactLink, now: int) -> types_pb2.Contact:
+    """Wire form of a contact link, its state as of ``now`` (EXPIRED once lapsed)."""
+    return types_pb2.Contact(
+        from_agent=link.from_name,
+        to_agent=link.to_name,
+        state=int(link.state_at(now)),  # type: ignore[arg-type]
+        reason=link.reason,
+        expire_time=timestamp(link.expires_at),
+        create_time=timestamp(link.created_at),
+        update_time=timestamp(link.updated_at),
+    )
+
+
+def skipped_pb(skipped: Skipped) -> mail_service_pb2.SkippedRecipient:
+    """Wire form of a broadcast recipient left out."""
+    return mail_service_pb2.SkippedRecipient(name=skipped.name, reason=skipped.reason)
 
 
 def message_pb(message: Message, project_slug: str) -> types_pb2.Message:

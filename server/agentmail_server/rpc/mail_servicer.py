@@ -55,6 +55,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         return mail_service_pb2.SendMessageResponse(
             message=convert.message_pb(sent.message, caller.project_slug),
             deduplicated=sent.deduplicated,
+            skipped=[convert.skipped_pb(skipped) for skipped in sent.skipped],
         )
 
     async def ReplyMessage(
@@ -256,6 +257,8 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         )
         async for event in events:
             if isinstance(event, Heartbeat):
+                # A subscriber following its inbox is active even when it calls nothing else.
+                self._auth.touch(caller)
                 yield mail_service_pb2.SubscribeInboxResponse(
                     heartbeat=mail_service_pb2.Heartbeat(
                         tail_cursor=event.cursor,

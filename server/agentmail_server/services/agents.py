@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits, names
 from agentmail_server.domain.clock import Clock
+from agentmail_server.domain.contacts import ContactPolicy
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Registration
+from agentmail_server.domain.filters import AgentFilter
 from agentmail_server.domain.models import Agent, Identity, Project
 from agentmail_server.errors import NotFound, PermissionDenied, invalid
 from agentmail_server.services.auth import hash_token, new_token, parse_authorization
 from agentmail_server.services.cache import LruCache
-from agentmail_server.storage.ports import AgentWrites, MailReads
+from agentmail_server.services.presence import Presence
+from agentmail_server.storage.ports import AgentWrites, LifecycleWrites, MailReads
 
 PROFILE_FIELDS = ("program", "model", "task_description")
+PRESENCE_FIELDS = ("status", "capabilities")
+UPDATABLE_FIELDS = (*PROFILE_FIELDS, *PRESENCE_FIELDS)
+MAX_STATUS_CHARS = 140
+MAX_CAPABILITIES = 32
+# A capability is name-like (names.is_valid_agent_name): at most 64 characters.
 
 
 class AgentDirectory:
@@ -27,13 +36,30 @@ class AgentDirectory:
         cache_size: int,
         codec: CursorCodec,
         clock: Clock,
+        *,
+        lifecycle: LifecycleWrites,
+        presence: Presence,
+        default_policy: ContactPolicy = ContactPolicy.AUTO,
     ) -> None:
         self._writes = writes
         self._clock = clock
         self._queries = queries
         self._codec = codec
+        self._lifecycle = lifecycle
+        self._presence = presence
+        self._default_policy = default_policy
         # Projects are never renamed or deleted, so slug -> project can be cached for good.
         self.projects: LruCache[str, Project] = LruCache(cache_size)
+
+    def present(self, agent: Agent) -> Agent:
+        """The agent as callers see it: its effective contact policy (the server's default
+        when it set none) and its newest last-active time (a stamp not yet flushed wins)."""
+        pending = self._presence.pending_time(agent.id)
+        last_active = agent.last_active if pending is None else max(pending, agent.last_active)
+        policy = agent.contact_policy or self._default_policy
+        if last_active == agent.last_active_at and policy is agent.contact_policy:
+            return agent
+        return dataclasses.replace(agent, last_active_at=last_active, contact_policy=policy)
 
     async def ensure_project(self, human_key: str) -> tuple[Project, bool]:
         """The project for ``human_key``, created on first use."""
@@ -104,10 +130,11 @@ class AgentDirectory:
             presented_token_hash=hash_token(presented) if presented else None,
         )
         agent, created = await self._writes.register_agent(registration, self._clock.now_micros())
-        return agent, (fresh if created or presented is None else presented), created
+        token = fresh if created or presented is None else presented
+        return self.present(agent), token, created
 
     async def agent(self, project_slug: str, name: str) -> Agent:
-        """One agent by project and case-insensitive name.
+        """One agent by project and case-insensitive name (retired ones too).
 
         Raises:
             NotFound: PROJECT_NOT_FOUND or AGENT_NOT_FOUND.
@@ -122,23 +149,47 @@ class AgentDirectory:
                 f"no agent {name!r} in project {project_slug!r}",
                 metadata={"name": name, "project": project_slug},
             )
-        return agent
+        return self.present(agent)
 
     async def list_agents(
-        self, project_slug: str, page_size: int, page_token: str
+        self,
+        project_slug: str,
+        page_size: int,
+        page_token: str,
+        *,
+        active_within_seconds: int = 0,
+        capability: str = "",
+        include_retired: bool = False,
     ) -> tuple[list[Agent], str]:
-        """A page of a project's agents in registration order and the next page's token."""
+        """A page of a project's agents in registration order and the next page's token.
+
+        Retired agents are left out unless ``include_retired``; a positive
+        ``active_within_seconds`` keeps agents active that recently; ``capability`` keeps
+        agents publishing it (regardless of case).
+        """
         size = limits.page_size(page_size, 100, 1000)
+        if active_within_seconds < 0:
+            raise invalid("active_within_seconds", "must not be negative (0 means any time)")
+        if capability:
+            _check_capability("capability", capability)
         project = await self.project(project_slug)
         # ListAgents is public: its tokens are bound to the project's list, not to a caller.
         scope = (project.id,)
         after = self._codec.decode(page_token, cursors.AGENTS, scope) or 0
-        found = await self._queries.agents(project.id, after, size + 1)
+        since = None
+        if active_within_seconds:
+            since = self._clock.now_micros() - active_within_seconds * 1_000_000
+        flt = AgentFilter(
+            active_since=since,
+            capability_key=names.name_key(capability) if capability else "",
+            include_retired=include_retired,
+        )
+        found = await self._queries.agents(project.id, after, size + 1, flt)
         page = found[:size]
         token = ""
         if len(found) > size:
             token = self._codec.encode(cursors.AGENTS, scope, page[-1].id)
-        return page, token
+        return [self.present(agent) for agent in page], token
 
     async def update(
         self,
@@ -147,26 +198,74 @@ class AgentDirectory:
         name: str,
         profile: dict[str, str],
         mask: Sequence[str],
+        capabilities: Sequence[str] = (),
     ) -> Agent:
-        """Change the caller's own profile fields named in ``mask`` (all when empty)."""
-        if (name and names.name_key(name) != names.name_key(caller.name)) or (
-            project_slug and project_slug != caller.project_slug
-        ):
-            raise PermissionDenied(
-                "NOT_SELF",
-                "an agent may only update its own profile",
-                metadata={"name": name or caller.name},
-            )
-        unknown = [path for path in mask if path not in PROFILE_FIELDS]
+        """Change the caller's own fields named in ``mask`` (when empty: the profile fields
+        program, model and task_description, never the presence fields)."""
+        _check_self(caller, project_slug, name, "update its own profile")
+        unknown = [path for path in mask if path not in UPDATABLE_FIELDS]
         if unknown:
             raise invalid(
                 "update_mask",
-                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(PROFILE_FIELDS)}",
+                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(UPDATABLE_FIELDS)}",
             )
         chosen = mask or PROFILE_FIELDS
-        fields = {path: profile.get(path, "") for path in chosen}
+        fields = {path: profile.get(path, "") for path in chosen if path != "capabilities"}
         _check_profile(fields)
-        return await self._writes.update_agent(caller.agent_id, fields, self._clock.now_micros())
+        if "status" in fields:
+            limits.check_length("agent.status", fields["status"], MAX_STATUS_CHARS)
+        chosen_capabilities = None
+        if "capabilities" in chosen:
+            chosen_capabilities = _checked_capabilities(capabilities)
+        agent = await self._writes.update_agent(
+            caller.agent_id, fields, self._clock.now_micros(), chosen_capabilities
+        )
+        return self.present(agent)
+
+    async def retire(self, caller: Identity, name: str) -> Agent:
+        """Retire the caller (self only; see the contract)."""
+        _check_self(caller, "", name, "retire itself")
+        agent, _ = await self._lifecycle.retire_agent(caller.agent_id, self._clock.now_micros())
+        return self.present(agent)
+
+    async def unretire(self, caller: Identity, name: str) -> Agent:
+        """Bring the caller back from retirement (self only)."""
+        _check_self(caller, "", name, "unretire itself")
+        agent, _ = await self._lifecycle.unretire_agent(caller.agent_id, self._clock.now_micros())
+        return self.present(agent)
+
+
+def _check_self(caller: Identity, project_slug: str, name: str, action: str) -> None:
+    if (name and names.name_key(name) != names.name_key(caller.name)) or (
+        project_slug and project_slug != caller.project_slug
+    ):
+        raise PermissionDenied(
+            "NOT_SELF",
+            f"an agent may only {action}",
+            metadata={"name": name or caller.name},
+        )
+
+
+def _check_capability(field: str, capability: str) -> None:
+    if not names.is_valid_agent_name(capability):
+        raise invalid(
+            field,
+            "a capability is a letter followed by up to 63 letters, digits, '_' or '-'",
+        )
+
+
+def _checked_capabilities(capabilities: Sequence[str]) -> tuple[str, ...]:
+    """The capabilities to store: valid names, duplicates (regardless of case) collapsed."""
+    if len(capabilities) > MAX_CAPABILITIES:
+        raise invalid(
+            "agent.capabilities",
+            f"at most {MAX_CAPABILITIES} capabilities (got {len(capabilities)})",
+        )
+    unique: dict[str, str] = {}
+    for index, capability in enumerate(capabilities):
+        _check_capability(f"agent.capabilities[{index}]", capability)
+        unique.setdefault(names.name_key(capability), capability)
+    return tuple(unique.values())
 
 
 def _check_profile(profile: dict[str, str]) -> None:

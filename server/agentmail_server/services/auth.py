@@ -8,6 +8,7 @@ import secrets
 from agentmail_server.domain.models import Identity
 from agentmail_server.errors import Unauthenticated
 from agentmail_server.services.cache import LruCache
+from agentmail_server.services.presence import Presence
 from agentmail_server.storage.ports import MailReads
 
 TOKEN_PREFIX = "am_"
@@ -41,10 +42,14 @@ def parse_authorization(value: str | None) -> str | None:
 
 
 class Authenticator:
-    """Turns a presented token into the agent it belongs to, through a bounded cache."""
+    """Turns a presented token into the agent it belongs to, through a bounded cache, and
+    stamps the agent active (in memory: see :mod:`.presence`) on every authenticated call."""
 
-    def __init__(self, queries: MailReads, cache_size: int) -> None:
+    def __init__(
+        self, queries: MailReads, cache_size: int, presence: Presence | None = None
+    ) -> None:
         self._queries = queries
+        self._presence = presence
         self.cache: LruCache[str, Identity] = LruCache(cache_size)
 
     async def identify(self, token: str) -> Identity:
@@ -73,4 +78,12 @@ class Authenticator:
             raise Unauthenticated(
                 "TOKEN_MISSING", "this call needs 'authorization: Bearer <agent token>' metadata"
             )
-        return await self.identify(token)
+        identity = await self.identify(token)
+        self.touch(identity)
+        return identity
+
+    def touch(self, identity: Identity) -> None:
+        """Note that the agent is active now without a new call (an open inbox stream that
+        keeps taking heartbeats is an agent at work)."""
+        if self._presence is not None:
+            self._presence.touch(identity.agent_id)

@@ -6,11 +6,14 @@ import dataclasses
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.domain.clock import Clock, SystemClock
+from agentmail_server.domain.contacts import ContactPolicy, SendRules
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.hub import Hub
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
+from agentmail_server.services.contacts import ContactBook
 from agentmail_server.services.mail import Mailer
+from agentmail_server.services.presence import Presence
 from agentmail_server.services.receipts import AckTracker
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.services.reservations import Reservations
@@ -29,6 +32,8 @@ class Services:
     mailer: Mailer
     streamer: InboxStreamer
     searcher: Searcher
+    contacts: ContactBook
+    presence: Presence
     acks: AckTracker
     reservations: Reservations
 
@@ -52,15 +57,40 @@ def build_services(
     """
     clock = SystemClock() if clock is None else clock
     reads = storage.reads
-    auth = Authenticator(reads, config.cache_size)
+    presence = Presence(
+        storage.lifecycle,
+        clock,
+        max_pending=config.cache_size,
+        flush_seconds=config.presence_flush_seconds,
+        auto_retire_idle_seconds=config.auto_retire_idle_seconds,
+    )
+    auth = Authenticator(reads, config.cache_size, presence)
     resolver = RecipientResolver(reads, config.cache_size)
+    default_policy = ContactPolicy.parse(config.default_contact_policy)
+    rules = SendRules(
+        default_policy=default_policy,
+        auto_window_micros=config.contact_auto_window_seconds * 1_000_000,
+        broadcast_idle_micros=config.broadcast_idle_seconds * 1_000_000,
+    )
+    directory = AgentDirectory(
+        storage.agents,
+        reads,
+        config.cache_size,
+        codec,
+        clock,
+        lifecycle=storage.lifecycle,
+        presence=presence,
+        default_policy=default_policy,
+    )
     return Services(
         auth=auth,
-        directory=AgentDirectory(storage.agents, reads, config.cache_size, codec, clock),
+        directory=directory,
         resolver=resolver,
-        mailer=Mailer(storage.mail, reads, resolver, codec, clock),
+        mailer=Mailer(storage.mail, reads, resolver, codec, clock, rules, presence),
         streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec, clock),
         searcher=Searcher(storage.search, reads, codec),
+        contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),
+        presence=presence,
         acks=AckTracker(storage.receipts, reads, codec, clock, config.ack_overdue_seconds),
         reservations=Reservations(
             storage.reservations,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits
 from agentmail_server.domain.clock import Clock
+from agentmail_server.domain.contacts import SendRules
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.filters import InboxFilter
@@ -25,8 +24,10 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
+from agentmail_server.services.digests import content_digest
 from agentmail_server.services.inbox_cursors import InboxCursors
 from agentmail_server.services.pages import within_body_budget
+from agentmail_server.services.presence import Presence
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.storage.ports import MailReads, MailWrites
 
@@ -68,8 +69,13 @@ class Mailer:
         resolver: RecipientResolver,
         codec: CursorCodec,
         clock: Clock,
+        rules: SendRules | None = None,
+        presence: Presence | None = None,
     ) -> None:
+        self._presence = presence
         self._writes = writes
+        # Every send is judged by these contact rules in the storing transaction.
+        self._rules = SendRules() if rules is None else rules
         self._clock = clock
         self._queries = queries
         self._resolver = resolver
@@ -103,8 +109,8 @@ class Mailer:
                 [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
             )
         # A broadcast's audience changes as agents register: its retry must still match.
-        digest = _content_digest(compose, () if broadcast else recipients, broadcast, None)
-        return await self._commit(caller, compose, recipients, digest)
+        digest = content_digest(compose, () if broadcast else recipients, broadcast, None)
+        return await self._commit(caller, compose, recipients, digest, broadcast=broadcast)
 
     async def _broadcast_recipients(self, caller: Identity) -> tuple[Recipient, ...]:
         targets = await self._queries.broadcast_targets(
@@ -122,7 +128,13 @@ class Mailer:
         return tuple(Recipient(agent_id, name, RecipientKind.TO) for agent_id, name in targets)
 
     async def _commit(
-        self, caller: Identity, compose: Compose, recipients: tuple[Recipient, ...], digest: str
+        self,
+        caller: Identity,
+        compose: Compose,
+        recipients: tuple[Recipient, ...],
+        digest: str,
+        *,
+        broadcast: bool = False,
     ) -> Sent:
         draft = Draft(
             project_id=caller.project_id,
@@ -137,8 +149,17 @@ class Mailer:
             topic=compose.topic,
             idempotency_key=compose.idempotency_key,
             idempotency_digest=digest if compose.idempotency_key else "",
+            rules=self._rules,
+            broadcast=broadcast,
+            recent_activity=self._unwritten_activity(recipients) if broadcast else (),
         )
         return await self._writes.insert_message(draft, self._clock.now_micros())
+
+    def _unwritten_activity(self, recipients: Sequence[Recipient]) -> tuple[tuple[int, int], ...]:
+        if self._presence is None:
+            return ()
+        found = ((r.agent_id, self._presence.pending_time(r.agent_id)) for r in recipients)
+        return tuple((agent_id, when) for agent_id, when in found if when is not None)
 
     async def reply(
         self,
@@ -171,7 +192,7 @@ class Mailer:
             caller.project_id,
             [(RecipientKind.TO, [*primary, *to]), (RecipientKind.CC, [*extra_cc, *cc])],
         )
-        digest = _content_digest(compose, recipients, False, original.id)
+        digest = content_digest(compose, recipients, False, original.id)
         return await self._commit(caller, compose, recipients, digest)
 
     async def get(self, caller: Identity, message_id: int) -> tuple[Message, Delivery | None]:
@@ -351,29 +372,3 @@ def _check_compose(compose: Compose) -> None:
     limits.check_length(
         "idempotency_key", compose.idempotency_key, limits.MAX_IDEMPOTENCY_KEY_CHARS
     )
-
-
-def _content_digest(
-    compose: Compose,
-    recipients: Sequence[Recipient],
-    broadcast: bool,
-    reply_to: int | None,
-) -> str:
-    """What an idempotency key is bound to: everything that shapes the committed message.
-
-    Recipients count as resolved agents and kinds (so "bob" and "Bob" are the same request);
-    a reply also binds the message replied to. The idempotency key itself is left out.
-    """
-    content = {
-        "reply_to": reply_to,
-        "broadcast": broadcast,
-        "recipients": sorted((int(r.kind), r.agent_id) for r in recipients),
-        "subject": compose.subject.strip(),
-        "body": compose.body,
-        "importance": compose.importance or int(Importance.NORMAL),
-        "ack_required": compose.ack_required,
-        "thread_id": compose.thread_id,
-        "topic": compose.topic,
-    }
-    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(encoded).hexdigest()

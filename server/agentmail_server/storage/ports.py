@@ -47,7 +47,14 @@ backend proves them by passing it):
    only its deliveries. Both acknowledgement listings are index seeks over the deliveries
    still waiting (an acknowledgement takes its delivery out of both at once, by invariant 7's
    first-wins write), never a scan of a sender's or a recipient's history.
-12. **Reservations: expiry by time, one winner.** A reservation is active while
+12. **Contact policies hold at commit.** ``MailWrites.insert_message`` judges every recipient
+   of a draft with ``Draft.rules`` by :func:`agentmail_server.domain.contacts.refusal`, on
+   facts read in the transaction that stores the message: a refusal stores nothing (explicit
+   recipients) or leaves the agent out and reports it (a broadcast). An idempotent repeat
+   returns the original before any judgement.
+13. **Presence is cheap.** Last-active times are written in batches (``LifecycleWrites
+   .touch_agents``), never once per call, and only ever move forward.
+14. **Reservations: expiry by time, one winner.** A reservation is active while
    ``released_at`` is None and ``expires_at > now`` for the ``now`` the caller passes: every
    read and conflict check decides by time, whether or not the expiry sweep has run. A
    ReservePaths checks conflicts and grants in one atomic operation serialised with every
@@ -61,9 +68,16 @@ import pathlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+from agentmail_server.domain.contacts import ContactLink, ContactPolicy
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.events import Commit
-from agentmail_server.domain.filters import Hit, InboxFilter, SearchFilter
+from agentmail_server.domain.filters import AgentFilter, Hit, InboxFilter, SearchFilter
+from agentmail_server.domain.links import (
+    ContactRequest,
+    ContactResponse,
+    RequestOutcome,
+    ResponseOutcome,
+)
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -151,8 +165,63 @@ class AgentWrites(Protocol):
         """
         ...
 
-    async def update_agent(self, agent_id: int, fields: Mapping[str, str], now: int) -> Agent:
-        """Replace the named profile fields (program, model, task_description)."""
+    async def update_agent(
+        self,
+        agent_id: int,
+        fields: Mapping[str, str],
+        now: int,
+        capabilities: Sequence[str] | None = None,
+    ) -> Agent:
+        """Replace the named profile fields (program, model, task_description, status), and
+        the capabilities when given (kept findable by ``MailReads.agents``' filter)."""
+        ...
+
+
+class ContactWrites(Protocol):
+    """Writes of contact policies and links (each one transaction)."""
+
+    async def set_contact_policy(self, agent_id: int, policy: ContactPolicy, now: int) -> Agent:
+        """Store the agent's own policy."""
+        ...
+
+    async def request_contact(
+        self, request: ContactRequest, default_policy: ContactPolicy, now: int
+    ) -> RequestOutcome:
+        """Open or refresh the pending link and, when new or lapsed, store the message and the
+        REQUESTED contact notice that tell the target, in one transaction (both published on
+        the feed).
+
+        Raises:
+            PermissionDenied: AGENT_RETIRED or CONTACT_BLOCKED (the target blocks everyone,
+                ``default_policy`` included, or blocked the requester).
+        """
+        ...
+
+    async def respond_contact(self, response: ContactResponse, now: int) -> ResponseOutcome:
+        """Approve or block the link from the requester to the responder (creating it), and
+        leave the requester an APPROVED or BLOCKED contact notice, in one transaction."""
+        ...
+
+
+class LifecycleWrites(Protocol):
+    """Writes of agents' retirement and last-active times."""
+
+    async def retire_agent(self, agent_id: int, now: int) -> tuple[Agent, bool]:
+        """Retire the agent and release its reservations, in one transaction; returns the
+        agent and whether it changed (retiring twice keeps the first time)."""
+        ...
+
+    async def unretire_agent(self, agent_id: int, now: int) -> tuple[Agent, bool]:
+        """Bring the agent back (its last-active time becomes ``now``)."""
+        ...
+
+    async def touch_agents(self, stamps: Sequence[tuple[int, int]]) -> int:
+        """Move the ``(agent_id, time)`` last-active times forward, all in one operation."""
+        ...
+
+    async def retire_idle(self, idle_before: int, now: int) -> list[Agent]:
+        """Retire a batch of agents idle since before ``idle_before``; returns them (an empty
+        list when none is left)."""
         ...
 
 
@@ -271,8 +340,19 @@ class MailReads(Protocol):
         """The agent whose normalised name is ``name_key``."""
         ...
 
-    async def agents(self, project_id: int, after_id: int, limit: int) -> list[Agent]:
-        """A project's agents in registration order after ``after_id``."""
+    async def agents(
+        self, project_id: int, after_id: int, limit: int, flt: AgentFilter | None = None
+    ) -> list[Agent]:
+        """A project's agents in registration order after ``after_id``, filtered by ``flt``
+        (the capability filter is an index seek; without a filter, retired agents too)."""
+        ...
+
+    async def contacts(self, agent_id: int, after_id: int, limit: int) -> list[ContactLink]:
+        """The agent's links in both directions, in creation order after link ``after_id``."""
+        ...
+
+    async def contact_link(self, from_id: int, to_id: int) -> ContactLink | None:
+        """The link from one agent to another, if any."""
         ...
 
     async def identity_by_token_hash(self, token_hash: str) -> Identity | None:
@@ -456,6 +536,16 @@ class Storage(Protocol):
     @property
     def reservation_reads(self) -> ReservationReads:
         """File reservation reads."""
+        ...
+
+    @property
+    def contacts(self) -> ContactWrites:
+        """Contact policy and link writes."""
+        ...
+
+    @property
+    def lifecycle(self) -> LifecycleWrites:
+        """Retirement and presence writes."""
         ...
 
     @property

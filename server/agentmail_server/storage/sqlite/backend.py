@@ -20,6 +20,10 @@ from agentmail_server.domain.retention import Purged
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.sqlite import retention, writes
+from agentmail_server.storage.sqlite.coordination import (
+    SqliteContactWrites,
+    SqliteLifecycleWrites,
+)
 from agentmail_server.storage.sqlite.queries import Queries
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.receipts import ReceiptQueries
@@ -89,10 +93,20 @@ class SqliteAgentWrites:
         operation = functools.partial(writes.register_agent, reg=registration, now=now)
         return await self._writer.submit(operation, _record_registration)
 
-    async def update_agent(self, agent_id: int, fields: Mapping[str, str], now: int) -> Agent:
-        """Replace the named profile fields of one agent."""
+    async def update_agent(
+        self,
+        agent_id: int,
+        fields: Mapping[str, str],
+        now: int,
+        capabilities: Sequence[str] | None = None,
+    ) -> Agent:
+        """Replace the named profile fields of one agent (and its capabilities when given)."""
         operation = functools.partial(
-            writes.update_agent, agent_id=agent_id, fields=fields, now=now
+            writes.update_agent,
+            agent_id=agent_id,
+            fields=fields,
+            now=now,
+            capabilities=capabilities,
         )
         return await self._writer.submit(operation, _record_update)
 
@@ -141,6 +155,8 @@ class SqliteStorage:
         self._retention = SqliteRetentionWrites(self._writer)
         self._reservations = SqliteReservationWrites(self._writer)
         self._reservation_reads = ReservationQueries(self._pool)
+        self._contacts = SqliteContactWrites(self._writer)
+        self._lifecycle = SqliteLifecycleWrites(self._writer)
         self._reads = Queries(self._pool)
         self._search = SearchQueries(self._pool)
         self._receipts = ReceiptQueries(self._pool)
@@ -169,6 +185,16 @@ class SqliteStorage:
     def reservation_reads(self) -> ReservationQueries:
         """File reservation reads."""
         return self._reservation_reads
+
+    @property
+    def contacts(self) -> SqliteContactWrites:
+        """Contact policy and link writes."""
+        return self._contacts
+
+    @property
+    def lifecycle(self) -> SqliteLifecycleWrites:
+        """Retirement and presence writes."""
+        return self._lifecycle
 
     @property
     def reads(self) -> Queries:

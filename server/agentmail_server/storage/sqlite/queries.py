@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agentmail_server.domain.filters import InboxFilter
+from agentmail_server.domain.contacts import ContactLink
+from agentmail_server.domain.filters import AgentFilter, InboxFilter
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -20,6 +21,7 @@ from agentmail_server.domain.models import (
     Project,
 )
 from agentmail_server.domain.notices import Notice
+from agentmail_server.storage.sqlite import directory_queries
 from agentmail_server.storage.sqlite.notices import NOTICE_COLUMNS, notice_from_row
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.rows import (
@@ -73,14 +75,19 @@ class Queries:
         )
         return None if row is None else agent_from_row(row)
 
-    async def agents(self, project_id: int, after_id: int, limit: int) -> list[Agent]:
-        """A project's agents in registration order after ``after_id``."""
-        rows = await self._pool.fetchall(
-            f"SELECT {AGENT_COLUMNS} FROM {AGENT_FROM} WHERE a.project_id = ? AND a.id > ?"
-            " ORDER BY a.id LIMIT ?",
-            (project_id, after_id, limit),
-        )
-        return [agent_from_row(row) for row in rows]
+    async def agents(
+        self, project_id: int, after_id: int, limit: int, flt: AgentFilter | None = None
+    ) -> list[Agent]:
+        """A project's agents in registration order after ``after_id``, filtered by ``flt``."""
+        return await directory_queries.agents(self._pool, project_id, after_id, limit, flt)
+
+    async def contacts(self, agent_id: int, after_id: int, limit: int) -> list[ContactLink]:
+        """The agent's links in both directions, in creation order after ``after_id``."""
+        return await directory_queries.contacts(self._pool, agent_id, after_id, limit)
+
+    async def contact_link(self, from_id: int, to_id: int) -> ContactLink | None:
+        """The link from one agent to another, if any."""
+        return await directory_queries.contact_link(self._pool, from_id, to_id)
 
     async def identity_by_token_hash(self, token_hash: str) -> Identity | None:
         """Who holds the token with this hash."""

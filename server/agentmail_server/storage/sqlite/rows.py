@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentmail_server.domain.contacts import ContactPolicy
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -17,8 +18,11 @@ from agentmail_server.domain.reservations import Hold, Reservation
 PROJECT_COLUMNS = "id, slug, human_key, created_at"
 AGENT_COLUMNS = (
     "a.id, a.project_id, p.slug, a.name, a.program, a.model, a.task_description, "
-    "a.created_at, a.updated_at"
+    "a.created_at, a.updated_at, a.status, a.capabilities, a.last_active_at, a.retired_at, "
+    "a.contact_policy"
 )
+# How many columns AGENT_COLUMNS selects (queries that select more read them after these).
+AGENT_COLUMN_COUNT = 14
 AGENT_FROM = "agents a JOIN projects p ON p.id = a.project_id"
 # Envelope columns; the body is selected separately (see schema: it is the last column).
 MESSAGE_COLUMNS = (
@@ -49,7 +53,17 @@ def agent_from_row(row: Any) -> Agent:
         task_description=row[6],
         created_at=row[7],
         updated_at=row[8],
+        status=row[9],
+        capabilities=split_capabilities(row[10]),
+        last_active_at=row[11],
+        retired_at=row[12],
+        contact_policy=None if row[13] is None else ContactPolicy(row[13]),
     )
+
+
+def split_capabilities(stored: str) -> tuple[str, ...]:
+    """Capabilities as stored in ``agents.capabilities`` (comma-joined: names hold no comma)."""
+    return tuple(stored.split(",")) if stored else ()
 
 
 def message_from_row(row: Any, offset: int = 0) -> Message:

@@ -35,6 +35,17 @@ Design notes (why the tables look like this):
   sequence (ids are the max over messages, notices and ``sequences``, plus one), so an agent's
   inbox stream is one commit-ordered sequence of mail and notices that one cursor covers. The
   detail is a tagged JSON object (``domain.notices``): new fields need no migration.
+- Version 8 (7 belongs to the reservations branch; empty here until it merges) adds presence,
+  lifecycle and contact policies. ``agents.contact_policy`` is NULL until the agent sets one:
+  such agents follow the server's ``default_contact_policy``. ``last_active_at`` is written in
+  batches by the presence flusher (never per call) and is NULL until the first flush (readers
+  fall back to ``created_at``). ``agent_capabilities`` repeats each agent's capabilities, keyed
+  for the ListAgents filter, so that filter is an index seek. ``contacts`` holds directed links
+  (requester -> target), one per pair. ``contact_exchanges`` keeps, per unordered pair of
+  agents, when mail last passed between them: the AUTO policy's "exchanged mail within the
+  window" is then one primary-key seek per recipient instead of a scan of the sender's mail.
+  Each send upserts it for its (sender, recipient) pairs in the same transaction; version 8
+  fills it from the mail already stored.
 - ``deliveries.ack_required``, ``sender_id`` and ``created_at`` (version 9) copy the message's
   flag, sender and commit time onto each delivery (messages are never updated, so the copies
   never go stale), so that acknowledgement tracking is an index seek on each side: a
@@ -202,8 +213,46 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (agent_id, key)
     ) WITHOUT ROWID;
     """,
-    # 8 (contacts) is another branch's number: empty here until it merges.
-    8: "",
+    8: """
+    ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT '';
+    ALTER TABLE agents ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';
+    ALTER TABLE agents ADD COLUMN last_active_at INTEGER;
+    ALTER TABLE agents ADD COLUMN retired_at INTEGER;
+    ALTER TABLE agents ADD COLUMN contact_policy INTEGER;
+    CREATE TABLE agent_capabilities (
+        project_id INTEGER NOT NULL,
+        capability_key TEXT NOT NULL,
+        agent_id INTEGER NOT NULL,
+        PRIMARY KEY (project_id, capability_key, agent_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX agent_capabilities_by_agent ON agent_capabilities (agent_id);
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        from_agent INTEGER NOT NULL,
+        to_agent INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (project_id, from_agent, to_agent)
+    );
+    CREATE INDEX contacts_by_target ON contacts (to_agent, id);
+    CREATE INDEX contacts_by_requester ON contacts (from_agent, id);
+    CREATE TABLE contact_exchanges (
+        agent_low INTEGER NOT NULL,
+        agent_high INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        PRIMARY KEY (agent_low, agent_high)
+    ) WITHOUT ROWID;
+    CREATE INDEX contact_exchanges_by_high ON contact_exchanges (agent_high, agent_low);
+    INSERT INTO contact_exchanges (agent_low, agent_high, last_at)
+        SELECT min(m.sender_id, d.agent_id), max(m.sender_id, d.agent_id), max(m.created_at)
+        FROM messages m JOIN deliveries d ON d.message_id = m.id
+        WHERE d.agent_id <> m.sender_id
+        GROUP BY 1, 2;
+    """,
     9: """
     ALTER TABLE deliveries ADD COLUMN ack_required INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE deliveries ADD COLUMN sender_id INTEGER NOT NULL DEFAULT 0;

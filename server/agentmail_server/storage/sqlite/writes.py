@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 
 from agentmail_server.domain import names
+from agentmail_server.domain.contacts import Skipped
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.limits import IDEMPOTENCY_WINDOW_MICROS
 from agentmail_server.domain.models import (
@@ -29,6 +30,7 @@ from agentmail_server.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from agentmail_server.storage.sqlite import policy
 from agentmail_server.storage.sqlite.notices import NEXT_POSITION, append_notice
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
@@ -123,17 +125,43 @@ def register_agent(conn: sqlite3.Connection, reg: Registration, now: int) -> tup
 
 
 def update_agent(
-    conn: sqlite3.Connection, agent_id: int, fields: Mapping[str, str], now: int
+    conn: sqlite3.Connection,
+    agent_id: int,
+    fields: Mapping[str, str],
+    now: int,
+    capabilities: Sequence[str] | None = None,
 ) -> Agent:
-    """Replace the named profile fields (program, model, task_description) of one agent."""
-    allowed = ("program", "model", "task_description")
+    """Replace the named profile fields (program, model, task_description, status) of one
+    agent, and its capabilities when given."""
+    allowed = ("program", "model", "task_description", "status")
     assignments = [f"{name} = ?" for name in allowed if name in fields]
     values = [fields[name] for name in allowed if name in fields]
+    if capabilities is not None:
+        assignments.append("capabilities = ?")
+        values.append(",".join(capabilities))
+        _replace_capabilities(conn, agent_id, capabilities)
     conn.execute(
         f"UPDATE agents SET {', '.join([*assignments, 'updated_at = ?'])},"
         f" revision = {_NEXT_REVISION} WHERE id = ?",
         (*values, now, agent_id),
     )
+    return _load_agent(conn, agent_id)
+
+
+def _replace_capabilities(
+    conn: sqlite3.Connection, agent_id: int, capabilities: Sequence[str]
+) -> None:
+    """Re-key the agent's rows of ``agent_capabilities`` (the ListAgents filter's index)."""
+    conn.execute("DELETE FROM agent_capabilities WHERE agent_id = ?", (agent_id,))
+    conn.executemany(
+        "INSERT OR IGNORE INTO agent_capabilities (project_id, capability_key, agent_id)"
+        " SELECT project_id, ?, id FROM agents WHERE id = ?",
+        [(names.name_key(c), agent_id) for c in capabilities],
+    )
+
+
+def load_agent(conn: sqlite3.Connection, agent_id: int) -> Agent:
+    """The agent with this id, as stored now."""
     return _load_agent(conn, agent_id)
 
 
@@ -145,17 +173,39 @@ def _load_agent(conn: sqlite3.Connection, agent_id: int) -> Agent:
 
 
 def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
-    """Store a message and its deliveries, or return the original for a repeated key."""
+    """Store a message and its deliveries, or return the original for a repeated key.
+
+    Each recipient's contact policy is checked first, in this transaction (see
+    :mod:`.policy`): a refusal fails the whole send, or leaves the agent out of a broadcast.
+
+    Raises:
+        PermissionDenied: a recipient refuses (CONTACT_REQUIRED, CONTACT_BLOCKED,
+            AGENT_RETIRED); nothing is stored.
+        FailedPrecondition: NO_BROADCAST_RECIPIENTS, every agent a broadcast addressed was
+            skipped; IDEMPOTENCY_KEY_REUSED.
+    """
     if draft.idempotency_key:
         original = _find_idempotent(conn, draft, now)
         if original is not None:
             return original
+    recipients = draft.recipients
+    skipped: tuple[Skipped, ...] = ()
+    if draft.rules is not None:
+        recipients, skipped = policy.admit(conn, draft, draft.rules, now)
+        if not recipients:
+            listed = ",".join(f"{s.name}:{s.reason}" for s in skipped)
+            raise FailedPrecondition(
+                "NO_BROADCAST_RECIPIENTS",
+                f"every agent this broadcast addressed was skipped ({listed})",
+                metadata={"skipped": listed},
+            )
+        policy.record_exchanges(conn, draft.sender_id, recipients, now)
     # The single writer assigns ids inside its transaction, so ids grow in commit order; past
     # the highest id retention ever purged too, so a purged id is never handed out again.
     (message_id,) = conn.execute(NEXT_POSITION).fetchone()
     thread_id = draft.thread_id or str(message_id)
     by_kind: dict[RecipientKind, list[str]] = {kind: [] for kind in RecipientKind}
-    for recipient in draft.recipients:
+    for recipient in recipients:
         by_kind[recipient.kind].append(recipient.name)
     body_size = len(draft.body.encode())
     conn.execute(
@@ -196,7 +246,7 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
                 draft.sender_id,
                 now,
             )
-            for r in draft.recipients
+            for r in recipients
         ],
     )
     if draft.idempotency_key:
@@ -222,7 +272,7 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
         bcc=tuple(by_kind[RecipientKind.BCC]),
         created_at=now,
     )
-    return Sent(message=message, recipients=draft.recipients, deduplicated=False)
+    return Sent(message=message, recipients=recipients, deduplicated=False, skipped=skipped)
 
 
 def _find_idempotent(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent | None:

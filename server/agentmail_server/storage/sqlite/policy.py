@@ -1,0 +1,236 @@
+"""Contact-policy enforcement inside the transaction that stores a message.
+
+:func:`admit` gathers, for every recipient of a draft, the facts
+:func:`agentmail_server.domain.contacts.refusal` decides on, with a constant number of index
+seeks per send (recipient ids go through one ``IN (...)``), and either fails the whole send
+(explicit recipients) or leaves the refusing agents out (a broadcast). Because it runs in the
+writer's transaction, a send is judged on exactly the state it commits against: a block or a
+retirement committed just before cannot be raced past, and nothing is half-delivered.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from agentmail_server.domain import contacts
+from agentmail_server.domain.contacts import (
+    ContactPolicy,
+    ContactState,
+    RecipientFacts,
+    SendRules,
+    Skipped,
+)
+from agentmail_server.domain.drafts import Draft
+from agentmail_server.domain.models import Recipient
+from agentmail_server.errors import PermissionDenied
+
+
+def reservation_peers(
+    conn: sqlite3.Connection, project_id: int, sender_id: int, candidate_ids: Sequence[int]
+) -> set[int]:
+    """Agents among ``candidate_ids`` holding an active reservation that overlaps one of the
+    sender's: always allowed to receive its mail.
+
+    Reservations are built on another branch: this returns no one until the lead wires it at
+    merge (one query over the reservations table, in this same transaction).
+    """
+    del conn, project_id, sender_id, candidate_ids
+    return set()
+
+
+def admit(
+    conn: sqlite3.Connection, draft: Draft, rules: SendRules, now: int
+) -> tuple[tuple[Recipient, ...], tuple[Skipped, ...]]:
+    """The recipients that accept the draft's sender, and those a broadcast skips.
+
+    Raises:
+        PermissionDenied: explicit recipients only: one or more refuse. The reason is the
+            first refusal's; metadata ``refused`` lists ``name:REASON`` for each.
+    """
+    sender = draft.sender_id
+    ids = [r.agent_id for r in draft.recipients]
+    marks = ",".join("?" * len(ids))
+    states = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT id, retired_at, contact_policy, coalesce(last_active_at, created_at)"
+            f" FROM agents WHERE id IN ({marks})",
+            ids,
+        )
+    }
+    others = [i for i in ids if i != sender and states[i][0] is None]
+    in_thread = _thread_speakers(conn, draft, others) if draft.thread_id and others else set()
+    peers = reservation_peers(conn, draft.project_id, sender, others) if others else set()
+    open_question = [i for i in others if i not in in_thread and i not in peers]
+    blocked, approved, linked = _links(conn, sender, open_question, now)
+    recent = _recent(conn, sender, open_question, now - rules.auto_window_micros)
+    idle_before = now - rules.broadcast_idle_micros if rules.broadcast_idle_micros else None
+    unwritten = dict(draft.recent_activity)
+    admitted: list[Recipient] = []
+    refused: list[Skipped] = []
+    first_contacts: list[int] = []
+    for recipient in draft.recipients:
+        retired_at, stored_policy, last_active = states[recipient.agent_id]
+        policy = rules.default_policy if stored_policy is None else ContactPolicy(stored_policy)
+        agent_id = recipient.agent_id
+        facts = RecipientFacts(
+            is_self=agent_id == sender,
+            retired=retired_at is not None,
+            policy=policy,
+            in_thread=agent_id in in_thread,
+            reservation_peer=agent_id in peers,
+            blocked_sender=agent_id in blocked,
+            approved_link=agent_id in approved,
+            recent_exchange=agent_id in recent,
+            unlinked=agent_id in open_question and agent_id not in linked,
+        )
+        reason = contacts.refusal(facts)
+        if reason is None and draft.broadcast and idle_before is not None:
+            active = max(last_active, unwritten.get(agent_id, 0))
+            reason = contacts.IDLE if active < idle_before else None
+        if reason is None:
+            admitted.append(recipient)
+            if contacts.opens_first_contact(facts):
+                first_contacts.append(agent_id)
+        else:
+            refused.append(Skipped(agent_id, recipient.name, reason))
+    if refused and not draft.broadcast:
+        raise _refusal_error(draft.sender_name, refused)
+    _open_links(conn, draft, first_contacts, now + rules.first_contact_micros, now)
+    return tuple(admitted), tuple(refused)
+
+
+def _open_links(
+    conn: sqlite3.Connection, draft: Draft, targets: list[int], expires_at: int, now: int
+) -> None:
+    """Record first contacts as approved links from the sender (see domain.contacts)."""
+    conn.executemany(
+        "INSERT INTO contacts (project_id, from_agent, to_agent, state, reason, expires_at,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                draft.project_id,
+                draft.sender_id,
+                target,
+                int(ContactState.APPROVED),
+                contacts.FIRST_CONTACT_REASON,
+                expires_at,
+                now,
+                now,
+            )
+            for target in targets
+        ],
+    )
+
+
+def record_exchanges(
+    conn: sqlite3.Connection, sender_id: int, recipients: Iterable[Recipient], now: int
+) -> None:
+    """Note that mail passed between the sender and each recipient now (for AUTO)."""
+    conn.executemany(
+        "INSERT INTO contact_exchanges (agent_low, agent_high, last_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (agent_low, agent_high) DO UPDATE"
+        " SET last_at = max(last_at, excluded.last_at)",
+        [
+            (min(sender_id, r.agent_id), max(sender_id, r.agent_id), now)
+            for r in recipients
+            if r.agent_id != sender_id
+        ],
+    )
+
+
+def _thread_speakers(conn: sqlite3.Connection, draft: Draft, candidates: list[int]) -> set[int]:
+    """Candidates that sent a message of the draft's thread, provided the sender sent or
+    received one of it too (else nobody: naming a thread alone proves nothing)."""
+    sender_in = conn.execute(
+        "SELECT 1 FROM messages m WHERE m.project_id = ? AND m.thread_id = ? AND"
+        " (m.sender_id = ? OR EXISTS (SELECT 1 FROM deliveries d"
+        "  WHERE d.agent_id = ? AND d.message_id = m.id)) LIMIT 1",
+        (draft.project_id, draft.thread_id, draft.sender_id, draft.sender_id),
+    ).fetchone()
+    if sender_in is None:
+        return set()
+    marks = ",".join("?" * len(candidates))
+    return {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT sender_id FROM messages WHERE project_id = ? AND thread_id = ?"
+            f" AND sender_id IN ({marks})",
+            (draft.project_id, draft.thread_id, *candidates),
+        )
+    }
+
+
+def _links(
+    conn: sqlite3.Connection, sender: int, candidates: list[int], now: int
+) -> tuple[set[int], set[int], set[int]]:
+    """(candidates that blocked the sender, candidates joined to it by a live approval,
+    candidates joined to it by any link at all)."""
+    if not candidates:
+        return set(), set(), set()
+    linked: set[int] = set()
+    marks = ",".join("?" * len(candidates))
+    blocked: set[int] = set()
+    approved: set[int] = set()
+    outgoing = conn.execute(
+        f"SELECT to_agent, state, expires_at FROM contacts WHERE from_agent = ?"
+        f" AND to_agent IN ({marks})",
+        (sender, *candidates),
+    )
+    incoming = conn.execute(
+        f"SELECT from_agent, state, expires_at FROM contacts WHERE to_agent = ?"
+        f" AND from_agent IN ({marks})",
+        (sender, *candidates),
+    )
+    for other, state, expires_at in outgoing:
+        linked.add(other)
+        if state == ContactState.BLOCKED:
+            blocked.add(other)  # the recipient blocked this sender's request
+        elif state == ContactState.APPROVED and (expires_at is None or expires_at > now):
+            approved.add(other)
+    for other, state, expires_at in incoming:
+        linked.add(other)
+        if state == ContactState.APPROVED and (expires_at is None or expires_at > now):
+            approved.add(other)
+    return blocked, approved, linked
+
+
+def _recent(conn: sqlite3.Connection, sender: int, candidates: list[int], since: int) -> set[int]:
+    """Candidates that exchanged mail with the sender at or after ``since``."""
+    if not candidates:
+        return set()
+    marks = ",".join("?" * len(candidates))
+    found = {
+        row[0]
+        for row in conn.execute(
+            f"SELECT agent_high FROM contact_exchanges WHERE agent_low = ?"
+            f" AND agent_high IN ({marks}) AND last_at >= ?",
+            (sender, *candidates, since),
+        )
+    }
+    found.update(
+        row[0]
+        for row in conn.execute(
+            f"SELECT agent_low FROM contact_exchanges WHERE agent_high = ?"
+            f" AND agent_low IN ({marks}) AND last_at >= ?",
+            (sender, *candidates, since),
+        )
+    )
+    return found
+
+
+def _refusal_error(sender_name: str, refused: list[Skipped]) -> PermissionDenied:
+    listed = ",".join(f"{s.name}:{s.reason}" for s in refused)
+    first = refused[0]
+    hint = {
+        contacts.CONTACT_REQUIRED: "ask for contact with RequestContact first",
+        contacts.CONTACT_BLOCKED: "the recipient does not accept mail from this sender",
+        contacts.AGENT_RETIRED: "the recipient is retired and receives nothing",
+    }[first.reason]
+    return PermissionDenied(
+        first.reason,
+        f"{len(refused)} recipient(s) refuse mail from {sender_name} ({listed});"
+        f" nothing was sent: {hint}",
+        metadata={"refused": listed},
+    )
