@@ -271,3 +271,34 @@ async def test_force_release_of_unknown_or_other_project_ids_is_not_found(
         "INVALID_ARGUMENT",
         field="id",
     )
+
+
+async def test_retiring_releases_the_agents_reservations(reserve, alice, bob, agent_stub, listed):
+    from agentmail.v1 import agent_service_pb2  # noqa: PLC0415
+
+    held = (await reserve(alice, ["src/**"])).granted[0]
+
+    await agent_stub.RetireAgent(agent_service_pb2.RetireAgentRequest(), metadata=alice.md)
+
+    assert [g.agent for g in (await reserve(bob, ["src/a.py"])).granted] == ["Bob"]
+    (released,) = [r for r in await listed(bob, include_inactive=True) if r.id == held.id]
+    assert (released.active, released.release_reason, released.released_by) == (
+        False,
+        "retired",
+        "",
+    )
+
+
+async def test_a_holder_that_makes_calls_is_active(res, reserve, alice, bob, clock, server):
+    held = (await reserve(alice, ["a/x.py"], ttl_seconds=7200)).granted[0]
+    clock.advance(seconds=1700)
+    # Any authenticated call counts (the presence map, flushed in the background).
+    await res.ListReservations(pb.ListReservationsRequest(), metadata=alice.md)
+    await server.services.presence.flush()
+    clock.advance(seconds=200)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await res.ForceReleaseReservation(
+            pb.ForceReleaseReservationRequest(id=held.id), metadata=bob.md
+        )
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -148,7 +148,8 @@ class ReservationServiceServicer:
 
     def ForceReleaseReservation(self, request, context):
         """Releases another agent's reservation when it is stale: expired, or its holder inactive
-        for longer than the server's `reservation_stale_seconds`. The holder is told by mail
+        (no authenticated call, sent message or reservation change) for longer than the server's
+        `reservation_stale_seconds`. The holder is told by mail
         and the reason is recorded on the reservation. Otherwise FAILED_PRECONDITION, reason
         RESERVATION_ACTIVE.
         """

@@ -73,7 +73,8 @@ class ReservationServiceStub:
     """Releases the caller's reservations, selected by ids, by patterns or all of them."""
     ForceReleaseReservation: _grpc.UnaryUnaryMultiCallable[_reservation_service_pb2.ForceReleaseReservationRequest, _reservation_service_pb2.ForceReleaseReservationResponse]
     """Releases another agent's reservation when it is stale: expired, or its holder inactive
-    for longer than the server's `reservation_stale_seconds`. The holder is told by mail
+    (no authenticated call, sent message or reservation change) for longer than the server's
+    `reservation_stale_seconds`. The holder is told by mail
     and the reason is recorded on the reservation. Otherwise FAILED_PRECONDITION, reason
     RESERVATION_ACTIVE.
     """
@@ -125,7 +126,8 @@ class ReservationServiceAsyncStub(ReservationServiceStub):
     """Releases the caller's reservations, selected by ids, by patterns or all of them."""
     ForceReleaseReservation: _aio.UnaryUnaryMultiCallable[_reservation_service_pb2.ForceReleaseReservationRequest, _reservation_service_pb2.ForceReleaseReservationResponse]  # type: ignore[assignment]
     """Releases another agent's reservation when it is stale: expired, or its holder inactive
-    for longer than the server's `reservation_stale_seconds`. The holder is told by mail
+    (no authenticated call, sent message or reservation change) for longer than the server's
+    `reservation_stale_seconds`. The holder is told by mail
     and the reason is recorded on the reservation. Otherwise FAILED_PRECONDITION, reason
     RESERVATION_ACTIVE.
     """
@@ -204,7 +206,8 @@ class ReservationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_reservation_service_pb2.ForceReleaseReservationResponse, _abc.Awaitable[_reservation_service_pb2.ForceReleaseReservationResponse]]:
         """Releases another agent's reservation when it is stale: expired, or its holder inactive
-        for longer than the server's `reservation_stale_seconds`. The holder is told by mail
+        (no authenticated call, sent message or reservation change) for longer than the server's
+        `reservation_stale_seconds`. The holder is told by mail
         and the reason is recorded on the reservation. Otherwise FAILED_PRECONDITION, reason
         RESERVATION_ACTIVE.
         """

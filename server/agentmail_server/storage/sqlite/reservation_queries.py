@@ -72,11 +72,14 @@ class ReservationQueries:
         return [reservation_from_row(row) for row in rows]
 
     async def holder_last_active(self, agent_id: int) -> int:
-        """The agent's latest activity known to storage: its registration or profile update,
-        its newest sent message, or its newest reservation change (0 if unknown)."""
+        """The agent's latest activity known to storage: its last authenticated call (as the
+        presence flush last wrote it, a few seconds behind at most), its registration or
+        profile update, its newest sent message, or its newest reservation change (0 if
+        unknown)."""
         row = await self._pool.fetchone(
             "SELECT max("
-            " coalesce((SELECT updated_at FROM agents WHERE id = ?), 0),"
+            " coalesce((SELECT max(updated_at, coalesce(last_active_at, 0)) FROM agents"
+            " WHERE id = ?), 0),"
             " coalesce((SELECT created_at FROM messages WHERE sender_id = ?"
             " ORDER BY id DESC LIMIT 1), 0),"
             " coalesce((SELECT max(updated_at) FROM reservations WHERE agent_id = ?), 0))",

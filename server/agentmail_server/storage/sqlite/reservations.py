@@ -249,6 +249,21 @@ def release(
     return load(conn, [r.id for r in targets])
 
 
+def release_all_of(conn: sqlite3.Connection, agent_id: int, now: int, reason: str) -> int:
+    """Release every active reservation of an agent on its behalf (released by nobody, with
+    ``reason``); returns how many. For retirement, inside its transaction."""
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM reservations WHERE agent_id = ? AND released_at IS NULL"
+            " AND expires_at > ?",
+            (agent_id, now),
+        )
+    ]
+    _mark_released(conn, ids, now, "", reason)
+    return len(ids)
+
+
 def _mark_released(
     conn: sqlite3.Connection, ids: Sequence[int], at: int, by: str, reason: str
 ) -> None:
