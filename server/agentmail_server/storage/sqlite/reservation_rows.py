@@ -7,7 +7,14 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from agentmail_server.domain.reservations import Conflict, Hold, Holder, Reservation, Reserved
+from agentmail_server.domain.reservations import (
+    Conflict,
+    Hold,
+    Holder,
+    Reservation,
+    Reserved,
+    overlap,
+)
 from agentmail_server.storage.sqlite.rows import (
     HOLD_COLUMNS,
     RESERVATION_COLUMNS,
@@ -87,3 +94,35 @@ def result_from_json(conn: sqlite3.Connection, text: str) -> Reserved:
         for pattern, holders in stored["conflicts"]
     )
     return Reserved(tuple(load(conn, stored["granted"])), conflicts, deduplicated=True)
+
+
+def overlapping_holders(
+    conn: sqlite3.Connection,
+    project_id: int,
+    agent_id: int,
+    candidate_ids: Sequence[int],
+    now: int,
+) -> set[int]:
+    """The agents among ``candidate_ids`` holding an active reservation that overlaps one of
+    ``agent_id``'s (either exclusive or shared): seeks on ``reservations_by_holder``, and
+    none at all past the first when the agent holds nothing."""
+    active = "r.project_id = ? AND r.released_at IS NULL AND r.expires_at > ?"
+    mine = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT r.pattern FROM reservations r WHERE r.agent_id = ? AND {active}",
+            (agent_id, project_id, now),
+        )
+    ]
+    if not mine or not candidate_ids:
+        return set()
+    marks = ",".join("?" * len(candidate_ids))
+    found: set[int] = set()
+    for holder_id, pattern in conn.execute(
+        f"SELECT r.agent_id, r.pattern FROM reservations r WHERE r.agent_id IN ({marks})"
+        f" AND {active}",
+        (*candidate_ids, project_id, now),
+    ):
+        if holder_id not in found and any(overlap(pattern, own) for own in mine):
+            found.add(holder_id)
+    return found
