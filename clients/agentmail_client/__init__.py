@@ -16,7 +16,7 @@ Example::
 """
 
 from ._client import AgentmailClient
-from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts, TlsConfig
 from ._errors import (
     AgentmailError,
     AlreadyExists,
@@ -103,6 +103,7 @@ __all__ = [
     "Subscription",
     "ThreadSummary",
     "Timeouts",
+    "TlsConfig",
     "Unauthenticated",
     "Unavailable",
     "WaitForMailResult",

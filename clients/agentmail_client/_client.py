@@ -49,8 +49,10 @@ class AgentmailClient(AgentCalls, MailCalls, SearchCalls):
         token: Agent token to act as, if already known.
         timeouts: Default per-attempt deadlines.
         retry: Retry policy of idempotent calls.
-        channel: gRPC channel settings (message size limits, keepalive).
-        credentials: TLS credentials; ``None`` connects without TLS.
+        channel: gRPC channel settings (message size limits, keepalive, TLS).
+        credentials: gRPC channel credentials built by the caller, for what
+            ``ChannelConfig.tls`` does not cover; ``None`` uses ``channel.tls`` (plaintext
+            when that is ``None`` too).
         interceptors: gRPC client interceptors, e.g. for tracing.
     """
 
@@ -65,6 +67,10 @@ class AgentmailClient(AgentCalls, MailCalls, SearchCalls):
         credentials: grpc.ChannelCredentials | None = None,
         interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     ) -> None:
+        if channel.tls is not None:
+            if credentials is not None:
+                raise ValueError("give TLS as channel=ChannelConfig(tls=...) or credentials=")
+            credentials = channel.tls.channel_credentials()
         super().__init__(
             Connection(target, channel, credentials, interceptors),
             token=token,
