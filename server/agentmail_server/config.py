@@ -364,11 +364,14 @@ def _parser() -> argparse.ArgumentParser:
         help="print the effective settings and where each came from, then exit",
     )
     for setting in SETTINGS:
+        # A boolean flag alone means true (`--insecure`); `--insecure false` still works.
+        bare = {"nargs": "?", "const": "true"} if _FIELD_TYPES[setting.field] is bool else {}
         parser.add_argument(
             setting.flag,
             dest=setting.field,
             default=None,
             help=f"{setting.help} [env {setting.env}, default {setting.default}]",
+            **bare,  # type: ignore[arg-type]
         )
     return parser
 

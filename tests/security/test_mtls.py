@@ -11,8 +11,8 @@ import pytest
 from agentmail_client import AgentmailClient, ChannelConfig, TlsConfig, Unavailable
 from agentmail_server.config import ServerConfig
 
-from .conftest import ask_whoami
 from ._pki import Issued, Pki
+from ._whoami import ask_whoami
 
 
 def mtls_settings(server_cert: Issued, client_ca: Issued) -> dict[str, str]:
