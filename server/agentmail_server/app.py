@@ -25,6 +25,7 @@ from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
+from agentmail_server.listen import is_unix_socket
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
 from agentmail_server.rpc.bindings import service_bindings
@@ -71,6 +72,7 @@ class AgentmailServer:
     ) -> None:
         self.config = config
         self.clock: Clock = SystemClock() if clock is None else clock
+        # The bound TCP port (0 for a unix: socket) and address (host:port, or unix:PATH).
         self.port = 0
         self.address = ""
         self.metrics_port = 0
@@ -135,7 +137,8 @@ class AgentmailServer:
         self.certificates = port.certificates
         self.address = endpoint.bind(config.listen, port.credentials)
         _log_security(config, port)
-        self.port = int(self.address.rpartition(":")[2])
+        # A Unix-domain socket has no port.
+        self.port = 0 if is_unix_socket(self.address) else int(self.address.rpartition(":")[2])
         if rpc_metrics is not None:
             self._start_metrics(rpc_metrics, [b.descriptor for b in bindings], services)
         await endpoint.start()

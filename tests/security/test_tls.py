@@ -123,3 +123,17 @@ async def test_the_health_service_answers_over_tls(
 
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
     assert time.monotonic() - started < DEADLINE_SECONDS
+
+
+async def test_the_typed_client_reads_pem_bytes_and_takes_ready_made_credentials(
+    tmp_path: pathlib.Path, start_server, ca: Issued, server_cert: Issued
+) -> None:
+    from_bytes = ChannelConfig(tls=TlsConfig(root_certificates=ca.cert_pem))
+    ready_made = grpc.ssl_channel_credentials(root_certificates=ca.cert_pem)
+    async with start_server(tmp_path / "data", **tls_settings(server_cert)) as server:
+        async with AgentmailClient(server.address, channel=from_bytes) as client:
+            first = await client.ensure_project("/srv/bytes")
+        async with AgentmailClient(server.address, credentials=ready_made) as client:
+            again = await client.ensure_project("/srv/bytes")
+
+    assert first.created and not again.created
