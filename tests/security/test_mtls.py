@@ -4,7 +4,9 @@ certificate's identity reaches handlers through ``rpc.context.peer_identity``.""
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
+import sys
 
 import grpc
 import pytest
@@ -13,6 +15,8 @@ from agentmail_server.config import ServerConfig
 
 from ._pki import Issued, Pki
 from ._whoami import ask_whoami
+
+QUICKSTART = pathlib.Path(__file__).resolve().parents[2] / "clients" / "examples" / "quickstart.py"
 
 
 def mtls_settings(server_cert: Issued, client_ca: Issued) -> dict[str, str]:
@@ -157,3 +161,28 @@ async def test_without_tls_the_transport_says_local_or_plaintext(
             seen = await ask_whoami(channel)
 
     assert seen == {"transport": transport, "identity": None}
+
+
+async def test_the_quickstart_example_runs_over_mtls(
+    tmp_path: pathlib.Path, start_server, ca: Issued, server_cert: Issued, alice_cert: Issued
+) -> None:
+    async with start_server(tmp_path / "data", **mtls_settings(server_cert, ca)) as server:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-W",
+            "error",
+            str(QUICKSTART),
+            server.address,
+            "--ca",
+            str(ca.cert_path),
+            "--cert",
+            str(alice_cert.cert_path),
+            "--key",
+            str(alice_cert.key_path),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+
+    assert process.returncode == 0, output.decode()
+    assert b"Bob replied" in output
