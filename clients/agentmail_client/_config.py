@@ -208,9 +208,10 @@ class ChannelConfig:
     """Settings of the underlying gRPC channel.
 
     Keepalive is on by default so that an idle subscription survives NAT and load-balancer
-    idle timeouts and a dead server is noticed: a ping every 60 s, even without calls and
-    without data to send (``grpc.http2.max_pings_without_data = 0``; gRPC's default stops
-    after two pings on a connection that only receives, which is what a subscriber's is).
+    idle timeouts and a dead server is noticed within about 80 s: a ping every 60 s, even
+    without calls and without data to send (``grpc.http2.max_pings_without_data = 0``; gRPC's
+    default stops after two pings on a connection that only receives, which is what a
+    subscriber's is), closing the connection when no acknowledgement comes within 20 s.
     The agentmail server accepts pings every 30 s or slower; pinging more often than the
     server accepts gets the connection closed with ``GOAWAY too_many_pings``.
 
@@ -245,6 +246,8 @@ class ChannelConfig:
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.keepalive_time_ms", self.keepalive_time_ms),
             ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
+            # The setting gRPC (1.85) actually waits for a ping's ack by; its default is 60 s.
+            ("grpc.http2.ping_timeout_ms", self.keepalive_timeout_ms),
             ("grpc.keepalive_permit_without_calls", int(self.keepalive_permit_without_calls)),
             ("grpc.http2.max_pings_without_data", 0),
         ]

@@ -18,10 +18,16 @@ Two jobs, two settings:
   slack, while still refusing a client that pings in a tight loop. Other clients must keep
   their keepalive time at 30 s or more (Go clients clamp it to at least 10 s).
 
-gRPC's channel argument for the second is ``grpc.http2.min_ping_interval_without_data_ms``
-(the C core's ``GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS``); gRPC ignores unknown
-argument names silently, so ``tests/security/test_keepalive.py`` checks the behaviour, not
-only the names.
+Two channel arguments are not what their names suggest (grpcio 1.85, measured; gRPC ignores
+unknown argument names silently, so ``tests/security/test_keepalive.py`` checks behaviour, not
+only names):
+
+- The wait for a ping's acknowledgement is ``grpc.http2.ping_timeout_ms`` (default 60 s), on
+  servers and clients alike; ``grpc.keepalive_timeout_ms`` alone changed nothing (a silent
+  peer was dropped after keepalive time + 60 s whatever it said). Both are set to
+  ``timeout_ms``.
+- The ping tolerance is ``grpc.http2.min_ping_interval_without_data_ms`` (the C core's
+  ``GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS``).
 """
 
 from __future__ import annotations
@@ -63,6 +69,8 @@ class ServerKeepalive:
         return [
             ("grpc.keepalive_time_ms", self.time_ms),
             ("grpc.keepalive_timeout_ms", self.timeout_ms),
+            # What actually bounds the wait for the ping's ack (see the module docstring).
+            ("grpc.http2.ping_timeout_ms", self.timeout_ms),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.max_pings_without_data", 0),
             ("grpc.http2.min_ping_interval_without_data_ms", self.min_ping_interval_ms),
