@@ -57,11 +57,20 @@ from ._models import (
     RegisterAgentResult,
     SendMessageResult,
 )
+from ._receipt_models import (
+    AckOrder,
+    MessageReceipts,
+    OutboxPage,
+    PendingAck,
+    PendingAcksPage,
+    Receipt,
+)
 from ._search_models import ActionItem, SearchHit, SearchOrder, SearchScope, ThreadSummary
 from ._subscribe import Subscription
 from ._wait import WaitForMailResult
 
 __all__ = [
+    "AckOrder",
     "AcknowledgementEvent",
     "ActionItem",
     "Agent",
@@ -83,11 +92,16 @@ __all__ = [
     "InboxOrder",
     "InvalidArgument",
     "Message",
+    "MessageReceipts",
     "NotFound",
     "OutOfRange",
+    "OutboxPage",
     "Page",
+    "PendingAck",
+    "PendingAcksPage",
     "PermissionDenied",
     "Project",
+    "Receipt",
     "RecipientKind",
     "ReconnectPolicy",
     "RegisterAgentResult",

@@ -17,6 +17,7 @@ from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
 from ._events import AgentEvent
 from ._mail import MailCalls
 from ._models import InboxItem
+from ._receipts import AckCalls
 from ._search import SearchCalls
 from ._subscribe import CursorCallback, Subscription
 from ._transport import ClientBase, Connection
@@ -28,7 +29,7 @@ _DEFAULT_CHANNEL = ChannelConfig()
 _DEFAULT_RECONNECT = ReconnectPolicy()
 
 
-class AgentmailClient(AgentCalls, MailCalls, SearchCalls):
+class AgentmailClient(AgentCalls, MailCalls, AckCalls, SearchCalls):
     """An asynchronous client of one agentmail server.
 
     Use it as an async context manager, which closes the channel on exit::

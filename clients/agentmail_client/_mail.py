@@ -20,6 +20,7 @@ from ._models import (
     SendMessageResult,
     _view,
 )
+from ._receipt_models import MessageReceipts, OutboxPage, Receipt
 from ._search_models import ThreadSummary
 from ._transport import CallKind, ClientBase
 
@@ -150,6 +151,9 @@ class MailCalls(ClientBase):
     ) -> GetMessageResult:
         """Returns a message the agent sent or received, without marking it read.
 
+        When the agent sent it, ``receipts`` holds each recipient's delivery, read and
+        acknowledgement times; a recipient never sees another reader's state.
+
         Args:
             message_id: The message.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
@@ -164,7 +168,8 @@ class MailCalls(ClientBase):
         delivery = (
             InboxItem.from_proto(response.delivery) if response.HasField("delivery") else None
         )
-        return GetMessageResult(Message.from_proto(response.message), delivery)
+        receipts = tuple(Receipt.from_proto(r) for r in response.receipts)
+        return GetMessageResult(Message.from_proto(response.message), delivery, receipts)
 
     async def list_inbox(
         self,
@@ -220,24 +225,31 @@ class MailCalls(ClientBase):
         page_size: int = 0,
         page_token: str = "",
         include_bodies: bool = True,
+        include_receipts: bool = False,
         timeout: float | None = None,
-    ) -> Page[Message]:
+    ) -> OutboxPage:
         """Returns a page of what the agent sent, newest first, bcc included.
 
         Args:
             page_size: Most messages; 0 means the server default (50).
             page_token: ``next_page_token`` of the previous page.
             include_bodies: False leaves bodies empty (``body_size_bytes`` stays set).
+            include_receipts: Also return each message's receipts (``OutboxPage.receipts``,
+                or ``receipts_for(message_id)``): one more index seek for the page.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
         """
         request = mail_service_pb2.ListOutboxRequest(
-            page_size=page_size, page_token=page_token, view=_view(include_bodies)
+            page_size=page_size,
+            page_token=page_token,
+            view=_view(include_bodies),
+            include_receipts=include_receipts,
         )
         response = await self._call(
             self._connection.mail.ListOutbox, request, CallKind.READ, timeout
         )
         items = tuple(Message.from_proto(m) for m in response.messages)
-        return Page(items, response.next_page_token)
+        receipts = tuple(MessageReceipts.from_proto(entry) for entry in response.receipts)
+        return OutboxPage(items, response.next_page_token, receipts)
 
     async def get_thread(
         self,

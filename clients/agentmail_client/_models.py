@@ -11,10 +11,13 @@ import dataclasses
 import datetime
 import enum
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from agentmail.v1 import mail_service_pb2, types_pb2
 from google.protobuf import timestamp_pb2
+
+if TYPE_CHECKING:
+    from ._receipt_models import Receipt
 
 T = TypeVar("T")
 
@@ -413,7 +416,10 @@ class GetMessageResult:
     Attributes:
         message: The message as the caller sees it.
         delivery: The caller's delivery state when the caller is a recipient, else ``None``.
+        receipts: When the caller sent it, each recipient's receipt (bcc included), in the
+            order of to, then cc, then bcc; empty when the caller only received it.
     """
 
     message: Message
     delivery: InboxItem | None
+    receipts: tuple[Receipt, ...] = ()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from agentmail_server.config_file import read_config_file
+from agentmail_server.domain.limits import MAX_ACK_OVERDUE_SECONDS
 from agentmail_server.listen import is_loopback
 
 SyncMode = Literal["full", "normal"]
@@ -164,6 +165,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Purge mail (messages, deliveries, idempotency keys, search entries) older than this "
         "many days, in the background; 0 keeps everything. The git archive keeps its history.",
     ),
+    Setting(
+        "ack_overdue_seconds",
+        "3600",
+        "How long an ack-required message may wait before ListPendingAcks calls it overdue "
+        "(a request may pass its own threshold).",
+    ),
 )
 
 
@@ -204,6 +211,7 @@ class ServerConfig:
     archive_max_batch: int = 2000
     archive_interval_seconds: float = 1.0
     retention_days: int = 0
+    ack_overdue_seconds: int = 3600
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -236,6 +244,10 @@ class ServerConfig:
             raise ValueError("max_receive_bytes must be at least 2 MiB to fit a 1 MiB body")
         if self.retention_days < 0:
             raise ValueError("retention_days must be >= 0 (0 turns retention off)")
+        if not 1 <= self.ack_overdue_seconds <= MAX_ACK_OVERDUE_SECONDS:
+            raise ValueError(
+                f"ack_overdue_seconds must be within 1..{MAX_ACK_OVERDUE_SECONDS} (ten years)"
+            )
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
         if self.log_level.strip().upper() not in LOG_LEVELS:

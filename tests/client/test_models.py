@@ -3,7 +3,7 @@
 import datetime
 
 import agentmail_client as am
-from agentmail.v1 import mail_service_pb2, search_service_pb2, types_pb2
+from agentmail.v1 import mail_service_pb2, receipts_pb2, search_service_pb2, types_pb2
 
 WHEN = datetime.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.UTC)
 
@@ -93,3 +93,22 @@ def test_search_order_and_scope_map_to_the_wire_enums() -> None:
     assert am.SearchScope.ALL.to_proto() == search_service_pb2.SEARCH_SCOPE_ALL
     assert am.SearchScope.SENT.to_proto() == search_service_pb2.SEARCH_SCOPE_SENT
     assert am.SearchScope.RECEIVED.to_proto() == search_service_pb2.SEARCH_SCOPE_RECEIVED
+
+
+def test_receipts_and_pending_acks_round_trip() -> None:
+    receipt = am.Receipt("Bob", am.RecipientKind.BCC, WHEN, WHEN, None)
+    assert am.Receipt.from_proto(receipt.to_proto()) == receipt
+    assert (receipt.is_read, receipt.is_acknowledged) == (True, False)
+    entry = am.MessageReceipts(7, (receipt,))
+    assert am.MessageReceipts.from_proto(entry.to_proto()) == entry
+    message = am.Message.from_proto(types_pb2.Message(id=7, to=["Bob"]))
+    pending = am.PendingAck(message, (receipt,), acknowledged_count=2, overdue=True)
+    assert am.PendingAck.from_proto(pending.to_proto()) == pending
+    hash(pending)
+    unset = am.Receipt.from_proto(receipts_pb2.Receipt(recipient="Carol"))
+    assert (unset.kind, unset.deliver_time, unset.read_time) == (am.RecipientKind.TO, None, None)
+
+
+def test_ack_order_maps_to_the_wire_enum() -> None:
+    assert am.AckOrder.OLDEST_FIRST.to_proto() == receipts_pb2.ACK_ORDER_OLDEST_FIRST
+    assert am.AckOrder.NEWEST_FIRST.to_proto() == receipts_pb2.ACK_ORDER_NEWEST_FIRST

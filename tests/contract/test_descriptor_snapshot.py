@@ -16,6 +16,7 @@ from agentmail.v1 import (
     agent_service_pb2,
     events_pb2,
     mail_service_pb2,
+    receipts_pb2,
     search_service_pb2,
     types_pb2,
 )
@@ -24,7 +25,14 @@ from google.protobuf import descriptor
 from ._snapshot import assert_matches_snapshot
 
 SNAPSHOT = pathlib.Path(__file__).parent / "snapshots" / "descriptors.json"
-FILES = (agent_service_pb2, events_pb2, mail_service_pb2, search_service_pb2, types_pb2)
+FILES = (
+    agent_service_pb2,
+    events_pb2,
+    mail_service_pb2,
+    receipts_pb2,
+    search_service_pb2,
+    types_pb2,
+)
 
 _TYPE_NAMES = {
     value: name.removeprefix("TYPE_").lower()

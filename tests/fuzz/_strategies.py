@@ -136,7 +136,9 @@ def page_tokens(world: World) -> st.SearchStrategy[str]:
             .decode()
         ),
         st.sampled_from(["1", "0", "2", ""]),
-        st.sampled_from(["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "zz", ""]),
+        st.sampled_from(
+            ["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua", "zz", ""]
+        ),
         st.lists(
             st.one_of(
                 st.integers(*INT64).map(str),

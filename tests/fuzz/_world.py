@@ -13,6 +13,7 @@ from agentmail.v1 import (
     agent_service_pb2_grpc,
     mail_service_pb2,
     mail_service_pb2_grpc,
+    receipts_pb2,
     search_service_pb2,
     search_service_pb2_grpc,
 )
@@ -102,6 +103,7 @@ async def seed(channel: object) -> World:
                 body=f"- [ ] migrate orders {number}\nTODO: tell the team",
                 topic="db",
                 importance=number + 1,
+                ack_required=True,
             ),
             metadata=md(tokens[sender]),
         )
@@ -112,6 +114,14 @@ async def seed(channel: object) -> World:
         metadata=md(tokens["Bob"]),
     )
     ids.append(reply.message.id)
+    # A second message awaiting acknowledgements, so that the ack listings have a next page.
+    reminder = await mail.SendMessage(
+        mail_service_pb2.SendMessageRequest(
+            to=["Bob"], subject="schema reminder", body="please ack", ack_required=True
+        ),
+        metadata=md(tokens["Alice"]),
+    )
+    ids.append(reminder.message.id)
     return World(
         project=project,
         other_project=other,
@@ -163,6 +173,16 @@ async def _issued_tokens(
     listed = await agents.ListAgents(
         agent_service_pb2.ListAgentsRequest(project=project, page_size=1)
     )
+    waiting = await mail.ListPendingAcks(
+        receipts_pb2.ListPendingAcksRequest(page_size=1), metadata=auth
+    )
+    newest_waiting = await mail.ListPendingAcks(
+        receipts_pb2.ListPendingAcksRequest(page_size=1, order=receipts_pb2.ACK_ORDER_NEWEST_FIRST),
+        metadata=auth,
+    )
+    unacknowledged = await mail.ListUnacknowledged(
+        receipts_pb2.ListUnacknowledgedRequest(page_size=1), metadata=auth
+    )
     issued = [
         inbox.next_page_token,
         *(item.cursor for item in inbox.items),
@@ -173,5 +193,8 @@ async def _issued_tokens(
         newest_found.next_page_token,
         projects.next_page_token,
         listed.next_page_token,
+        waiting.next_page_token,
+        newest_waiting.next_page_token,
+        unacknowledged.next_page_token,
     ]
     return [value for value in issued if value]

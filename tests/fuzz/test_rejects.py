@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 import pytest
-from agentmail.v1 import agent_service_pb2, mail_service_pb2, search_service_pb2
+from agentmail.v1 import agent_service_pb2, mail_service_pb2, receipts_pb2, search_service_pb2
 
 # tests/conftest.py: the one checker of error details.
 from conftest import rpc_failure
@@ -56,6 +56,10 @@ BASES: dict[str, Callable[[World], Message]] = {
     "agentmail.v1.MailService.SubscribeInbox": lambda w: mail_service_pb2.SubscribeInboxRequest(),
     "agentmail.v1.SearchService.SearchMessages": lambda w: search_service_pb2.SearchMessagesRequest(
         query="schema"
+    ),
+    "agentmail.v1.MailService.ListPendingAcks": lambda w: receipts_pb2.ListPendingAcksRequest(),
+    "agentmail.v1.MailService.ListUnacknowledged": lambda w: (
+        receipts_pb2.ListUnacknowledgedRequest()
     ),
 }
 # Single-line text in which a control character can only be a mistake or an attack.
@@ -139,7 +143,7 @@ async def test_control_characters(fuzz: Fuzz, case: tuple[str, str], data: st.Da
 
 def _forged() -> st.SearchStrategy[str]:
     """Tokens in the shape the server issues today, written by hand."""
-    kinds = st.sampled_from(["ia", "id", "ob", "th", "pr", "ag", "sr", "sn"])
+    kinds = st.sampled_from(["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua"])
     # Small positions fall inside real listings: the tokens most likely to be taken for real.
     position = st.one_of(st.integers(0, 8), st.integers(0, 2**62))
     positions = st.lists(position.map(str), min_size=1, max_size=2)

@@ -16,6 +16,7 @@ import grpc
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc, search_service_pb2_grpc
 from agentmail.v1 import mail_service_pb2 as pb
+from agentmail.v1 import receipts_pb2 as rpb
 from agentmail.v1 import search_service_pb2 as spb
 from agentmail_server.app import AgentmailServer
 from agentmail_server.config import ServerConfig
@@ -263,3 +264,33 @@ async def test_events_go_with_the_mail_around_them_and_positions_are_never_reuse
         assert (await api.send("next")).id == young.id + 1
     with contextlib.closing(sqlite3.connect(tmp_path / "data" / "agentmail.sqlite3")) as conn:
         assert conn.execute("SELECT count(*) FROM notices").fetchone() == (0,)
+
+
+async def test_purged_mail_leaves_the_acknowledgement_listings(tmp_path, connect):
+    clock = Clock()
+    async with (
+        retaining_server(tmp_path / "data", clock) as server,
+        connect(server.address) as channel,
+    ):
+        api = Api(channel)
+        await api.team()
+        sent = []
+        for subject in ("old", "young"):
+            reply = await api.mail.SendMessage(
+                pb.SendMessageRequest(to=["Bob"], subject=subject, ack_required=True),
+                metadata=auth(api.alice),
+            )
+            sent.append(reply.message)
+        clock.micros = sent[1].create_time.ToMicroseconds() + DAYS * DAY
+        assert server.retention is not None
+
+        assert (await server.retention.purge_once()).messages == 1
+
+        waiting = await api.mail.ListPendingAcks(
+            rpb.ListPendingAcksRequest(), metadata=auth(api.alice)
+        )
+        unacked = await api.mail.ListUnacknowledged(
+            rpb.ListUnacknowledgedRequest(), metadata=auth(api.bob)
+        )
+        assert [item.message.id for item in waiting.items] == [sent[1].id]
+        assert [item.message.id for item in unacked.items] == [sent[1].id]

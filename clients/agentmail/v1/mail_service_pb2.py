@@ -23,67 +23,68 @@ _sym_db = _symbol_database.Default()
 
 
 from agentmail.v1 import events_pb2 as agentmail_dot_v1_dot_events__pb2
+from agentmail.v1 import receipts_pb2 as agentmail_dot_v1_dot_receipts__pb2
 from agentmail.v1 import types_pb2 as agentmail_dot_v1_dot_types__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61gentmail/v1/mail_service.proto\x12\x0c\x61gentmail.v1\x1a\x19\x61gentmail/v1/events.proto\x1a\x18\x61gentmail/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n\x12SendMessageRequest\x12\n\n\x02to\x18\x01 \x03(\t\x12\n\n\x02\x63\x63\x18\x02 \x03(\t\x12\x0b\n\x03\x62\x63\x63\x18\x03 \x03(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12,\n\nimportance\x18\x06 \x01(\x0e\x32\x18.agentmail.v1.Importance\x12\x14\n\x0c\x61\x63k_required\x18\x07 \x01(\x08\x12\x11\n\tthread_id\x18\x08 \x01(\t\x12\r\n\x05topic\x18\t \x01(\t\x12\x17\n\x0fidempotency_key\x18\n \x01(\t\x12\x11\n\tbroadcast\x18\x0b \x01(\x08\"S\n\x13SendMessageResponse\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"\xd0\x01\n\x13ReplyMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\n\n\x02to\x18\x04 \x03(\t\x12\n\n\x02\x63\x63\x18\x05 \x03(\t\x12\x11\n\treply_all\x18\x06 \x01(\x08\x12,\n\nimportance\x18\x07 \x01(\x0e\x32\x18.agentmail.v1.Importance\x12\x14\n\x0c\x61\x63k_required\x18\x08 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\t \x01(\t\"T\n\x14ReplyMessageResponse\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"\'\n\x11GetMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\"g\n\x12GetMessageResponse\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12)\n\x08\x64\x65livery\x18\x02 \x01(\x0b\x32\x17.agentmail.v1.InboxItem\"\xed\x01\n\x10ListInboxRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x05order\x18\x03 \x01(\x0e\x32\x18.agentmail.v1.InboxOrder\x12\x13\n\x0bunread_only\x18\x04 \x01(\x08\x12\x13\n\x0burgent_only\x18\x05 \x01(\x08\x12\r\n\x05topic\x18\x06 \x01(\t\x12\x11\n\tthread_id\x18\x07 \x01(\t\x12\'\n\x04view\x18\t \x01(\x0e\x32\x19.agentmail.v1.MessageViewJ\x04\x08\x08\x10\tR\x0einclude_bodies\"T\n\x11ListInboxResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.agentmail.v1.InboxItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"y\n\x11ListOutboxRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x04view\x18\x04 \x01(\x0e\x32\x19.agentmail.v1.MessageViewJ\x04\x08\x03\x10\x04R\x0einclude_bodies\"V\n\x12ListOutboxResponse\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.agentmail.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8b\x01\n\x10GetThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\'\n\x04view\x18\x05 \x01(\x0e\x32\x19.agentmail.v1.MessageViewJ\x04\x08\x04\x10\x05R\x0einclude_bodies\"U\n\x11GetThreadResponse\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.agentmail.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x0fMarkReadRequest\x12\x13\n\x0bmessage_ids\x18\x01 \x03(\x03\"\x80\x01\n\rDeliveryState\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12-\n\tread_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x61\x63k_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x10MarkReadResponse\x12+\n\x06states\x18\x01 \x03(\x0b\x32\x1b.agentmail.v1.DeliveryState\"0\n\x19\x41\x63knowledgeMessageRequest\x12\x13\n\x0bmessage_ids\x18\x01 \x03(\x03\"I\n\x1a\x41\x63knowledgeMessageResponse\x12+\n\x06states\x18\x01 \x03(\x0b\x32\x1b.agentmail.v1.DeliveryState\"\xb0\x01\n\x15SubscribeInboxRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x13\n\x0burgent_only\x18\x02 \x01(\x08\x12\r\n\x05topic\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\x12\'\n\x04view\x18\x06 \x01(\x0e\x32\x19.agentmail.v1.MessageView\x12\x11\n\tmail_only\x18\x07 \x01(\x08J\x04\x08\x05\x10\x06R\x0einclude_bodies\"Q\n\tHeartbeat\x12\x13\n\x0btail_cursor\x18\x01 \x01(\t\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb4\x02\n\x16SubscribeInboxResponse\x12\'\n\x04item\x18\x01 \x01(\x0b\x32\x17.agentmail.v1.InboxItemH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.agentmail.v1.HeartbeatH\x00\x12=\n\x03\x65nd\x18\x03 \x01(\x0b\x32..agentmail.v1.SubscribeInboxResponse.StreamEndH\x00\x12/\n\x0b\x61gent_event\x18\x04 \x01(\x0b\x32\x18.agentmail.v1.AgentEventH\x00\x1aJ\n\tStreamEnd\x12\x15\n\rresume_cursor\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x03 \x01(\x03\x42\x07\n\x05\x65vent\"A\n\x16SummarizeThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x14\n\x0crecent_count\x18\x02 \x01(\x05\"L\n\nActionItem\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\"\xa9\x02\n\x17SummarizeThreadResponse\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x14\n\x0cparticipants\x18\x03 \x03(\t\x12\x15\n\rmessage_count\x18\x04 \x01(\x05\x12.\n\nfirst_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0c\x61\x63tion_items\x18\x07 \x03(\x0b\x32\x18.agentmail.v1.ActionItem\x12.\n\x0frecent_messages\x18\x08 \x03(\x0b\x32\x15.agentmail.v1.Message*e\n\nInboxOrder\x12\x1b\n\x17INBOX_ORDER_UNSPECIFIED\x10\x00\x12\x1c\n\x18INBOX_ORDER_OLDEST_FIRST\x10\x01\x12\x1c\n\x18INBOX_ORDER_NEWEST_FIRST\x10\x02\x32\xe9\x06\n\x0bMailService\x12R\n\x0bSendMessage\x12 .agentmail.v1.SendMessageRequest\x1a!.agentmail.v1.SendMessageResponse\x12U\n\x0cReplyMessage\x12!.agentmail.v1.ReplyMessageRequest\x1a\".agentmail.v1.ReplyMessageResponse\x12O\n\nGetMessage\x12\x1f.agentmail.v1.GetMessageRequest\x1a .agentmail.v1.GetMessageResponse\x12L\n\tListInbox\x12\x1e.agentmail.v1.ListInboxRequest\x1a\x1f.agentmail.v1.ListInboxResponse\x12O\n\nListOutbox\x12\x1f.agentmail.v1.ListOutboxRequest\x1a .agentmail.v1.ListOutboxResponse\x12L\n\tGetThread\x12\x1e.agentmail.v1.GetThreadRequest\x1a\x1f.agentmail.v1.GetThreadResponse\x12I\n\x08MarkRead\x12\x1d.agentmail.v1.MarkReadRequest\x1a\x1e.agentmail.v1.MarkReadResponse\x12g\n\x12\x41\x63knowledgeMessage\x12\'.agentmail.v1.AcknowledgeMessageRequest\x1a(.agentmail.v1.AcknowledgeMessageResponse\x12]\n\x0eSubscribeInbox\x12#.agentmail.v1.SubscribeInboxRequest\x1a$.agentmail.v1.SubscribeInboxResponse0\x01\x12^\n\x0fSummarizeThread\x12$.agentmail.v1.SummarizeThreadRequest\x1a%.agentmail.v1.SummarizeThreadResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61gentmail/v1/mail_service.proto\x12\x0c\x61gentmail.v1\x1a\x19\x61gentmail/v1/events.proto\x1a\x1b\x61gentmail/v1/receipts.proto\x1a\x18\x61gentmail/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n\x12SendMessageRequest\x12\n\n\x02to\x18\x01 \x03(\t\x12\n\n\x02\x63\x63\x18\x02 \x03(\t\x12\x0b\n\x03\x62\x63\x63\x18\x03 \x03(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12,\n\nimportance\x18\x06 \x01(\x0e\x32\x18.agentmail.v1.Importance\x12\x14\n\x0c\x61\x63k_required\x18\x07 \x01(\x08\x12\x11\n\tthread_id\x18\x08 \x01(\t\x12\r\n\x05topic\x18\t \x01(\t\x12\x17\n\x0fidempotency_key\x18\n \x01(\t\x12\x11\n\tbroadcast\x18\x0b \x01(\x08\"S\n\x13SendMessageResponse\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"\xd0\x01\n\x13ReplyMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\n\n\x02to\x18\x04 \x03(\t\x12\n\n\x02\x63\x63\x18\x05 \x03(\t\x12\x11\n\treply_all\x18\x06 \x01(\x08\x12,\n\nimportance\x18\x07 \x01(\x0e\x32\x18.agentmail.v1.Importance\x12\x14\n\x0c\x61\x63k_required\x18\x08 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\t \x01(\t\"T\n\x14ReplyMessageResponse\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"\'\n\x11GetMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\"\x90\x01\n\x12GetMessageResponse\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x15.agentmail.v1.Message\x12)\n\x08\x64\x65livery\x18\x02 \x01(\x0b\x32\x17.agentmail.v1.InboxItem\x12\'\n\x08receipts\x18\x03 \x03(\x0b\x32\x15.agentmail.v1.Receipt\"\xed\x01\n\x10ListInboxRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x05order\x18\x03 \x01(\x0e\x32\x18.agentmail.v1.InboxOrder\x12\x13\n\x0bunread_only\x18\x04 \x01(\x08\x12\x13\n\x0burgent_only\x18\x05 \x01(\x08\x12\r\n\x05topic\x18\x06 \x01(\t\x12\x11\n\tthread_id\x18\x07 \x01(\t\x12\'\n\x04view\x18\t \x01(\x0e\x32\x19.agentmail.v1.MessageViewJ\x04\x08\x08\x10\tR\x0einclude_bodies\"T\n\x11ListInboxResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.agentmail.v1.InboxItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x93\x01\n\x11ListOutboxRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x04view\x18\x04 \x01(\x0e\x32\x19.agentmail.v1.MessageView\x12\x18\n\x10include_receipts\x18\x05 \x01(\x08J\x04\x08\x03\x10\x04R\x0einclude_bodies\"\x87\x01\n\x12ListOutboxResponse\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.agentmail.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12/\n\x08receipts\x18\x03 \x03(\x0b\x32\x1d.agentmail.v1.MessageReceipts\"\x8b\x01\n\x10GetThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\'\n\x04view\x18\x05 \x01(\x0e\x32\x19.agentmail.v1.MessageViewJ\x04\x08\x04\x10\x05R\x0einclude_bodies\"U\n\x11GetThreadResponse\x12\'\n\x08messages\x18\x01 \x03(\x0b\x32\x15.agentmail.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x0fMarkReadRequest\x12\x13\n\x0bmessage_ids\x18\x01 \x03(\x03\"\x80\x01\n\rDeliveryState\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12-\n\tread_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x61\x63k_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x10MarkReadResponse\x12+\n\x06states\x18\x01 \x03(\x0b\x32\x1b.agentmail.v1.DeliveryState\"0\n\x19\x41\x63knowledgeMessageRequest\x12\x13\n\x0bmessage_ids\x18\x01 \x03(\x03\"I\n\x1a\x41\x63knowledgeMessageResponse\x12+\n\x06states\x18\x01 \x03(\x0b\x32\x1b.agentmail.v1.DeliveryState\"\xb0\x01\n\x15SubscribeInboxRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x13\n\x0burgent_only\x18\x02 \x01(\x08\x12\r\n\x05topic\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\x12\'\n\x04view\x18\x06 \x01(\x0e\x32\x19.agentmail.v1.MessageView\x12\x11\n\tmail_only\x18\x07 \x01(\x08J\x04\x08\x05\x10\x06R\x0einclude_bodies\"Q\n\tHeartbeat\x12\x13\n\x0btail_cursor\x18\x01 \x01(\t\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb4\x02\n\x16SubscribeInboxResponse\x12\'\n\x04item\x18\x01 \x01(\x0b\x32\x17.agentmail.v1.InboxItemH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.agentmail.v1.HeartbeatH\x00\x12=\n\x03\x65nd\x18\x03 \x01(\x0b\x32..agentmail.v1.SubscribeInboxResponse.StreamEndH\x00\x12/\n\x0b\x61gent_event\x18\x04 \x01(\x0b\x32\x18.agentmail.v1.AgentEventH\x00\x1aJ\n\tStreamEnd\x12\x15\n\rresume_cursor\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x03 \x01(\x03\x42\x07\n\x05\x65vent\"A\n\x16SummarizeThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x14\n\x0crecent_count\x18\x02 \x01(\x05\"L\n\nActionItem\x12\x12\n\nmessage_id\x18\x01 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\"\xa9\x02\n\x17SummarizeThreadResponse\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x14\n\x0cparticipants\x18\x03 \x03(\t\x12\x15\n\rmessage_count\x18\x04 \x01(\x05\x12.\n\nfirst_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0c\x61\x63tion_items\x18\x07 \x03(\x0b\x32\x18.agentmail.v1.ActionItem\x12.\n\x0frecent_messages\x18\x08 \x03(\x0b\x32\x15.agentmail.v1.Message*e\n\nInboxOrder\x12\x1b\n\x17INBOX_ORDER_UNSPECIFIED\x10\x00\x12\x1c\n\x18INBOX_ORDER_OLDEST_FIRST\x10\x01\x12\x1c\n\x18INBOX_ORDER_NEWEST_FIRST\x10\x02\x32\xb2\x08\n\x0bMailService\x12R\n\x0bSendMessage\x12 .agentmail.v1.SendMessageRequest\x1a!.agentmail.v1.SendMessageResponse\x12U\n\x0cReplyMessage\x12!.agentmail.v1.ReplyMessageRequest\x1a\".agentmail.v1.ReplyMessageResponse\x12O\n\nGetMessage\x12\x1f.agentmail.v1.GetMessageRequest\x1a .agentmail.v1.GetMessageResponse\x12L\n\tListInbox\x12\x1e.agentmail.v1.ListInboxRequest\x1a\x1f.agentmail.v1.ListInboxResponse\x12O\n\nListOutbox\x12\x1f.agentmail.v1.ListOutboxRequest\x1a .agentmail.v1.ListOutboxResponse\x12L\n\tGetThread\x12\x1e.agentmail.v1.GetThreadRequest\x1a\x1f.agentmail.v1.GetThreadResponse\x12I\n\x08MarkRead\x12\x1d.agentmail.v1.MarkReadRequest\x1a\x1e.agentmail.v1.MarkReadResponse\x12g\n\x12\x41\x63knowledgeMessage\x12\'.agentmail.v1.AcknowledgeMessageRequest\x1a(.agentmail.v1.AcknowledgeMessageResponse\x12]\n\x0eSubscribeInbox\x12#.agentmail.v1.SubscribeInboxRequest\x1a$.agentmail.v1.SubscribeInboxResponse0\x01\x12^\n\x0fSummarizeThread\x12$.agentmail.v1.SummarizeThreadRequest\x1a%.agentmail.v1.SummarizeThreadResponse\x12^\n\x0fListPendingAcks\x12$.agentmail.v1.ListPendingAcksRequest\x1a%.agentmail.v1.ListPendingAcksResponse\x12g\n\x12ListUnacknowledged\x12\'.agentmail.v1.ListUnacknowledgedRequest\x1a(.agentmail.v1.ListUnacknowledgedResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmail.v1.mail_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INBOXORDER']._serialized_start=3045
-  _globals['_INBOXORDER']._serialized_end=3146
-  _globals['_SENDMESSAGEREQUEST']._serialized_start=136
-  _globals['_SENDMESSAGEREQUEST']._serialized_end=370
-  _globals['_SENDMESSAGERESPONSE']._serialized_start=372
-  _globals['_SENDMESSAGERESPONSE']._serialized_end=455
-  _globals['_REPLYMESSAGEREQUEST']._serialized_start=458
-  _globals['_REPLYMESSAGEREQUEST']._serialized_end=666
-  _globals['_REPLYMESSAGERESPONSE']._serialized_start=668
-  _globals['_REPLYMESSAGERESPONSE']._serialized_end=752
-  _globals['_GETMESSAGEREQUEST']._serialized_start=754
-  _globals['_GETMESSAGEREQUEST']._serialized_end=793
-  _globals['_GETMESSAGERESPONSE']._serialized_start=795
-  _globals['_GETMESSAGERESPONSE']._serialized_end=898
-  _globals['_LISTINBOXREQUEST']._serialized_start=901
-  _globals['_LISTINBOXREQUEST']._serialized_end=1138
-  _globals['_LISTINBOXRESPONSE']._serialized_start=1140
-  _globals['_LISTINBOXRESPONSE']._serialized_end=1224
-  _globals['_LISTOUTBOXREQUEST']._serialized_start=1226
-  _globals['_LISTOUTBOXREQUEST']._serialized_end=1347
-  _globals['_LISTOUTBOXRESPONSE']._serialized_start=1349
-  _globals['_LISTOUTBOXRESPONSE']._serialized_end=1435
-  _globals['_GETTHREADREQUEST']._serialized_start=1438
-  _globals['_GETTHREADREQUEST']._serialized_end=1577
-  _globals['_GETTHREADRESPONSE']._serialized_start=1579
-  _globals['_GETTHREADRESPONSE']._serialized_end=1664
-  _globals['_MARKREADREQUEST']._serialized_start=1666
-  _globals['_MARKREADREQUEST']._serialized_end=1704
-  _globals['_DELIVERYSTATE']._serialized_start=1707
-  _globals['_DELIVERYSTATE']._serialized_end=1835
-  _globals['_MARKREADRESPONSE']._serialized_start=1837
-  _globals['_MARKREADRESPONSE']._serialized_end=1900
-  _globals['_ACKNOWLEDGEMESSAGEREQUEST']._serialized_start=1902
-  _globals['_ACKNOWLEDGEMESSAGEREQUEST']._serialized_end=1950
-  _globals['_ACKNOWLEDGEMESSAGERESPONSE']._serialized_start=1952
-  _globals['_ACKNOWLEDGEMESSAGERESPONSE']._serialized_end=2025
-  _globals['_SUBSCRIBEINBOXREQUEST']._serialized_start=2028
-  _globals['_SUBSCRIBEINBOXREQUEST']._serialized_end=2204
-  _globals['_HEARTBEAT']._serialized_start=2206
-  _globals['_HEARTBEAT']._serialized_end=2287
-  _globals['_SUBSCRIBEINBOXRESPONSE']._serialized_start=2290
-  _globals['_SUBSCRIBEINBOXRESPONSE']._serialized_end=2598
-  _globals['_SUBSCRIBEINBOXRESPONSE_STREAMEND']._serialized_start=2515
-  _globals['_SUBSCRIBEINBOXRESPONSE_STREAMEND']._serialized_end=2589
-  _globals['_SUMMARIZETHREADREQUEST']._serialized_start=2600
-  _globals['_SUMMARIZETHREADREQUEST']._serialized_end=2665
-  _globals['_ACTIONITEM']._serialized_start=2667
-  _globals['_ACTIONITEM']._serialized_end=2743
-  _globals['_SUMMARIZETHREADRESPONSE']._serialized_start=2746
-  _globals['_SUMMARIZETHREADRESPONSE']._serialized_end=3043
-  _globals['_MAILSERVICE']._serialized_start=3149
-  _globals['_MAILSERVICE']._serialized_end=4022
+  _globals['_INBOXORDER']._serialized_start=3193
+  _globals['_INBOXORDER']._serialized_end=3294
+  _globals['_SENDMESSAGEREQUEST']._serialized_start=165
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=399
+  _globals['_SENDMESSAGERESPONSE']._serialized_start=401
+  _globals['_SENDMESSAGERESPONSE']._serialized_end=484
+  _globals['_REPLYMESSAGEREQUEST']._serialized_start=487
+  _globals['_REPLYMESSAGEREQUEST']._serialized_end=695
+  _globals['_REPLYMESSAGERESPONSE']._serialized_start=697
+  _globals['_REPLYMESSAGERESPONSE']._serialized_end=781
+  _globals['_GETMESSAGEREQUEST']._serialized_start=783
+  _globals['_GETMESSAGEREQUEST']._serialized_end=822
+  _globals['_GETMESSAGERESPONSE']._serialized_start=825
+  _globals['_GETMESSAGERESPONSE']._serialized_end=969
+  _globals['_LISTINBOXREQUEST']._serialized_start=972
+  _globals['_LISTINBOXREQUEST']._serialized_end=1209
+  _globals['_LISTINBOXRESPONSE']._serialized_start=1211
+  _globals['_LISTINBOXRESPONSE']._serialized_end=1295
+  _globals['_LISTOUTBOXREQUEST']._serialized_start=1298
+  _globals['_LISTOUTBOXREQUEST']._serialized_end=1445
+  _globals['_LISTOUTBOXRESPONSE']._serialized_start=1448
+  _globals['_LISTOUTBOXRESPONSE']._serialized_end=1583
+  _globals['_GETTHREADREQUEST']._serialized_start=1586
+  _globals['_GETTHREADREQUEST']._serialized_end=1725
+  _globals['_GETTHREADRESPONSE']._serialized_start=1727
+  _globals['_GETTHREADRESPONSE']._serialized_end=1812
+  _globals['_MARKREADREQUEST']._serialized_start=1814
+  _globals['_MARKREADREQUEST']._serialized_end=1852
+  _globals['_DELIVERYSTATE']._serialized_start=1855
+  _globals['_DELIVERYSTATE']._serialized_end=1983
+  _globals['_MARKREADRESPONSE']._serialized_start=1985
+  _globals['_MARKREADRESPONSE']._serialized_end=2048
+  _globals['_ACKNOWLEDGEMESSAGEREQUEST']._serialized_start=2050
+  _globals['_ACKNOWLEDGEMESSAGEREQUEST']._serialized_end=2098
+  _globals['_ACKNOWLEDGEMESSAGERESPONSE']._serialized_start=2100
+  _globals['_ACKNOWLEDGEMESSAGERESPONSE']._serialized_end=2173
+  _globals['_SUBSCRIBEINBOXREQUEST']._serialized_start=2176
+  _globals['_SUBSCRIBEINBOXREQUEST']._serialized_end=2352
+  _globals['_HEARTBEAT']._serialized_start=2354
+  _globals['_HEARTBEAT']._serialized_end=2435
+  _globals['_SUBSCRIBEINBOXRESPONSE']._serialized_start=2438
+  _globals['_SUBSCRIBEINBOXRESPONSE']._serialized_end=2746
+  _globals['_SUBSCRIBEINBOXRESPONSE_STREAMEND']._serialized_start=2663
+  _globals['_SUBSCRIBEINBOXRESPONSE_STREAMEND']._serialized_end=2737
+  _globals['_SUMMARIZETHREADREQUEST']._serialized_start=2748
+  _globals['_SUMMARIZETHREADREQUEST']._serialized_end=2813
+  _globals['_ACTIONITEM']._serialized_start=2815
+  _globals['_ACTIONITEM']._serialized_end=2891
+  _globals['_SUMMARIZETHREADRESPONSE']._serialized_start=2894
+  _globals['_SUMMARIZETHREADRESPONSE']._serialized_end=3191
+  _globals['_MAILSERVICE']._serialized_start=3297
+  _globals['_MAILSERVICE']._serialized_end=4371
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from agentmail.v1 import events_pb2 as _events_pb2
+from agentmail.v1 import receipts_pb2 as _receipts_pb2
 from agentmail.v1 import types_pb2 as _types_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
@@ -236,6 +237,7 @@ class GetMessageRequest(_message.Message):
 
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     message_id: _builtins.int
+    """A message the caller sent or received; any other id is NOT_FOUND (MESSAGE_NOT_FOUND)."""
     def __init__(
         self,
         *,
@@ -255,21 +257,31 @@ class GetMessageResponse(_message.Message):
 
     MESSAGE_FIELD_NUMBER: _builtins.int
     DELIVERY_FIELD_NUMBER: _builtins.int
+    RECEIPTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def message(self) -> _types_pb2.Message: ...
+    def message(self) -> _types_pb2.Message:
+        """The message as the caller may see it (bcc only for the sender, or a bcc recipient itself)."""
+
     @_builtins.property
     def delivery(self) -> _types_pb2.InboxItem:
         """The caller's delivery state, when the caller is a recipient."""
+
+    @_builtins.property
+    def receipts(self) -> _containers.RepeatedCompositeFieldContainer[_receipts_pb2.Receipt]:
+        """When the caller sent the message: one receipt per recipient (bcc included), in the order
+        of to, then cc, then bcc. Empty when the caller only received it.
+        """
 
     def __init__(
         self,
         *,
         message: _types_pb2.Message | None = ...,
         delivery: _types_pb2.InboxItem | None = ...,
+        receipts: _abc.Iterable[_receipts_pb2.Receipt] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "message", b"message", "receipts", b"receipts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -360,21 +372,30 @@ class ListOutboxRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
+    INCLUDE_RECEIPTS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many messages (default 50, at most 500)."""
     page_token: _builtins.str
+    """A `next_page_token` of this listing; empty starts at the newest. Any other token is
+    INVALID_ARGUMENT (INVALID_PAGE_TOKEN).
+    """
     view: _types_pb2.MessageView.ValueType
     """How much of each message to return; unspecified means FULL (bodies included)."""
+    include_receipts: _builtins.bool
+    """Also return each message's receipts (`ListOutboxResponse.receipts`); one more index
+    seek for the page. False leaves `receipts` empty.
+    """
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         view: _types_pb2.MessageView.ValueType = ...,
+        include_receipts: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_receipts", b"include_receipts", "page_size", b"page_size", "page_token", b"page_token", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -386,18 +407,27 @@ class ListOutboxResponse(_message.Message):
 
     MESSAGES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    RECEIPTS_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
+    """Token for the next page; empty at the end."""
     @_builtins.property
-    def messages(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Message]: ...
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Message]:
+        """What the caller sent, newest first, bcc included."""
+
+    @_builtins.property
+    def receipts(self) -> _containers.RepeatedCompositeFieldContainer[_receipts_pb2.MessageReceipts]:
+        """With `include_receipts`: one entry per message, in the order of `messages`."""
+
     def __init__(
         self,
         *,
         messages: _abc.Iterable[_types_pb2.Message] | None = ...,
         next_page_token: _builtins.str = ...,
+        receipts: _abc.Iterable[_receipts_pb2.MessageReceipts] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "next_page_token", b"next_page_token", "receipts", b"receipts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

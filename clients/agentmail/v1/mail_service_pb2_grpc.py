@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from agentmail.v1 import mail_service_pb2 as agentmail_dot_v1_dot_mail__service__pb2
+from agentmail.v1 import receipts_pb2 as agentmail_dot_v1_dot_receipts__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -91,6 +92,16 @@ class MailServiceStub:
                 request_serializer=agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadRequest.SerializeToString,
                 response_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadResponse.FromString,
                 _registered_method=True)
+        self.ListPendingAcks = channel.unary_unary(
+                '/agentmail.v1.MailService/ListPendingAcks',
+                request_serializer=agentmail_dot_v1_dot_receipts__pb2.ListPendingAcksRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_receipts__pb2.ListPendingAcksResponse.FromString,
+                _registered_method=True)
+        self.ListUnacknowledged = channel.unary_unary(
+                '/agentmail.v1.MailService/ListUnacknowledged',
+                request_serializer=agentmail_dot_v1_dot_receipts__pb2.ListUnacknowledgedRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_receipts__pb2.ListUnacknowledgedResponse.FromString,
+                _registered_method=True)
 
 
 class MailServiceServicer:
@@ -119,7 +130,8 @@ class MailServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetMessage(self, request, context):
-        """Returns one message the caller sent or received. Never changes read state.
+        """Returns one message the caller sent or received, with every recipient's receipt when the
+        caller sent it. Never changes read state.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -133,7 +145,7 @@ class MailServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListOutbox(self, request, context):
-        """Pages through what the caller sent, newest first.
+        """Pages through what the caller sent, newest first, with receipts when asked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -171,6 +183,22 @@ class MailServiceServicer:
     def SummarizeThread(self, request, context):
         """Summarises a thread the caller can see, without any language model: participants, size,
         time span, open action items and the latest messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPendingAcks(self, request, context):
+        """Pages through the caller's sent messages that asked for an acknowledgement some recipient
+        has not given yet, each with those recipients. Read-only; an index seek per page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUnacknowledged(self, request, context):
+        """Pages through the ack-required messages the caller received and has not acknowledged,
+        oldest first. Read-only; an index seek per page.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -228,6 +256,16 @@ def add_MailServiceServicer_to_server(servicer, server):
                     servicer.SummarizeThread,
                     request_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadRequest.FromString,
                     response_serializer=agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadResponse.SerializeToString,
+            ),
+            'ListPendingAcks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingAcks,
+                    request_deserializer=agentmail_dot_v1_dot_receipts__pb2.ListPendingAcksRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_receipts__pb2.ListPendingAcksResponse.SerializeToString,
+            ),
+            'ListUnacknowledged': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUnacknowledged,
+                    request_deserializer=agentmail_dot_v1_dot_receipts__pb2.ListUnacknowledgedRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_receipts__pb2.ListUnacknowledgedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -507,6 +545,60 @@ class MailService:
             '/agentmail.v1.MailService/SummarizeThread',
             agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadRequest.SerializeToString,
             agentmail_dot_v1_dot_mail__service__pb2.SummarizeThreadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPendingAcks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.MailService/ListPendingAcks',
+            agentmail_dot_v1_dot_receipts__pb2.ListPendingAcksRequest.SerializeToString,
+            agentmail_dot_v1_dot_receipts__pb2.ListPendingAcksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUnacknowledged(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.MailService/ListUnacknowledged',
+            agentmail_dot_v1_dot_receipts__pb2.ListUnacknowledgedRequest.SerializeToString,
+            agentmail_dot_v1_dot_receipts__pb2.ListUnacknowledgedResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from agentmail.v1 import mail_service_pb2 as _mail_service_pb2
+from agentmail.v1 import receipts_pb2 as _receipts_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -47,11 +48,13 @@ class MailServiceStub:
     ReplyMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.ReplyMessageRequest, _mail_service_pb2.ReplyMessageResponse]
     """Replies to a message the caller sent or received; the reply joins the original's thread."""
     GetMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.GetMessageRequest, _mail_service_pb2.GetMessageResponse]
-    """Returns one message the caller sent or received. Never changes read state."""
+    """Returns one message the caller sent or received, with every recipient's receipt when the
+    caller sent it. Never changes read state.
+    """
     ListInbox: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.ListInboxRequest, _mail_service_pb2.ListInboxResponse]
     """Pages through the caller's inbox. Never changes read state."""
     ListOutbox: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.ListOutboxRequest, _mail_service_pb2.ListOutboxResponse]
-    """Pages through what the caller sent, newest first."""
+    """Pages through what the caller sent, newest first, with receipts when asked."""
     GetThread: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.GetThreadRequest, _mail_service_pb2.GetThreadResponse]
     """Returns the messages of a thread the caller can see, oldest first."""
     MarkRead: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.MarkReadRequest, _mail_service_pb2.MarkReadResponse]
@@ -65,6 +68,14 @@ class MailServiceStub:
     SummarizeThread: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.SummarizeThreadRequest, _mail_service_pb2.SummarizeThreadResponse]
     """Summarises a thread the caller can see, without any language model: participants, size,
     time span, open action items and the latest messages.
+    """
+    ListPendingAcks: _grpc.UnaryUnaryMultiCallable[_receipts_pb2.ListPendingAcksRequest, _receipts_pb2.ListPendingAcksResponse]
+    """Pages through the caller's sent messages that asked for an acknowledgement some recipient
+    has not given yet, each with those recipients. Read-only; an index seek per page.
+    """
+    ListUnacknowledged: _grpc.UnaryUnaryMultiCallable[_receipts_pb2.ListUnacknowledgedRequest, _receipts_pb2.ListUnacknowledgedResponse]
+    """Pages through the ack-required messages the caller received and has not acknowledged,
+    oldest first. Read-only; an index seek per page.
     """
 
 @_typing.type_check_only
@@ -86,11 +97,13 @@ class MailServiceAsyncStub(MailServiceStub):
     ReplyMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.ReplyMessageRequest, _mail_service_pb2.ReplyMessageResponse]  # type: ignore[assignment]
     """Replies to a message the caller sent or received; the reply joins the original's thread."""
     GetMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.GetMessageRequest, _mail_service_pb2.GetMessageResponse]  # type: ignore[assignment]
-    """Returns one message the caller sent or received. Never changes read state."""
+    """Returns one message the caller sent or received, with every recipient's receipt when the
+    caller sent it. Never changes read state.
+    """
     ListInbox: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.ListInboxRequest, _mail_service_pb2.ListInboxResponse]  # type: ignore[assignment]
     """Pages through the caller's inbox. Never changes read state."""
     ListOutbox: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.ListOutboxRequest, _mail_service_pb2.ListOutboxResponse]  # type: ignore[assignment]
-    """Pages through what the caller sent, newest first."""
+    """Pages through what the caller sent, newest first, with receipts when asked."""
     GetThread: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.GetThreadRequest, _mail_service_pb2.GetThreadResponse]  # type: ignore[assignment]
     """Returns the messages of a thread the caller can see, oldest first."""
     MarkRead: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.MarkReadRequest, _mail_service_pb2.MarkReadResponse]  # type: ignore[assignment]
@@ -104,6 +117,14 @@ class MailServiceAsyncStub(MailServiceStub):
     SummarizeThread: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.SummarizeThreadRequest, _mail_service_pb2.SummarizeThreadResponse]  # type: ignore[assignment]
     """Summarises a thread the caller can see, without any language model: participants, size,
     time span, open action items and the latest messages.
+    """
+    ListPendingAcks: _aio.UnaryUnaryMultiCallable[_receipts_pb2.ListPendingAcksRequest, _receipts_pb2.ListPendingAcksResponse]  # type: ignore[assignment]
+    """Pages through the caller's sent messages that asked for an acknowledgement some recipient
+    has not given yet, each with those recipients. Read-only; an index seek per page.
+    """
+    ListUnacknowledged: _aio.UnaryUnaryMultiCallable[_receipts_pb2.ListUnacknowledgedRequest, _receipts_pb2.ListUnacknowledgedResponse]  # type: ignore[assignment]
+    """Pages through the ack-required messages the caller received and has not acknowledged,
+    oldest first. Read-only; an index seek per page.
     """
 
 class MailServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -140,7 +161,9 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mail_service_pb2.GetMessageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mail_service_pb2.GetMessageResponse, _abc.Awaitable[_mail_service_pb2.GetMessageResponse]]:
-        """Returns one message the caller sent or received. Never changes read state."""
+        """Returns one message the caller sent or received, with every recipient's receipt when the
+        caller sent it. Never changes read state.
+        """
 
     @_abc_1.abstractmethod
     def ListInbox(
@@ -156,7 +179,7 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mail_service_pb2.ListOutboxRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mail_service_pb2.ListOutboxResponse, _abc.Awaitable[_mail_service_pb2.ListOutboxResponse]]:
-        """Pages through what the caller sent, newest first."""
+        """Pages through what the caller sent, newest first, with receipts when asked."""
 
     @_abc_1.abstractmethod
     def GetThread(
@@ -200,6 +223,26 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_mail_service_pb2.SummarizeThreadResponse, _abc.Awaitable[_mail_service_pb2.SummarizeThreadResponse]]:
         """Summarises a thread the caller can see, without any language model: participants, size,
         time span, open action items and the latest messages.
+        """
+
+    @_abc_1.abstractmethod
+    def ListPendingAcks(
+        self,
+        request: _receipts_pb2.ListPendingAcksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_receipts_pb2.ListPendingAcksResponse, _abc.Awaitable[_receipts_pb2.ListPendingAcksResponse]]:
+        """Pages through the caller's sent messages that asked for an acknowledgement some recipient
+        has not given yet, each with those recipients. Read-only; an index seek per page.
+        """
+
+    @_abc_1.abstractmethod
+    def ListUnacknowledged(
+        self,
+        request: _receipts_pb2.ListUnacknowledgedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_receipts_pb2.ListUnacknowledgedResponse, _abc.Awaitable[_receipts_pb2.ListUnacknowledgedResponse]]:
+        """Pages through the ack-required messages the caller received and has not acknowledged,
+        oldest first. Read-only; an index seek per page.
         """
 
 def add_MailServiceServicer_to_server(servicer: MailServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

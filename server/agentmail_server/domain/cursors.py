@@ -55,6 +55,9 @@ PROJECTS = "pr"
 AGENTS = "ag"
 SEARCH_RELEVANCE = "sr"
 SEARCH_NEWEST = "sn"
+PENDING_ACKS_ASC = "pa"
+PENDING_ACKS_DESC = "pd"
+UNACKNOWLEDGED = "ua"
 
 Scope = Sequence[int | str | bool | None]
 """What a token is bound to: the caller's agent id and the list's identity, in order."""

@@ -18,6 +18,8 @@ MAX_MODEL_CHARS = 128
 MAX_TASK_DESCRIPTION_CHARS = 4096
 MAX_IDS_PER_CALL = 1000
 IDEMPOTENCY_WINDOW_MICROS = 24 * 3600 * 1_000_000
+# The longest overdue threshold of acknowledgement tracking (setting or request): ten years.
+MAX_ACK_OVERDUE_SECONDS = 10 * 365 * 24 * 3600
 # Pages stop adding bodies past this many bytes so a response always fits the channel limit.
 PAGE_BODY_BUDGET_BYTES = 16 * 1024 * 1024
 

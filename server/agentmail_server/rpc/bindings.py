@@ -31,7 +31,7 @@ def service_bindings(services: Services) -> list[ServiceBinding]:
             agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"],
         ),
         ServiceBinding(
-            MailServicer(services.mailer, services.streamer, services.auth),
+            MailServicer(services.mailer, services.streamer, services.auth, services.acks),
             mail_service_pb2_grpc.add_MailServiceServicer_to_server,
             mail_service_pb2.DESCRIPTOR.services_by_name["MailService"],
         ),

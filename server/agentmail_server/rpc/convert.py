@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentmail.v1 import mail_service_pb2, types_pb2
+from agentmail.v1 import mail_service_pb2, receipts_pb2, types_pb2
 from google.protobuf import timestamp_pb2
 
 from agentmail_server.domain.models import (
@@ -13,6 +13,7 @@ from agentmail_server.domain.models import (
     Message,
     Project,
 )
+from agentmail_server.domain.receipts import PendingAck, Receipt
 
 
 def include_bodies(view: int) -> bool:
@@ -96,4 +97,25 @@ def delivery_state_pb(state: DeliveryState) -> mail_service_pb2.DeliveryState:
         message_id=state.message_id,
         read_time=timestamp(state.read_at),
         ack_time=timestamp(state.ack_at),
+    )
+
+
+def receipt_pb(receipt: Receipt) -> receipts_pb2.Receipt:
+    """Wire form of one recipient's receipt (for the message's sender only)."""
+    return receipts_pb2.Receipt(
+        recipient=receipt.recipient,
+        kind=int(receipt.kind),  # type: ignore[arg-type]
+        deliver_time=timestamp(receipt.delivered_at),
+        read_time=timestamp(receipt.read_at),
+        ack_time=timestamp(receipt.ack_at),
+    )
+
+
+def pending_ack_pb(item: PendingAck, project_slug: str, cutoff: int) -> receipts_pb2.PendingAck:
+    """Wire form of a message awaiting acknowledgements; overdue when sent by ``cutoff``."""
+    return receipts_pb2.PendingAck(
+        message=message_pb(item.message, project_slug),
+        pending=[receipt_pb(receipt) for receipt in item.pending],
+        acknowledged_count=item.acknowledged_count,
+        overdue=item.is_overdue(cutoff),
     )

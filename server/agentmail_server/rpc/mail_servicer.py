@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc
+from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc, receipts_pb2
 
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.rpc import convert, wire
@@ -13,6 +13,7 @@ from agentmail_server.rpc.context import authorization
 from agentmail_server.rpc.notices_pb import agent_event_pb
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Compose, Mailer
+from agentmail_server.services.receipts import AckTracker
 from agentmail_server.services.subscriptions import (
     Heartbeat,
     InboxStreamer,
@@ -26,10 +27,13 @@ Context = Any  # grpc.aio.ServicerContext; the generated base class types it loo
 class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     """Sending and reading mail on behalf of the authenticated agent."""
 
-    def __init__(self, mailer: Mailer, streamer: InboxStreamer, auth: Authenticator) -> None:
+    def __init__(
+        self, mailer: Mailer, streamer: InboxStreamer, auth: Authenticator, acks: AckTracker
+    ) -> None:
         self._mailer = mailer
         self._streamer = streamer
         self._auth = auth
+        self._acks = acks
 
     async def SendMessage(
         self, request: mail_service_pb2.SendMessageRequest, context: Context
@@ -87,6 +91,8 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
                     message, delivery, caller.project_slug, self._mailer.cursor(caller, message.id)
                 )
             )
+        receipts = await self._acks.receipts(caller, [message])  # none unless the sender
+        response.receipts.extend(convert.receipt_pb(r) for r in receipts.get(message.id, ()))
         return response
 
     async def ListInbox(
@@ -123,10 +129,20 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         messages, token = await self._mailer.outbox(
             caller, request.page_size, request.page_token, convert.include_bodies(request.view)
         )
-        return mail_service_pb2.ListOutboxResponse(
+        response = mail_service_pb2.ListOutboxResponse(
             messages=[convert.message_pb(m, caller.project_slug) for m in messages],
             next_page_token=token,
         )
+        if request.include_receipts:
+            receipts = await self._acks.receipts(caller, messages)
+            response.receipts.extend(
+                receipts_pb2.MessageReceipts(
+                    message_id=m.id,
+                    receipts=[convert.receipt_pb(r) for r in receipts.get(m.id, ())],
+                )
+                for m in messages
+            )
+        return response
 
     async def GetThread(
         self, request: mail_service_pb2.GetThreadRequest, context: Context
@@ -182,6 +198,48 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
                 for item in summary.action_items
             ],
             recent_messages=[convert.message_pb(m, caller.project_slug) for m in summary.recent],
+        )
+
+    async def ListPendingAcks(
+        self, request: receipts_pb2.ListPendingAcksRequest, context: Context
+    ) -> receipts_pb2.ListPendingAcksResponse:
+        caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
+        page = await self._acks.pending_acks(
+            caller,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            newest_first=request.order == receipts_pb2.ACK_ORDER_NEWEST_FIRST,
+            overdue_only=request.overdue_only,
+            overdue_seconds=request.overdue_seconds,
+            include_bodies=convert.include_bodies(request.view),
+        )
+        return receipts_pb2.ListPendingAcksResponse(
+            items=[
+                convert.pending_ack_pb(item, caller.project_slug, page.cutoff)
+                for item in page.items
+            ],
+            next_page_token=page.next_page_token,
+            overdue_seconds=page.overdue_seconds,
+        )
+
+    async def ListUnacknowledged(
+        self, request: receipts_pb2.ListUnacknowledgedRequest, context: Context
+    ) -> receipts_pb2.ListUnacknowledgedResponse:
+        caller = await self._auth.require(authorization(context))
+        wire.check_request(request)
+        page = await self._acks.unacknowledged(
+            caller,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            include_bodies=convert.include_bodies(request.view),
+        )
+        return receipts_pb2.ListUnacknowledgedResponse(
+            items=[
+                convert.item_pb(item, caller.project_slug, cursor)
+                for item, cursor in zip(page.items, page.cursors, strict=True)
+            ],
+            next_page_token=page.next_page_token,
         )
 
     async def SubscribeInbox(

@@ -11,6 +11,7 @@ from agentmail_server.hub import Hub
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Mailer
+from agentmail_server.services.receipts import AckTracker
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.services.search import Searcher
 from agentmail_server.services.subscriptions import InboxStreamer
@@ -27,6 +28,7 @@ class Services:
     mailer: Mailer
     streamer: InboxStreamer
     searcher: Searcher
+    acks: AckTracker
 
 
 def build_services(
@@ -41,7 +43,7 @@ def build_services(
     Args:
         storage: The backend's ports.
         hub: Live fan-out to subscriptions.
-        config: Cache sizes and the heartbeat interval.
+        config: Cache sizes, the heartbeat interval and the ack overdue threshold.
         codec: Seals every page token and cursor the services issue.
         clock: The wall clock every service reads (the system clock when omitted); storage
             receives the time from the services, so this is the server's only clock.
@@ -57,4 +59,5 @@ def build_services(
         mailer=Mailer(storage.mail, reads, resolver, codec, clock),
         streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec, clock),
         searcher=Searcher(storage.search, reads, codec),
+        acks=AckTracker(storage.receipts, reads, codec, clock, config.ack_overdue_seconds),
     )

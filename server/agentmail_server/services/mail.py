@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits
 from agentmail_server.domain.clock import Clock
@@ -27,10 +26,10 @@ from agentmail_server.domain.models import (
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
 from agentmail_server.services.inbox_cursors import InboxCursors
+from agentmail_server.services.pages import within_body_budget
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.storage.ports import MailReads, MailWrites
 
-T = TypeVar("T")
 # Summaries read a thread page by page (bodies included) and stop after this many messages.
 SUMMARY_PAGE = 100
 MAX_SUMMARY_MESSAGES = 10_000
@@ -218,7 +217,7 @@ class Mailer:
             include_bodies=include_bodies,
         )
         more = len(found) > size
-        page = _within_body_budget(found[:size], lambda item: item.message)
+        page = within_body_budget(found[:size], lambda item: item.message)
         more = more or len(page) < min(len(found), size)
         items = [
             InboxItem(
@@ -244,7 +243,7 @@ class Mailer:
         scope = (caller.agent_id,)
         before = self._codec.decode(page_token, cursors.OUTBOX, scope)
         found = await self._queries.outbox(caller.agent_id, before, size + 1, include_bodies)
-        page = _within_body_budget(found[:size], lambda message: message)
+        page = within_body_budget(found[:size], lambda message: message)
         more = len(found) > len(page)
         token = self._codec.encode(cursors.OUTBOX, scope, page[-1].id) if more and page else ""
         return page, token
@@ -273,7 +272,7 @@ class Mailer:
                 f"no thread {thread_id!r} visible to this agent",
                 metadata={"threadId": thread_id},
             )
-        page = _within_body_budget(found[:size], lambda pair: pair[0])
+        page = within_body_budget(found[:size], lambda pair: pair[0])
         more = len(found) > len(page)
         messages = [
             message.seen_by(caller.agent_id, caller.name, delivery.kind if delivery else None)
@@ -378,14 +377,3 @@ def _content_digest(
     }
     encoded = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(encoded).hexdigest()
-
-
-def _within_body_budget(items: list[T], message_of: Callable[[T], Message]) -> list[T]:
-    """The longest prefix whose bodies fit the page budget (always at least one item)."""
-    total = 0
-    for index, item in enumerate(items):
-        message = message_of(item)
-        total += message.body_size if message.body is not None else 0
-        if index and total > limits.PAGE_BODY_BUDGET_BYTES:
-            return items[:index]
-    return items

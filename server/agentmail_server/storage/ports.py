@@ -41,6 +41,12 @@ backend proves them by passing it):
    listeners of :meth:`Storage.watch_writes` hold the error (the server reports NOT_SERVING);
    the backend keeps probing and tells them None as soon as a commit succeeds, with reads
    served throughout.
+11. **Receipts for the sender only.** :class:`ReceiptReads` returns a message's receipts
+   (every recipient's delivery, read and ack times) only to its sender: a message of any
+   other sender gets none, whoever asks. A recipient's own list of unacknowledged mail holds
+   only its deliveries. Both acknowledgement listings are index seeks over the deliveries
+   still waiting (an acknowledgement takes its delivery out of both at once, by invariant 7's
+   first-wins write), never a scan of a sender's or a recipient's history.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from agentmail_server.domain.models import (
     Project,
 )
 from agentmail_server.domain.notices import Notice
+from agentmail_server.domain.receipts import PendingAck, Receipt
 from agentmail_server.domain.retention import Purged
 from agentmail_server.errors import Unavailable
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
@@ -223,6 +230,53 @@ class MailReads(Protocol):
         ...
 
 
+# A position in a sender's pending acknowledgements: (message commit time, message id).
+AckPosition = tuple[int, int]
+
+
+class ReceiptReads(Protocol):
+    """Receipts and acknowledgement tracking (index seeks; invariants 3, 7 and 11)."""
+
+    async def receipts(
+        self, sender_id: int, messages: Sequence[Message]
+    ) -> dict[int, tuple[Receipt, ...]]:
+        """Every recipient's receipt of each of ``messages`` that ``sender_id`` sent, keyed by
+        message id, in address order (to, cc, bcc); other senders' messages are left out."""
+        ...
+
+    async def pending_acks(
+        self,
+        sender_id: int,
+        *,
+        after: AckPosition | None,
+        before: AckPosition | None,
+        sent_before: int | None,
+        newest_first: bool,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[PendingAck]:
+        """The sender's ack-required messages that some recipient has not acknowledged, each
+        with those recipients, ordered by (commit time, id) and read from one snapshot.
+
+        Args:
+            sender_id: The sender.
+            after: Only positions strictly after this one.
+            before: Only positions strictly before this one.
+            sent_before: Only messages committed at or before this time (the overdue cut).
+            newest_first: Descending order instead of ascending.
+            limit: At most this many messages.
+            include_bodies: Read bodies too (else ``Message.body`` is None).
+        """
+        ...
+
+    async def unacknowledged(
+        self, agent_id: int, after_id: int | None, limit: int, include_bodies: bool
+    ) -> list[InboxItem]:
+        """The agent's received ack-required messages it has not acknowledged, oldest first
+        (by id), after ``after_id`` (not yet restricted to the viewer's bcc view)."""
+        ...
+
+
 class SearchReads(Protocol):
     """Full-text search over the messages a viewer may see.
 
@@ -293,6 +347,11 @@ class Storage(Protocol):
     @property
     def search(self) -> SearchReads:
         """Search reads."""
+        ...
+
+    @property
+    def receipts(self) -> ReceiptReads:
+        """Receipt and acknowledgement reads."""
         ...
 
     @property

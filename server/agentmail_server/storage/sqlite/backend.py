@@ -22,6 +22,7 @@ from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.sqlite import retention, writes
 from agentmail_server.storage.sqlite.queries import Queries
 from agentmail_server.storage.sqlite.readers import ReadPool
+from agentmail_server.storage.sqlite.receipts import ReceiptQueries
 from agentmail_server.storage.sqlite.search import SearchQueries
 from agentmail_server.storage.sqlite.writer import Writer
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
@@ -138,6 +139,7 @@ class SqliteStorage:
         self._retention = SqliteRetentionWrites(self._writer)
         self._reads = Queries(self._pool)
         self._search = SearchQueries(self._pool)
+        self._receipts = ReceiptQueries(self._pool)
 
     @property
     def mail(self) -> SqliteMailWrites:
@@ -163,6 +165,11 @@ class SqliteStorage:
     def search(self) -> SearchQueries:
         """Search reads."""
         return self._search
+
+    @property
+    def receipts(self) -> ReceiptQueries:
+        """Receipt and acknowledgement reads."""
+        return self._receipts
 
     @property
     def feed(self) -> CommitPublisher:

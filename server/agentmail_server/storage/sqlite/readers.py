@@ -47,6 +47,17 @@ class ReadPool:
         finally:
             self._idle.put_nowait(conn)
 
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Borrow a connection inside one read transaction, so that several statements see
+        the same commit (under WAL a reader's snapshot holds until its transaction ends)."""
+        async with self.connection() as conn:
+            await conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                await conn.execute("COMMIT")  # read-only: ending it releases the snapshot
+
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         """Run one query and return all its rows."""
         self._queries += 1

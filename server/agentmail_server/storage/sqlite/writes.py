@@ -180,11 +180,22 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
             draft.body,
         ),
     )
+    # ack_required, sender_id and created_at are the message's, copied for the ack-tracking
+    # indexes (see schema version 9).
     conn.executemany(
-        "INSERT INTO deliveries (agent_id, message_id, kind, importance, topic)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO deliveries (agent_id, message_id, kind, importance, topic, ack_required,"
+        " sender_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (r.agent_id, message_id, int(r.kind), int(draft.importance), draft.topic)
+            (
+                r.agent_id,
+                message_id,
+                int(r.kind),
+                int(draft.importance),
+                draft.topic,
+                int(draft.ack_required),
+                draft.sender_id,
+                now,
+            )
             for r in draft.recipients
         ],
     )

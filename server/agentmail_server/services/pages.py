@@ -1,0 +1,23 @@
+"""What every paged listing of messages shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from agentmail_server.domain import limits
+from agentmail_server.domain.models import Message
+
+T = TypeVar("T")
+
+
+def within_body_budget(items: list[T], message_of: Callable[[T], Message]) -> list[T]:
+    """The longest prefix whose bodies fit the page budget (always at least one item), so a
+    page of large bodies always fits the channel's message limit."""
+    total = 0
+    for index, item in enumerate(items):
+        message = message_of(item)
+        total += message.body_size if message.body is not None else 0
+        if index and total > limits.PAGE_BODY_BUDGET_BYTES:
+            return items[:index]
+    return items
