@@ -239,7 +239,7 @@ async def test_a_silent_subscriber_is_dropped_within_the_keepalive_bound(
                 dropped_after = await seconds_until(
                     lambda: server.hub.stats().subscriptions == 0,
                     # The server's ping interval plus its ack timeout, and scheduling slack.
-                    within=policy.dead_peer_seconds + 2.0,
+                    within=policy.dead_peer_seconds + 5.0,
                 )
                 call.cancel()
     finally:
@@ -274,7 +274,7 @@ async def test_the_typed_clients_channel_notices_a_silent_server(tmp_path: pathl
             proxy.frozen.set()
             started = asyncio.get_running_loop().time()
             # The client's ping interval plus its ack timeout, and scheduling slack.
-            bound = (client.keepalive_time_ms + client.keepalive_timeout_ms) / 1000 + 2.0
+            bound = (client.keepalive_time_ms + client.keepalive_timeout_ms) / 1000 + 5.0
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await asyncio.wait_for(call.read(), bound)
             noticed_after = asyncio.get_running_loop().time() - started
