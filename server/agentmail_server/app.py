@@ -164,6 +164,7 @@ class AgentmailServer:
                 self.hub,
                 services,
                 self.archive.stats if self.archive is not None else None,
+                self.certificates.stats if self.certificates is not None else None,
             )
         except OSError as exc:
             raise RuntimeError(f"could not bind {self.config.metrics_listen}: {exc}") from exc

@@ -67,6 +67,7 @@ class LoadedCertificate:
     subject: str
     serial: int
     not_after: str
+    not_after_timestamp: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,11 +78,13 @@ class CertificateStats:
         reloads: New pairs taken into service after a change of the files.
         rejected: Changes refused because the new files could not be used.
         serial: Serial number of the certificate in service.
+        not_after_timestamp: When the certificate in service expires (seconds since the epoch).
     """
 
     reloads: int
     rejected: int
     serial: int
+    not_after_timestamp: float
 
 
 def _stamp(path: pathlib.Path) -> FileStamp:
@@ -147,6 +150,7 @@ def load_certificate(files: CertificateFiles) -> LoadedCertificate:
         subject=leaf.subject.rfc4514_string(),
         serial=leaf.serial_number,
         not_after=leaf.not_valid_after_utc.isoformat(),
+        not_after_timestamp=leaf.not_valid_after_utc.timestamp(),
     )
 
 
@@ -166,8 +170,8 @@ class ReloadingCertificates:
         self._lock = threading.Lock()
         self._stamps = files.stamps()
         self.current = load_certificate(files)
-        self._reloads = 0
-        self._rejected = 0
+        # Replaced whole under the lock, read without it: stats() never waits for a reload.
+        self._stats = CertificateStats(0, 0, self.current.serial, self.current.not_after_timestamp)
 
     def credentials(self) -> grpc.ServerCredentials:
         """Server credentials that serve the current certificate and follow its files.
@@ -194,7 +198,7 @@ class ReloadingCertificates:
             try:
                 loaded = load_certificate(self.files)
             except CertificateError as exc:
-                self._rejected += 1
+                self._stats = dataclasses.replace(self._stats, rejected=self._stats.rejected + 1)
                 logger.warning(
                     "TLS files changed but cannot be used (%s); still serving %s serial %x",
                     exc,
@@ -203,7 +207,12 @@ class ReloadingCertificates:
                 )
                 return None
             self.current = loaded
-            self._reloads += 1
+            self._stats = dataclasses.replace(
+                self._stats,
+                reloads=self._stats.reloads + 1,
+                serial=loaded.serial,
+                not_after_timestamp=loaded.not_after_timestamp,
+            )
         logger.info(
             "TLS certificate reloaded: %s serial %x, valid until %s",
             loaded.subject,
@@ -213,6 +222,5 @@ class ReloadingCertificates:
         return loaded.configuration
 
     def stats(self) -> CertificateStats:
-        """A snapshot of what the reloader did."""
-        with self._lock:
-            return CertificateStats(self._reloads, self._rejected, self.current.serial)
+        """A snapshot of what the reloader did (never blocks)."""
+        return self._stats
