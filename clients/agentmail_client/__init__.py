@@ -16,7 +16,7 @@ Example::
 """
 
 from ._client import AgentmailClient
-from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts, TlsConfig
 from ._contact_models import (
     Contact,
     ContactPolicy,
@@ -145,6 +145,7 @@ __all__ = [
     "Subscription",
     "ThreadSummary",
     "Timeouts",
+    "TlsConfig",
     "Unauthenticated",
     "Unavailable",
     "WaitForMailResult",
