@@ -72,6 +72,15 @@ from ._receipt_models import (
     PendingAcksPage,
     Receipt,
 )
+from ._reservation_models import (
+    CheckConflictsResult,
+    Conflict,
+    ForceReleaseResult,
+    Reservation,
+    ReservationHolder,
+    ReserveMode,
+    ReservePathsResult,
+)
 from ._search_models import ActionItem, SearchHit, SearchOrder, SearchScope, ThreadSummary
 from ._subscribe import Subscription
 from ._wait import WaitForMailResult
@@ -86,6 +95,8 @@ __all__ = [
     "AgentmailError",
     "AlreadyExists",
     "ChannelConfig",
+    "CheckConflictsResult",
+    "Conflict",
     "Contact",
     "ContactEvent",
     "ContactEventKind",
@@ -96,6 +107,7 @@ __all__ = [
     "EnsureProjectResult",
     "FailedPrecondition",
     "FieldViolation",
+    "ForceReleaseResult",
     "GetMessageResult",
     "Importance",
     "InboxItem",
@@ -116,8 +128,12 @@ __all__ = [
     "ReconnectPolicy",
     "RegisterAgentResult",
     "RequestContactResult",
+    "Reservation",
     "ReservationEvent",
     "ReservationEventKind",
+    "ReservationHolder",
+    "ReserveMode",
+    "ReservePathsResult",
     "ResourceExhausted",
     "RetryPolicy",
     "SearchHit",

@@ -19,6 +19,7 @@ from ._events import AgentEvent
 from ._mail import MailCalls
 from ._models import InboxItem
 from ._receipts import AckCalls
+from ._reservations import ReservationCalls
 from ._search import SearchCalls
 from ._subscribe import CursorCallback, Subscription
 from ._transport import ClientBase, Connection
@@ -30,7 +31,7 @@ _DEFAULT_CHANNEL = ChannelConfig()
 _DEFAULT_RECONNECT = ReconnectPolicy()
 
 
-class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls):
+class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls, ReservationCalls):
     """An asynchronous client of one agentmail server.
 
     Use it as an async context manager, which closes the channel on exit::

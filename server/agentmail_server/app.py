@@ -34,6 +34,7 @@ from agentmail_server.rpc.keepalive import ServerKeepalive
 from agentmail_server.rpc.server import DEFAULT_KEEPALIVE, GrpcEndpoint, health_descriptor
 from agentmail_server.rpc.transport import ListenCredentials, ListenSecurity, listen_credentials
 from agentmail_server.services.container import Services, build_services
+from agentmail_server.services.reservation_sweeper import ReservationSweeper
 from agentmail_server.services.retention import BATCH as RETENTION_BATCH
 from agentmail_server.services.retention import RetentionService
 from agentmail_server.storage.backends import open_storage
@@ -83,6 +84,8 @@ class AgentmailServer:
         self.archive: ArchiveProjector | None = None
         # The retention policy's background purge (None when retention_days is 0).
         self.retention: RetentionService | None = None
+        # Records expired reservations as released and warns holders before expiry.
+        self.reservation_sweeper: ReservationSweeper | None = None
         self._retention_now = retention_now
         self._retention_batch = retention_batch
         self._keepalive = keepalive
@@ -156,6 +159,13 @@ class AgentmailServer:
                 batch=self._retention_batch,
             )
             self.retention.start()
+        self.reservation_sweeper = ReservationSweeper(
+            storage.reservations,
+            self.clock,
+            interval_seconds=config.reservation_sweep_seconds,
+            warning_seconds=config.reservation_expiry_warning_seconds,
+        )
+        self.reservation_sweeper.start()
 
     def _start_metrics(
         self, rpc_metrics: RpcMetrics, descriptors: list[ServiceDescriptor], services: Services
@@ -204,6 +214,8 @@ class AgentmailServer:
             self._exporter = None
         if self.retention is not None:
             await self.retention.stop()  # before the storage closes under its purge
+        if self.reservation_sweeper is not None:
+            await self.reservation_sweeper.stop()
         if self.services is not None:
             # After the last call, before the storage closes: the final stamps are written.
             await self.services.presence.stop()

@@ -167,6 +167,24 @@ SETTINGS: tuple[Setting, ...] = (
         "many days, in the background; 0 keeps everything. The git archive keeps its history.",
     ),
     Setting(
+        "reservation_stale_seconds",
+        "1800",
+        "Inactivity after which an agent's file reservations are stale: another agent may "
+        "then force-release them.",
+    ),
+    Setting(
+        "reservation_expiry_warning_seconds",
+        "300",
+        "How long before a file reservation expires its holder is told, once, on its "
+        "subscription (0 turns the warning off).",
+    ),
+    Setting(
+        "reservation_sweep_seconds",
+        "60",
+        "Time between two runs of the background task that records expired file "
+        "reservations as released (expiry itself holds by time, whatever this is).",
+    ),
+    Setting(
         "default_contact_policy",
         "auto",
         "Contact policy of agents that set none: 'open', 'auto' (mail within the auto window "
@@ -246,6 +264,9 @@ class ServerConfig:
     auto_retire_idle_seconds: int = 0
     presence_flush_seconds: float = 5.0
     ack_overdue_seconds: int = 3600
+    reservation_stale_seconds: float = 1800.0
+    reservation_expiry_warning_seconds: float = 300.0
+    reservation_sweep_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -296,6 +317,12 @@ class ServerConfig:
             raise ValueError(
                 f"ack_overdue_seconds must be within 1..{MAX_ACK_OVERDUE_SECONDS} (ten years)"
             )
+        if self.reservation_stale_seconds <= 0:
+            raise ValueError("reservation_stale_seconds must be > 0")
+        if self.reservation_expiry_warning_seconds < 0:
+            raise ValueError("reservation_expiry_warning_seconds must be >= 0 (0 turns it off)")
+        if self.reservation_sweep_seconds <= 0:
+            raise ValueError("reservation_sweep_seconds must be > 0")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
         if self.log_level.strip().upper() not in LOG_LEVELS:
