@@ -88,20 +88,22 @@ class ReservationCalls(ClientBase):
         self,
         paths: str | Iterable[str],
         *,
-        shared: bool = False,
+        include_shared: bool = False,
         timeout: float | None = None,
     ) -> CheckConflictsResult:
         """Reports which paths other agents' active reservations conflict with. Read-only.
 
         Args:
             paths: 1 to 500 paths or patterns, e.g. the files staged for a commit.
-            shared: Check as for a shared reservation (only exclusive ones conflict).
+            include_shared: Also report other agents' shared reservations (what an exclusive
+                reservation of these paths would meet); by default only exclusive ones
+                conflict, which is what a pre-commit guard asks.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
 
         Raises:
             InvalidArgument: ``EMPTY_PATHS``, ``TOO_MANY_PATHS`` or ``INVALID_PATTERN``.
         """
-        request = pb.CheckConflictsRequest(paths=_paths(paths), shared=shared)
+        request = pb.CheckConflictsRequest(paths=_paths(paths), include_shared=include_shared)
         stub = self._connection.reservations
         response = await self._call(stub.CheckConflicts, request, CallKind.READ, timeout)
         return CheckConflictsResult(

@@ -81,15 +81,15 @@ async def test_modes(team: Team, mode: am.ReserveMode, granted: list[str]) -> No
 async def test_check_renew_release_and_list(team: Team) -> None:
     first, second = (await team.alice.reserve_paths(["a/x.py", "a/y.py"], shared=True)).granted
 
-    checked = await team.bob.check_conflicts(["a/x.py", "b/z.py"])
-    as_shared = await team.bob.check_conflicts(["a/x.py"], shared=True)
+    checked = await team.bob.check_conflicts(["a/x.py", "b/z.py"], include_shared=True)
+    default = await team.bob.check_conflicts(["a/x.py"])
     (renewed,) = await team.alice.renew_reservations(ids=first.id, extend_seconds=120)
     (released,) = await team.alice.release_reservations(patterns="a/y.py")
     page = await team.alice.list_reservations(page_size=1)
     everything = await team.alice.list_reservations(include_inactive=True, agent="alice")
 
     assert [c.pattern for c in checked.conflicts] == ["a/x.py"] and not checked.truncated
-    assert as_shared.conflicts == ()
+    assert default.conflicts == (), "shared reservations are ignored unless asked for"
     assert renewed.expire_time is not None and first.expire_time is not None
     assert renewed.expire_time - first.expire_time == datetime.timedelta(seconds=120)
     assert (released.id, released.active, released.released_by) == (second.id, False, "Alice")

@@ -1,4 +1,4 @@
-"""CheckConflicts (read-only, own and shared-vs-shared ignored, bounded output) and
+"""CheckConflicts (read-only, own and shared reservations ignored unless asked, bounded output) and
 ListReservations (active or all, by agent or path, paged with sealed tokens)."""
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ async def test_check_reports_other_agents_conflicts_and_changes_nothing(
     assert len(await listed(bob)) == 2
 
 
-async def test_check_as_shared_ignores_shared_reservations(res, reserve, alice, bob, carol):
+async def test_check_ignores_shared_reservations_unless_asked(res, reserve, alice, bob, carol):
     await reserve(alice, ["docs/a.md"], shared=True)
     await reserve(carol, ["docs/b.md"])
 
-    exclusive = await check(res, bob, ["docs/a.md", "docs/b.md"])
-    shared = await check(res, bob, ["docs/a.md", "docs/b.md"], shared=True)
+    default = await check(res, bob, ["docs/a.md", "docs/b.md"])
+    with_shared = await check(res, bob, ["docs/a.md", "docs/b.md"], include_shared=True)
 
-    assert [c.pattern for c in exclusive.conflicts] == ["docs/a.md", "docs/b.md"]
-    assert [c.pattern for c in shared.conflicts] == ["docs/b.md"]
+    assert [c.pattern for c in default.conflicts] == ["docs/b.md"]
+    assert [c.pattern for c in with_shared.conflicts] == ["docs/a.md", "docs/b.md"]
 
 
 async def test_check_ignores_expired_reservations(res, reserve, alice, bob, clock):
@@ -50,13 +50,18 @@ async def test_check_output_is_bounded_and_says_so(res, reserve, team):
     agents = list(team.values())
     for holder in agents[1:]:
         await reserve(holder, [f"dir{i}/**" for i in range(30)], shared=True)
+    # Shared holds count only when asked for (what an exclusive reservation would meet).
 
-    response = await check(res, agents[0], [f"dir{i}/f.py" for i in range(150)])
+    response = await check(
+        res, agents[0], [f"dir{i}/f.py" for i in range(150)], include_shared=True
+    )
 
     assert len(response.conflicts) == 30
     assert all(len(c.holders) == 4 for c in response.conflicts)
     assert not response.truncated
-    many = await check(res, agents[0], [f"dir{i % 30}/f{i}.py" for i in range(150)])
+    many = await check(
+        res, agents[0], [f"dir{i % 30}/f{i}.py" for i in range(150)], include_shared=True
+    )
     assert len(many.conflicts) == 100 and many.truncated
 
 

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&agentmail/v1/reservation_service.proto\x12\x0c\x61gentmail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x02\n\x0bReservation\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07pattern\x18\x04 \x01(\t\x12\x11\n\texclusive\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0crelease_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0breleased_by\x18\n \x01(\t\x12\x16\n\x0erelease_reason\x18\x0b \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x0c \x01(\x08\"\x8f\x01\n\x11ReservationHolder\x12\x16\n\x0ereservation_id\x18\x01 \x01(\x03\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0f\n\x07pattern\x18\x03 \x01(\t\x12\x11\n\texclusive\x18\x04 \x01(\x08\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x08\x43onflict\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\x30\n\x07holders\x18\x02 \x03(\x0b\x32\x1f.agentmail.v1.ReservationHolder\"\x9b\x01\n\x13ReservePathsRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x0e\n\x06shared\x18\x02 \x01(\x08\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\'\n\x04mode\x18\x06 \x01(\x0e\x32\x19.agentmail.v1.ReserveMode\"\x83\x01\n\x14ReservePathsResponse\x12*\n\x07granted\x18\x01 \x03(\x0b\x32\x19.agentmail.v1.Reservation\x12)\n\tconflicts\x18\x02 \x03(\x0b\x32\x16.agentmail.v1.Conflict\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x03 \x01(\x08\"6\n\x15\x43heckConflictsRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x0e\n\x06shared\x18\x02 \x01(\x08\"V\n\x16\x43heckConflictsResponse\x12)\n\tconflicts\x18\x01 \x03(\x0b\x32\x16.agentmail.v1.Conflict\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"Q\n\x18RenewReservationsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\x03\x12\x10\n\x08patterns\x18\x02 \x03(\t\x12\x16\n\x0e\x65xtend_seconds\x18\x03 \x01(\x05\"G\n\x19RenewReservationsResponse\x12*\n\x07renewed\x18\x01 \x03(\x0b\x32\x19.agentmail.v1.Reservation\"H\n\x1aReleaseReservationsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\x03\x12\x10\n\x08patterns\x18\x02 \x03(\t\x12\x0b\n\x03\x61ll\x18\x03 \x01(\x08\"J\n\x1bReleaseReservationsResponse\x12+\n\x08released\x18\x01 \x03(\x0b\x32\x19.agentmail.v1.Reservation\"<\n\x1e\x46orceReleaseReservationRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t\"l\n\x1f\x46orceReleaseReservationResponse\x12.\n\x0breservation\x18\x01 \x01(\x0b\x32\x19.agentmail.v1.Reservation\x12\x19\n\x11notice_message_id\x18\x02 \x01(\x03\"w\n\x17ListReservationsRequest\x12\x18\n\x10include_inactive\x18\x01 \x01(\x08\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"d\n\x18ListReservationsResponse\x12/\n\x0creservations\x18\x01 \x03(\x0b\x32\x19.agentmail.v1.Reservation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x81\x01\n\x0bReserveMode\x12\x1c\n\x18RESERVE_MODE_UNSPECIFIED\x10\x00\x12\x18\n\x14RESERVE_MODE_DEFAULT\x10\x01\x12\x1f\n\x1bRESERVE_MODE_ALL_OR_NOTHING\x10\x02\x12\x19\n\x15RESERVE_MODE_ADVISORY\x10\x03\x32\xf5\x04\n\x12ReservationService\x12U\n\x0cReservePaths\x12!.agentmail.v1.ReservePathsRequest\x1a\".agentmail.v1.ReservePathsResponse\x12[\n\x0e\x43heckConflicts\x12#.agentmail.v1.CheckConflictsRequest\x1a$.agentmail.v1.CheckConflictsResponse\x12\x64\n\x11RenewReservations\x12&.agentmail.v1.RenewReservationsRequest\x1a\'.agentmail.v1.RenewReservationsResponse\x12j\n\x13ReleaseReservations\x12(.agentmail.v1.ReleaseReservationsRequest\x1a).agentmail.v1.ReleaseReservationsResponse\x12v\n\x17\x46orceReleaseReservation\x12,.agentmail.v1.ForceReleaseReservationRequest\x1a-.agentmail.v1.ForceReleaseReservationResponse\x12\x61\n\x10ListReservations\x12%.agentmail.v1.ListReservationsRequest\x1a&.agentmail.v1.ListReservationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&agentmail/v1/reservation_service.proto\x12\x0c\x61gentmail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x02\n\x0bReservation\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07pattern\x18\x04 \x01(\t\x12\x11\n\texclusive\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0crelease_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0breleased_by\x18\n \x01(\t\x12\x16\n\x0erelease_reason\x18\x0b \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x0c \x01(\x08\"\x8f\x01\n\x11ReservationHolder\x12\x16\n\x0ereservation_id\x18\x01 \x01(\x03\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0f\n\x07pattern\x18\x03 \x01(\t\x12\x11\n\texclusive\x18\x04 \x01(\x08\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x08\x43onflict\x12\x0f\n\x07pattern\x18\x01 \x01(\t\x12\x30\n\x07holders\x18\x02 \x03(\x0b\x32\x1f.agentmail.v1.ReservationHolder\"\x9b\x01\n\x13ReservePathsRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x0e\n\x06shared\x18\x02 \x01(\x08\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\'\n\x04mode\x18\x06 \x01(\x0e\x32\x19.agentmail.v1.ReserveMode\"\x83\x01\n\x14ReservePathsResponse\x12*\n\x07granted\x18\x01 \x03(\x0b\x32\x19.agentmail.v1.Reservation\x12)\n\tconflicts\x18\x02 \x03(\x0b\x32\x16.agentmail.v1.Conflict\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x03 \x01(\x08\">\n\x15\x43heckConflictsRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x16\n\x0einclude_shared\x18\x02 \x01(\x08\"V\n\x16\x43heckConflictsResponse\x12)\n\tconflicts\x18\x01 \x03(\x0b\x32\x16.agentmail.v1.Conflict\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"Q\n\x18RenewReservationsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\x03\x12\x10\n\x08patterns\x18\x02 \x03(\t\x12\x16\n\x0e\x65xtend_seconds\x18\x03 \x01(\x05\"G\n\x19RenewReservationsResponse\x12*\n\x07renewed\x18\x01 \x03(\x0b\x32\x19.agentmail.v1.Reservation\"H\n\x1aReleaseReservationsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\x03\x12\x10\n\x08patterns\x18\x02 \x03(\t\x12\x0b\n\x03\x61ll\x18\x03 \x01(\x08\"J\n\x1bReleaseReservationsResponse\x12+\n\x08released\x18\x01 \x03(\x0b\x32\x19.agentmail.v1.Reservation\"<\n\x1e\x46orceReleaseReservationRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t\"l\n\x1f\x46orceReleaseReservationResponse\x12.\n\x0breservation\x18\x01 \x01(\x0b\x32\x19.agentmail.v1.Reservation\x12\x19\n\x11notice_message_id\x18\x02 \x01(\x03\"w\n\x17ListReservationsRequest\x12\x18\n\x10include_inactive\x18\x01 \x01(\x08\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"d\n\x18ListReservationsResponse\x12/\n\x0creservations\x18\x01 \x03(\x0b\x32\x19.agentmail.v1.Reservation\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x81\x01\n\x0bReserveMode\x12\x1c\n\x18RESERVE_MODE_UNSPECIFIED\x10\x00\x12\x18\n\x14RESERVE_MODE_DEFAULT\x10\x01\x12\x1f\n\x1bRESERVE_MODE_ALL_OR_NOTHING\x10\x02\x12\x19\n\x15RESERVE_MODE_ADVISORY\x10\x03\x32\xf5\x04\n\x12ReservationService\x12U\n\x0cReservePaths\x12!.agentmail.v1.ReservePathsRequest\x1a\".agentmail.v1.ReservePathsResponse\x12[\n\x0e\x43heckConflicts\x12#.agentmail.v1.CheckConflictsRequest\x1a$.agentmail.v1.CheckConflictsResponse\x12\x64\n\x11RenewReservations\x12&.agentmail.v1.RenewReservationsRequest\x1a\'.agentmail.v1.RenewReservationsResponse\x12j\n\x13ReleaseReservations\x12(.agentmail.v1.ReleaseReservationsRequest\x1a).agentmail.v1.ReleaseReservationsResponse\x12v\n\x17\x46orceReleaseReservation\x12,.agentmail.v1.ForceReleaseReservationRequest\x1a-.agentmail.v1.ForceReleaseReservationResponse\x12\x61\n\x10ListReservations\x12%.agentmail.v1.ListReservationsRequest\x1a&.agentmail.v1.ListReservationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmail.v1.reservation_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESERVEMODE']._serialized_start=1773
-  _globals['_RESERVEMODE']._serialized_end=1902
+  _globals['_RESERVEMODE']._serialized_start=1781
+  _globals['_RESERVEMODE']._serialized_end=1910
   _globals['_RESERVATION']._serialized_start=90
   _globals['_RESERVATION']._serialized_end=408
   _globals['_RESERVATIONHOLDER']._serialized_start=411
@@ -45,25 +45,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESERVEPATHSRESPONSE']._serialized_start=794
   _globals['_RESERVEPATHSRESPONSE']._serialized_end=925
   _globals['_CHECKCONFLICTSREQUEST']._serialized_start=927
-  _globals['_CHECKCONFLICTSREQUEST']._serialized_end=981
-  _globals['_CHECKCONFLICTSRESPONSE']._serialized_start=983
-  _globals['_CHECKCONFLICTSRESPONSE']._serialized_end=1069
-  _globals['_RENEWRESERVATIONSREQUEST']._serialized_start=1071
-  _globals['_RENEWRESERVATIONSREQUEST']._serialized_end=1152
-  _globals['_RENEWRESERVATIONSRESPONSE']._serialized_start=1154
-  _globals['_RENEWRESERVATIONSRESPONSE']._serialized_end=1225
-  _globals['_RELEASERESERVATIONSREQUEST']._serialized_start=1227
-  _globals['_RELEASERESERVATIONSREQUEST']._serialized_end=1299
-  _globals['_RELEASERESERVATIONSRESPONSE']._serialized_start=1301
-  _globals['_RELEASERESERVATIONSRESPONSE']._serialized_end=1375
-  _globals['_FORCERELEASERESERVATIONREQUEST']._serialized_start=1377
-  _globals['_FORCERELEASERESERVATIONREQUEST']._serialized_end=1437
-  _globals['_FORCERELEASERESERVATIONRESPONSE']._serialized_start=1439
-  _globals['_FORCERELEASERESERVATIONRESPONSE']._serialized_end=1547
-  _globals['_LISTRESERVATIONSREQUEST']._serialized_start=1549
-  _globals['_LISTRESERVATIONSREQUEST']._serialized_end=1668
-  _globals['_LISTRESERVATIONSRESPONSE']._serialized_start=1670
-  _globals['_LISTRESERVATIONSRESPONSE']._serialized_end=1770
-  _globals['_RESERVATIONSERVICE']._serialized_start=1905
-  _globals['_RESERVATIONSERVICE']._serialized_end=2534
+  _globals['_CHECKCONFLICTSREQUEST']._serialized_end=989
+  _globals['_CHECKCONFLICTSRESPONSE']._serialized_start=991
+  _globals['_CHECKCONFLICTSRESPONSE']._serialized_end=1077
+  _globals['_RENEWRESERVATIONSREQUEST']._serialized_start=1079
+  _globals['_RENEWRESERVATIONSREQUEST']._serialized_end=1160
+  _globals['_RENEWRESERVATIONSRESPONSE']._serialized_start=1162
+  _globals['_RENEWRESERVATIONSRESPONSE']._serialized_end=1233
+  _globals['_RELEASERESERVATIONSREQUEST']._serialized_start=1235
+  _globals['_RELEASERESERVATIONSREQUEST']._serialized_end=1307
+  _globals['_RELEASERESERVATIONSRESPONSE']._serialized_start=1309
+  _globals['_RELEASERESERVATIONSRESPONSE']._serialized_end=1383
+  _globals['_FORCERELEASERESERVATIONREQUEST']._serialized_start=1385
+  _globals['_FORCERELEASERESERVATIONREQUEST']._serialized_end=1445
+  _globals['_FORCERELEASERESERVATIONRESPONSE']._serialized_start=1447
+  _globals['_FORCERELEASERESERVATIONRESPONSE']._serialized_end=1555
+  _globals['_LISTRESERVATIONSREQUEST']._serialized_start=1557
+  _globals['_LISTRESERVATIONSREQUEST']._serialized_end=1676
+  _globals['_LISTRESERVATIONSRESPONSE']._serialized_start=1678
+  _globals['_LISTRESERVATIONSRESPONSE']._serialized_end=1778
+  _globals['_RESERVATIONSERVICE']._serialized_start=1913
+  _globals['_RESERVATIONSERVICE']._serialized_end=2542
 # @@protoc_insertion_point(module_scope)

@@ -287,11 +287,12 @@ class CheckConflictsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PATHS_FIELD_NUMBER: _builtins.int
-    SHARED_FIELD_NUMBER: _builtins.int
-    shared: _builtins.bool
-    """False (the default) checks as for an exclusive reservation (any other agent's
-    reservation that overlaps conflicts); true checks as for a shared one (only other
-    agents' exclusive reservations conflict).
+    INCLUDE_SHARED_FIELD_NUMBER: _builtins.int
+    include_shared: _builtins.bool
+    """False (the default), the pre-commit question: only other agents' exclusive
+    reservations conflict (shared ones are ignored, as are the caller's own). True also
+    reports other agents' shared reservations: the conflicts an exclusive ReservePaths of
+    these paths would meet.
     """
     @_builtins.property
     def paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -301,11 +302,11 @@ class CheckConflictsRequest(_message.Message):
         self,
         *,
         paths: _abc.Iterable[_builtins.str] | None = ...,
-        shared: _builtins.bool = ...,
+        include_shared: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["paths", b"paths", "shared", b"shared"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_shared", b"include_shared", "paths", b"paths"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -53,7 +53,7 @@ class ReservationServicer(reservation_service_pb2_grpc.ReservationServiceService
     ) -> pb.CheckConflictsResponse:
         caller = await self._auth.require(authorization(context))
         conflicts, truncated = await self._reservations.check_conflicts(
-            caller, list(request.paths), request.shared
+            caller, list(request.paths), include_shared=request.include_shared
         )
         return pb.CheckConflictsResponse(
             conflicts=[conflict_pb(c) for c in conflicts], truncated=truncated

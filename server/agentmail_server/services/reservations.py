@@ -106,13 +106,15 @@ class Reservations:
         return await self._writes.reserve(request, self._clock.now_micros())
 
     async def check_conflicts(
-        self, caller: Identity, paths: Sequence[str], shared: bool
+        self, caller: Identity, paths: Sequence[str], *, include_shared: bool
     ) -> tuple[tuple[Conflict, ...], bool]:
-        """Conflicts other agents' active reservations would raise, from one snapshot; and
-        whether the output was truncated."""
+        """Other agents' active exclusive reservations (and shared ones too when
+        ``include_shared``) that overlap ``paths``, from one snapshot; and whether the output
+        was truncated. Checking "as an exclusive reservation" is exactly what reports shared
+        holders as well, hence the flag is passed as ``exclusive``."""
         chosen = check.pattern_list("paths", paths, MAX_PATHS_PER_CHECK, required=True)
         active = await self._reads.active(caller.project_id, self._clock.now_micros())
-        found = find_conflicts(chosen, not shared, caller.agent_id, active)
+        found = find_conflicts(chosen, include_shared, caller.agent_id, active)
         return bounded_conflicts(found)
 
     async def renew(
