@@ -9,14 +9,13 @@ about to expire. Each batch is one write operation through the single writer.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.notices import Notice
 from agentmail_server.domain.reservations import Reservation
 from agentmail_server.errors import ResourceExhausted, Unavailable
+from agentmail_server.services.periodic import PeriodicTask
 from agentmail_server.storage.ports import ReservationWrites
 
 logger = logging.getLogger(__name__)
@@ -45,10 +44,11 @@ class ReservationSweeper:
     ) -> None:
         self._writes = writes
         self._clock = clock
-        self._interval = interval_seconds
         self._warning_micros = round(warning_seconds * 1_000_000)
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = PeriodicTask(
+            "agentmail-reservation-sweep", interval_seconds, self.sweep_once
+        )
+        self._stopping = self._periodic.stopping
         # Totals since start, for logs and tests.
         self.expired = 0
         self.warned = 0
@@ -88,18 +88,8 @@ class ReservationSweeper:
 
     def start(self) -> None:
         """Run in the background until :meth:`stop`."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="agentmail-reservation-sweep")
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            await self.sweep_once()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+        self._periodic.start()
 
     async def stop(self) -> None:
-        """Stop after the operation in progress (before storage closes)."""
-        self._stopping.set()
-        task, self._task = self._task, None
-        if task is not None:
-            await task
+        """Stop after the run in progress (before storage closes)."""
+        await self._periodic.stop()
