@@ -137,7 +137,7 @@ def page_tokens(world: World) -> st.SearchStrategy[str]:
         ),
         st.sampled_from(["1", "0", "2", ""]),
         st.sampled_from(
-            ["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua", "zz", ""]
+            ["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua", "rv", "zz", ""]
         ),
         st.lists(
             st.one_of(
@@ -176,17 +176,31 @@ def _string_hints(world: World) -> list[tuple[str, st.SearchStrategy[str]]]:
         (r"query", fts_queries()),
         (r".*token|cursor", page_tokens(world)),
         (r"human_key", st.sampled_from(["/fuzz/main", "/fuzz/new", "C:\\repo", "~"])),
-        (
-            r"paths",
-            st.sampled_from(
-                ["program", "model", "task_description", "status", "capabilities", "name", "a.b"]
-            ),
-        ),
+        (r"paths|patterns|path", reservation_patterns()),
     ]
 
 
+def reservation_patterns() -> st.SearchStrategy[str]:
+    """Paths and globs (valid, overlapping the seeded reservations, or malformed), resources,
+    and field-mask paths (UpdateAgent's `paths` shares the name)."""
+    return st.one_of(
+        st.sampled_from(
+            ["src/a.py", "src/**", "docs/", "*.py", "lib/b.py", "tool://db", "./x\\y.md"]
+        ),
+        st.sampled_from(["", "/", "..", "a/../b", "!a", "[", "a[b", "**/**/*?", "x://"]),
+        st.from_regex(r"\A[a-z*?/.]{1,30}\Z"),
+        st.sampled_from(
+            ["program", "model", "task_description", "status", "capabilities", "name", "a.b"]
+        ),
+        nasty_text(),
+    )
+
+
 def _int_hints(world: World) -> list[tuple[str, st.SearchStrategy[int]]]:
-    return [(r"message_ids?", st.sampled_from(world.message_ids))]
+    return [
+        (r"message_ids?", st.sampled_from(world.message_ids)),
+        (r"ids?", st.sampled_from(world.reservation_ids)),
+    ]
 
 
 def _by_name(hints: list[tuple[str, Any]], field: FieldDescriptor) -> Any | None:

@@ -51,12 +51,18 @@ def test_the_table_names_no_method_that_is_not_served() -> None:
     from agentmail.v1 import (  # noqa: PLC0415
         agent_service_pb2,
         mail_service_pb2,
+        reservation_service_pb2,
         search_service_pb2,
     )
 
     ours = {
         f"/{service.full_name}/{method.name}"
-        for module in (agent_service_pb2, mail_service_pb2, search_service_pb2)
+        for module in (
+            agent_service_pb2,
+            mail_service_pb2,
+            search_service_pb2,
+            reservation_service_pb2,
+        )
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }

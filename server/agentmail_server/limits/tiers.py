@@ -23,6 +23,7 @@ class Tier(enum.Enum):
 _AGENT = "/agentmail.v1.AgentService/"
 _MAIL = "/agentmail.v1.MailService/"
 _SEARCH = "/agentmail.v1.SearchService/"
+_RESERVATION = "/agentmail.v1.ReservationService/"
 
 TIER_BY_METHOD: dict[str, Tier] = {
     # AgentService: registration, profile, contacts and lifecycle change state.
@@ -54,6 +55,14 @@ TIER_BY_METHOD: dict[str, Tier] = {
     _MAIL + "SubscribeInbox": Tier.STREAM,
     # SearchService.
     _SEARCH + "SearchMessages": Tier.SEARCH,
+    # ReservationService: taking, renewing and releasing change state; the conflict check is a
+    # question (a pre-commit hook asks it on every commit).
+    _RESERVATION + "ReservePaths": Tier.WRITE,
+    _RESERVATION + "RenewReservations": Tier.WRITE,
+    _RESERVATION + "ReleaseReservations": Tier.WRITE,
+    _RESERVATION + "ForceReleaseReservation": Tier.WRITE,
+    _RESERVATION + "CheckConflicts": Tier.READ,
+    _RESERVATION + "ListReservations": Tier.READ,
     # Infrastructure.
     "/grpc.health.v1.Health/Check": Tier.EXEMPT,
     "/grpc.health.v1.Health/Watch": Tier.EXEMPT,

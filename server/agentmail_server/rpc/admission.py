@@ -17,8 +17,8 @@ before the token lookup, while each valid token costs its peer nothing.
 
 Cost per call: a metadata scan, a hash, two dict lookups and the bucket arithmetic: about
 2 µs on the development machine, 0.9 µs of it the token's SHA-256 (a send costs the server about
-560 µs of CPU); no lock (all on the event loop) and no allocation beyond the hash's strings. Exempt methods (health, reflection, the benchmark
-ceiling) pay nothing: they get no gate at all.
+560 µs of CPU); no lock (all on the event loop) and no allocation beyond the hash's strings.
+Exempt methods (health, reflection, the benchmark ceiling) pay nothing: they get no gate.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from agentmail_server.services.mail import Mailer
 from agentmail_server.services.presence import Presence
 from agentmail_server.services.receipts import AckTracker
 from agentmail_server.services.recipients import RecipientResolver
+from agentmail_server.services.reservations import Reservations
 from agentmail_server.services.search import Searcher
 from agentmail_server.services.subscriptions import InboxStreamer
 from agentmail_server.storage.ports import Storage
@@ -36,6 +37,7 @@ class Services:
     contacts: ContactBook
     presence: Presence
     acks: AckTracker
+    reservations: Reservations
 
 
 def _flood_guard(config: ServerConfig, clock: Clock) -> FloodGuard | None:
@@ -116,4 +118,12 @@ def build_services(
         contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),
         presence=presence,
         acks=AckTracker(storage.receipts, reads, codec, clock, config.ack_overdue_seconds),
+        reservations=Reservations(
+            storage.reservations,
+            storage.reservation_reads,
+            reads,
+            codec,
+            clock,
+            config.reservation_stale_seconds,
+        ),
     )
