@@ -188,8 +188,10 @@ async def server_process(
     data_dir: pathlib.Path, *args: str, archive: bool = True
 ) -> AsyncIterator[ServerProcess]:
     """``python -m agentmail_server`` on 127.0.0.1 port 0 over ``data_dir`` (plus ``args``),
-    metrics off and the archive as ``archive`` says (both by environment, so flags in ``args``
-    win); its stderr is read (so it never blocks) and it is killed on exit if alive."""
+    metrics off, the flood guard off (tests send many messages between one pair on purpose, as
+    servers built in code do) and the archive as ``archive`` says (all by environment, so flags
+    in ``args`` win); its stderr is read (so it never blocks) and it is killed on exit if
+    alive."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -207,6 +209,7 @@ async def server_process(
         env={
             **os.environ,
             "AGENTMAIL_METRICS_LISTEN": "off",
+            "AGENTMAIL_FLOOD_GUARD_PER_MINUTE": "0",
             "AGENTMAIL_ARCHIVE": "true" if archive else "false",
         },
     )

@@ -49,15 +49,23 @@ class CallKind(enum.Enum):
     WRITE = "write"
 
 
+# RESOURCE_EXHAUSTED reasons that clear with time. A too-large request is RESOURCE_EXHAUSTED
+# too, and would only fail again.
+_PASSING_LIMITS = frozenset({"WRITER_OVERLOADED", "RATE_LIMITED", "FLOOD_GUARD"})
+
+
 def is_retryable(kind: CallKind, error: AgentmailError) -> bool:
     """Whether a call of ``kind`` that failed with ``error`` may be sent again."""
+    if isinstance(error, ResourceExhausted) and error.reason == "RATE_LIMITED":
+        # The server refuses a rate-limited call before its handler runs: nothing happened,
+        # so even a plain write may be sent again (after the server's delay).
+        return True
     if kind is CallKind.WRITE:
         return False
     if isinstance(error, Unavailable):
         return True
     if isinstance(error, ResourceExhausted):
-        # A too-large request is RESOURCE_EXHAUSTED too, and would only fail again.
-        return error.reason == "WRITER_OVERLOADED"
+        return error.reason in _PASSING_LIMITS
     # A write that timed out may still commit; only reads are repeated after a deadline.
     return isinstance(error, DeadlineExceeded) and kind is CallKind.READ
 
@@ -179,6 +187,9 @@ async def invoke(
             cause = exc
         attempt += 1
         if attempt >= retry.max_attempts or not is_retryable(kind, error):
+            raise error from cause
+        if isinstance(error, ResourceExhausted) and (error.retry_after or 0) > retry.max_backoff:
+            # Retrying before the server's delay would only be refused again: say so now.
             raise error from cause
         delay = retry.backoff(attempt - 1, error.retry_after)
         _log.debug(

@@ -25,9 +25,11 @@ from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
+from agentmail_server.limits.buckets import monotonic_seconds
 from agentmail_server.listen import is_unix_socket
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
+from agentmail_server.rpc.admission import Admission
 from agentmail_server.rpc.bindings import service_bindings
 from agentmail_server.rpc.certificates import ReloadingCertificates
 from agentmail_server.rpc.keepalive import ServerKeepalive
@@ -139,7 +141,10 @@ class AgentmailServer:
         )
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
-        self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics, self._keepalive)
+        admission = Admission(config, services.auth.cache, monotonic_seconds(self.clock))
+        self._endpoint = endpoint = GrpcEndpoint(
+            bindings, config, rpc_metrics, self._keepalive, admission
+        )
         storage.watch_writes(_HealthFollower(endpoint).writes_changed)
         port = listen_credentials(config)
         self.certificates = port.certificates

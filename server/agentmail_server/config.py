@@ -108,6 +108,49 @@ SETTINGS: tuple[Setting, ...] = (
         "Open SubscribeInbox streams allowed; more fail with RESOURCE_EXHAUSTED.",
     ),
     Setting(
+        "max_subscriptions_per_agent",
+        "8",
+        "Open SubscribeInbox streams allowed per agent; a newer one fails with "
+        "RESOURCE_EXHAUSTED TOO_MANY_SUBSCRIPTIONS (the open ones keep running).",
+    ),
+    Setting(
+        "rate_limit_write_per_second",
+        "1000",
+        "Per-agent rate of writes (send, reply, mark, ack, profile, contacts, registration); "
+        "over it, RESOURCE_EXHAUSTED RATE_LIMITED with RetryInfo. 0 turns the tier off.",
+    ),
+    Setting("rate_limit_write_burst", "2000", "Writes an agent may make at once after a pause."),
+    Setting(
+        "rate_limit_read_per_second",
+        "2000",
+        "Per-agent rate of reads (get, list, thread, summary, outbox, receipts); 0 turns it off.",
+    ),
+    Setting("rate_limit_read_burst", "4000", "Reads an agent may make at once after a pause."),
+    Setting(
+        "rate_limit_search_per_second",
+        "500",
+        "Per-agent rate of SearchMessages calls; 0 turns the tier off.",
+    ),
+    Setting("rate_limit_search_burst", "1000", "Searches an agent may make at once."),
+    Setting(
+        "rate_limit_stream_per_second",
+        "20",
+        "Per-agent rate of SubscribeInbox stream opens; 0 turns the tier off.",
+    ),
+    Setting("rate_limit_stream_burst", "200", "Stream opens an agent may make at once."),
+    Setting(
+        "rate_limit_subjects",
+        "100000",
+        "Callers (agents, or peer addresses for calls without a known token) whose buckets "
+        "are kept per tier; past it the least recently seen is forgotten (starts full again).",
+    ),
+    Setting(
+        "flood_guard_per_minute",
+        "60",
+        "Messages one agent may send to one recipient per minute (all at once after a quiet "
+        "minute, then evenly); more fail with RESOURCE_EXHAUSTED FLOOD_GUARD. 0 turns it off.",
+    ),
+    Setting(
         "heartbeat_seconds",
         "15",
         "Idle time after which a subscription receives a heartbeat with its tail cursor.",
@@ -244,6 +287,19 @@ class ServerConfig:
     max_send_bytes: int = 64 * 1024 * 1024
     subscriber_buffer: int = 256
     max_subscriptions: int = 20000
+    max_subscriptions_per_agent: int = 8
+    rate_limit_write_per_second: float = 1000.0
+    rate_limit_write_burst: int = 2000
+    rate_limit_read_per_second: float = 2000.0
+    rate_limit_read_burst: int = 4000
+    rate_limit_search_per_second: float = 500.0
+    rate_limit_search_burst: int = 1000
+    rate_limit_stream_per_second: float = 20.0
+    rate_limit_stream_burst: int = 200
+    rate_limit_subjects: int = 100000
+    # Off unless asked for when built directly (tests, embedding): tests send many messages
+    # between one pair on purpose. The command line's default (60) turns it on.
+    flood_guard_per_minute: int = 0
     heartbeat_seconds: float = 15.0
     cache_size: int = 10000
     uvloop: bool = True
@@ -288,6 +344,12 @@ class ServerConfig:
             "writer_max_batch",
             "subscriber_buffer",
             "max_subscriptions",
+            "max_subscriptions_per_agent",
+            "rate_limit_write_burst",
+            "rate_limit_read_burst",
+            "rate_limit_search_burst",
+            "rate_limit_stream_burst",
+            "rate_limit_subjects",
             "cache_size",
             "archive_max_batch",
         ):
@@ -311,6 +373,15 @@ class ServerConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        for name in (
+            "rate_limit_write_per_second",
+            "rate_limit_read_per_second",
+            "rate_limit_search_per_second",
+            "rate_limit_stream_per_second",
+            "flood_guard_per_minute",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 turns it off)")
         if self.presence_flush_seconds <= 0:
             raise ValueError("presence_flush_seconds must be > 0")
         if not 1 <= self.ack_overdue_seconds <= MAX_ACK_OVERDUE_SECONDS:

@@ -163,6 +163,11 @@ class Hub:
             self._arrived.set()
         return subscription
 
+    def subscriptions_of(self, agent_id: int) -> int:
+        """How many live subscriptions ``agent_id`` holds."""
+        peers = self._by_agent.get(agent_id)
+        return 0 if peers is None else len(peers)
+
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a subscription (idempotent)."""
         peers = self._by_agent.get(subscription.agent_id)

@@ -55,6 +55,11 @@ class LruCache(Generic[K, V]):
             self._data.popitem(last=False)
             self._evictions += 1
 
+    def peek(self, key: K) -> V | None:
+        """The cached value without marking it used or counting a hit or miss (for callers
+        that only look, such as the rate limiter naming the caller)."""
+        return self._data.get(key)
+
     def stats(self) -> CacheStats:
         """A snapshot of size and hit counts."""
         return CacheStats(

@@ -9,6 +9,8 @@ from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.contacts import ContactPolicy, SendRules
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.hub import Hub
+from agentmail_server.limits.buckets import monotonic_seconds
+from agentmail_server.limits.flood_guard import FloodGuard
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.contacts import ContactBook
@@ -36,6 +38,14 @@ class Services:
     presence: Presence
     acks: AckTracker
     reservations: Reservations
+
+
+def _flood_guard(config: ServerConfig, clock: Clock) -> FloodGuard | None:
+    if config.flood_guard_per_minute == 0:
+        return None
+    return FloodGuard(
+        config.flood_guard_per_minute, config.rate_limit_subjects, monotonic_seconds(clock)
+    )
 
 
 def build_services(
@@ -86,8 +96,24 @@ def build_services(
         auth=auth,
         directory=directory,
         resolver=resolver,
-        mailer=Mailer(storage.mail, reads, resolver, codec, clock, rules, presence),
-        streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec, clock),
+        mailer=Mailer(
+            storage.mail,
+            reads,
+            resolver,
+            codec,
+            clock,
+            rules,
+            presence,
+            _flood_guard(config, clock),
+        ),
+        streamer=InboxStreamer(
+            hub,
+            reads,
+            config.heartbeat_seconds,
+            codec,
+            clock,
+            max_per_agent=config.max_subscriptions_per_agent,
+        ),
         searcher=Searcher(storage.search, reads, codec),
         contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),
         presence=presence,
