@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -216,6 +216,22 @@ _MIGRATIONS: dict[int, str] = {
         WHERE ack_required = 1 AND ack_at IS NULL;
     CREATE INDEX deliveries_pending_acks ON deliveries (sender_id, created_at, message_id)
         WHERE ack_required = 1 AND ack_at IS NULL;
+    """,
+    # Tokens leave agents.token_hash for their own table, so an agent can hold two at once
+    # (rotation with an overlap) and lose all at once (revocation). agents.token_hash stays
+    # (SQLite cannot drop a UNIQUE column) holding the hash of the token the agent registered
+    # with; nothing authenticates by it any more.
+    10: """
+    CREATE TABLE agent_tokens (
+        id INTEGER PRIMARY KEY,
+        agent_id INTEGER NOT NULL REFERENCES agents(id),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER
+    );
+    CREATE INDEX agent_tokens_agent ON agent_tokens (agent_id);
+    INSERT INTO agent_tokens (agent_id, token_hash, created_at, expires_at)
+        SELECT id, token_hash, created_at, NULL FROM agents;
     """,
 }
 
