@@ -121,10 +121,12 @@ class AgentDirectory:
         """A page of projects in creation order and the next page's token: every project for
         an operator, the agent's own project alone for an agent."""
         size = limits.page_size(page_size, 50, 500)
-        if isinstance(caller, Identity):
-            return ([] if page_token else [await self.project(caller.project_slug)]), ""
-        # Only operators page through projects: the tokens are bound to the list alone.
+        # The tokens are bound to the list alone (an operator's; an agent's never has a
+        # second page, but a token is still checked, so a forged one fails the same way).
         after = self._codec.decode(page_token, cursors.PROJECTS, ()) or 0
+        if isinstance(caller, Identity):
+            own = await self.project(caller.project_slug)
+            return ([own] if own.id > after else []), ""
         found = await self._queries.projects(after, size + 1)
         page = found[:size]
         token = self._codec.encode(cursors.PROJECTS, (), page[-1].id) if len(found) > size else ""
