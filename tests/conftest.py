@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import fcntl
+import hashlib
 import os
 import pathlib
 import re

@@ -337,7 +337,8 @@ class Auth:
 
 def metadata(world: World) -> st.SearchStrategy[Auth]:
     """Call metadata: mostly a valid token of the main project, sometimes an outsider's or the
-    operator's, sometimes missing, malformed or unknown (printable ASCII: gRPC refuses anything else)."""
+    operator's, sometimes missing, malformed or unknown (printable ASCII: gRPC refuses anything
+    else)."""
     named = st.sampled_from(sorted(world.tokens))
     printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
 
