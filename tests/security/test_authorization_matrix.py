@@ -9,17 +9,14 @@ ENROLLMENT rule is exercised (without one, those calls are open, as tested elsew
 from __future__ import annotations
 
 import grpc
-import pytest
 from agentmail.v1 import agent_service_pb2 as apb
-from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2, search_service_pb2
+from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2, search_service_pb2, types_pb2
 from agentmail.v1 import mail_service_pb2 as mpb
 from agentmail.v1 import receipts_pb2 as rpb
 from agentmail.v1 import search_service_pb2 as spb
-from agentmail.v1 import types_pb2
+from agentmail_server.rpc.authorization import RULES
 from conftest import OPERATOR_MD, md, open_channel, running_server
 from google.protobuf import field_mask_pb2
-
-from agentmail_server.rpc.authorization import RULES
 
 SECRET = "enroll-matrix-secret"
 ENROLL = (("x-agentmail-enrollment", SECRET),)
