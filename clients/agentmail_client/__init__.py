@@ -62,6 +62,7 @@ from ._models import (
     Project,
     RecipientKind,
     RegisterAgentResult,
+    RevokedTokens,
     SendMessageResult,
 )
 from ._receipt_models import (
@@ -120,6 +121,7 @@ __all__ = [
     "ReservationEventKind",
     "ResourceExhausted",
     "RetryPolicy",
+    "RevokedTokens",
     "SearchHit",
     "SearchOrder",
     "SearchScope",

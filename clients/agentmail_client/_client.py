@@ -54,6 +54,13 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
         channel: gRPC channel settings (message size limits, keepalive).
         credentials: TLS credentials; ``None`` connects without TLS.
         interceptors: gRPC client interceptors, e.g. for tracing.
+        enrollment_secret: The server's enrollment secret, if it has one: sent only with
+            :meth:`ensure_project` and :meth:`register_agent`, never with other calls.
+
+    An operator token given as ``token`` makes the client act as the operator: it may list
+    every project, retire and unretire any agent and :meth:`revoke_tokens`, but every mail
+    call fails with :class:`~agentmail_client.PermissionDenied`
+    (``OPERATOR_CANNOT_READ_MAIL``).
     """
 
     def __init__(
@@ -66,6 +73,7 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
         channel: ChannelConfig = _DEFAULT_CHANNEL,
         credentials: grpc.ChannelCredentials | None = None,
         interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+        enrollment_secret: str | None = None,
     ) -> None:
         super().__init__(
             Connection(target, channel, credentials, interceptors),
@@ -73,6 +81,7 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
             timeouts=timeouts,
             retry=retry,
             owns_connection=True,
+            enrollment_secret=enrollment_secret,
         )
 
     @property
@@ -97,6 +106,7 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
             timeouts=self._timeouts,
             retry=self._retry,
             owns_connection=False,
+            enrollment_secret=self._enrollment_secret,
         )
         return view
 
