@@ -2,8 +2,9 @@
 
 Subcommands: ``backup`` and ``restore`` (see :mod:`.backup`), ``retention`` (see
 :mod:`.retention`), ``operator-token`` (mints an operator token; see
-:mod:`agentmail_server.operator_tokens`), and, folded in with their own options unchanged, ``archive rebuild|verify``
-(``agentmail-archive``) and ``metrics`` (``agentmail-metrics``), whose old names keep working.
+:mod:`agentmail_server.operator_tokens`), and, folded in with their own options unchanged,
+``archive rebuild|verify`` (``agentmail-archive``) and ``metrics`` (``agentmail-metrics``),
+whose old names keep working.
 
 Paths default to the server's settings, read as the server reads them (``AGENTMAIL_*``
 variables, then the config file named by ``--config`` or ``AGENTMAIL_CONFIG``, then the
