@@ -55,6 +55,12 @@ Design notes (why the tables look like this):
   the rows still waiting (``ack_required = 1 AND ack_at IS NULL``): an acknowledgement takes
   its row out of both, and every other delivery costs them nothing. Queries must repeat that
   condition word for word for SQLite to use them.
+- ``agent_tokens`` (version 10) holds every token hash an agent may authenticate with: one
+  normally, two during a rotation's overlap (the old one with an ``expires_at``), none after
+  an operator's revocation. Authentication is a seek on its unique ``token_hash``; rotation
+  and revocation go through ``agent_tokens_agent``. Version 10 copies each
+  ``agents.token_hash`` into it; that column stays (SQLite cannot drop a UNIQUE column) with
+  the hash of the token the agent registered with, and nothing authenticates by it any more.
 """
 
 from __future__ import annotations
