@@ -268,3 +268,29 @@ async def test_an_operator_retires_and_brings_back_any_agent(tmp_path):
 
         assert retired.agent.HasField("retire_time")
         assert not back.agent.HasField("retire_time")
+
+
+async def test_a_stream_opened_with_a_rotated_out_token_ends_when_its_overlap_does(tmp_path):
+    clock = ManualClock()
+    async with (
+        running_server(tmp_path / "d", archive=False, clock=clock, heartbeat_seconds=0.1) as srv,
+        open_channel(srv.address) as channel,
+    ):
+        agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+        mail = mail_service_pb2_grpc.MailServiceStub(channel)
+        _, old = await enrolled(agents, "/overlap", "Alice", ())
+        await agents.RotateToken(apb.RotateTokenRequest(overlap_seconds=60), metadata=md(old))
+        stream = mail.SubscribeInbox(mpb.SubscribeInboxRequest(), metadata=md(old))
+        assert (await stream.read()).HasField("heartbeat")
+        assert (await stream.read()).HasField("heartbeat")  # still valid within the overlap
+
+        clock.advance(seconds=60)
+
+        ended = None
+        try:
+            async with asyncio.timeout(20):
+                while True:
+                    await stream.read()
+        except grpc.aio.AioRpcError as error:
+            ended = error
+        assert ended is not None and rpc_failure(ended).reason == "TOKEN_INVALID"

@@ -264,8 +264,11 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         )
         async for event in events:
             if isinstance(event, Heartbeat):
-                # A subscriber following its inbox is active even when it calls nothing else.
-                self._auth.touch(caller)
+                # The token is checked again at each heartbeat (a cache hit, which also marks
+                # the agent active): a stream opened with a token that has since expired (a
+                # rotation's overlap ran out) or was revoked by another process ends within
+                # one heartbeat. Revocations in this process end it at once (Hub.end_agent).
+                await self._gate.agent(context, _M + "SubscribeInbox")
                 yield mail_service_pb2.SubscribeInboxResponse(
                     heartbeat=mail_service_pb2.Heartbeat(
                         tail_cursor=event.cursor,
