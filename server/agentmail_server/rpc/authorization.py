@@ -76,6 +76,11 @@ RULES: dict[str, Rule] = {
     _MAIL + "ListPendingAcks": Rule.MAIL,
     _MAIL + "ListUnacknowledged": Rule.MAIL,
     _SEARCH + "SearchMessages": Rule.MAIL,
+    # HOOK (reservations, at merge): the ReservationService's RPCs need rows here (the matrix
+    # test fails until they have them): holding and releasing are Rule.AGENT;
+    # "/agentmail.v1.ReservationService/ForceReleaseReservation" is Rule.SELF_OR_OPERATOR,
+    # its servicer asking ``Gate.caller`` and letting an Operator force-release a reservation
+    # of any project (an agent keeps whatever rule that branch gives it).
 }
 
 _AGENT_ONLY = {Rule.AGENT: "OPERATOR_NOT_AGENT", Rule.MAIL: "OPERATOR_CANNOT_READ_MAIL"}
