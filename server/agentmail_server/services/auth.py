@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.models import Caller, Identity, Operator, TokenHolder
-from agentmail_server.errors import PermissionDenied, Unauthenticated
+from agentmail_server.errors import Unauthenticated
 from agentmail_server.services.cache import LruCache
 from agentmail_server.services.presence import Presence
 from agentmail_server.storage.ports import MailReads
@@ -82,6 +82,9 @@ class Authenticator:
         self._clock = clock
         self._operator_hashes = tuple(operator_hashes)
         self.cache: LruCache[str, TokenHolder] = LruCache(cache_size)
+        # Bumped by every forget_agent: a lookup that read the database while tokens changed
+        # does not cache what it read (it may predate the change and outlive the forgetting).
+        self._epoch = 0
 
     async def identify_caller(self, token: str) -> Caller:
         """The agent or operator holding ``token``.
@@ -94,27 +97,17 @@ class Authenticator:
             return Operator("token")
         holder = self.cache.get(digest)
         if holder is None:
+            epoch = self._epoch
             holder = await self._queries.identity_by_token_hash(digest)
             if holder is None or not hmac.compare_digest(holder.token_hash, digest):
                 raise _invalid()
-            self.cache.put(digest, holder)
+            if epoch == self._epoch:
+                self.cache.put(digest, holder)
         if holder.expires_at is not None and (
             self._clock is None or holder.expires_at <= self._clock.now_micros()
         ):
             raise _invalid()
         return holder.identity
-
-    async def identify(self, token: str) -> Identity:
-        """The agent holding ``token``.
-
-        Raises:
-            Unauthenticated: no agent holds it.
-            PermissionDenied: OPERATOR_NOT_AGENT, it is an operator token.
-        """
-        caller = await self.identify_caller(token)
-        if isinstance(caller, Operator):
-            raise PermissionDenied("OPERATOR_NOT_AGENT", "an operator token cannot act as an agent")
-        return caller
 
     async def caller(self, authorization: str | None) -> Caller | None:
         """The caller from its authorization metadata; None when it sent none.
@@ -130,24 +123,9 @@ class Authenticator:
             self.touch(caller)
         return caller
 
-    async def require(self, authorization: str | None) -> Identity:
-        """The calling agent from its authorization metadata.
-
-        Raises:
-            Unauthenticated: no token, a malformed header, or an unknown token.
-            PermissionDenied: OPERATOR_NOT_AGENT, an operator token.
-        """
-        token = parse_authorization(authorization)
-        if token is None:
-            raise Unauthenticated(
-                "TOKEN_MISSING", "this call needs 'authorization: Bearer <agent token>' metadata"
-            )
-        identity = await self.identify(token)
-        self.touch(identity)
-        return identity
-
     def forget_agent(self, agent_id: int) -> int:
         """Drop every cached token of the agent (after its tokens changed); returns how many."""
+        self._epoch += 1
         return self.cache.discard_if(lambda _, holder: holder.identity.agent_id == agent_id)
 
     def touch(self, identity: Identity) -> None:
