@@ -187,7 +187,11 @@ def _string_hints(world: World) -> list[tuple[str, st.SearchStrategy[str]]]:
 
 
 def _int_hints(world: World) -> list[tuple[str, st.SearchStrategy[int]]]:
-    return [(r"message_ids?", st.sampled_from(world.message_ids))]
+    return [
+        (r"message_ids?", st.sampled_from(world.message_ids)),
+        # RotateToken's overlap: its bounds and just past them.
+        (r"overlap_seconds", st.sampled_from([-1, 0, 1, 3600, 3601])),
+    ]
 
 
 def _by_name(hints: list[tuple[str, Any]], field: FieldDescriptor) -> Any | None:
