@@ -26,6 +26,7 @@ from bench.scenarios import (
     ceiling,
     inbox,
     mixed,
+    reservations,
     search,
     send,
     subscribe,
@@ -46,6 +47,7 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "2": inbox.run_scenario,
     "3": search.run_scenario,
     "5": archive.run_scenario,
+    "7": reservations.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
 }
 

@@ -37,6 +37,8 @@ class Scale:
     search_sizes: tuple[int, ...]
     search_calls: int
     archive_seconds: float  # each archive on / off send phase (time-bounded, sustained)
+    reservation_active: int  # active reservations seeded for scenario 7
+    reservation_calls: int  # calls per scenario 7 phase
     uvloop_share: float  # counts of the uvloop comparison, as a share of the above
 
     def shrunk(self, share: float) -> Scale:
@@ -86,6 +88,8 @@ QUICK = Scale(
     search_sizes=(10_000,),
     search_calls=300,
     archive_seconds=5.0,
+    reservation_active=1000,
+    reservation_calls=500,
     uvloop_share=0.5,
 )
 
@@ -115,6 +119,8 @@ FULL = Scale(
     search_sizes=(100_000,),
     search_calls=2000,
     archive_seconds=20.0,
+    reservation_active=1000,
+    reservation_calls=2000,
     uvloop_share=1.0,
 )
 
@@ -142,6 +148,8 @@ TINY = Scale(
     search_sizes=(500,),
     search_calls=20,
     archive_seconds=1.0,
+    reservation_active=100,
+    reservation_calls=20,
     uvloop_share=1.0,
 )
 

@@ -2,8 +2,10 @@
 
 Projects, agents (with tokens the bench knows) and inbox messages are written with the same
 functions the writer thread runs (``storage.sqlite.writes``), on a connection opened the way the
-server opens its own, in large transactions. That is much faster than going through gRPC and
-stays right when the schema changes (triggers such as the search index fire as usual).
+server opens its own, in large transactions; reservations are inserted as rows (their conflict
+check is what scenario 7 measures, not what seeding should pay for). That is much faster than
+going through gRPC and stays right when the schema changes (triggers such as the search index
+fire as usual).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from agentmail_server.config import ServerConfig
+from agentmail_server.domain import reservation_patterns
 from agentmail_server.domain.drafts import Draft, Registration
 from agentmail_server.domain.models import Importance, Recipient, RecipientKind, now_micros
+from agentmail_server.domain.reservations import stored_group
 from agentmail_server.services.auth import hash_token, new_token
 from agentmail_server.storage.sqlite import schema, writes
 from agentmail_server.storage.sqlite.connection import open_writer
+from agentmail_server.storage.sqlite.reservation_rows import NEXT_REVISION
 
 BODY_BYTES = 512
 _WORDS = [
@@ -223,3 +228,38 @@ class Seeder:
                 raise
             done = min(done + batch, count)
         return count / (time.perf_counter() - started), ids[0], ids[-1]
+
+    def reservations(
+        self,
+        project: SeededProject,
+        held: Sequence[tuple[SeededAgent, str]],
+        ttl_seconds: int = 30 * 24 * 3600,
+    ) -> None:
+        """Store an active exclusive reservation of each ``(agent, pattern)``, in one
+        transaction, without the conflict check ReservePaths makes (the seeded set may
+        overlap itself; that only gives the measured calls more to find)."""
+        now = now_micros()
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT INTO reservations (project_id, agent_id, pattern, pattern_group, exclusive,"
+                " reason, created_at, updated_at, expires_at, revision)"
+                f" VALUES (?, ?, ?, ?, 1, 'bench', ?, ?, ?, {NEXT_REVISION})",
+                [
+                    (
+                        project.project_id,
+                        agent.agent_id,
+                        reservation_patterns.normalize(pattern),
+                        stored_group(reservation_patterns.normalize(pattern)),
+                        now,
+                        now,
+                        now + ttl_seconds * 1_000_000,
+                    )
+                    for agent, pattern in held
+                ],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -44,6 +44,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "standalone",
     ),
     Scenario("6", "mixed agent workload with subscriptions", "main"),
+    Scenario(
+        "7",
+        "reservations: ReservePaths and CheckConflicts with 1,000 active reservations",
+        "standalone",
+    ),
     Scenario("uvloop", "uvloop on vs off: empty RPC, stream and sends", "standalone"),
 )
 

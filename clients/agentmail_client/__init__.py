@@ -16,7 +16,7 @@ Example::
 """
 
 from ._client import AgentmailClient
-from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
+from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts, TlsConfig
 from ._contact_models import (
     Contact,
     ContactPolicy,
@@ -73,6 +73,15 @@ from ._receipt_models import (
     PendingAcksPage,
     Receipt,
 )
+from ._reservation_models import (
+    CheckConflictsResult,
+    Conflict,
+    ForceReleaseResult,
+    Reservation,
+    ReservationHolder,
+    ReserveMode,
+    ReservePathsResult,
+)
 from ._search_models import ActionItem, SearchHit, SearchOrder, SearchScope, ThreadSummary
 from ._subscribe import Subscription
 from ._wait import WaitForMailResult
@@ -87,6 +96,8 @@ __all__ = [
     "AgentmailError",
     "AlreadyExists",
     "ChannelConfig",
+    "CheckConflictsResult",
+    "Conflict",
     "Contact",
     "ContactEvent",
     "ContactEventKind",
@@ -97,6 +108,7 @@ __all__ = [
     "EnsureProjectResult",
     "FailedPrecondition",
     "FieldViolation",
+    "ForceReleaseResult",
     "GetMessageResult",
     "Importance",
     "InboxItem",
@@ -117,8 +129,12 @@ __all__ = [
     "ReconnectPolicy",
     "RegisterAgentResult",
     "RequestContactResult",
+    "Reservation",
     "ReservationEvent",
     "ReservationEventKind",
+    "ReservationHolder",
+    "ReserveMode",
+    "ReservePathsResult",
     "ResourceExhausted",
     "RetryPolicy",
     "RevokedTokens",
@@ -131,6 +147,7 @@ __all__ = [
     "Subscription",
     "ThreadSummary",
     "Timeouts",
+    "TlsConfig",
     "Unauthenticated",
     "Unavailable",
     "WaitForMailResult",

@@ -19,6 +19,7 @@ from ._events import AgentEvent
 from ._mail import MailCalls
 from ._models import InboxItem
 from ._receipts import AckCalls
+from ._reservations import ReservationCalls
 from ._search import SearchCalls
 from ._subscribe import CursorCallback, Subscription
 from ._transport import ClientBase, Connection
@@ -30,7 +31,7 @@ _DEFAULT_CHANNEL = ChannelConfig()
 _DEFAULT_RECONNECT = ReconnectPolicy()
 
 
-class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls):
+class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls, ReservationCalls):
     """An asynchronous client of one agentmail server.
 
     Use it as an async context manager, which closes the channel on exit::
@@ -41,26 +42,39 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
             # the client now acts as Alice
             await client.send_message(to="Bob", subject="hi", body="...")
 
+    Over TLS (and mTLS), pass :class:`~agentmail_client.TlsConfig` in the channel settings::
+
+        tls = TlsConfig(root_certificates="ca.pem")  # + client_certificate, client_key for mTLS
+        async with AgentmailClient("agentmail.example:7070", channel=ChannelConfig(tls=tls)):
+            ...
+
     The client holds at most one agent token and sends it as ``authorization: Bearer <token>``
     on every call. Calls that are safe to repeat are retried on transient failures according
     to ``retry``; every failure is raised as an :class:`~agentmail_client.AgentmailError`
     subclass. Calls from several tasks may run concurrently over the one channel.
+
+    An operator token given as ``token`` makes the client act as the operator: it may list
+    every project, retire and unretire any agent and :meth:`revoke_tokens`, but every mail
+    call fails with :class:`~agentmail_client.PermissionDenied`
+    (``OPERATOR_CANNOT_READ_MAIL``).
 
     Args:
         target: Server address, such as ``127.0.0.1:7070``.
         token: Agent token to act as, if already known.
         timeouts: Default per-attempt deadlines.
         retry: Retry policy of idempotent calls.
-        channel: gRPC channel settings (message size limits, keepalive).
-        credentials: TLS credentials; ``None`` connects without TLS.
+        channel: gRPC channel settings (message size limits, keepalive, TLS); files named by
+            its ``tls`` are read here.
+        credentials: gRPC channel credentials built by the caller, for what
+            ``ChannelConfig.tls`` does not cover; ``None`` uses ``channel.tls`` (plaintext
+            when that is ``None`` too).
         interceptors: gRPC client interceptors, e.g. for tracing.
         enrollment_secret: The server's enrollment secret, if it has one: sent only with
             :meth:`ensure_project` and :meth:`register_agent`, never with other calls.
 
-    An operator token given as ``token`` makes the client act as the operator: it may list
-    every project, retire and unretire any agent and :meth:`revoke_tokens`, but every mail
-    call fails with :class:`~agentmail_client.PermissionDenied`
-    (``OPERATOR_CANNOT_READ_MAIL``).
+    Raises:
+        ValueError: ``channel.tls`` names a file that cannot be read, or both
+            ``channel.tls`` and ``credentials`` are given.
     """
 
     def __init__(
@@ -75,6 +89,10 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
         interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
         enrollment_secret: str | None = None,
     ) -> None:
+        if channel.tls is not None:
+            if credentials is not None:
+                raise ValueError("give TLS as channel=ChannelConfig(tls=...) or credentials=")
+            credentials = channel.tls.channel_credentials()
         super().__init__(
             Connection(target, channel, credentials, interceptors),
             token=token,

@@ -7,7 +7,11 @@ first call that happens to use it.
 from __future__ import annotations
 
 import dataclasses
+import os
+import pathlib
 import random
+
+import grpc
 
 _MIB = 1024 * 1024
 
@@ -133,28 +137,100 @@ class Timeouts:
 ChannelOptionValue = int | str
 """The value of one gRPC channel argument."""
 
+PemSource = bytes | str | os.PathLike[str]
+"""PEM data as ``bytes``, or the path of a PEM file (``str`` or ``pathlib.Path``)."""
+
+
+def _pem(source: PemSource | None, what: str) -> bytes | None:
+    """The PEM bytes of ``source``: itself if bytes, else the file it names."""
+    if source is None or isinstance(source, bytes):
+        return source
+    if isinstance(source, str) and "-----BEGIN" in source:
+        # Never echo it: it may be a private key. A str is a path; PEM content goes as bytes.
+        raise ValueError(f"{what}: pass PEM content as bytes (a str is taken as a file path)")
+    path = pathlib.Path(source)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsConfig:
+    """TLS to the server, and the client certificate to present when it asks for one (mTLS).
+
+    Each PEM setting is ``bytes`` of PEM, or the path of a PEM file (``str`` or
+    ``pathlib.Path``); files are read when the client is created, so a missing file fails
+    there::
+
+        tls = TlsConfig(
+            root_certificates="ca.pem",  # the CA that signed the server's certificate
+            client_certificate="alice.pem",  # for a server with tls_client_ca (mTLS)
+            client_key="alice-key.pem",
+        )
+        client = AgentmailClient("agentmail.example:7070", channel=ChannelConfig(tls=tls))
+
+    Attributes:
+        root_certificates: CA certificates the server's certificate must chain to; ``None``
+            uses the public roots bundled with gRPC (or ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``).
+        client_certificate: Certificate chain to present to a server that requires client
+            certificates; goes with ``client_key``.
+        client_key: Private key of ``client_certificate`` (unencrypted PEM).
+        server_name_override: The name to check the server's certificate against (and send
+            as SNI) instead of the target's host, e.g. when connecting by IP address to a
+            certificate issued for a name. ``""`` checks the target's host.
+    """
+
+    root_certificates: PemSource | None = None
+    client_certificate: PemSource | None = None
+    client_key: PemSource | None = None
+    server_name_override: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.client_certificate is None) != (self.client_key is None):
+            raise ValueError("client_certificate and client_key go together: give both or neither")
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        """gRPC channel credentials for these settings, reading any files named.
+
+        Raises:
+            ValueError: a file cannot be read, or PEM content was given as a ``str``.
+        """
+        return grpc.ssl_channel_credentials(
+            root_certificates=_pem(self.root_certificates, "root_certificates"),
+            private_key=_pem(self.client_key, "client_key"),
+            certificate_chain=_pem(self.client_certificate, "client_certificate"),
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class ChannelConfig:
     """Settings of the underlying gRPC channel.
 
-    The keepalive defaults suit an agentmail server that tolerates pings no more often than
-    every 10 s without data (``grpc.http2.min_ping_interval_without_data_ms = 10000``): pinging
-    more often would get the connection closed with ``GOAWAY too_many_pings``.
+    Keepalive is on by default so that an idle subscription survives NAT and load-balancer
+    idle timeouts and a dead server is noticed within about 80 s: a ping every 60 s, even
+    without calls and without data to send (``grpc.http2.max_pings_without_data = 0``; gRPC's
+    default stops after two pings on a connection that only receives, which is what a
+    subscriber's is), closing the connection when no acknowledgement comes within 20 s.
+    The agentmail server accepts pings every 30 s or slower; pinging more often than the
+    server accepts gets the connection closed with ``GOAWAY too_many_pings``.
 
     Attributes:
         max_message_bytes: Largest message sent or received; responses may carry many bodies.
-        keepalive_time_ms: Interval between keepalive pings.
+        keepalive_time_ms: Interval between keepalive pings (at least 30000 for an agentmail
+            server with its default policy).
         keepalive_timeout_ms: How long to wait for a ping acknowledgement before closing.
         keepalive_permit_without_calls: Ping even with no call in flight, so that an idle
             connection broken by a middlebox is noticed before the next call needs it.
+        tls: TLS (and mTLS) settings; ``None`` connects in plaintext.
         extra_options: Further raw ``(name, value)`` gRPC channel arguments, applied last.
     """
 
     max_message_bytes: int = 64 * _MIB
-    keepalive_time_ms: int = 30_000
-    keepalive_timeout_ms: int = 10_000
+    keepalive_time_ms: int = 60_000
+    keepalive_timeout_ms: int = 20_000
     keepalive_permit_without_calls: bool = True
+    tls: TlsConfig | None = None
     extra_options: tuple[tuple[str, ChannelOptionValue], ...] = ()
 
     def __post_init__(self) -> None:
@@ -165,11 +241,17 @@ class ChannelConfig:
 
     def options(self) -> list[tuple[str, ChannelOptionValue]]:
         """Returns the settings as gRPC channel arguments."""
-        return [
+        options: list[tuple[str, ChannelOptionValue]] = [
             ("grpc.max_send_message_length", self.max_message_bytes),
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.keepalive_time_ms", self.keepalive_time_ms),
             ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
+            # The setting gRPC (1.85) actually waits for a ping's ack by; its default is 60 s.
+            ("grpc.http2.ping_timeout_ms", self.keepalive_timeout_ms),
             ("grpc.keepalive_permit_without_calls", int(self.keepalive_permit_without_calls)),
-            *self.extra_options,
+            ("grpc.http2.max_pings_without_data", 0),
         ]
+        if self.tls is not None and self.tls.server_name_override:
+            options.append(("grpc.ssl_target_name_override", self.tls.server_name_override))
+        options.extend(self.extra_options)
+        return options

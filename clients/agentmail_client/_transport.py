@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 import grpc.aio
-from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc, search_service_pb2_grpc
+from agentmail.v1 import (
+    agent_service_pb2_grpc,
+    mail_service_pb2_grpc,
+    reservation_service_pb2_grpc,
+    search_service_pb2_grpc,
+)
 
 from ._config import ChannelConfig, RetryPolicy, Timeouts
 from ._errors import (
@@ -27,6 +32,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from agentmail.v1.agent_service_pb2_grpc import AgentServiceAsyncStub
     from agentmail.v1.mail_service_pb2_grpc import MailServiceAsyncStub
+    from agentmail.v1.reservation_service_pb2_grpc import ReservationServiceAsyncStub
     from agentmail.v1.search_service_pb2_grpc import SearchServiceAsyncStub
 
 _log = logging.getLogger("agentmail_client")
@@ -82,6 +88,7 @@ class Connection:
         self._agents: AgentServiceAsyncStub | None = None
         self._mail: MailServiceAsyncStub | None = None
         self._search: SearchServiceAsyncStub | None = None
+        self._reservations: ReservationServiceAsyncStub | None = None
         self._closed = False
 
     def _open(self) -> grpc.aio.Channel:
@@ -127,12 +134,20 @@ class Connection:
             self._search = search_service_pb2_grpc.SearchServiceStub(self._open())
         return self._search
 
+    @property
+    def reservations(self) -> ReservationServiceAsyncStub:
+        """The ReservationService stub (opening the channel if needed)."""
+        if self._reservations is None:
+            self._reservations = reservation_service_pb2_grpc.ReservationServiceStub(self._open())
+        return self._reservations
+
     async def close(self) -> None:
         """Closes the channel; later calls raise RuntimeError."""
         self._closed = True
         if self._channel is not None:
             channel, self._channel = self._channel, None
             self._agents = self._mail = self._search = None
+            self._reservations = None
             await channel.close()
 
 

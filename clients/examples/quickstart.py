@@ -4,6 +4,12 @@ Run against a running server::
 
     agentmail-server --listen 127.0.0.1:7070 --data-dir /tmp/agentmail &
     python clients/examples/quickstart.py 127.0.0.1:7070
+
+Over TLS, name the CA that signed the server's certificate (and, for a server that requires
+client certificates, this client's certificate and key)::
+
+    python clients/examples/quickstart.py agentmail.example:7070 --ca ca.pem \
+        --cert alice.pem --key alice-key.pem
 """
 
 from __future__ import annotations
@@ -12,17 +18,24 @@ import argparse
 import asyncio
 import uuid
 
-from agentmail_client import AgentmailClient, AlreadyExists, Importance
+from agentmail_client import (
+    AgentmailClient,
+    AlreadyExists,
+    ChannelConfig,
+    Importance,
+    TlsConfig,
+)
 
 
-async def main(target: str, human_key: str) -> None:
+async def main(target: str, human_key: str, channel: ChannelConfig | None = None) -> None:
     """Runs the example session against the server at ``target``.
 
     Args:
         target: Server address, such as ``127.0.0.1:7070``.
         human_key: Names the project; a repository path is typical.
+        channel: Channel settings (TLS among them); the defaults when None.
     """
-    async with AgentmailClient(target) as client:
+    async with AgentmailClient(target, channel=channel or ChannelConfig()) as client:
         ensured = await client.ensure_project(human_key)
         slug = ensured.project.slug
         print(f"project {slug!r} (created: {ensured.created})")
@@ -69,5 +82,13 @@ if __name__ == "__main__":
         default=f"/srv/repos/quickstart-{uuid.uuid4().hex[:8]}",
         help="human key of the project to use (default: a new one)",
     )
+    parser.add_argument("--ca", help="PEM file of the CA that signed the server's certificate")
+    parser.add_argument("--cert", help="PEM file of this client's certificate (mTLS)")
+    parser.add_argument("--key", help="PEM file of this client's private key (mTLS)")
     args = parser.parse_args()
-    asyncio.run(main(args.target, args.project))
+    tls = None
+    if args.ca or args.cert:
+        tls = TlsConfig(
+            root_certificates=args.ca, client_certificate=args.cert, client_key=args.key
+        )
+    asyncio.run(main(args.target, args.project, ChannelConfig(tls=tls)))

@@ -25,11 +25,16 @@ from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
+from agentmail_server.listen import is_unix_socket
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
 from agentmail_server.rpc.bindings import service_bindings
-from agentmail_server.rpc.server import GrpcEndpoint, health_descriptor
+from agentmail_server.rpc.certificates import ReloadingCertificates
+from agentmail_server.rpc.keepalive import ServerKeepalive
+from agentmail_server.rpc.server import DEFAULT_KEEPALIVE, GrpcEndpoint, health_descriptor
+from agentmail_server.rpc.transport import ListenCredentials, ListenSecurity, listen_credentials
 from agentmail_server.services.container import Services, build_services
+from agentmail_server.services.reservation_sweeper import ReservationSweeper
 from agentmail_server.services.retention import BATCH as RETENTION_BATCH
 from agentmail_server.services.retention import RetentionService
 from agentmail_server.storage.backends import open_storage
@@ -55,6 +60,7 @@ class AgentmailServer:
         retention_now: the retention policy's clock (microseconds since the epoch); the
             server's clock when omitted.
         retention_batch: messages per retention purge operation, for tests.
+        keepalive: the gRPC keepalive and ping policy; tests shrink its intervals.
     """
 
     def __init__(
@@ -64,9 +70,11 @@ class AgentmailServer:
         *,
         retention_now: Callable[[], int] | None = None,
         retention_batch: int = RETENTION_BATCH,
+        keepalive: ServerKeepalive = DEFAULT_KEEPALIVE,
     ) -> None:
         self.config = config
         self.clock: Clock = SystemClock() if clock is None else clock
+        # The bound TCP port (0 for a unix: socket) and address (host:port, or unix:PATH).
         self.port = 0
         self.address = ""
         self.metrics_port = 0
@@ -76,8 +84,13 @@ class AgentmailServer:
         self.archive: ArchiveProjector | None = None
         # The retention policy's background purge (None when retention_days is 0).
         self.retention: RetentionService | None = None
+        # Records expired reservations as released and warns holders before expiry.
+        self.reservation_sweeper: ReservationSweeper | None = None
         self._retention_now = retention_now
         self._retention_batch = retention_batch
+        self._keepalive = keepalive
+        # The TLS certificate in service and its reloader (None without TLS).
+        self.certificates: ReloadingCertificates | None = None
         self._lock = DataFolderLock(config.data_dir)
         self._storage: Storage | None = None
         # The use cases (None until started); tests reach the presence flusher through it.
@@ -92,6 +105,7 @@ class AgentmailServer:
             RuntimeError: the data folder is in use by another server, its cursor key is
                 unreadable or corrupt, a port is taken, or the archive cannot be opened.
                 Nothing is left running.
+            CertificateError: TLS is configured but its files cannot be used.
         """
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,10 +150,14 @@ class AgentmailServer:
         )
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
-        self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics)
+        self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics, self._keepalive)
         storage.watch_writes(_HealthFollower(endpoint).writes_changed)
-        self.address = endpoint.bind(config.listen)
-        self.port = int(self.address.rpartition(":")[2])
+        port = listen_credentials(config)
+        self.certificates = port.certificates
+        self.address = endpoint.bind(config.listen, port.credentials)
+        _log_security(config, port)
+        # A Unix-domain socket has no port.
+        self.port = 0 if is_unix_socket(self.address) else int(self.address.rpartition(":")[2])
         if rpc_metrics is not None:
             self._start_metrics(rpc_metrics, [b.descriptor for b in bindings], services)
         await endpoint.start()
@@ -152,6 +170,13 @@ class AgentmailServer:
                 batch=self._retention_batch,
             )
             self.retention.start()
+        self.reservation_sweeper = ReservationSweeper(
+            storage.reservations,
+            self.clock,
+            interval_seconds=config.reservation_sweep_seconds,
+            warning_seconds=config.reservation_expiry_warning_seconds,
+        )
+        self.reservation_sweeper.start()
 
     def _start_metrics(
         self, rpc_metrics: RpcMetrics, descriptors: list[ServiceDescriptor], services: Services
@@ -166,6 +191,7 @@ class AgentmailServer:
                 self.hub,
                 services,
                 self.archive.stats if self.archive is not None else None,
+                self.certificates.stats if self.certificates is not None else None,
             )
         except OSError as exc:
             raise RuntimeError(f"could not bind {self.config.metrics_listen}: {exc}") from exc
@@ -199,6 +225,8 @@ class AgentmailServer:
             self._exporter = None
         if self.retention is not None:
             await self.retention.stop()  # before the storage closes under its purge
+        if self.reservation_sweeper is not None:
+            await self.reservation_sweeper.stop()
         if self.services is not None:
             # After the last call, before the storage closes: the final stamps are written.
             await self.services.presence.stop()
@@ -251,6 +279,27 @@ class _HealthFollower:
         while self._applied != self._failing:
             self._applied = failing = self._failing
             await self._endpoint.set_serving(not failing)
+
+
+def _log_security(config: ServerConfig, port: ListenCredentials) -> None:
+    """Say once what protects the port: a plaintext port others can reach gets a warning."""
+    if port.security is ListenSecurity.PLAINTEXT:
+        logger.warning(
+            "serving plaintext on %s (--insecure): anyone who can reach it can read the "
+            "traffic, tokens included; configure --tls-cert and --tls-key",
+            config.listen,
+        )
+    elif port.certificates is not None:
+        current = port.certificates.current
+        logger.info(
+            "TLS on%s: %s serial %x, valid until %s",
+            " with client certificates required"
+            if port.security is ListenSecurity.MUTUAL_TLS
+            else "",
+            current.subject,
+            current.serial,
+            current.not_after,
+        )
 
 
 def _archive_projector(config: ServerConfig) -> ArchiveProjector:

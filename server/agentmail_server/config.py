@@ -18,6 +18,7 @@ from typing import Literal
 
 from agentmail_server.config_file import REDACTED_KEYS, read_config_file
 from agentmail_server.domain.limits import MAX_ACK_OVERDUE_SECONDS
+from agentmail_server.listen import is_loopback
 
 SyncMode = Literal["full", "normal"]
 ContactPolicyName = Literal["open", "auto", "contacts_only", "block_all"]
@@ -46,7 +47,29 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "listen", "127.0.0.1:7070", "gRPC listen address (host:port; port 0 picks a free one)."
+        "listen",
+        "127.0.0.1:7070",
+        "gRPC listen address (host:port, port 0 picks a free one; or unix:PATH). An address "
+        "other hosts can reach needs TLS or --insecure.",
+    ),
+    Setting(
+        "tls_cert",
+        "",
+        "PEM file of the server's certificate chain; with --tls-key, serve TLS. Re-read when "
+        "it changes, without a restart.",
+    ),
+    Setting("tls_key", "", "PEM file of the private key of --tls-cert (re-read with it)."),
+    Setting(
+        "tls_client_ca",
+        "",
+        "PEM file of the CA certificates client certificates must chain to: every client must "
+        "then present one (mTLS). Needs --tls-cert.",
+    ),
+    Setting(
+        "insecure",
+        "false",
+        "Serve plaintext on an address other hosts can reach (refused otherwise), with a "
+        "warning; loopback and unix: addresses never need it.",
     ),
     Setting(
         "metrics_listen",
@@ -144,6 +167,24 @@ SETTINGS: tuple[Setting, ...] = (
         "many days, in the background; 0 keeps everything. The git archive keeps its history.",
     ),
     Setting(
+        "reservation_stale_seconds",
+        "1800",
+        "Inactivity after which an agent's file reservations are stale: another agent may "
+        "then force-release them.",
+    ),
+    Setting(
+        "reservation_expiry_warning_seconds",
+        "300",
+        "How long before a file reservation expires its holder is told, once, on its "
+        "subscription (0 turns the warning off).",
+    ),
+    Setting(
+        "reservation_sweep_seconds",
+        "60",
+        "Time between two runs of the background task that records expired file "
+        "reservations as released (expiry itself holds by time, whatever this is).",
+    ),
+    Setting(
         "default_contact_policy",
         "auto",
         "Contact policy of agents that set none: 'open', 'auto' (mail within the auto window "
@@ -201,6 +242,11 @@ class ServerConfig:
     """Validated server settings. Build with :func:`load_config` or directly in tests."""
 
     listen: str = "127.0.0.1:7070"
+    # TLS files ("" for none): paths, kept as text so that "unset" prints as "" and not ".".
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    insecure: bool = False
     # Off unless asked for when built directly (tests, embedding): a second fixed port would
     # clash between servers in one process. The command line's default turns it on.
     metrics_listen: str = ""
@@ -234,6 +280,9 @@ class ServerConfig:
     auto_retire_idle_seconds: int = 0
     presence_flush_seconds: float = 5.0
     ack_overdue_seconds: int = 3600
+    reservation_stale_seconds: float = 1800.0
+    reservation_expiry_warning_seconds: float = 300.0
+    reservation_sweep_seconds: float = 60.0
     # Kept out of repr so that logging a config never shows it.
     enrollment_secret: str = dataclasses.field(default="", repr=False)
     operator_token_hashes: str = ""
@@ -241,6 +290,7 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if ":" not in self.listen:
             raise ValueError(f"listen must be host:port, got {self.listen!r}")
+        self._check_transport()
         if self.metrics_enabled:
             host, _, port = self.metrics_listen.rpartition(":")
             if not host or not port.isdigit() or int(port) > 65535:
@@ -286,6 +336,12 @@ class ServerConfig:
             raise ValueError(
                 f"ack_overdue_seconds must be within 1..{MAX_ACK_OVERDUE_SECONDS} (ten years)"
             )
+        if self.reservation_stale_seconds <= 0:
+            raise ValueError("reservation_stale_seconds must be > 0")
+        if self.reservation_expiry_warning_seconds < 0:
+            raise ValueError("reservation_expiry_warning_seconds must be >= 0 (0 turns it off)")
+        if self.reservation_sweep_seconds <= 0:
+            raise ValueError("reservation_sweep_seconds must be > 0")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
         for digest in self.operator_hashes:
@@ -298,6 +354,23 @@ class ServerConfig:
             raise ValueError(
                 f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
             )
+
+    def _check_transport(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: give both (TLS) or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ValueError("tls_client_ca (client certificates) needs tls_cert and tls_key")
+        if not self.tls_enabled and not self.insecure and not is_loopback(self.listen):
+            raise ValueError(
+                f"refusing to serve plaintext on {self.listen}, which other hosts can reach: "
+                "give --tls-cert and --tls-key, listen on 127.0.0.1 or a unix: socket, "
+                "or pass --insecure to accept the risk"
+            )
+
+    @property
+    def tls_enabled(self) -> bool:
+        """Whether the server speaks TLS (``tls_cert`` and ``tls_key`` are set)."""
+        return bool(self.tls_cert and self.tls_key)
 
     @property
     def metrics_enabled(self) -> bool:
@@ -413,11 +486,14 @@ def _parser() -> argparse.ArgumentParser:
         help="print the effective settings and where each came from, then exit",
     )
     for setting in SETTINGS:
+        # A boolean flag alone means true (`--insecure`); `--insecure false` still works.
+        bare = {"nargs": "?", "const": "true"} if _FIELD_TYPES[setting.field] is bool else {}
         parser.add_argument(
             setting.flag,
             dest=setting.field,
             default=None,
             help=f"{setting.help} [env {setting.env}, default {setting.default}]",
+            **bare,  # type: ignore[arg-type]
         )
     return parser
 
@@ -471,7 +547,8 @@ def resolve_config(
     try:
         config = ServerConfig(**values)  # type: ignore[arg-type]
     except ValueError as exc:
-        parser.error(str(exc))
+        # One line, without the usage: each value parsed, their combination is wrong.
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return ResolvedConfig(config, sources, config_file, args.print_config)
 
 

@@ -110,6 +110,11 @@ def test_trailers_cannot_be_forged_by_a_subject() -> None:
     assert parse_position("someone's own commit\n\nwith a body\n") is None
 
 
+def test_a_position_without_the_reservation_trailer_reads_as_revision_zero() -> None:
+    written_before_reservations = "Archive\n\nAgentmail-Message: 7\nAgentmail-Agent-Revision: 2\n"
+    assert parse_position(written_before_reservations) == Position(7, 2, 0)
+
+
 def pack(objects: int, name: str) -> PackFile:
     return PackFile(pathlib.Path(f"{name}.idx"), objects)
 

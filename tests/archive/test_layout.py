@@ -137,5 +137,6 @@ async def test_commit_messages_say_who_wrote_to_whom_about_what(
     assert f"- #{message_id} {team.slug}: Alice → Bob (cc Carol): Deploy at noon" in rest
     assert head.message.endswith(
         f"Agentmail-Message: {message_id}\nAgentmail-Agent-Revision: {len(team.members)}\n"
+        "Agentmail-Reservation-Revision: 0\n"
     )
     assert (head.author.name, head.author.email) == ("agentmail", "agentmail@localhost")

@@ -77,6 +77,16 @@ EXPECTED_KEYS = {
     ),
     "s5.lag",
     "s5.ratio",
+    *(
+        f"s7.100.{what}"
+        for what in (
+            "ceiling.unary.c1",
+            "reserve_extend",
+            "reserve_conflict",
+            "check1",
+            "check10",
+        )
+    ),
 }
 
 
@@ -128,7 +138,7 @@ def test_quick_run_records_environment_and_every_scenario(
 def test_each_figure_sits_beside_its_ceiling(results: tuple[pathlib.Path, dict[str, Any]]) -> None:
     _, document = results
     for m in document["measurements"]:
-        if m["scenario"] in ("1", "2", "3") and ".ceiling." not in m["key"]:
+        if m["scenario"] in ("1", "2", "3", "7") and ".ceiling." not in m["key"]:
             assert m["ceiling"] is not None, m["key"]
             assert {"throughput", "p50", "p99"} <= m["ratio"].keys(), m["key"]
         if "latency_ms" in m["value"]:

@@ -15,6 +15,8 @@ from agentmail.v1 import (
     agent_service_pb2_grpc,
     mail_service_pb2,
     mail_service_pb2_grpc,
+    reservation_service_pb2,
+    reservation_service_pb2_grpc,
     types_pb2,
 )
 from agentmail_server.domain.clock import ManualClock
@@ -37,6 +39,7 @@ class Fleet:
     agents: agent_service_pb2_grpc.AgentServiceStub
     mail: mail_service_pb2_grpc.MailServiceStub
     project: str
+    reservations: reservation_service_pb2_grpc.ReservationServiceStub
 
     async def register(self, name: str) -> Registered:
         """Register ``name`` in the fleet's project."""
@@ -53,6 +56,14 @@ class Fleet:
             mail_service_pb2.SendMessageRequest(to=list(to), **fields), metadata=sender.md
         )
         return reply.message
+
+    async def reserve(self, agent: Registered, *paths: str) -> None:
+        """Reserve ``paths`` (shared, for an hour) as ``agent``; all must be granted."""
+        reply = await self.reservations.ReservePaths(
+            reservation_service_pb2.ReservePathsRequest(paths=list(paths), shared=True),
+            metadata=agent.md,
+        )
+        assert len(reply.granted) == len(paths), reply
 
     async def set_policy(self, agent: Registered, policy: str) -> types_pb2.Agent:
         """Set ``agent``'s contact policy by name (see POLICIES)."""
@@ -110,7 +121,12 @@ def fleet_factory(tmp_path: pathlib.Path, start_server: Callable[..., Any]) -> C
                 )
             ).project.slug
             yield Fleet(
-                server, clock, agents, mail_service_pb2_grpc.MailServiceStub(channel), project
+                server,
+                clock,
+                agents,
+                mail_service_pb2_grpc.MailServiceStub(channel),
+                project,
+                reservation_service_pb2_grpc.ReservationServiceStub(channel),
             )
 
     return make

@@ -47,11 +47,13 @@ EXPECTED: dict[tuple[str, str], str | None] = {
 TWO_DAYS = 2 * 86400
 
 
-def expected(policy: str, state: str, in_thread: bool, retired: bool) -> str | None:
+def expected(
+    policy: str, state: str, in_thread: bool, retired: bool, reservation: bool
+) -> str | None:
     if retired:
         return RETIRED  # a retired agent receives nothing, whatever else holds
-    if in_thread:
-        return None  # a thread both take part in always passes
+    if in_thread or reservation:
+        return None  # a thread both take part in, or overlapping reservations, always pass
     return EXPECTED[(policy, state)]
 
 
@@ -68,15 +70,7 @@ async def set_up_state(fleet: Fleet, ann: Any, ben: Any, state: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "reservation",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.skip(reason="reservations land on another branch (wired at merge)"),
-        ),
-    ],
-    ids=["no-reservation", "overlapping-reservation"],
+    "reservation", [False, True], ids=["no-reservation", "overlapping-reservation"]
 )
 @pytest.mark.parametrize("retired", [False, True], ids=["active", "retired"])
 @pytest.mark.parametrize("in_thread", [False, True], ids=["no-thread", "thread"])
@@ -92,12 +86,15 @@ async def test_policy_matrix(
         await fleet.set_policy(ann, OPEN)
         thread_id = (await fleet.send(ben, ann.name, subject="in thread")).thread_id
     fleet.clock.advance(seconds=TWO_DAYS)
+    if reservation:
+        await fleet.reserve(ben, "src/app.py")
+        await fleet.reserve(ann, "src/**")
     await set_up_state(fleet, ann, ben, state)
     await fleet.set_policy(ben, policy)
     if retired:
         await fleet.agents.RetireAgent(agent_service_pb2.RetireAgentRequest(), metadata=ben.md)
     before = await fleet.inbox_subjects(ben)
-    outcome = expected(policy, state, in_thread, retired)
+    outcome = expected(policy, state, in_thread, retired, reservation)
     call = fleet.send(
         ann, ben.name, subject="the probe", thread_id=thread_id, importance=4, ack_required=True
     )

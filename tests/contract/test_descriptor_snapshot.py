@@ -17,6 +17,7 @@ from agentmail.v1 import (
     events_pb2,
     mail_service_pb2,
     receipts_pb2,
+    reservation_service_pb2,
     search_service_pb2,
     types_pb2,
 )
@@ -30,6 +31,7 @@ FILES = (
     events_pb2,
     mail_service_pb2,
     receipts_pb2,
+    reservation_service_pb2,
     search_service_pb2,
     types_pb2,
 )

@@ -39,8 +39,13 @@ def _table_row(setting: Setting) -> str | None:
     return None
 
 
+def _default_cell(setting: Setting) -> str:
+    """How the table shows a default: in code quotes, an empty one as ``""``."""
+    return f"`{setting.default}`" if setting.default else '`""`'
+
+
 def _expected_row(setting: Setting) -> str:
-    return f"| `{setting.flag}` | `{setting.env}` | `{setting.default}` | {setting.help} |"
+    return f"| `{setting.flag}` | `{setting.env}` | {_default_cell(setting)} | {setting.help} |"
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.field)
@@ -49,7 +54,7 @@ def test_readme_documents_setting(setting: Setting) -> None:
     row = _table_row(setting)
     assert row is not None, f"README documents no {setting.flag}{fix}"
     assert f"`{setting.env}`" in row, f"README's row for {setting.flag} lacks {setting.env}{fix}"
-    assert f"`{setting.default}`" in row, f"README's {setting.flag} default is wrong{fix}"
+    assert _default_cell(setting) in row, f"README's {setting.flag} default is wrong{fix}"
 
 
 def test_readme_documents_no_unknown_setting() -> None:

@@ -98,3 +98,7 @@ def test_readme_python_example_runs(server_address: str) -> None:
     )
     assert result.returncode == 0, f"README example failed:\n{result.stdout}{result.stderr}"
     assert "sent message" in result.stdout, result.stdout
+    # The outputs the example's comments promise.
+    for line in ("[('Bob', True)]", "awaiting acks: 0", "['src/cart/**']"):
+        assert line in result.stdout.splitlines(), result.stdout
+    assert "[('src/orders/models.py', 'Alice')]" in result.stdout, result.stdout

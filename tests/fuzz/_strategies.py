@@ -138,7 +138,7 @@ def page_tokens(world: World) -> st.SearchStrategy[str]:
         ),
         st.sampled_from(["1", "0", "2", ""]),
         st.sampled_from(
-            ["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua", "zz", ""]
+            ["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua", "rv", "zz", ""]
         ),
         st.lists(
             st.one_of(
@@ -177,13 +177,24 @@ def _string_hints(world: World) -> list[tuple[str, st.SearchStrategy[str]]]:
         (r"query", fts_queries()),
         (r".*token|cursor", page_tokens(world)),
         (r"human_key", st.sampled_from(["/fuzz/main", "/fuzz/new", "C:\\repo", "~"])),
-        (
-            r"paths",
-            st.sampled_from(
-                ["program", "model", "task_description", "status", "capabilities", "name", "a.b"]
-            ),
-        ),
+        (r"paths|patterns|path", reservation_patterns()),
     ]
+
+
+def reservation_patterns() -> st.SearchStrategy[str]:
+    """Paths and globs (valid, overlapping the seeded reservations, or malformed), resources,
+    and field-mask paths (UpdateAgent's `paths` shares the name)."""
+    return st.one_of(
+        st.sampled_from(
+            ["src/a.py", "src/**", "docs/", "*.py", "lib/b.py", "tool://db", "./x\\y.md"]
+        ),
+        st.sampled_from(["", "/", "..", "a/../b", "!a", "[", "a[b", "**/**/*?", "x://"]),
+        st.from_regex(r"\A[a-z*?/.]{1,30}\Z"),
+        st.sampled_from(
+            ["program", "model", "task_description", "status", "capabilities", "name", "a.b"]
+        ),
+        nasty_text(),
+    )
 
 
 def _int_hints(world: World) -> list[tuple[str, st.SearchStrategy[int]]]:
@@ -191,6 +202,7 @@ def _int_hints(world: World) -> list[tuple[str, st.SearchStrategy[int]]]:
         (r"message_ids?", st.sampled_from(world.message_ids)),
         # RotateToken's overlap: its bounds and just past them.
         (r"overlap_seconds", st.sampled_from([-1, 0, 1, 3600, 3601])),
+        (r"ids?", st.sampled_from(world.reservation_ids)),
     ]
 
 

@@ -14,6 +14,8 @@ from agentmail.v1 import (
     mail_service_pb2,
     mail_service_pb2_grpc,
     receipts_pb2,
+    reservation_service_pb2,
+    reservation_service_pb2_grpc,
     search_service_pb2,
     search_service_pb2_grpc,
 )
@@ -62,6 +64,8 @@ class World:
     outsider_token: str = dataclasses.field(repr=False)
     message_ids: list[int]
     thread_ids: list[str]
+    # Reservations of Alice, of Bob and of the outsider, in that order.
+    reservation_ids: list[int]
     page_tokens: list[str]
     foreign_page_tokens: list[str]
 
@@ -139,6 +143,17 @@ async def seed(channel: object) -> World:
         metadata=md(tokens["Alice"]),
     )
     ids.append(reminder.message.id)
+    reservations = reservation_service_pb2_grpc.ReservationServiceStub(channel)
+    reservation_ids = []
+    for paths, token in (
+        (["src/**", "docs/a.md"], tokens["Alice"]),
+        (["lib/b.py"], tokens["Bob"]),
+        (["src/x.py"], outsider.agent_token),
+    ):
+        reserved = await reservations.ReservePaths(
+            reservation_service_pb2.ReservePathsRequest(paths=paths), metadata=md(token)
+        )
+        reservation_ids.extend(r.id for r in reserved.granted)
     return World(
         project=project,
         other_project=other,
@@ -147,11 +162,12 @@ async def seed(channel: object) -> World:
         outsider_token=outsider.agent_token,
         message_ids=ids,
         thread_ids=threads,
+        reservation_ids=reservation_ids,
         page_tokens=await _issued_tokens(
-            agents, mail, search, project, threads[0], tokens["Alice"]
+            agents, mail, search, reservations, project, threads[0], tokens["Alice"]
         ),
         foreign_page_tokens=await _issued_tokens(
-            agents, mail, search, project, threads[0], tokens["Bob"]
+            agents, mail, search, reservations, project, threads[0], tokens["Bob"]
         ),
     )
 
@@ -160,6 +176,7 @@ async def _issued_tokens(
     agents: agent_service_pb2_grpc.AgentServiceStub,
     mail: mail_service_pb2_grpc.MailServiceStub,
     search: search_service_pb2_grpc.SearchServiceStub,
+    reservations: reservation_service_pb2_grpc.ReservationServiceStub,
     project: str,
     thread: str,
     token: str,
@@ -206,8 +223,12 @@ async def _issued_tokens(
     unacknowledged = await mail.ListUnacknowledged(
         receipts_pb2.ListUnacknowledgedRequest(page_size=1), metadata=auth
     )
+    held = await reservations.ListReservations(
+        reservation_service_pb2.ListReservationsRequest(page_size=1), metadata=auth
+    )
     issued = [
         inbox.next_page_token,
+        held.next_page_token,
         *(item.cursor for item in inbox.items),
         newest.next_page_token,
         outbox.next_page_token,

@@ -74,6 +74,8 @@ async def fuzz(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fuzz]:
             archive=False,
             heartbeat_seconds=HEARTBEAT_SECONDS,
             sqlite_synchronous="normal",
+            # The sweep commits on its own (expiries, warnings): never beside a probed call.
+            reservation_sweep_seconds=86400,
             presence_flush_seconds=PRESENCE_FLUSH_SECONDS,
         ) as server,
         open_channel(server.address) as channel,

@@ -14,7 +14,7 @@ from ._strategies import NoStrategy, RequestStrategies
 from ._world import World, methods, services
 
 # Enough of a world to build strategies without a server.
-PLACEHOLDER_WORLD = World("p", "q", {"A": "t"}, "O", "u", [1], ["1"], ["x"], ["y"])
+PLACEHOLDER_WORLD = World("p", "q", {"A": "t"}, "O", "u", [1], ["1"], [2], ["x"], ["y"])
 
 
 def test_every_service_of_the_package_is_walked() -> None:

@@ -19,6 +19,7 @@ from agentmail.v1 import (
     agent_service_pb2,
     mail_service_pb2,
     receipts_pb2,
+    reservation_service_pb2,
     search_service_pb2,
     types_pb2,
 )
@@ -71,12 +72,19 @@ BASES: dict[str, Callable[[World], Message]] = {
     "agentmail.v1.MailService.ListUnacknowledged": lambda w: (
         receipts_pb2.ListUnacknowledgedRequest()
     ),
+    "agentmail.v1.ReservationService.ReservePaths": lambda w: (
+        reservation_service_pb2.ReservePathsRequest(paths=[f"fuzz/{next(_serial)}.py"])
+    ),
+    "agentmail.v1.ReservationService.ListReservations": lambda w: (
+        reservation_service_pb2.ListReservationsRequest()
+    ),
 }
 # Single-line text in which a control character can only be a mistake or an attack.
 CONTROL_FIELDS = (
     ("agentmail.v1.MailService.SendMessage", "subject"),
     ("agentmail.v1.MailService.ReplyMessage", "subject"),
     ("agentmail.v1.AgentService.RegisterAgent", "name"),
+    ("agentmail.v1.ReservationService.ReservePaths", "reason"),
 )
 # C0 controls and DEL, leaving out tab and the line breaks.
 CONTROLS = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)]
@@ -153,7 +161,9 @@ async def test_control_characters(fuzz: Fuzz, case: tuple[str, str], data: st.Da
 
 def _forged() -> st.SearchStrategy[str]:
     """Tokens in the shape the server issues today, written by hand."""
-    kinds = st.sampled_from(["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua"])
+    kinds = st.sampled_from(
+        ["ia", "id", "ob", "th", "pr", "ag", "sr", "sn", "pa", "pd", "ua", "rv"]
+    )
     # Small positions fall inside real listings: the tokens most likely to be taken for real.
     position = st.one_of(st.integers(0, 8), st.integers(0, 2**62))
     positions = st.lists(position.map(str), min_size=1, max_size=2)

@@ -24,6 +24,7 @@ REFLECTION_SERVICES = [
 AGENTMAIL_SERVICES = [
     "agentmail.v1.AgentService",
     "agentmail.v1.MailService",
+    "agentmail.v1.ReservationService",
     "agentmail.v1.SearchService",
 ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import mail_service_pb2 as mpb
-from agentmail.v1 import search_service_pb2
+from agentmail.v1 import reservation_service_pb2, search_service_pb2
 from grpc_health.v1 import health_pb2
 
 # Every series is checked, the archive's included.
@@ -16,6 +16,7 @@ SERVICES = (
     apb.DESCRIPTOR.services_by_name["AgentService"],
     mpb.DESCRIPTOR.services_by_name["MailService"],
     search_service_pb2.DESCRIPTOR.services_by_name["SearchService"],
+    reservation_service_pb2.DESCRIPTOR.services_by_name["ReservationService"],
     health_pb2.DESCRIPTOR.services_by_name["Health"],
 )
 

@@ -60,8 +60,8 @@ async def test_every_service_and_shape_is_served_and_counted(
         samples = await poll(counted)
 
     assert checked.status == watched.status == health_pb2.HealthCheckResponse.SERVING
-    # Each of the two answers lists the six services: ours, health and both reflections.
-    assert all(len(names) == 2 * 6 for names in listed.values()), listed
+    # Each of the two answers lists the seven services: ours, health and both reflections.
+    assert all(len(names) == 2 * 7 for names in listed.values()), listed
     assert unary == b"" and len(payloads) == STREAMED
     assert samples.handled("Check") == {"OK": 1}
     assert samples.handled("Watch") == {"Canceled": 1}

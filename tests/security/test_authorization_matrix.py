@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import grpc
 from agentmail.v1 import agent_service_pb2 as apb
-from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2, search_service_pb2, types_pb2
+from agentmail.v1 import (
+    agent_service_pb2_grpc,
+    mail_service_pb2,
+    reservation_service_pb2,
+    reservation_service_pb2_grpc,
+    search_service_pb2,
+    types_pb2,
+)
 from agentmail.v1 import mail_service_pb2 as mpb
 from agentmail.v1 import receipts_pb2 as rpb
+from agentmail.v1 import reservation_service_pb2 as vpb
 from agentmail.v1 import search_service_pb2 as spb
 from agentmail_server.rpc.authorization import RULES
 from conftest import OPERATOR_MD, md, open_channel, running_server
@@ -60,6 +68,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "MailService/ListPendingAcks": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
     "MailService/ListUnacknowledged": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
     "SearchService/SearchMessages": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
+    "ReservationService/ReservePaths": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
+    "ReservationService/CheckConflicts": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
+    "ReservationService/RenewReservations": (UNAUTH, UNAUTH, OK, DENIED, MISSING, DENIED),
+    "ReservationService/ReleaseReservations": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
+    "ReservationService/ForceReleaseReservation": (UNAUTH, UNAUTH, OK, OK, MISSING, DENIED),
+    "ReservationService/ListReservations": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
 }
 
 # The ErrorInfo reason an operator's refusal carries, by rule.
@@ -73,6 +87,7 @@ def served_methods() -> list[str]:
         (apb, "AgentService"),
         (mail_service_pb2, "MailService"),
         (search_service_pb2, "SearchService"),
+        (reservation_service_pb2, "ReservationService"),
     ):
         service = module.DESCRIPTOR.services_by_name[name]
         found.extend(f"{name}/{method.name}" for method in service.methods)
@@ -140,6 +155,23 @@ def request_for(method: str, world: dict[str, object]):
         "MailService/ListPendingAcks": rpb.ListPendingAcksRequest,
         "MailService/ListUnacknowledged": rpb.ListUnacknowledgedRequest,
         "SearchService/SearchMessages": lambda: spb.SearchMessagesRequest(query="matrix"),
+        "ReservationService/ReservePaths": lambda: vpb.ReservePathsRequest(
+            paths=["docs/matrix.md"]
+        ),
+        "ReservationService/CheckConflicts": lambda: vpb.CheckConflictsRequest(
+            paths=["src/matrix.py"]
+        ),
+        "ReservationService/RenewReservations": lambda: vpb.RenewReservationsRequest(
+            ids=[world["reservation_id"]]
+        ),
+        "ReservationService/ReleaseReservations": lambda: vpb.ReleaseReservationsRequest(
+            patterns=["nothing/held.txt"]
+        ),
+        # Alice's own reservation: she releases it; the rows after her see it released.
+        "ReservationService/ForceReleaseReservation": lambda: vpb.ForceReleaseReservationRequest(
+            id=world["reservation_id"], reason="matrix"
+        ),
+        "ReservationService/ListReservations": vpb.ListReservationsRequest,
     }[method]()
 
 
@@ -151,7 +183,12 @@ async def call(channel, method: str, request, metadata) -> tuple[str, str]:
     service, name = method.split("/")
     path = f"/agentmail.v1.{service}/{name}"
     response_class = type(request).__name__.removesuffix("Request") + "Response"
-    modules = {"AgentService": apb, "MailService": mpb, "SearchService": spb}
+    modules = {
+        "AgentService": apb,
+        "MailService": mpb,
+        "SearchService": spb,
+        "ReservationService": vpb,
+    }
     module = rpb if name in ("ListPendingAcks", "ListUnacknowledged") else modules[service]
     decode = getattr(module, response_class).FromString
     try:
@@ -197,7 +234,11 @@ async def seed(channel) -> dict[str, object]:
         mpb.SendMessageRequest(to=["Alice"], subject="matrix", body="b", ack_required=True),
         metadata=md(tokens["Carol"]),
     )
+    reserved = await reservation_service_pb2_grpc.ReservationServiceStub(channel).ReservePaths(
+        vpb.ReservePathsRequest(paths=["src/matrix.py"]), metadata=md(tokens["Alice"])
+    )
     return {
+        "reservation_id": reserved.granted[0].id,
         "project": project,
         "tokens": tokens,
         "message_id": sent.message.id,

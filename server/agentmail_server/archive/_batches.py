@@ -13,6 +13,8 @@ from agentmail_server.archive._layout import (
     render_message,
     render_profile,
     render_project,
+    render_reservation,
+    reservation_path,
 )
 from agentmail_server.archive._source import Batch
 from agentmail_server.archive.git import GitStore
@@ -36,9 +38,12 @@ def write_batch(store: GitStore, batch: Batch) -> pygit2.Oid | None:
             changes[project_path(project)] = store.blob(render_project(project))
         for agent in batch.agents:
             changes[profile_path(agent)] = store.blob(render_profile(agent))
+        for reservation in batch.reservations:
+            changes[reservation_path(reservation)] = store.blob(render_reservation(reservation))
         if not changes:
             return None
-        return store.commit(changes, commit_message(batch.messages, batch.agents, batch.position))
+        message = commit_message(batch.messages, batch.agents, batch.position, batch.reservations)
+        return store.commit(changes, message)
     except BaseException:
         store.discard()
         raise

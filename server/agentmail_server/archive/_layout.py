@@ -8,6 +8,7 @@ Per project, under ``projects/<slug>/``::
     agents/<name>/outbox/YYYY/MM/<same file name>      views: tree entries pointing at the
     agents/<name>/inbox/YYYY/MM/<same file name>       message's blob, so they cost no
     threads/<thread>/<same file name>                  storage beyond the tree entry
+    reservations/<id>.json                             a file reservation, as it is now
 
 Bcc recipients appear nowhere: not in a file's content, and not as an inbox view, because the
 path ``agents/<name>/inbox/...`` would tell every reader of the repository who was bcc'd.
@@ -27,6 +28,7 @@ import time
 import unicodedata
 
 from agentmail_server.domain.models import Agent, Message, Project
+from agentmail_server.domain.reservations import Reservation
 
 PROJECTS = "projects"
 _SUBJECT_SLUG_CHARS = 60
@@ -45,6 +47,14 @@ class MessageRecord:
     """A committed message with its project's slug, as the archive reads it."""
 
     message: Message
+    project_slug: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    """A reservation's latest state with its project's slug, as the archive reads it."""
+
+    reservation: Reservation
     project_slug: str
 
 
@@ -191,3 +201,36 @@ def render_project(project: Project) -> bytes:
             "created": iso_time(project.created_at),
         }
     )
+
+
+def reservation_path(record: ReservationRecord) -> str:
+    """Where a reservation lives: one file per reservation, rewritten as it changes (the
+    history of its grants, renewals and release is the file's git history)."""
+    return f"{project_root(record.project_slug)}/reservations/{record.reservation.id}.json"
+
+
+def render_reservation(record: ReservationRecord) -> bytes:
+    """The reservation as JSON: holder, pattern, exclusivity, reason and its times."""
+    held = record.reservation
+    released = held.released_at
+    return (
+        json.dumps(
+            {
+                "id": held.id,
+                "project": record.project_slug,
+                "agent": held.agent_name,
+                "pattern": held.pattern,
+                "exclusive": held.exclusive,
+                "reason": held.reason,
+                "created": iso_time(held.created_at),
+                "updated": iso_time(held.updated_at),
+                "expires": iso_time(held.expires_at),
+                "released": iso_time(released) if released is not None else None,
+                "released_by": held.released_by,
+                "release_reason": held.release_reason,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n"
+    ).encode()

@@ -68,7 +68,7 @@ def rebuild(
     try:
         while True:
             batch = source.read(position, REBUILD_BATCH, MAX_BATCH_BODY_BYTES)
-            if not batch.messages and not batch.agents:
+            if not batch.messages and not batch.agents and not batch.reservations:
                 break
             if write_batch(store, batch) is not None:
                 commits += 1

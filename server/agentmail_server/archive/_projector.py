@@ -51,6 +51,7 @@ class ArchiveProjector:
         self._stopping = asyncio.Event()
         self._progress = asyncio.Event()
         self._position = (0, 0)  # message id, agent revision
+        self._reservation_revision = 0
         self._committed_id = 0
         self._pending_since: int | None = None
         self._commits = 0
@@ -74,6 +75,7 @@ class ArchiveProjector:
             _check, self._database_path, self._settings
         )
         self._position = (position.message_id, position.agent_revision)
+        self._reservation_revision = position.reservation_revision
         self._committed_id = heads.message_id
         logger.info(
             "archive %s (%s) at message %d, agent revision %d",
@@ -145,6 +147,7 @@ class ArchiveProjector:
     def _step_done(self, step: dict[str, Any]) -> None:
         archived = step["message_id"]
         self._position = (archived, step["agent_revision"])
+        self._reservation_revision = step["reservation_revision"]
         self._committed_id = max(self._committed_id, step["head_message_id"])
         if step["next_created_at"] is not None:
             self._pending_since = step["next_created_at"]
@@ -169,8 +172,8 @@ class ArchiveProjector:
 
         Runs on the loop after every commit; constant work per committed message.
         """
-        if not (commit.messages or commit.agents or commit.projects):
-            return  # receipts are not archived
+        if not (commit.messages or commit.agents or commit.projects or commit.reservations):
+            return  # receipts and notices are not archived
         for sent in commit.messages:
             if self._pending_since is None and sent.message.id > self._position[0]:
                 self._pending_since = sent.message.created_at
@@ -229,6 +232,7 @@ class ArchiveProjector:
             pack_bytes=self._packs[1],
             commit_seconds_counts=self._step_seconds.counts(),
             commit_seconds_sum=self._step_seconds.total,
+            archived_reservation_revision=self._reservation_revision,
         )
 
     async def stop(self, max_seconds: float) -> None:

@@ -52,6 +52,7 @@ class ArchiveStats:
         commit_seconds_bounds: histogram bounds of step durations.
         commit_seconds_counts: counts per bucket (not cumulative), one more than the bounds.
         commit_seconds_sum: total seconds of all steps.
+        archived_reservation_revision: the last reservation revision in the archive.
     """
 
     archived_message_id: int
@@ -71,3 +72,4 @@ class ArchiveStats:
     commit_seconds_bounds: tuple[float, ...] = COMMIT_SECONDS_BOUNDS
     commit_seconds_counts: tuple[int, ...] = ()
     commit_seconds_sum: float = 0.0
+    archived_reservation_revision: int = 0

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from agentmail_server.archive._commits import Position
-from agentmail_server.archive._layout import MessageRecord
+from agentmail_server.archive._layout import MessageRecord, ReservationRecord
 from agentmail_server.domain.models import Agent, Project
 from agentmail_server.storage.sqlite.connection import READER_PRAGMAS, reader_uri
 from agentmail_server.storage.sqlite.rows import (
@@ -23,8 +23,11 @@ from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
     AGENT_FROM,
     MESSAGE_COLUMNS,
+    RESERVATION_COLUMNS,
+    RESERVATION_FROM,
     agent_from_row,
     message_from_row,
+    reservation_from_row,
 )
 
 # Bodies read into one batch at most (a batch always takes at least one message).
@@ -37,6 +40,10 @@ _AGENTS = (
     f"SELECT {AGENT_COLUMNS}, a.revision, p.human_key, p.created_at FROM {AGENT_FROM}"
     " WHERE a.revision > ? ORDER BY a.revision LIMIT ?"
 )
+_RESERVATIONS = (
+    f"SELECT {RESERVATION_COLUMNS}, r.revision, p.slug FROM {RESERVATION_FROM}"
+    " JOIN projects p ON p.id = r.project_id WHERE r.revision > ? ORDER BY r.revision LIMIT ?"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +54,7 @@ class Batch:
         messages: messages in id order.
         agents: agents registered or changed, in revision order.
         projects: the projects of those agents (each once).
+        reservations: reservations granted or changed, in revision order (latest state).
         position: the position after this batch.
         full: whether a limit cut the batch short (more is waiting).
         head_message_id: the newest committed message id in the snapshot.
@@ -60,6 +68,7 @@ class Batch:
     full: bool
     head_message_id: int
     next_created_at: int | None
+    reservations: tuple[ReservationRecord, ...] = ()
 
 
 class ArchiveSource:
@@ -95,6 +104,11 @@ class ArchiveSource:
                 revision = row[AGENT_COLUMN_COUNT]
                 human_key, created_at = row[AGENT_COLUMN_COUNT + 1 : AGENT_COLUMN_COUNT + 3]
                 projects[row[1]] = Project(row[1], row[2], human_key, created_at)
+            reservations: list[ReservationRecord] = []
+            reservation_revision = after.reservation_revision
+            for row in conn.execute(_RESERVATIONS, (after.reservation_revision, max_records)):
+                reservations.append(ReservationRecord(reservation_from_row(row), row[14]))
+                reservation_revision = row[13]
             last_id = messages[-1].message.id if messages else after.message_id
             following = conn.execute(
                 "SELECT created_at FROM messages WHERE id > ? ORDER BY id LIMIT 1", (last_id,)
@@ -105,19 +119,23 @@ class ArchiveSource:
             messages=tuple(messages),
             agents=tuple(agents),
             projects=tuple(projects.values()),
-            position=Position(last_id, revision),
-            full=following is not None or len(agents) >= max_records,
+            reservations=tuple(reservations),
+            position=Position(last_id, revision, reservation_revision),
+            full=following is not None
+            or len(agents) >= max_records
+            or len(reservations) >= max_records,
             head_message_id=head,
             next_created_at=following[0] if following is not None else None,
         )
 
     def heads(self) -> Position:
-        """The newest committed message id and agent revision."""
+        """The newest committed message id, agent revision and reservation revision."""
         row = self._conn.execute(
             "SELECT (SELECT coalesce(max(id), 0) FROM messages),"
-            " (SELECT coalesce(max(revision), 0) FROM agents)"
+            " (SELECT coalesce(max(revision), 0) FROM agents),"
+            " (SELECT coalesce(max(revision), 0) FROM reservations)"
         ).fetchone()
-        return Position(row[0], row[1])
+        return Position(row[0], row[1], row[2])
 
     def all_messages(self, page: int = 1000) -> Iterator[MessageRecord]:
         """Every message in id order, a page per read (for verification)."""

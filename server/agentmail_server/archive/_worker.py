@@ -110,7 +110,11 @@ def open_archive(
     except BaseException:
         store.close()
         raise
-    if recorded.message_id > heads.message_id or recorded.agent_revision > heads.agent_revision:
+    if (
+        recorded.message_id > heads.message_id
+        or recorded.agent_revision > heads.agent_revision
+        or recorded.reservation_revision > heads.reservation_revision
+    ):
         source.close()
         store.close()
         raise RuntimeError(
@@ -138,6 +142,7 @@ class _Worker:
             event="ready",
             message_id=self._position.message_id,
             agent_revision=self._position.agent_revision,
+            reservation_revision=self._position.reservation_revision,
             packs=self._store.pack_usage(),
         )
 
@@ -211,7 +216,8 @@ class _Worker:
         started = time.perf_counter()
         read_at = now_micros()
         batch = self._source.read(self._position, self._settings.max_batch, MAX_BATCH_BODY_BYTES)
-        commit = write_batch(store, batch) if batch.messages or batch.agents else None
+        changed = batch.messages or batch.agents or batch.reservations
+        commit = write_batch(store, batch) if changed else None
         elapsed = time.perf_counter() - started
         if commit is not None:
             _consolidate(store)
@@ -220,12 +226,14 @@ class _Worker:
             event="step",
             message_id=batch.position.message_id,
             agent_revision=batch.position.agent_revision,
+            reservation_revision=batch.position.reservation_revision,
             head_message_id=batch.head_message_id,
             next_created_at=batch.next_created_at,
             read_at=read_at,
             committed=commit is not None,
             messages=len(batch.messages),
             agents=len(batch.agents),
+            reservations=len(batch.reservations),
             seconds=elapsed,
             packs=store.pack_usage(),
         )

@@ -57,7 +57,10 @@ def _parser(environ: Mapping[str, str], prog: str) -> argparse.ArgumentParser:
 def _show(position: Position | None) -> str:
     if position is None:
         return "nothing archived"
-    return f"message {position.message_id}, agent revision {position.agent_revision}"
+    return (
+        f"message {position.message_id}, agent revision {position.agent_revision},"
+        f" reservation revision {position.reservation_revision}"
+    )
 
 
 def _run_rebuild(args: argparse.Namespace, database: pathlib.Path, archive: pathlib.Path) -> int:

@@ -59,6 +59,7 @@ SEARCH_NEWEST = "sn"
 PENDING_ACKS_ASC = "pa"
 PENDING_ACKS_DESC = "pd"
 UNACKNOWLEDGED = "ua"
+RESERVATIONS = "rv"
 
 Scope = Sequence[int | str | bool | None]
 """What a token is bound to: the caller's agent id and the list's identity, in order."""

@@ -14,6 +14,7 @@ import dataclasses
 from agentmail_server.domain.drafts import Sent
 from agentmail_server.domain.models import Agent, DeliveryState, Project
 from agentmail_server.domain.notices import Notice
+from agentmail_server.domain.reservations import Reservation
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class Commit:
         projects: projects created.
         agents: registrations and profile changes.
         receipts: read and acknowledgement marks.
+        reservations: reservations granted, extended, renewed or released, as they are now.
         notices: coordination events stored for one agent each (pushed on its stream).
     """
 
@@ -51,13 +53,22 @@ class Commit:
     projects: tuple[Project, ...] = ()
     agents: tuple[AgentChange, ...] = ()
     receipts: tuple[Receipts, ...] = ()
+    reservations: tuple[Reservation, ...] = ()
     notices: tuple[Notice, ...] = ()
 
 
 class CommitBuilder:
     """Collects the changes of one transaction's operations into a :class:`Commit`."""
 
-    __slots__ = ("agents", "deduplicated_sends", "messages", "notices", "projects", "receipts")
+    __slots__ = (
+        "agents",
+        "deduplicated_sends",
+        "messages",
+        "notices",
+        "projects",
+        "receipts",
+        "reservations",
+    )
 
     def __init__(self) -> None:
         self.messages: list[Sent] = []
@@ -65,6 +76,7 @@ class CommitBuilder:
         self.projects: list[Project] = []
         self.agents: list[AgentChange] = []
         self.receipts: list[Receipts] = []
+        self.reservations: list[Reservation] = []
         self.notices: list[Notice] = []
 
     def sent(self, sent: Sent) -> None:
@@ -82,6 +94,7 @@ class CommitBuilder:
             or self.projects
             or self.agents
             or self.receipts
+            or self.reservations
             or self.notices
         ):
             return None
@@ -91,5 +104,6 @@ class CommitBuilder:
             projects=tuple(self.projects),
             agents=tuple(self.agents),
             receipts=tuple(self.receipts),
+            reservations=tuple(self.reservations),
             notices=tuple(self.notices),
         )

@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from agentmail_server.domain.events import Commit
 from agentmail_server.hub import HubStats
 from agentmail_server.metrics import families
-from agentmail_server.metrics.families import ArchiveProgress, SendStats
+from agentmail_server.metrics.families import ArchiveProgress, CertificateProgress, SendStats
 from agentmail_server.metrics.grpc_metrics import MethodSnapshot
 from agentmail_server.services.cache import CacheStats
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
@@ -68,6 +68,7 @@ class MetricSources:
         caches: ``(name, stats)`` of each LRU cache; the names become label values.
         database_files: ``(name, path)`` of files whose size to export; a missing file is 0.
         archive: the archive's progress, once there is an archive; None exports nothing.
+        tls: the TLS certificate's stats, when the server speaks TLS; None exports nothing.
     """
 
     rpc: Callable[[], tuple[MethodSnapshot, ...]]
@@ -78,6 +79,7 @@ class MetricSources:
     caches: tuple[tuple[str, Callable[[], CacheStats]], ...] = ()
     database_files: tuple[tuple[str, pathlib.Path], ...] = ()
     archive: Callable[[], ArchiveProgress] | None = None
+    tls: Callable[[], CertificateProgress] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +93,7 @@ class ServiceSnapshot:
     read_pool: ReadPoolStats
     caches: tuple[tuple[str, CacheStats], ...]
     archive: ArchiveProgress | None
+    tls: CertificateProgress | None
 
 
 class AgentmailCollector(Collector):
@@ -124,6 +127,7 @@ class AgentmailCollector(Collector):
             read_pool=sources.read_pool(),
             caches=tuple((name, stats()) for name, stats in sources.caches),
             archive=sources.archive() if sources.archive is not None else None,
+            tls=sources.tls() if sources.tls is not None else None,
         )
 
     def _snapshot_from_any_thread(self) -> ServiceSnapshot | None:
@@ -174,4 +178,6 @@ class AgentmailCollector(Collector):
             yield from families.cache_families(snapshot.caches)
             if snapshot.archive is not None:
                 yield from families.archive_families(snapshot.archive)
+            if snapshot.tls is not None:
+                yield from families.tls_families(snapshot.tls)
         yield from families.database_families(self._file_sizes())

@@ -93,6 +93,22 @@ class ArchiveProgress(Protocol):
 
 
 @functools.cache
+class CertificateProgress(Protocol):
+    """The TLS certificate in service and its reloads (the certificate reloader's stats)."""
+
+    @property
+    def reloads(self) -> int:
+        """New certificates taken into service after their files changed."""
+
+    @property
+    def rejected(self) -> int:
+        """Changes of the files refused because the new files could not be used."""
+
+    @property
+    def not_after_timestamp(self) -> float:
+        """When the certificate in service expires, in seconds since the epoch."""
+
+
 def _le_values(bounds: tuple[float, ...]) -> tuple[str, ...]:
     return tuple(repr(float(bound)) for bound in bounds)
 
@@ -325,6 +341,25 @@ def archive_families(archive: ArchiveProgress) -> Iterator[Metric]:
         archive.commit_seconds_sum,
     )
     yield step
+
+
+def tls_families(tls: CertificateProgress) -> Iterator[Metric]:
+    """The certificate in service: when it expires, and how its rotations went."""
+    yield _gauge(
+        "agentmail_tls_certificate_expiry_timestamp_seconds",
+        "When the TLS certificate in service expires, in seconds since the epoch.",
+        tls.not_after_timestamp,
+    )
+    yield _counter(
+        "agentmail_tls_certificate_reloads",
+        "TLS certificates taken into service after their files changed, without a restart.",
+        tls.reloads,
+    )
+    yield _counter(
+        "agentmail_tls_certificate_rejected",
+        "Changes of the TLS files refused because the new files could not be used.",
+        tls.rejected,
+    )
 
 
 def database_families(sizes: Sequence[tuple[str, int]]) -> Iterator[Metric]:

@@ -10,7 +10,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from agentmail_server.hub import Hub
 from agentmail_server.metrics.collector import AgentmailCollector, MetricSources, SendCounter
 from agentmail_server.metrics.exporter import MetricsExporter, build_registry
-from agentmail_server.metrics.families import ArchiveProgress
+from agentmail_server.metrics.families import ArchiveProgress, CertificateProgress
 from agentmail_server.metrics.grpc_metrics import RpcMetrics
 from agentmail_server.services.container import Services
 from agentmail_server.storage.ports import Storage
@@ -24,6 +24,7 @@ def start_exporter(
     hub: Hub,
     services: Services,
     archive_stats: Callable[[], ArchiveProgress] | None,
+    tls_stats: Callable[[], CertificateProgress] | None = None,
 ) -> MetricsExporter:
     """Serve ``/metrics`` on ``listen``: calls, committed sends and every component's stats.
 
@@ -48,6 +49,7 @@ def start_exporter(
         ),
         database_files=storage.database_files,
         archive=archive_stats,
+        tls=tls_stats,
     )
     collector = AgentmailCollector(sources, asyncio.get_running_loop())
     exporter = MetricsExporter(listen, build_registry(collector))

@@ -45,6 +45,7 @@ class Rule(enum.Enum):
 _AGENTS = "/agentmail.v1.AgentService/"
 _MAIL = "/agentmail.v1.MailService/"
 _SEARCH = "/agentmail.v1.SearchService/"
+_RESERVATIONS = "/agentmail.v1.ReservationService/"
 
 # The authorisation table: full method name -> rule.
 RULES: dict[str, Rule] = {
@@ -76,11 +77,17 @@ RULES: dict[str, Rule] = {
     _MAIL + "ListPendingAcks": Rule.MAIL,
     _MAIL + "ListUnacknowledged": Rule.MAIL,
     _SEARCH + "SearchMessages": Rule.MAIL,
-    # HOOK (reservations, at merge): the ReservationService's RPCs need rows here (the matrix
-    # test fails until they have them): holding and releasing are Rule.AGENT;
-    # "/agentmail.v1.ReservationService/ForceReleaseReservation" is Rule.SELF_OR_OPERATOR,
-    # its servicer asking ``Gate.caller`` and letting an Operator force-release a reservation
-    # of any project (an agent keeps whatever rule that branch gives it).
+    _RESERVATIONS + "ReservePaths": Rule.AGENT,
+    _RESERVATIONS + "CheckConflicts": Rule.AGENT,
+    _RESERVATIONS + "RenewReservations": Rule.AGENT,
+    _RESERVATIONS + "ReleaseReservations": Rule.AGENT,
+    # HOOK (operator force-release): an agent may force-release a stale reservation of its
+    # own project. For an operator to force-release any reservation of any project, make this
+    # Rule.SELF_OR_OPERATOR, have the servicer ask ``Gate.caller`` and give
+    # ``Reservations.force_release`` an Operator path (no staleness check; the holder's notice
+    # cannot be sent "from" an operator, so it needs a system sender or an event instead).
+    _RESERVATIONS + "ForceReleaseReservation": Rule.AGENT,
+    _RESERVATIONS + "ListReservations": Rule.AGENT,
 }
 
 _AGENT_ONLY = {Rule.AGENT: "OPERATOR_NOT_AGENT", Rule.MAIL: "OPERATOR_CANNOT_READ_MAIL"}

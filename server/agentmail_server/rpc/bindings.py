@@ -11,6 +11,8 @@ from agentmail.v1 import (
     agent_service_pb2_grpc,
     mail_service_pb2,
     mail_service_pb2_grpc,
+    reservation_service_pb2,
+    reservation_service_pb2_grpc,
     search_service_pb2,
     search_service_pb2_grpc,
 )
@@ -18,6 +20,7 @@ from agentmail.v1 import (
 from agentmail_server.rpc.agent_servicer import AgentServicer
 from agentmail_server.rpc.authorization import Gate
 from agentmail_server.rpc.mail_servicer import MailServicer
+from agentmail_server.rpc.reservation_servicer import ReservationServicer
 from agentmail_server.rpc.search_servicer import SearchServicer
 from agentmail_server.rpc.server import ServiceBinding
 from agentmail_server.services.container import Services
@@ -41,5 +44,10 @@ def service_bindings(services: Services) -> list[ServiceBinding]:
             SearchServicer(services.searcher, gate),
             search_service_pb2_grpc.add_SearchServiceServicer_to_server,
             search_service_pb2.DESCRIPTOR.services_by_name["SearchService"],
+        ),
+        ServiceBinding(
+            ReservationServicer(services.reservations, gate),
+            reservation_service_pb2_grpc.add_ReservationServiceServicer_to_server,
+            reservation_service_pb2.DESCRIPTOR.services_by_name["ReservationService"],
         ),
     ]

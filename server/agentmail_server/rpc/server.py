@@ -7,15 +7,20 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agentmail_server.config import ServerConfig
+from agentmail_server.listen import is_unix_socket
 from agentmail_server.rpc.ceiling import add_ceiling_to_server
 from agentmail_server.rpc.health import ShutdownHealth
 from agentmail_server.rpc.interceptors import CallObserver, ErrorMappingInterceptor
+from agentmail_server.rpc.keepalive import ServerKeepalive
 from agentmail_server.rpc.reflection import enable_reflection
+
+DEFAULT_KEEPALIVE = ServerKeepalive()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,20 +38,17 @@ class ServiceBinding:
         return self.descriptor.full_name
 
 
-def channel_options(config: ServerConfig) -> list[tuple[str, int]]:
-    """gRPC server options: message limits, keepalive, and no silent port sharing."""
+def channel_options(
+    config: ServerConfig, keepalive: ServerKeepalive = DEFAULT_KEEPALIVE
+) -> list[tuple[str, int]]:
+    """gRPC server options: message limits, keepalive (see :mod:`.keepalive`), and no silent
+    port sharing."""
     return [
         ("grpc.max_receive_message_length", config.max_receive_bytes),
         ("grpc.max_send_message_length", config.max_send_bytes),
         # A second server on the same port must fail, not silently share it.
         ("grpc.so_reuseport", 0),
-        # Ping idle connections so dead peers (and their subscriptions) are noticed.
-        ("grpc.keepalive_time_ms", 30_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.max_pings_without_data", 0),
-        # Clients may ping every 10 s or slower (client keepalive_time must be >= this).
-        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        *keepalive.options(),
     ]
 
 
@@ -63,6 +65,7 @@ class GrpcEndpoint:
         bindings: the services to serve.
         config: message limits, keepalive, the ceiling endpoints and access log settings.
         observer: receives per-call statistics (the metrics), or None.
+        keepalive: the keepalive and ping policy (tests shrink its intervals).
     """
 
     def __init__(
@@ -70,11 +73,12 @@ class GrpcEndpoint:
         bindings: Sequence[ServiceBinding],
         config: ServerConfig,
         observer: CallObserver | None,
+        keepalive: ServerKeepalive = DEFAULT_KEEPALIVE,
     ) -> None:
         self.service_names = tuple(binding.name for binding in bindings)
         self.server = aio.server(
             interceptors=[ErrorMappingInterceptor(access_log=config.access_log, observer=observer)],
-            options=channel_options(config),
+            options=channel_options(config, keepalive),
         )
         for binding in bindings:
             binding.register(binding.servicer, self.server)
@@ -84,15 +88,20 @@ class GrpcEndpoint:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         enable_reflection((*self.service_names, health.SERVICE_NAME), self.server)
 
-    def bind(self, listen: str) -> str:
-        """Bind ``listen`` (``host:port``, port 0 for any) and return ``host:port`` bound.
+    def bind(self, listen: str, credentials: grpc.ServerCredentials | None) -> str:
+        """Bind ``listen`` (``host:port``, port 0 for any, or ``unix:PATH``) with
+        ``credentials`` (None: plaintext) and return the address bound (``host:port``, or
+        ``listen`` itself for a Unix-domain socket).
 
         Raises:
             RuntimeError: the address could not be bound (in use, or not this host's).
         """
         host, _, _ = listen.rpartition(":")
         try:
-            port = self.server.add_insecure_port(listen)
+            if credentials is None:
+                port = self.server.add_insecure_port(listen)
+            else:
+                port = self.server.add_secure_port(listen, credentials)
         except RuntimeError:
             # gRPC's own message only suggests GRPC_VERBOSITY; this one says what to fix.
             port = 0
@@ -101,7 +110,7 @@ class GrpcEndpoint:
                 f"could not listen on {listen}: the port is in use or the address is not "
                 "this host's (--listen)"
             )
-        return f"{host}:{port}"
+        return listen if is_unix_socket(listen) else f"{host}:{port}"
 
     async def start(self) -> None:
         """Start serving and report every service (and the server as a whole) SERVING."""

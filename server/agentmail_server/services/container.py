@@ -18,6 +18,7 @@ from agentmail_server.services.mail import Mailer
 from agentmail_server.services.presence import Presence
 from agentmail_server.services.receipts import AckTracker
 from agentmail_server.services.recipients import RecipientResolver
+from agentmail_server.services.reservations import Reservations
 from agentmail_server.services.search import Searcher
 from agentmail_server.services.subscriptions import InboxStreamer
 from agentmail_server.services.tokens import TokenKeeper
@@ -37,6 +38,7 @@ class Services:
     contacts: ContactBook
     presence: Presence
     acks: AckTracker
+    reservations: Reservations
     tokens: TokenKeeper
     enrollment: Enrollment
 
@@ -101,6 +103,14 @@ def build_services(
         contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),
         presence=presence,
         acks=AckTracker(storage.receipts, reads, codec, clock, config.ack_overdue_seconds),
+        reservations=Reservations(
+            storage.reservations,
+            storage.reservation_reads,
+            reads,
+            codec,
+            clock,
+            config.reservation_stale_seconds,
+        ),
         tokens=TokenKeeper(storage.agents, auth, hub, clock),
         enrollment=enrollment,
     )

@@ -9,14 +9,13 @@ history of purged mail (rebuild it to drop that history).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from agentmail_server.domain.models import now_micros
 from agentmail_server.domain.retention import Purged, cutoff
 from agentmail_server.errors import ResourceExhausted, Unavailable
+from agentmail_server.services.periodic import PeriodicTask
 from agentmail_server.storage.ports import RetentionWrites
 
 logger = logging.getLogger(__name__)
@@ -52,9 +51,8 @@ class RetentionService:
         self.days = days
         self._now = now
         self._batch = batch
-        self._interval = interval_seconds
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = PeriodicTask("agentmail-retention", interval_seconds, self.purge_once)
+        self._stopping = self._periodic.stopping
         # Totals since start, for logs and tests; `runs` counts completed runs.
         self.purged = Purged()
         self.runs = 0
@@ -95,18 +93,8 @@ class RetentionService:
 
     def start(self) -> None:
         """Run in the background until :meth:`stop`."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="agentmail-retention")
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            await self.purge_once()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+        self._periodic.start()
 
     async def stop(self) -> None:
-        """Stop after the batch in progress (before storage closes)."""
-        self._stopping.set()
-        task, self._task = self._task, None
-        if task is not None:
-            await task
+        """Stop after the run in progress (before storage closes)."""
+        await self._periodic.stop()

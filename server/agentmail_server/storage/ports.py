@@ -54,6 +54,12 @@ backend proves them by passing it):
    returns the original before any judgement.
 13. **Presence is cheap.** Last-active times are written in batches (``LifecycleWrites
    .touch_agents``), never once per call, and only ever move forward.
+14. **Reservations: expiry by time, one winner.** A reservation is active while
+   ``released_at`` is None and ``expires_at > now`` for the ``now`` the caller passes: every
+   read and conflict check decides by time, whether or not the expiry sweep has run. A
+   ReservePaths checks conflicts and grants in one atomic operation serialised with every
+   other write, so of concurrent exclusive requests for overlapping patterns exactly one is
+   granted.
 """
 
 from __future__ import annotations
@@ -83,6 +89,13 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.notices import Notice
 from agentmail_server.domain.receipts import PendingAck, Receipt
+from agentmail_server.domain.reservations import (
+    Hold,
+    Reservation,
+    Reserved,
+    ReserveRequest,
+    Selection,
+)
 from agentmail_server.domain.retention import Purged
 from agentmail_server.errors import Unavailable
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
@@ -222,6 +235,102 @@ class LifecycleWrites(Protocol):
     async def retire_idle(self, idle_before: int, now: int) -> list[Agent]:
         """Retire a batch of agents idle since before ``idle_before``; returns them (an empty
         list when none is left)."""
+        ...
+
+
+class ReservationWrites(Protocol):
+    """Writes of file reservations (invariant 11). Times are microseconds."""
+
+    async def reserve(self, request: ReserveRequest, now: int) -> Reserved:
+        """Check conflicts against the project's active reservations and grant per the
+        request's mode, in one operation; the same agent and pattern again extends in place
+        (the later expiry wins); each holder of a conflicting reservation gets a CONFLICT
+        notice. A repeated idempotency key returns the stored first result.
+
+        Raises:
+            FailedPrecondition: IDEMPOTENCY_KEY_REUSED, the key was used for another request.
+        """
+        ...
+
+    async def renew(
+        self, agent_id: int, project_id: int, selection: Selection, extend_micros: int, now: int
+    ) -> list[Reservation]:
+        """Extend the agent's selected active reservations: expiry = max(now, old) + extend.
+
+        Raises:
+            NotFound: RESERVATION_NOT_FOUND, an id unknown or of another project.
+            PermissionDenied: NOT_RESERVATION_HOLDER, an id of another agent.
+            FailedPrecondition: RESERVATION_NOT_ACTIVE, an id released or expired.
+        """
+        ...
+
+    async def release(
+        self, agent_id: int, agent_name: str, project_id: int, selection: Selection, now: int
+    ) -> list[Reservation]:
+        """Release the agent's selected active reservations; returns those released.
+
+        Raises:
+            NotFound: RESERVATION_NOT_FOUND, an id unknown or of another project.
+            PermissionDenied: NOT_RESERVATION_HOLDER, an id of another agent.
+        """
+        ...
+
+    async def force_release(
+        self,
+        reservation_id: int,
+        expected_version: int,
+        releaser: str,
+        reason: str,
+        mail: Draft,
+        now: int,
+    ) -> tuple[Reservation, Sent | None, Notice | None]:
+        """Release a reservation judged stale at version ``expected_version`` (its
+        ``updated_at``), send ``mail`` and leave its holder a FORCE_RELEASED notice, in the
+        same transaction; an already released one is returned as it is, with neither.
+
+        Raises:
+            FailedPrecondition: RESERVATION_ACTIVE, it was renewed since.
+        """
+        ...
+
+    async def expire(self, now: int, limit: int) -> list[Reservation]:
+        """Record up to ``limit`` reservations expired at ``now`` as released at their expiry."""
+        ...
+
+    async def mark_expiring(self, now: int, horizon_micros: int, limit: int) -> list[Notice]:
+        """Leave an EXPIRING notice (once) for the holders of up to ``limit`` active
+        reservations expiring within the horizon; renewing one clears its mark."""
+        ...
+
+
+class ReservationReads(Protocol):
+    """Reads of file reservations (index seeks; invariant 11)."""
+
+    async def active(self, project_id: int, now: int) -> list[Hold]:
+        """The project's reservations active at ``now``, from one snapshot."""
+        ...
+
+    async def reservation(self, reservation_id: int) -> Reservation | None:
+        """One reservation by id, whatever its project or state."""
+        ...
+
+    async def reservations(
+        self,
+        project_id: int,
+        *,
+        after_id: int,
+        limit: int,
+        active_at: int | None,
+        agent_id: int | None,
+    ) -> list[Reservation]:
+        """The project's reservations in id order after ``after_id`` (only those active at
+        ``active_at`` unless None; only ``agent_id``'s unless None)."""
+        ...
+
+    async def holder_last_active(self, agent_id: int) -> int:
+        """The agent's latest known activity in microseconds (0 if none): what decides
+        whether its reservations are stale. A backend with a better presence signal (an
+        agent's last authenticated call) answers with that."""
         ...
 
 
@@ -431,6 +540,16 @@ class Storage(Protocol):
     @property
     def agents(self) -> AgentWrites:
         """Project and agent writes."""
+        ...
+
+    @property
+    def reservations(self) -> ReservationWrites:
+        """File reservation writes."""
+        ...
+
+    @property
+    def reservation_reads(self) -> ReservationReads:
+        """File reservation reads."""
         ...
 
     @property

@@ -27,6 +27,8 @@ from agentmail_server.storage.sqlite.coordination import (
 from agentmail_server.storage.sqlite.queries import Queries
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.receipts import ReceiptQueries
+from agentmail_server.storage.sqlite.reservation_queries import ReservationQueries
+from agentmail_server.storage.sqlite.reservation_writes import SqliteReservationWrites
 from agentmail_server.storage.sqlite.search import SearchQueries
 from agentmail_server.storage.sqlite.writer import Writer
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
@@ -172,6 +174,8 @@ class SqliteStorage:
         self._mail = SqliteMailWrites(self._writer)
         self._agents = SqliteAgentWrites(self._writer)
         self._retention = SqliteRetentionWrites(self._writer)
+        self._reservations = SqliteReservationWrites(self._writer)
+        self._reservation_reads = ReservationQueries(self._pool)
         self._contacts = SqliteContactWrites(self._writer)
         self._lifecycle = SqliteLifecycleWrites(self._writer)
         self._reads = Queries(self._pool)
@@ -192,6 +196,16 @@ class SqliteStorage:
     def agents(self) -> SqliteAgentWrites:
         """Project and agent writes."""
         return self._agents
+
+    @property
+    def reservations(self) -> SqliteReservationWrites:
+        """File reservation writes."""
+        return self._reservations
+
+    @property
+    def reservation_reads(self) -> ReservationQueries:
+        """File reservation reads."""
+        return self._reservation_reads
 
     @property
     def contacts(self) -> SqliteContactWrites:

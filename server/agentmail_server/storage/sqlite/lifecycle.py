@@ -9,19 +9,18 @@ import sqlite3
 from collections.abc import Sequence
 
 from agentmail_server.domain.models import Agent
-from agentmail_server.storage.sqlite import writes
+from agentmail_server.storage.sqlite import reservations, writes
 
 # Agents the idle sweep retires per write operation: a short hold of the write lock.
 RETIRE_BATCH = 200
+# Why a retired agent's reservations were released (recorded on each).
+RETIRED_REASON = "retired"
 
 
 def release_agent_reservations(conn: sqlite3.Connection, agent_id: int, now: int) -> None:
-    """Release every reservation the agent holds (retiring releases them).
-
-    Reservations are built on another branch: this does nothing until the lead wires it at
-    merge (an UPDATE of the agent's active reservations in this same transaction).
-    """
-    del conn, agent_id, now
+    """Release every active reservation the agent holds (retiring releases them), in the
+    retirement's transaction, recorded with the reason "retired"."""
+    reservations.release_all_of(conn, agent_id, now, RETIRED_REASON)
 
 
 def retire_agent(conn: sqlite3.Connection, agent_id: int, now: int) -> tuple[Agent, bool]:

@@ -24,19 +24,19 @@ from agentmail_server.domain.contacts import (
 from agentmail_server.domain.drafts import Draft
 from agentmail_server.domain.models import Recipient
 from agentmail_server.errors import PermissionDenied
+from agentmail_server.storage.sqlite import reservation_rows
 
 
 def reservation_peers(
-    conn: sqlite3.Connection, project_id: int, sender_id: int, candidate_ids: Sequence[int]
+    conn: sqlite3.Connection,
+    project_id: int,
+    sender_id: int,
+    candidate_ids: Sequence[int],
+    now: int,
 ) -> set[int]:
     """Agents among ``candidate_ids`` holding an active reservation that overlaps one of the
-    sender's: always allowed to receive its mail.
-
-    Reservations are built on another branch: this returns no one until the lead wires it at
-    merge (one query over the reservations table, in this same transaction).
-    """
-    del conn, project_id, sender_id, candidate_ids
-    return set()
+    sender's: always allowed to receive its mail (two index seeks, in this transaction)."""
+    return reservation_rows.overlapping_holders(conn, project_id, sender_id, candidate_ids, now)
 
 
 def admit(
@@ -61,7 +61,7 @@ def admit(
     }
     others = [i for i in ids if i != sender and states[i][0] is None]
     in_thread = _thread_speakers(conn, draft, others) if draft.thread_id and others else set()
-    peers = reservation_peers(conn, draft.project_id, sender, others) if others else set()
+    peers = reservation_peers(conn, draft.project_id, sender, others, now) if others else set()
     open_question = [i for i in others if i not in in_thread and i not in peers]
     blocked, approved, linked = _links(conn, sender, open_question, now)
     recent = _recent(conn, sender, open_question, now - rules.auto_window_micros)

@@ -13,6 +13,7 @@ from agentmail_server.domain.models import (
     Project,
     RecipientKind,
 )
+from agentmail_server.domain.reservations import Hold, Reservation
 
 PROJECT_COLUMNS = "id, slug, human_key, created_at"
 AGENT_COLUMNS = (
@@ -108,3 +109,37 @@ def join_names(names: tuple[str, ...] | list[str]) -> str:
 def split_names(stored: str) -> tuple[str, ...]:
     """The names stored by :func:`join_names`."""
     return tuple(stored.split(",")) if stored else ()
+
+
+RESERVATION_COLUMNS = (
+    "r.id, r.project_id, r.agent_id, a.name, r.pattern, r.exclusive, r.reason, r.created_at,"
+    " r.updated_at, r.expires_at, r.released_at, r.released_by, r.release_reason"
+)
+RESERVATION_FROM = "reservations r JOIN agents a ON a.id = r.agent_id"
+
+
+def reservation_from_row(row: Any) -> Reservation:
+    """A reservation from a row of :data:`RESERVATION_COLUMNS`."""
+    return Reservation(
+        id=row[0],
+        project_id=row[1],
+        agent_id=row[2],
+        agent_name=row[3],
+        pattern=row[4],
+        exclusive=bool(row[5]),
+        reason=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        expires_at=row[9],
+        released_at=row[10],
+        released_by=row[11],
+        release_reason=row[12],
+    )
+
+
+HOLD_COLUMNS = "r.id, r.agent_id, a.name, r.pattern, r.exclusive, r.expires_at"
+
+
+def hold_from_row(row: Any) -> Hold:
+    """A hold from a row of :data:`HOLD_COLUMNS` (over :data:`RESERVATION_FROM`)."""
+    return Hold(row[0], row[1], row[2], row[3], bool(row[4]), row[5])

@@ -55,6 +55,17 @@ Design notes (why the tables look like this):
   the rows still waiting (``ack_required = 1 AND ack_at IS NULL``): an acknowledgement takes
   its row out of both, and every other delivery costs them nothing. Queries must repeat that
   condition word for word for SQLite to use them.
+- ``reservations`` (version 7) are file reservations. Active means ``released_at IS NULL AND
+  expires_at > now``: the partial index ``reservations_active`` on (project, expiry) serves
+  every conflict check (one seek per request loads the project's active reservations), and
+  ``reservations_unreleased_by_expiry`` serves the background sweep that records expired ones
+  as released. ``revision`` is a server-wide sequence set on every change (``max + 1``, as for
+  agents), which the git archive follows. ``reservation_keys`` holds ReservePaths'
+  idempotency keys with the first call's result (JSON), so a repeat returns it unchanged.
+  ``pattern_group`` is the pattern's literal first folder (a resource's name; "" when the
+  pattern starts with a glob or has no slash): patterns of two different non-empty groups
+  never overlap, so ReservePaths reads only its patterns' groups and "" through
+  ``reservations_active_by_group``.
 - ``agent_tokens`` (version 10) holds every token hash an agent may authenticate with: one
   normally, two during a rotation's overlap (the old one with an ``expires_at``), none after
   an operator's revocation. Authentication is a seek on its unique ``token_hash``; rotation
@@ -170,8 +181,44 @@ _MIGRATIONS: dict[int, str] = {
     ) WITHOUT ROWID;
     CREATE INDEX notices_by_position ON notices (position);
     """,
-    # Placeholder: 7 (reservations) lands from another branch.
-    7: "",
+    7: """
+    CREATE TABLE reservations (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        agent_id INTEGER NOT NULL REFERENCES agents(id),
+        pattern TEXT NOT NULL,
+        exclusive INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        released_at INTEGER,
+        released_by TEXT NOT NULL DEFAULT '',
+        release_reason TEXT NOT NULL DEFAULT '',
+        expiry_warned INTEGER NOT NULL DEFAULT 0,
+        revision INTEGER NOT NULL,
+        pattern_group TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX reservations_active ON reservations (project_id, expires_at)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_active_by_group ON reservations (project_id, pattern_group)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_unreleased_by_expiry ON reservations (expires_at)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_by_holder ON reservations (agent_id, pattern)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_by_project ON reservations (project_id, id);
+    CREATE INDEX reservations_by_activity ON reservations (agent_id, updated_at);
+    CREATE UNIQUE INDEX reservations_by_revision ON reservations (revision);
+    CREATE TABLE reservation_keys (
+        agent_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (agent_id, key)
+    ) WITHOUT ROWID;
+    """,
     8: """
     ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT '';
     ALTER TABLE agents ADD COLUMN capabilities TEXT NOT NULL DEFAULT '';
