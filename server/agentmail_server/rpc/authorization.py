@@ -96,9 +96,10 @@ _AGENT_ONLY = {Rule.AGENT: "OPERATOR_NOT_AGENT", Rule.MAIL: "OPERATOR_CANNOT_REA
 def operator_from_certificate(context: Any) -> Operator | None:
     """Hook: the operator a verified client certificate names, if any.
 
-    Returns None until the TLS work is merged; then it maps the CN/SANs that the tls
-    branch's ``rpc.context.peer_identity(context)`` reports against the
-    ``operator_cert_names`` setting and returns ``Operator("certificate:<CN>")``.
+    Returns None until wired (no ``operator_cert_names`` setting exists yet). To wire it: add
+    that setting (comma-separated CNs), pass it to :class:`Gate`, and return
+    ``Operator(f"certificate:{cn}")`` when ``rpc.context.peer_identity(context)`` (merged
+    with the TLS work: verified certificates only) has a ``common_name`` in it.
     """
     del context
     return None
