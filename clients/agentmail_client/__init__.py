@@ -63,6 +63,7 @@ from ._models import (
     Project,
     RecipientKind,
     RegisterAgentResult,
+    RevokedTokens,
     SendMessageResult,
 )
 from ._receipt_models import (
@@ -138,6 +139,7 @@ __all__ = [
     "ReservePathsResult",
     "ResourceExhausted",
     "RetryPolicy",
+    "RevokedTokens",
     "SearchHit",
     "SearchOrder",
     "SearchScope",

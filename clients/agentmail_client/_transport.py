@@ -41,6 +41,10 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 
+# The metadata key of the enrollment secret (see the server's ``enrollment_secret``).
+ENROLLMENT_METADATA_KEY = "x-agentmail-enrollment"
+
+
 class CallKind(enum.Enum):
     """What a call may safely repeat, which decides its retries and default deadline."""
 
@@ -163,6 +167,7 @@ async def invoke(
     token: str | None,
     timeout: float | None,
     retry: RetryPolicy,
+    extra_metadata: tuple[tuple[str, str], ...] = (),
 ) -> Resp:
     """Makes a unary call, retrying it if ``kind`` allows, and maps a failure to our errors.
 
@@ -173,11 +178,13 @@ async def invoke(
         token: Agent token for the ``authorization`` header, or None to send none.
         timeout: Deadline of each attempt in seconds, or None for no deadline.
         retry: How often and how long to back off.
+        extra_metadata: Further metadata to send, such as the enrollment secret.
 
     Raises:
         AgentmailError: The most specific subclass for the last attempt's failure.
     """
-    metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
+    auth = (("authorization", f"Bearer {token}"),) if token is not None else ()
+    metadata = (*auth, *extra_metadata) or None
     attempt = 0
     while True:
         try:
@@ -212,6 +219,8 @@ class ClientBase:
         timeouts: Default per-attempt deadlines.
         retry: Retry policy of idempotent calls.
         owns_connection: Whether closing this client closes the connection.
+        enrollment_secret: The server's enrollment secret, sent (as
+            ``x-agentmail-enrollment`` metadata) only on calls that create a project or agent.
     """
 
     def __init__(
@@ -222,9 +231,11 @@ class ClientBase:
         timeouts: Timeouts,
         retry: RetryPolicy,
         owns_connection: bool,
+        enrollment_secret: str | None = None,
     ) -> None:
         self._connection = connection
         self._token = token
+        self._enrollment_secret = enrollment_secret
         self._timeouts = timeouts
         self._retry = retry
         self._owns_connection = owns_connection
@@ -235,9 +246,20 @@ class ClientBase:
         request: Req,
         kind: CallKind,
         timeout: float | None,
+        *,
+        enrolling: bool = False,
     ) -> Resp:
         if timeout is None:
             timeout = self._timeouts.read if kind is CallKind.READ else self._timeouts.write
+        extra: tuple[tuple[str, str], ...] = ()
+        if enrolling and self._enrollment_secret is not None:
+            extra = ((ENROLLMENT_METADATA_KEY, self._enrollment_secret),)
         return await invoke(
-            rpc, request, kind=kind, token=self._token, timeout=timeout, retry=self._retry
+            rpc,
+            request,
+            kind=kind,
+            token=self._token,
+            timeout=timeout,
+            retry=self._retry,
+            extra_metadata=extra,
         )

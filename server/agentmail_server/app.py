@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from google.protobuf.descriptor import ServiceDescriptor
 
-from agentmail_server import cursor_key
+from agentmail_server import cursor_key, operator_tokens
 from agentmail_server.archive import ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
@@ -136,8 +136,19 @@ class AgentmailServer:
                 ) from exc
             storage.feed.subscribe(self.archive.notify)
         storage.feed.subscribe(self.hub.publish)
+        try:
+            stored_operators = await asyncio.to_thread(
+                operator_tokens.read_hashes, config.operator_tokens_path
+            )
+        except (OSError, operator_tokens.OperatorTokenFileError) as exc:
+            raise RuntimeError(f"could not read the operator tokens: {exc}") from exc
         self.services = services = build_services(
-            storage, self.hub, config, CursorCodec(key), self.clock
+            storage,
+            self.hub,
+            config,
+            CursorCodec(key),
+            self.clock,
+            operator_hashes=(*config.operator_hashes, *stored_operators),
         )
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-from agentmail_server.config_file import read_config_file
+from agentmail_server.config_file import REDACTED_KEYS, read_config_file
 from agentmail_server.domain.limits import MAX_ACK_OVERDUE_SECONDS
 from agentmail_server.listen import is_loopback
 
@@ -261,7 +261,23 @@ SETTINGS: tuple[Setting, ...] = (
         "How long an ack-required message may wait before ListPendingAcks calls it overdue "
         "(a request may pass its own threshold).",
     ),
+    Setting(
+        "enrollment_secret",
+        "",
+        "Shared secret that creating a project or registering a new agent requires, sent as "
+        "'x-agentmail-enrollment' metadata; empty lets anyone who reaches the port enroll. "
+        "Never printed or logged.",
+    ),
+    Setting(
+        "operator_token_hashes",
+        "",
+        "Comma-separated SHA-256 hex digests of operator tokens, besides those that "
+        "'agentmail-admin operator-token' stored in the data folder.",
+    ),
 )
+
+# Settings whose values are secrets: --print-config shows them redacted.
+SECRET_SETTINGS = REDACTED_KEYS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,6 +339,9 @@ class ServerConfig:
     reservation_stale_seconds: float = 1800.0
     reservation_expiry_warning_seconds: float = 300.0
     reservation_sweep_seconds: float = 60.0
+    # Kept out of repr so that logging a config never shows it.
+    enrollment_secret: str = dataclasses.field(default="", repr=False)
+    operator_token_hashes: str = ""
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -396,6 +415,12 @@ class ServerConfig:
             raise ValueError("reservation_sweep_seconds must be > 0")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
+        for digest in self.operator_hashes:
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError(
+                    "operator_token_hashes must be comma-separated SHA-256 hex digests"
+                    " (64 lower-case hex characters each)"
+                )
         if self.log_level.strip().upper() not in LOG_LEVELS:
             raise ValueError(
                 f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
@@ -422,6 +447,16 @@ class ServerConfig:
     def metrics_enabled(self) -> bool:
         """Whether to serve /metrics (``metrics_listen`` is neither empty nor 'off')."""
         return self.metrics_listen.strip().lower() not in ("", "off")
+
+    @property
+    def operator_hashes(self) -> tuple[str, ...]:
+        """The digests of ``operator_token_hashes``, one per operator token."""
+        return tuple(part.strip() for part in self.operator_token_hashes.split(",") if part.strip())
+
+    @property
+    def operator_tokens_path(self) -> pathlib.Path:
+        """The file of operator token hashes that ``agentmail-admin operator-token`` writes."""
+        return self.data_dir / "operator-tokens"
 
     @property
     def database_path(self) -> pathlib.Path:

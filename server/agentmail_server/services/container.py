@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.domain.clock import Clock, SystemClock
@@ -14,6 +15,7 @@ from agentmail_server.limits.flood_guard import FloodGuard
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.contacts import ContactBook
+from agentmail_server.services.enrollment import Enrollment
 from agentmail_server.services.mail import Mailer
 from agentmail_server.services.presence import Presence
 from agentmail_server.services.receipts import AckTracker
@@ -21,6 +23,7 @@ from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.services.reservations import Reservations
 from agentmail_server.services.search import Searcher
 from agentmail_server.services.subscriptions import InboxStreamer
+from agentmail_server.services.tokens import TokenKeeper
 from agentmail_server.storage.ports import Storage
 
 
@@ -38,6 +41,8 @@ class Services:
     presence: Presence
     acks: AckTracker
     reservations: Reservations
+    tokens: TokenKeeper
+    enrollment: Enrollment
 
 
 def _flood_guard(config: ServerConfig, clock: Clock) -> FloodGuard | None:
@@ -54,6 +59,8 @@ def build_services(
     config: ServerConfig,
     codec: CursorCodec,
     clock: Clock | None = None,
+    *,
+    operator_hashes: Sequence[str] = (),
 ) -> Services:
     """Wire the use cases to ``storage`` and ``hub`` (nothing is started here).
 
@@ -64,6 +71,7 @@ def build_services(
         codec: Seals every page token and cursor the services issue.
         clock: The wall clock every service reads (the system clock when omitted); storage
             receives the time from the services, so this is the server's only clock.
+        operator_hashes: SHA-256 digests of the operator tokens.
     """
     clock = SystemClock() if clock is None else clock
     reads = storage.reads
@@ -74,7 +82,10 @@ def build_services(
         flush_seconds=config.presence_flush_seconds,
         auto_retire_idle_seconds=config.auto_retire_idle_seconds,
     )
-    auth = Authenticator(reads, config.cache_size, presence)
+    auth = Authenticator(
+        reads, config.cache_size, presence, clock=clock, operator_hashes=operator_hashes
+    )
+    enrollment = Enrollment(config.enrollment_secret)
     resolver = RecipientResolver(reads, config.cache_size)
     default_policy = ContactPolicy.parse(config.default_contact_policy)
     rules = SendRules(
@@ -126,4 +137,6 @@ def build_services(
             clock,
             config.reservation_stale_seconds,
         ),
+        tokens=TokenKeeper(storage.agents, auth, hub, clock),
+        enrollment=enrollment,
     )

@@ -26,7 +26,7 @@ from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem
 from agentmail_server.domain.notices import Notice
-from agentmail_server.errors import ResourceExhausted, Unavailable
+from agentmail_server.errors import ResourceExhausted, Unauthenticated, Unavailable
 from agentmail_server.hub import Hub, Notification, Subscription
 from agentmail_server.services.inbox_cursors import InboxCursors
 from agentmail_server.storage.ports import MailReads
@@ -170,6 +170,10 @@ class InboxStreamer:
         self, caller: Identity, subscription: Subscription, position: int, replay: _Replay
     ) -> AsyncIterator[StreamEvent]:
         while True:
+            if subscription.revoked:
+                raise Unauthenticated(
+                    "TOKEN_REVOKED", "the agent's token was revoked or rotated; stream ended"
+                )
             if subscription.closed:
                 # Whatever is still buffered is replayed from storage after the restart.
                 yield self._end(caller, position)
