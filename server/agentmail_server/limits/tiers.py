@@ -35,6 +35,8 @@ TIER_BY_METHOD: dict[str, Tier] = {
     _AGENT + "RespondContact": Tier.WRITE,
     _AGENT + "RetireAgent": Tier.WRITE,
     _AGENT + "UnretireAgent": Tier.WRITE,
+    _AGENT + "RotateToken": Tier.WRITE,
+    _AGENT + "RevokeTokens": Tier.WRITE,
     _AGENT + "GetProject": Tier.READ,
     _AGENT + "ListProjects": Tier.READ,
     _AGENT + "GetAgent": Tier.READ,

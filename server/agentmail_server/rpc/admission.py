@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 
 from agentmail_server.config import ServerConfig
-from agentmail_server.domain.models import Identity
+from agentmail_server.domain.models import TokenHolder
 from agentmail_server.errors import QuotaViolation, ResourceExhausted
 from agentmail_server.limits.buckets import Buckets
 from agentmail_server.limits.tiers import Tier, tier_of
@@ -90,7 +90,7 @@ class Admission:
     def __init__(
         self,
         config: ServerConfig,
-        tokens: LruCache[str, Identity],
+        tokens: LruCache[str, TokenHolder],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._tokens = tokens
@@ -112,8 +112,9 @@ class Admission:
 
         def admit(context: Context) -> None:
             token = _bearer(context)
-            identity = tokens.peek(hash_token(token)) if token is not None else None
-            if identity is not None:
+            holder = tokens.peek(hash_token(token)) if token is not None else None
+            if holder is not None:
+                identity = holder.identity
                 wait = buckets.take(identity.agent_id)
                 if wait:
                     raise _limited(
