@@ -127,10 +127,13 @@ async def test_revoked_by_certificate_means_revoked(
     assert caught.value.reason == "TOKEN_INVALID"
 
 
+# Another name, the listed one in another case (names match exactly), and a prefix of it.
+@pytest.mark.parametrize("common_name", ["build-box", OPERATOR_CN.upper(), "ops"])
 async def test_an_unlisted_certificate_gets_no_operator_rights(
-    mtls_server: Any, ca: Issued, agent_cert: Issued, world: dict[str, Any]
+    mtls_server: Any, ca: Issued, pki: Pki, world: dict[str, Any], common_name: str
 ) -> None:
-    async with client_with(mtls_server.address, ca, agent_cert) as anonymous:
+    unlisted = pki.issue(ca, common_name, client=True, file_name=f"unlisted-{common_name}")
+    async with client_with(mtls_server.address, ca, unlisted) as anonymous:
         with pytest.raises(Unauthenticated) as listing:
             await anonymous.list_projects()
         with pytest.raises(Unauthenticated) as revoking:
