@@ -54,9 +54,12 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
     subclass. Calls from several tasks may run concurrently over the one channel.
 
     An operator token given as ``token`` makes the client act as the operator: it may list
-    every project, retire and unretire any agent and :meth:`revoke_tokens`, but every mail
-    call fails with :class:`~agentmail_client.PermissionDenied`
-    (``OPERATOR_CANNOT_READ_MAIL``).
+    every project, retire and unretire any agent, :meth:`revoke_tokens` and
+    :meth:`force_release_reservation` of any project, but every mail call fails with
+    :class:`~agentmail_client.PermissionDenied` (``OPERATOR_CANNOT_READ_MAIL``). So does a
+    client without a token whose TLS client certificate (``TlsConfig.client_certificate``)
+    has a common name the server lists in ``operator_cert_names``; a token, when the client
+    holds one, decides who it is.
 
     Args:
         target: Server address, such as ``127.0.0.1:7070``.

@@ -92,7 +92,8 @@ class ReservationEvent:
         pattern: Its normalised pattern.
         exclusive: Whether it is exclusive.
         expire_time: When it expires (or expired).
-        other_agent: The other agent involved, or ``""``.
+        other_agent: The other agent involved (``operator:...`` when an operator
+            force-released the reservation), or ``""``.
         reason: The other agent's stated reason, or ``""``.
     """
 

@@ -51,8 +51,9 @@ class Reservation:
         create_time: When it was first granted.
         expire_time: When it expires (or expired).
         release_time: When it was released, or ``None``.
-        released_by: Who released it: the holder, a force-releasing agent, or empty when it
-            expired.
+        released_by: Who released it: the holder, a force-releasing agent,
+            ``operator:token`` or ``operator:certificate:<CN>`` for an operator, or empty
+            when it expired or its holder retired.
         release_reason: Empty for a release by the holder, ``"expired"``, or the reason given
             to a force-release.
         active: Whether it held when the server answered.
@@ -174,7 +175,8 @@ class ForceReleaseResult:
 
     Attributes:
         reservation: The reservation, now released.
-        notice_message_id: Id of the message that told the holder, or 0 when none was sent.
+        notice_message_id: Id of the message that told the holder, or 0 when none was sent
+            (already released, the caller's own, or an operator's release: told by event).
     """
 
     reservation: Reservation

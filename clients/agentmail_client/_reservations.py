@@ -174,22 +174,40 @@ class ReservationCalls(ClientBase):
         return tuple(Reservation.from_proto(r) for r in response.released)
 
     async def force_release_reservation(
-        self, reservation_id: int, *, reason: str = "", timeout: float | None = None
+        self,
+        reservation_id: int,
+        *,
+        reason: str = "",
+        project: str = "",
+        timeout: float | None = None,
     ) -> ForceReleaseResult:
         """Releases another agent's stale reservation (expired, or its holder inactive past
         the server's threshold); the holder is told by mail. Safe to repeat.
 
+        On an operator's client (an operator token, or a client certificate the server
+        lists in ``operator_cert_names``) any reservation of any project may be released,
+        stale or not, naming its ``project``. An operator sends no mail: the holder is told
+        by a ``FORCE_RELEASED`` :class:`~agentmail_client.ReservationEvent` only, and
+        ``notice_message_id`` is 0.
+
         Args:
             reservation_id: The reservation's id.
-            reason: Recorded on the reservation and mailed to the holder.
+            reason: Recorded on the reservation and sent to the holder (at most 512
+                characters, one line).
+            project: Slug of the reservation's project: required for an operator; an
+                agent may leave it empty (its own project).
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.write``.
 
         Raises:
-            NotFound: ``RESERVATION_NOT_FOUND``.
-            FailedPrecondition: ``RESERVATION_ACTIVE`` while the holder is active, with
-                ``metadata["idleSeconds"]`` and ``metadata["staleAfterSeconds"]``.
+            NotFound: ``RESERVATION_NOT_FOUND``, or ``PROJECT_NOT_FOUND`` for an unknown
+                ``project`` (or, for an agent, another project).
+            InvalidArgument: an operator gave no ``project``; a bad id or reason.
+            FailedPrecondition: ``RESERVATION_ACTIVE`` while the holder is active (agents
+                only), with ``metadata["idleSeconds"]`` and ``metadata["staleAfterSeconds"]``.
         """
-        request = pb.ForceReleaseReservationRequest(id=reservation_id, reason=reason)
+        request = pb.ForceReleaseReservationRequest(
+            id=reservation_id, reason=reason, project=project
+        )
         stub = self._connection.reservations
         response = await self._call(
             stub.ForceReleaseReservation, request, CallKind.IDEMPOTENT_WRITE, timeout

@@ -274,6 +274,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated SHA-256 hex digests of operator tokens, besides those that "
         "'agentmail-admin operator-token' stored in the data folder.",
     ),
+    Setting(
+        "operator_cert_names",
+        "",
+        "Comma-separated common names (CN) of client certificates that make a call without a "
+        "bearer token an operator's (exact match; a token, when sent, wins). Needs "
+        "--tls-client-ca.",
+    ),
 )
 
 # Settings whose values are secrets: --print-config shows them redacted.
@@ -342,6 +349,7 @@ class ServerConfig:
     # Kept out of repr so that logging a config never shows it.
     enrollment_secret: str = dataclasses.field(default="", repr=False)
     operator_token_hashes: str = ""
+    operator_cert_names: str = ""
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -431,6 +439,12 @@ class ServerConfig:
             raise ValueError("tls_cert and tls_key go together: give both (TLS) or neither")
         if self.tls_client_ca and not self.tls_cert:
             raise ValueError("tls_client_ca (client certificates) needs tls_cert and tls_key")
+        if self.operator_certificate_names and not self.tls_client_ca:
+            # Without a client CA no client certificate is asked for, so none could match.
+            raise ValueError(
+                "operator_cert_names (operator client certificates) needs tls_client_ca:"
+                " without client certificates no name could ever match"
+            )
         if not self.tls_enabled and not self.insecure and not is_loopback(self.listen):
             raise ValueError(
                 f"refusing to serve plaintext on {self.listen}, which other hosts can reach: "
@@ -452,6 +466,13 @@ class ServerConfig:
     def operator_hashes(self) -> tuple[str, ...]:
         """The digests of ``operator_token_hashes``, one per operator token."""
         return tuple(part.strip() for part in self.operator_token_hashes.split(",") if part.strip())
+
+    @property
+    def operator_certificate_names(self) -> frozenset[str]:
+        """The common names of ``operator_cert_names``, each stripped of surrounding spaces."""
+        return frozenset(
+            part.strip() for part in self.operator_cert_names.split(",") if part.strip()
+        )
 
     @property
     def operator_tokens_path(self) -> pathlib.Path:

@@ -13,6 +13,7 @@ import pytest
 from agentmail.v1 import reservation_service_pb2 as pb
 from agentmail.v1 import reservation_service_pb2_grpc
 from agentmail_server.archive import rebuild
+from conftest import OPERATOR_MD
 
 
 @pytest.fixture
@@ -61,6 +62,27 @@ async def test_a_reservation_is_archived_and_rewritten_when_released(
     await archived_reservations(team, wait_for_stats, 2)
     released = json.loads(open_archive(team.server.config.archive_path).read(path))
     assert released["released"] is not None and released["released_by"] == "Alice"
+
+
+async def test_an_operators_force_release_is_archived(
+    team: Any, res: Any, open_archive: Any, wait_for_stats: Any
+) -> None:
+    await team.settle()
+    held = (await reserve(res, team, "Alice", ["src/**"])).granted[0]
+    await archived_reservations(team, wait_for_stats, 1)
+
+    await res.ForceReleaseReservation(
+        pb.ForceReleaseReservationRequest(id=held.id, reason="stuck", project=team.slug),
+        metadata=OPERATOR_MD,
+    )
+    await archived_reservations(team, wait_for_stats, 2)
+
+    archive = open_archive(team.server.config.archive_path)
+    document = json.loads(archive.read(f"projects/{team.slug}/reservations/{held.id}.json"))
+    assert document["released"] is not None and document["released_by"] == "operator:token"
+    assert archive.head.message.startswith(
+        "operator:token force-released src/** (exclusive) of Alice"
+    )
 
 
 async def test_every_reservation_has_one_file(

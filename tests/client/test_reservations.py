@@ -11,6 +11,7 @@ from typing import Any
 
 import agentmail_client as am
 import pytest
+from conftest import OPERATOR_TOKEN
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +115,28 @@ async def test_force_release_of_an_active_holder_raises_failed_precondition(team
 
     assert caught.value.reason == "RESERVATION_ACTIVE"
     assert caught.value.metadata["holder"] == "Alice"
+
+
+async def test_an_operator_force_releases_an_active_reservation_naming_its_project(
+    client: am.AgentmailClient, team: Team
+) -> None:
+    held = (await team.alice.reserve_paths("a.py/x")).granted[0]
+    operator = client.with_token(OPERATOR_TOKEN)
+
+    with pytest.raises(am.InvalidArgument) as unnamed:
+        await operator.force_release_reservation(held.id)
+    result = await operator.force_release_reservation(
+        held.id, reason="stuck agent", project=held.project
+    )
+
+    assert unnamed.value.field_violations[0].field == "project"
+    assert isinstance(result, am.ForceReleaseResult)
+    assert (result.reservation.active, result.notice_message_id) == (False, 0)
+    assert (result.reservation.released_by, result.reservation.release_reason) == (
+        "operator:token",
+        "stuck agent",
+    )
+    assert len(await team.bob.list_reservations()) == 0
 
 
 async def test_errors_are_typed_with_their_reasons(team: Team) -> None:

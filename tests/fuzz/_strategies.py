@@ -171,6 +171,8 @@ def _names(world: World) -> st.SearchStrategy[str]:
 def _string_hints(world: World) -> list[tuple[str, st.SearchStrategy[str]]]:
     """Plausible values by field name (a regex over the field's name)."""
     return [
+        # The outsider's project too: an operator's ForceReleaseReservation (of the outsider's
+        # reservation, among the `id` hints) or RevokeTokens reaches it; an agent may not.
         (r"project|slug", st.sampled_from([world.project, world.other_project, "no-such"])),
         (r"name|to|cc|bcc|sender|recipient|(to|from)_agent|capability", _names(world)),
         (r"thread_id", st.sampled_from(world.thread_ids)),

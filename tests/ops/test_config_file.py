@@ -141,3 +141,23 @@ def test_a_file_value_is_validated_like_a_flag(tmp_path: pathlib.Path) -> None:
 
     assert result.returncode == 2
     assert "sqlite_synchronous must be 'full' or 'normal'" in result.stderr
+
+
+def test_operator_cert_names_from_a_file_goes_with_a_client_ca(tmp_path: pathlib.Path) -> None:
+    tls = 'tls_cert = "s.pem"\ntls_key = "s-key.pem"\n'
+    names = 'operator_cert_names = "ops-console, backup-ops"\n'
+    complete = tmp_path / "complete.toml"
+    complete.write_text(tls + 'tls_client_ca = "ca.pem"\n' + names)
+    lacking = tmp_path / "lacking.toml"
+    lacking.write_text(tls + names)
+
+    shown = run_server_command("--config", str(complete), "--print-config")
+    refused = run_server_command("--config", str(lacking), "--print-config")
+
+    assert shown.returncode == 0, shown.stderr
+    assert printed(shown.stdout)["operator_cert_names"] == ("ops-console, backup-ops", "file")
+    assert refused.returncode == 2
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "operator_cert_names (operator client certificates) needs tls_client_ca" in (
+        refused.stderr
+    )

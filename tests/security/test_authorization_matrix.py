@@ -3,7 +3,8 @@ caller, ends as the table in ``rpc/authorization.py`` says.
 
 Methods are discovered from the served descriptors, so an RPC added without a rule in
 ``RULES`` and a row in ``EXPECTED`` fails here. The server has an enrollment secret, so the
-ENROLLMENT rule is exercised (without one, those calls are open, as tested elsewhere).
+ENROLLMENT rule is exercised (without one, those calls are open, as tested elsewhere). An
+operator's client certificate (mTLS, ``operator_cert_names``) gets the operator's column.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from agentmail.v1 import search_service_pb2 as spb
 from agentmail_server.rpc.authorization import RULES
 from conftest import OPERATOR_MD, md, open_channel, running_server
 from google.protobuf import field_mask_pb2
+
+from ._pki import Issued, Pki
 
 SECRET = "enroll-matrix-secret"
 ENROLL = (("x-agentmail-enrollment", SECRET),)
@@ -72,7 +75,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "ReservationService/CheckConflicts": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
     "ReservationService/RenewReservations": (UNAUTH, UNAUTH, OK, DENIED, MISSING, DENIED),
     "ReservationService/ReleaseReservations": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
-    "ReservationService/ForceReleaseReservation": (UNAUTH, UNAUTH, OK, OK, MISSING, DENIED),
+    "ReservationService/ForceReleaseReservation": (UNAUTH, UNAUTH, OK, OK, MISSING, OK),
     "ReservationService/ListReservations": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
 }
 
@@ -167,9 +170,10 @@ def request_for(method: str, world: dict[str, object]):
         "ReservationService/ReleaseReservations": lambda: vpb.ReleaseReservationsRequest(
             patterns=["nothing/held.txt"]
         ),
-        # Alice's own reservation: she releases it; the rows after her see it released.
+        # Alice's own reservation: she releases it; the rows after her see it released (an
+        # operator must name the project; Olga naming it is told it does not exist).
         "ReservationService/ForceReleaseReservation": lambda: vpb.ForceReleaseReservationRequest(
-            id=world["reservation_id"], reason="matrix"
+            id=world["reservation_id"], reason="matrix", project=project
         ),
         "ReservationService/ListReservations": vpb.ListReservationsRequest,
     }[method]()
@@ -293,3 +297,44 @@ async def test_every_rpc_as_every_caller(tmp_path) -> None:
             assert reasons[method, "self"] == "OPERATOR_REQUIRED", method
         assert reasons[method, "none"] in ("TOKEN_MISSING", "ENROLLMENT_REQUIRED"), method
         assert reasons[method, "bogus"] == "TOKEN_INVALID", method
+
+
+def _mtls_channel(address: str, ca: Issued, certificate: Issued) -> grpc.aio.Channel:
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=ca.cert_pem,
+        private_key=certificate.key_pem,
+        certificate_chain=certificate.cert_pem,
+    )
+    return grpc.aio.secure_channel(address, credentials)
+
+
+async def test_an_operator_certificate_is_the_operator_column(
+    tmp_path, pki: Pki, ca: Issued, server_cert: Issued
+) -> None:
+    """Over mTLS, a call with no token from a certificate listed in ``operator_cert_names``
+    ends as the operator's does, for every RPC (each called once, after the seeding)."""
+    operator = CALLERS.index("operator")
+    host = pki.issue(ca, "build-box", client=True)
+    console = pki.issue(ca, "ops-console", client=True)
+    async with (
+        running_server(
+            tmp_path / "data",
+            archive=False,
+            enrollment_secret=SECRET,
+            heartbeat_seconds=0.2,
+            operator_token_hashes="",
+            operator_cert_names="ops-console",
+            tls_cert=str(server_cert.cert_path),
+            tls_key=str(server_cert.key_path),
+            tls_client_ca=str(ca.cert_path),
+        ) as server,
+        _mtls_channel(server.address, ca, host) as agents_channel,
+        _mtls_channel(server.address, ca, console) as console_channel,
+    ):
+        world = await seed(agents_channel)
+        got = {
+            method: (await call(console_channel, method, request_for(method, world), ()))[0]
+            for method in served_methods()
+        }
+    wrong = {m: (g, EXPECTED[m][operator]) for m, g in got.items() if g != EXPECTED[m][operator]}
+    assert not wrong, wrong

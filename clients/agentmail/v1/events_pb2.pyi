@@ -143,7 +143,10 @@ class ReservationEvent(_message.Message):
         or was granted it in advisory mode).
         """
         KIND_FORCE_RELEASED: ReservationEvent._Kind.ValueType  # 2
-        """`other_agent` force-released this reservation because its holder was stale."""
+        """`other_agent` force-released this reservation because its holder was stale, or an
+        operator did (`other_agent` is then `operator:token` or `operator:certificate:<CN>`):
+        the only way an operator's release is told to the holder.
+        """
         KIND_EXPIRING: ReservationEvent._Kind.ValueType  # 3
         """The reservation expires soon (at `expire_time`); renew it to keep it."""
         KIND_RELEASED: ReservationEvent._Kind.ValueType  # 4
@@ -158,7 +161,10 @@ class ReservationEvent(_message.Message):
     or was granted it in advisory mode).
     """
     KIND_FORCE_RELEASED: ReservationEvent.Kind.ValueType  # 2
-    """`other_agent` force-released this reservation because its holder was stale."""
+    """`other_agent` force-released this reservation because its holder was stale, or an
+    operator did (`other_agent` is then `operator:token` or `operator:certificate:<CN>`):
+    the only way an operator's release is told to the holder.
+    """
     KIND_EXPIRING: ReservationEvent.Kind.ValueType  # 3
     """The reservation expires soon (at `expire_time`); renew it to keep it."""
     KIND_RELEASED: ReservationEvent.Kind.ValueType  # 4
@@ -180,8 +186,8 @@ class ReservationEvent(_message.Message):
     exclusive: _builtins.bool
     """Whether it is exclusive."""
     other_agent: _builtins.str
-    """The other agent involved (the requester of a conflict, the releaser of a force-release);
-    empty when there is none.
+    """The other agent involved (the requester of a conflict, the releaser of a force-release:
+    `operator:...` for an operator); empty when there is none.
     """
     reason: _builtins.str
     """Why: the other agent's stated reason, when it gave one."""

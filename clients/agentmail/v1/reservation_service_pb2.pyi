@@ -79,12 +79,14 @@ class Reservation(_message.Message):
     reason: _builtins.str
     """Why the agent reserved it (single-line text, at most 512 characters)."""
     released_by: _builtins.str
-    """Name of the agent that released it: the holder, another agent for a force-release, or
-    empty when it expired.
+    """Name of the agent that released it: the holder, another agent for a force-release,
+    `operator:token` or `operator:certificate:<CN>` for an operator's force-release, or
+    empty when it expired or its holder retired.
     """
     release_reason: _builtins.str
-    """Why it was released: empty for a release by its holder, "expired", or the reason given
-    to a force-release.
+    """Why it was released: empty for a release by its holder, "expired", "retired", or the
+    reason given to a force-release ("released by an operator" for an operator's without
+    one).
     """
     active: _builtins.bool
     """True while it is neither released nor past its expiry, at the time of the response."""
@@ -468,23 +470,30 @@ class ForceReleaseReservationRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
     id: _builtins.int
-    """Id of another agent's reservation in the caller's project. Unknown (or another
-    project's): NOT_FOUND, reason RESERVATION_NOT_FOUND.
+    """Id of another agent's reservation in the caller's project (an operator: in `project`).
+    Unknown (or another project's): NOT_FOUND, reason RESERVATION_NOT_FOUND.
     """
     reason: _builtins.str
-    """Why it is released, recorded on the reservation and mailed to its holder; single-line
-    text, at most 512 characters.
+    """Why it is released, recorded on the reservation and sent to its holder (by mail from an
+    agent, in the event from an operator); single-line text, at most 512 characters.
+    """
+    project: _builtins.str
+    """Slug of the reservation's project. Required when an operator calls (INVALID_ARGUMENT
+    without it); an agent may leave it empty (its own project), and naming another project
+    is NOT_FOUND, reason PROJECT_NOT_FOUND, as is an unknown slug.
     """
     def __init__(
         self,
         *,
         id: _builtins.int = ...,
         reason: _builtins.str = ...,
+        project: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "project", b"project", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -498,7 +507,8 @@ class ForceReleaseReservationResponse(_message.Message):
     NOTICE_MESSAGE_ID_FIELD_NUMBER: _builtins.int
     notice_message_id: _builtins.int
     """Id of the message that told the holder; 0 when nothing was sent because the
-    reservation had already been released, or the caller holds it itself.
+    reservation had already been released, the caller holds it itself, or an operator
+    released it (an operator tells the holder by event only).
     """
     @_builtins.property
     def reservation(self) -> Global___Reservation:

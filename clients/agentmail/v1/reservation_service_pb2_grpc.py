@@ -151,7 +151,10 @@ class ReservationServiceServicer:
         (no authenticated call, sent message or reservation change) for longer than the server's
         `reservation_stale_seconds`. The holder is told by mail
         and the reason is recorded on the reservation. Otherwise FAILED_PRECONDITION, reason
-        RESERVATION_ACTIVE.
+        RESERVATION_ACTIVE. An operator may release any reservation of any project (naming its
+        `project`) without the staleness check; being no agent it sends no mail: the holder is
+        told by a KIND_FORCE_RELEASED event on its SubscribeInbox stream (as with an agent's
+        force-release), and `released_by` records the operator.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -76,7 +76,10 @@ class ReservationServiceStub:
     (no authenticated call, sent message or reservation change) for longer than the server's
     `reservation_stale_seconds`. The holder is told by mail
     and the reason is recorded on the reservation. Otherwise FAILED_PRECONDITION, reason
-    RESERVATION_ACTIVE.
+    RESERVATION_ACTIVE. An operator may release any reservation of any project (naming its
+    `project`) without the staleness check; being no agent it sends no mail: the holder is
+    told by a KIND_FORCE_RELEASED event on its SubscribeInbox stream (as with an agent's
+    force-release), and `released_by` records the operator.
     """
     ListReservations: _grpc.UnaryUnaryMultiCallable[_reservation_service_pb2.ListReservationsRequest, _reservation_service_pb2.ListReservationsResponse]
     """Lists the reservations of the caller's project, oldest first, active ones by default."""
@@ -129,7 +132,10 @@ class ReservationServiceAsyncStub(ReservationServiceStub):
     (no authenticated call, sent message or reservation change) for longer than the server's
     `reservation_stale_seconds`. The holder is told by mail
     and the reason is recorded on the reservation. Otherwise FAILED_PRECONDITION, reason
-    RESERVATION_ACTIVE.
+    RESERVATION_ACTIVE. An operator may release any reservation of any project (naming its
+    `project`) without the staleness check; being no agent it sends no mail: the holder is
+    told by a KIND_FORCE_RELEASED event on its SubscribeInbox stream (as with an agent's
+    force-release), and `released_by` records the operator.
     """
     ListReservations: _aio.UnaryUnaryMultiCallable[_reservation_service_pb2.ListReservationsRequest, _reservation_service_pb2.ListReservationsResponse]  # type: ignore[assignment]
     """Lists the reservations of the caller's project, oldest first, active ones by default."""
@@ -209,7 +215,10 @@ class ReservationServiceServicer(metaclass=_abc_1.ABCMeta):
         (no authenticated call, sent message or reservation change) for longer than the server's
         `reservation_stale_seconds`. The holder is told by mail
         and the reason is recorded on the reservation. Otherwise FAILED_PRECONDITION, reason
-        RESERVATION_ACTIVE.
+        RESERVATION_ACTIVE. An operator may release any reservation of any project (naming its
+        `project`) without the staleness check; being no agent it sends no mail: the holder is
+        told by a KIND_FORCE_RELEASED event on its SubscribeInbox stream (as with an agent's
+        force-release), and `released_by` records the operator.
         """
 
     @_abc_1.abstractmethod

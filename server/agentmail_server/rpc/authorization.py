@@ -5,9 +5,10 @@ descriptors and fails for an RPC without one, then calls every RPC as each kind 
 The README's "Authorisation" table is this table in words.
 
 Callers: an *agent* presents its token (``authorization: Bearer <token>``); an *operator*
-presents an operator token (or, once wired, a client certificate whose CN is listed in
-``operator_cert_names``: see :func:`operator_from_certificate`). An operator administers
-every project but is no agent: it cannot send mail as one nor read anyone's mail.
+presents an operator token, or (with mTLS and no token) a client certificate whose CN is
+listed in ``operator_cert_names``: see :func:`operator_from_certificate`. A token, when sent,
+always decides. An operator administers every project but is no agent: it cannot send mail as
+one nor read anyone's mail.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from agentmail_server.domain.models import Caller, Identity, Operator
 from agentmail_server.errors import PermissionDenied, Unauthenticated
-from agentmail_server.rpc.context import authorization, metadata_value
+from agentmail_server.rpc.context import authorization, metadata_value, peer_identity
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.enrollment import ENROLLMENT_METADATA_KEY, Enrollment
 
@@ -81,28 +82,24 @@ RULES: dict[str, Rule] = {
     _RESERVATIONS + "CheckConflicts": Rule.AGENT,
     _RESERVATIONS + "RenewReservations": Rule.AGENT,
     _RESERVATIONS + "ReleaseReservations": Rule.AGENT,
-    # HOOK (operator force-release): an agent may force-release a stale reservation of its
-    # own project. For an operator to force-release any reservation of any project, make this
-    # Rule.SELF_OR_OPERATOR, have the servicer ask ``Gate.caller`` and give
-    # ``Reservations.force_release`` an Operator path (no staleness check; the holder's notice
-    # cannot be sent "from" an operator, so it needs a system sender or an event instead).
-    _RESERVATIONS + "ForceReleaseReservation": Rule.AGENT,
+    # An agent: a stale reservation of its project (the holder is mailed). An operator: any
+    # reservation of any project, stale or not (the holder gets a FORCE_RELEASED event only).
+    _RESERVATIONS + "ForceReleaseReservation": Rule.AGENT_OR_OPERATOR,
     _RESERVATIONS + "ListReservations": Rule.AGENT,
 }
 
 _AGENT_ONLY = {Rule.AGENT: "OPERATOR_NOT_AGENT", Rule.MAIL: "OPERATOR_CANNOT_READ_MAIL"}
 
 
-def operator_from_certificate(context: Any) -> Operator | None:
-    """Hook: the operator a verified client certificate names, if any.
+def operator_from_certificate(context: Any, auth: Authenticator) -> Operator | None:
+    """The operator the caller's verified client certificate names, if any.
 
-    Returns None until wired (no ``operator_cert_names`` setting exists yet). To wire it: add
-    that setting (comma-separated CNs), pass it to :class:`Gate`, and return
-    ``Operator(f"certificate:{cn}")`` when ``rpc.context.peer_identity(context)`` (merged
-    with the TLS work: verified certificates only) has a ``common_name`` in it.
+    ``peer_identity`` reports verified certificates only (mTLS: the server requires them and
+    checks them against ``tls_client_ca`` before a handler runs); its common name makes the
+    caller an operator when it is listed in ``operator_cert_names``.
     """
-    del context
-    return None
+    identity = peer_identity(context)
+    return None if identity is None else auth.certificate_operator(identity.common_name)
 
 
 class Gate:
@@ -151,19 +148,24 @@ class Gate:
         """The credentials of an ENROLLMENT or REGISTER call: who calls (if anyone says)
         and why it may not create anything (None when it may)."""
         _rule(method, Rule.ENROLLMENT, Rule.REGISTER)
-        caller = operator_from_certificate(context) or await self._auth.caller(
-            authorization(context)
-        )
+        caller = await self._presented(context)
         problem = None
         if not isinstance(caller, Operator):
             problem = self._enrollment.problem(metadata_value(context, ENROLLMENT_METADATA_KEY))
         return Enrolling(caller, problem)
 
+    async def _presented(self, context: Any) -> Caller | None:
+        """Who the call's credentials say is calling: its bearer token when it sends one
+        (an agent with a client certificate is still that agent, and a bad token fails even
+        with an operator's certificate), else an operator's client certificate, else nobody.
+        """
+        header = authorization(context)
+        if header is not None:
+            return await self._auth.caller(header)
+        return operator_from_certificate(context, self._auth)
+
     async def _required(self, context: Any) -> Caller:
-        certified = operator_from_certificate(context)
-        if certified is not None:
-            return certified
-        caller = await self._auth.caller(authorization(context))
+        caller = await self._presented(context)
         if caller is None:
             raise Unauthenticated(
                 "TOKEN_MISSING", "this call needs 'authorization: Bearer <token>' metadata"

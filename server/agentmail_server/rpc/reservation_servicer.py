@@ -86,13 +86,13 @@ class ReservationServicer(reservation_service_pb2_grpc.ReservationServiceService
     async def ForceReleaseReservation(
         self, request: pb.ForceReleaseReservationRequest, context: Context
     ) -> pb.ForceReleaseReservationResponse:
-        caller = await self._gate.agent(context, _M + "ForceReleaseReservation")
-        reservation, sent = await self._reservations.force_release(
-            caller, request.id, request.reason
+        caller = await self._gate.caller(context, _M + "ForceReleaseReservation")
+        forced = await self._reservations.force_release(
+            caller, request.id, request.reason, request.project
         )
         return pb.ForceReleaseReservationResponse(
-            reservation=reservation_pb(reservation, caller.project_slug, self._now()),
-            notice_message_id=sent.message.id if sent is not None else 0,
+            reservation=reservation_pb(forced.reservation, forced.project_slug, self._now()),
+            notice_message_id=forced.notice.message.id if forced.notice is not None else 0,
         )
 
     async def ListReservations(

@@ -76,11 +76,13 @@ class Authenticator:
         *,
         clock: Clock | None = None,
         operator_hashes: Iterable[str] = (),
+        operator_cert_names: Iterable[str] = (),
     ) -> None:
         self._queries = queries
         self._presence = presence
         self._clock = clock
         self._operator_hashes = tuple(operator_hashes)
+        self._operator_cert_names = frozenset(name for name in operator_cert_names if name)
         self.cache: LruCache[str, TokenHolder] = LruCache(cache_size)
         # Bumped by every forget_agent: a lookup that read the database while tokens changed
         # does not cache what it read (it may predate the change and outlive the forgetting).
@@ -122,6 +124,14 @@ class Authenticator:
         if isinstance(caller, Identity):
             self.touch(caller)
         return caller
+
+    def certificate_operator(self, common_name: str) -> Operator | None:
+        """The operator a *verified* client certificate's common name makes its caller, if
+        the name is one of ``operator_cert_names`` (exact match: a CN is no secret, and a
+        case-folded match would let a CA issue "OPS" to someone who is not "ops")."""
+        if common_name and common_name in self._operator_cert_names:
+            return Operator(f"certificate:{common_name}")
+        return None
 
     def forget_agent(self, agent_id: int) -> int:
         """Drop every cached token of the agent (after its tokens changed); returns how many."""

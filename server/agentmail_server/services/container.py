@@ -83,7 +83,12 @@ def build_services(
         auto_retire_idle_seconds=config.auto_retire_idle_seconds,
     )
     auth = Authenticator(
-        reads, config.cache_size, presence, clock=clock, operator_hashes=operator_hashes
+        reads,
+        config.cache_size,
+        presence,
+        clock=clock,
+        operator_hashes=operator_hashes,
+        operator_cert_names=config.operator_certificate_names,
     )
     enrollment = Enrollment(config.enrollment_secret)
     resolver = RecipientResolver(reads, config.cache_size)

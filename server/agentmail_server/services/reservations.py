@@ -9,7 +9,14 @@ from agentmail_server.domain import cursors, limits, names
 from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Draft, Sent
-from agentmail_server.domain.models import Identity, Importance, Recipient, RecipientKind
+from agentmail_server.domain.models import (
+    Caller,
+    Identity,
+    Importance,
+    Operator,
+    Recipient,
+    RecipientKind,
+)
 from agentmail_server.domain.reservations import (
     DEFAULT_EXTEND_SECONDS,
     DEFAULT_TTL_SECONDS,
@@ -34,6 +41,8 @@ MICROS = 1_000_000
 LIST_SCAN_BUDGET = 5000
 LIST_SCAN_CHUNK = 500
 NOTICE_TOPIC = "reservations"
+# Recorded as the release reason when an operator gives none.
+OPERATOR_REASON = "released by an operator"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +55,22 @@ class ReserveCall:
     reason: str = ""
     idempotency_key: str = ""
     mode: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ForceReleased:
+    """What a force-release did.
+
+    Attributes:
+        reservation: The reservation, released (or as it was, if it had been already).
+        project_slug: Its project's slug.
+        notice: The mail that told the holder; None when none was sent (already released,
+            the caller's own, or an operator's release, told by event only).
+    """
+
+    reservation: Reservation
+    project_slug: str
+    notice: Sent | None = None
 
 
 class Reservations:
@@ -141,37 +166,69 @@ class Reservations:
         )
 
     async def force_release(
-        self, caller: Identity, reservation_id: int, reason: str
-    ) -> tuple[Reservation, Sent | None]:
-        """Release another agent's stale reservation and tell its holder by mail.
+        self, caller: Caller, reservation_id: int, reason: str, project: str = ""
+    ) -> ForceReleased:
+        """Release a reservation held by another agent.
+
+        An agent may release a stale one of its own project (expired, or its holder inactive
+        past ``stale_seconds``) and its holder is told by mail from that agent. An operator
+        may release any reservation of the project it names, stale or not (its decision);
+        being no agent it sends no mail: the holder is told by its FORCE_RELEASED event.
 
         Raises:
-            NotFound: RESERVATION_NOT_FOUND.
-            FailedPrecondition: RESERVATION_ACTIVE while the reservation holds and its holder
-                was active within ``stale_seconds``.
+            InvalidArgument: a bad id or reason, or an operator named no project.
+            NotFound: PROJECT_NOT_FOUND (an agent naming another project, or an unknown one),
+                RESERVATION_NOT_FOUND.
+            FailedPrecondition: RESERVATION_ACTIVE (agents only) while the reservation holds
+                and its holder was active within ``stale_seconds``.
         """
         if reservation_id <= 0:
             raise invalid("id", f"must be a positive reservation id (got {reservation_id})")
         why = check.reason("reason", reason)
+        project_id, slug = await self._project_of(caller, project)
         current = await self._reads.reservation(reservation_id)
-        if current is None or current.project_id != caller.project_id:
+        if current is None or current.project_id != project_id:
             raise NotFound(
                 "RESERVATION_NOT_FOUND",
-                f"no reservation with id {reservation_id} in this project",
+                f"no reservation with id {reservation_id} in project {slug!r}",
                 metadata={"reservationIds": str(reservation_id)},
             )
         now = self._clock.now_micros()
+        if isinstance(caller, Operator):
+            released, _, _ = await self._writes.force_release(
+                reservation_id,
+                None,
+                f"operator:{caller.label}",
+                why or OPERATOR_REASON,
+                None,
+                now,
+            )
+            return ForceReleased(released, slug)
         if current.agent_id == caller.agent_id:
             own = await self.release(caller, [reservation_id], [], False)
-            return (own[0] if own else current), None
+            return ForceReleased(own[0] if own else current, slug)
         if current.released_at is not None:
-            return current, None
+            return ForceReleased(current, slug)
         stale = await self._staleness(current, now)
         mail = _notice(caller, current, why, stale)
         released, sent, _ = await self._writes.force_release(
             reservation_id, current.updated_at, caller.name, why or stale, mail, now
         )
-        return released, sent
+        return ForceReleased(released, slug, sent)
+
+    async def _project_of(self, caller: Caller, slug: str) -> tuple[int, str]:
+        """The id and slug of the project a call is about: an agent's own (naming another is
+        NOT_FOUND, as if it did not exist), or the one an operator must name."""
+        if isinstance(caller, Identity):
+            if slug and slug != caller.project_slug:
+                raise _no_project(slug)
+            return caller.project_id, caller.project_slug
+        if not slug:
+            raise invalid("project", "is required when an operator calls")
+        found = await self._mail_reads.project_by_slug(slug)
+        if found is None:
+            raise _no_project(slug)
+        return found.id, found.slug
 
     async def _staleness(self, current: Reservation, now: int) -> str:
         """Why the reservation is stale, or FailedPrecondition when it is not."""
@@ -246,6 +303,10 @@ class Reservations:
                 metadata={"name": name, "project": caller.project_slug},
             )
         return agent.id
+
+
+def _no_project(slug: str) -> NotFound:
+    return NotFound("PROJECT_NOT_FOUND", f"no project {slug!r}", metadata={"project": slug})
 
 
 def _notice(caller: Identity, reservation: Reservation, reason: str, stale: str) -> Draft:

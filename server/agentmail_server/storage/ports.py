@@ -278,18 +278,21 @@ class ReservationWrites(Protocol):
     async def force_release(
         self,
         reservation_id: int,
-        expected_version: int,
+        expected_version: int | None,
         releaser: str,
         reason: str,
-        mail: Draft,
+        mail: Draft | None,
         now: int,
     ) -> tuple[Reservation, Sent | None, Notice | None]:
         """Release a reservation judged stale at version ``expected_version`` (its
-        ``updated_at``), send ``mail`` and leave its holder a FORCE_RELEASED notice, in the
+        ``updated_at``; None: an operator's decision, released whatever its version), send
+        ``mail`` (None: send nothing) and leave its holder a FORCE_RELEASED notice, all in the
         same transaction; an already released one is returned as it is, with neither.
+        ``releaser`` is recorded as ``released_by`` and named in the notice.
 
         Raises:
-            FailedPrecondition: RESERVATION_ACTIVE, it was renewed since.
+            FailedPrecondition: RESERVATION_ACTIVE, it was renewed since (only with an
+                ``expected_version``).
         """
         ...
 

@@ -55,14 +55,14 @@ class SqliteReservationWrites:
     async def force_release(
         self,
         reservation_id: int,
-        expected_version: int,
+        expected_version: int | None,
         releaser: str,
         reason: str,
-        mail: Draft,
+        mail: Draft | None,
         now: int,
     ) -> tuple[Reservation, Sent | None, Notice | None]:
-        """Release a stale reservation, mail its holder and leave it an event, in one write
-        operation."""
+        """Release a reservation, mail its holder (with ``mail``) and leave it an event, in
+        one write operation."""
         operation = functools.partial(
             reservations.force_release,
             reservation_id=reservation_id,
@@ -101,11 +101,13 @@ def _record_forced(
     changes: CommitBuilder, result: tuple[Reservation, Sent | None, Notice | None]
 ) -> None:
     reservation, sent, event = result
-    if sent is not None:
-        changes.reservations.append(reservation)
-        changes.sent(sent)
+    # The event is left exactly when this call released it (mail or not: an operator sends
+    # none), so it also says whether the reservation changed.
     if event is not None:
+        changes.reservations.append(reservation)
         changes.notices.append(event)
+    if sent is not None:
+        changes.sent(sent)
 
 
 def _record_notices(changes: CommitBuilder, notices: list[Notice]) -> None:

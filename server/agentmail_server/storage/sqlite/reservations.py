@@ -277,17 +277,18 @@ def _mark_released(
 def force_release(
     conn: sqlite3.Connection,
     reservation_id: int,
-    expected_version: int,
+    expected_version: int | None,
     releaser: str,
     reason: str,
-    mail: Draft,
+    mail: Draft | None,
     now: int,
 ) -> tuple[Reservation, Sent | None, Notice | None]:
-    """Release another agent's reservation the service found stale, mail its holder and
-    leave it a FORCE_RELEASED event.
+    """Release another agent's reservation, mail its holder (unless ``mail`` is None: an
+    operator, who is no agent, sends none) and leave it a FORCE_RELEASED event.
 
-    ``expected_version`` is the ``updated_at`` the staleness was judged on: a reservation
-    still active whose holder renewed or extended it since is no longer stale.
+    ``expected_version`` is the ``updated_at`` an agent's staleness check was made on: a
+    reservation still active whose holder renewed or extended it since is no longer stale.
+    None (an operator's decision) releases it whatever happened since.
 
     Raises:
         FailedPrecondition: RESERVATION_ACTIVE when it was renewed meanwhile.
@@ -295,14 +296,18 @@ def force_release(
     (current,) = load(conn, [reservation_id])
     if current.released_at is not None:
         return current, None, None
-    if current.updated_at != expected_version and current.active_at(now):
+    if (
+        expected_version is not None
+        and current.updated_at != expected_version
+        and current.active_at(now)
+    ):
         raise FailedPrecondition(
             "RESERVATION_ACTIVE",
             f"reservation {reservation_id} was renewed by {current.agent_name} just now",
             metadata={"reservationId": str(reservation_id), "holder": current.agent_name},
         )
     _mark_released(conn, [reservation_id], now, releaser, reason)
-    sent = writes.insert_message(conn, mail, now)
+    sent = writes.insert_message(conn, mail, now) if mail is not None else None
     (released,) = load(conn, [reservation_id])
     event = append_notice(
         conn,
