@@ -243,6 +243,7 @@ def closed_loop(
         warmup=min(scale.warmup_calls, max(count // 4, concurrency)),
         count=count,
         max_seconds=scale.max_seconds,
+        root_certificates=server.root_certificates,
     )
     result, side = measured(run, server, job)
     measurement = Measurement(
