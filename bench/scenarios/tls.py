@@ -83,15 +83,15 @@ def _cost(run: Run) -> Measurement:
     """TLS over plaintext for each figure: throughput ratio and extra CPU per call."""
     by_key = {m.key: m.value for m in run.measurements if m.scenario == SCENARIO}
     value: dict[str, Any] = {}
-    for what in (f"{kind}.c{level}" for level in LEVELS for kind in ("ceiling.unary", "send")):
-        tls, plain = by_key[f"s8.tls.{what}"], by_key[f"s8.plain.{what}"]
-        label = what.replace("ceiling.unary", "empty_rpc")
-        if plain.get("throughput"):
-            value[f"{label}_throughput_ratio"] = round(tls["throughput"] / plain["throughput"], 3)
-        for side in ("server", "client"):
-            field = f"{side}_cpu_us_per_call"
-            if field in tls and field in plain:
-                value[f"{label}_extra_{field}"] = round(tls[field] - plain[field], 1)
+    figures = (("ceiling.unary", "empty_rpc"), ("send", "send"))
+    for level in LEVELS:
+        for kind, name in figures:
+            _compare(
+                value,
+                f"{name}_c{level}",
+                by_key[f"s8.tls.{kind}.c{level}"],
+                by_key[f"s8.plain.{kind}.c{level}"],
+            )
     for level in LEVELS:
         ratios = [
             by_key[f"s8.{t}.send.c{level}"]["throughput"]
@@ -106,3 +106,13 @@ def _cost(run: Run) -> Measurement:
         value=value,
         note="server CPU from /proc in 10 ms ticks: coarse for short phases",
     )
+
+
+def _compare(out: dict[str, Any], label: str, tls: dict[str, Any], plain: dict[str, Any]) -> None:
+    """``LABEL_throughput_ratio`` (TLS / plaintext) and ``LABEL_extra_*_cpu_us_per_call``."""
+    if plain.get("throughput"):
+        out[f"{label}_throughput_ratio"] = round(tls["throughput"] / plain["throughput"], 3)
+    for side in ("server", "client"):
+        field = f"{side}_cpu_us_per_call"
+        if field in tls and field in plain:
+            out[f"{label}_extra_{field}"] = round(tls[field] - plain[field], 1)
