@@ -140,6 +140,9 @@ def summary_line(m: Measurement) -> str:
     for key in ("per_subscription_kib", "last_receive_ms", "ratio", "lag_messages", "lag_seconds"):
         if key in m.value:
             parts.append(f"{key} {m.value[key]}")
+    for key, value in m.value.items():
+        if key.endswith("_throughput_ratio"):  # comparisons such as s8.cost (TLS / plaintext)
+            parts.append(f"{key.removesuffix('_throughput_ratio')} {value}x")
     ratios = m.ratios()
     if ratios:
         parts.append("ratio " + " ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
@@ -243,6 +246,7 @@ def closed_loop(
         warmup=min(scale.warmup_calls, max(count // 4, concurrency)),
         count=count,
         max_seconds=scale.max_seconds,
+        root_certificates=server.root_certificates,
     )
     result, side = measured(run, server, job)
     measurement = Measurement(

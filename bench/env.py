@@ -113,7 +113,8 @@ def collect(data_root: pathlib.Path, mode: str, placement: str) -> dict[str, Any
         "server_command": (
             "python -m agentmail_server --listen 127.0.0.1:PORT --data-dir TMP --log-level "
             "WARNING --ceiling-endpoints true [--uvloop false] [--metrics-listen 127.0.0.1:PORT]"
-            "; every other setting at its default (below)"
+            " --flood-guard-per-minute 0 [--archive true|false] [--tls-cert F --tls-key F "
+            "(scenario 8)]; every other setting at its default (below), rate limits included"
         ),
         "server_defaults": server_defaults(),
         "client": "grpc.aio with pre-serialized request bytes, one channel per process, uvloop",

@@ -52,15 +52,26 @@ def auth(token: str) -> Metadata:
 
 
 @contextlib.asynccontextmanager
-async def open_channel(address: str, own_connection: bool = False) -> AsyncIterator[Any]:
-    """An insecure channel; ``own_connection`` keeps it off the shared subchannel pool."""
+async def open_channel(
+    address: str, own_connection: bool = False, root_certificates: bytes = b""
+) -> AsyncIterator[Any]:
+    """A channel to ``address``: TLS trusting ``root_certificates`` when given, else
+    plaintext; ``own_connection`` keeps it off the shared subchannel pool.
+
+    The TLS handshake happens here (``channel_ready``), before any call is timed, so
+    measured calls pay TLS's per-call cost (record encryption), not the connection's setup.
+    """
     options: list[tuple[str, int]] = [
         ("grpc.max_send_message_length", MAX_MESSAGE),
         ("grpc.max_receive_message_length", MAX_MESSAGE),
     ]
     if own_connection:
         options.append(("grpc.use_local_subchannel_pool", 1))
-    channel = grpc.aio.insecure_channel(address, options=options)
+    if root_certificates:
+        credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+        channel = grpc.aio.secure_channel(address, credentials, options=options)
+    else:
+        channel = grpc.aio.insecure_channel(address, options=options)
     try:
         await asyncio.wait_for(channel.channel_ready(), 30)
         yield channel
@@ -109,6 +120,7 @@ class ClosedLoop:
     parent's ``go`` (the parent snapshots server CPU and metrics in between) and measures
     ``count`` calls, stopping early after ``max_seconds``. Call ``k`` sends ``requests[k %
     len]``; worker ``i`` uses the metadata of ``tokens[i % len]`` (none without tokens).
+    With ``root_certificates`` the channel is TLS, trusting that CA.
     """
 
     address: str
@@ -119,9 +131,10 @@ class ClosedLoop:
     warmup: int
     count: int
     max_seconds: float
+    root_certificates: bytes = b""
 
     async def run(self, ctl: Control) -> LoadResult:
-        async with open_channel(self.address) as channel:
+        async with open_channel(self.address, root_certificates=self.root_certificates) as channel:
             call = channel.unary_unary(self.method)
             await self._phase(call, self.warmup, self.max_seconds, Histogram())
             ctl.send("warm")
@@ -244,16 +257,17 @@ class StreamCeiling:
     """Server-streaming ceiling: ``calls`` sequential Stream calls of ``messages`` payloads.
 
     The histogram holds the gap between consecutive payloads (per-message cost); throughput
-    is payloads per second over the measured calls.
+    is payloads per second over the measured calls. TLS with ``root_certificates``.
     """
 
     address: str
     messages: int
     calls: int
     warmup_messages: int
+    root_certificates: bytes = b""
 
     async def run(self, ctl: Control) -> LoadResult:
-        async with open_channel(self.address) as channel:
+        async with open_channel(self.address, root_certificates=self.root_certificates) as channel:
             call = channel.unary_stream(CEILING_STREAM)
             async for _ in call(str(self.warmup_messages).encode(), timeout=CALL_TIMEOUT):
                 pass

@@ -30,6 +30,7 @@ from bench.scenarios import (
     search,
     send,
     subscribe,
+    tls,
     uvloop_cmp,
 )
 from bench.seed import Seeder
@@ -48,6 +49,7 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "3": search.run_scenario,
     "5": archive.run_scenario,
     "7": reservations.run_scenario,
+    "8": tls.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
 }
 

@@ -20,9 +20,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+if TYPE_CHECKING:
+    from bench.tls import TlsFiles
 
 LISTENING = re.compile(r"agentmail listening on (\S+):(\d+)")
 START_SECONDS = 60.0
@@ -46,11 +50,19 @@ def server_settings() -> set[str]:
 class ServerProcess:
     """A running server process. Use :func:`running_server` to start one."""
 
-    def __init__(self, process: subprocess.Popen[bytes], address: str, metrics_url: str) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        address: str,
+        metrics_url: str,
+        root_certificates: bytes = b"",
+    ) -> None:
         self.process = process
         self.pid = process.pid
         self.address = address
         self.metrics_url = metrics_url
+        # The CA certificate clients must trust when the server speaks TLS; b"" for plaintext.
+        self.root_certificates = root_certificates
         self.log: list[str] = []
         self.settled_after = 0.0
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -115,7 +127,12 @@ class ServerProcess:
 
 def _wait_ready(server: ServerProcess, deadline: float) -> None:
     """Wait until the health service answers SERVING (works at any log level)."""
-    with grpc.insecure_channel(server.address) as channel:
+    if server.root_certificates:
+        credentials = grpc.ssl_channel_credentials(root_certificates=server.root_certificates)
+        channel = grpc.secure_channel(server.address, credentials)
+    else:
+        channel = grpc.insecure_channel(server.address)
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
@@ -140,6 +157,7 @@ def running_server(
     cpus: Sequence[int] = (),
     settle_seconds: float = 120.0,
     archive: bool | None = None,
+    tls: TlsFiles | None = None,
 ) -> Iterator[ServerProcess]:
     """Start a server over ``data_dir`` with the ceiling endpoints on; stop it on exit.
 
@@ -148,7 +166,9 @@ def running_server(
     A metrics endpoint is opened on another free port when the server has that setting.
     With ``cpus`` the process (and every thread it starts) is pinned to those CPUs. Before
     yielding, waits (at most ``settle_seconds``) until the server is idle. ``archive`` turns
-    the git archive on or off when the server has that setting (None: its default).
+    the git archive on or off when the server has that setting (None: its default). With
+    ``tls`` the server speaks TLS with that certificate, and ``root_certificates`` of the
+    yielded process tells clients which CA to trust.
     """
     known = server_settings()
     port = free_port()
@@ -173,6 +193,8 @@ def running_server(
         # purpose: the flood guard (60 a minute per pair by default) would measure itself.
         # The rate limits stay at their defaults, so their cost is in every figure.
         args += ["--flood-guard-per-minute", "0"]
+    if tls is not None:
+        args += ["--tls-cert", str(tls.cert_path), "--tls-key", str(tls.key_path)]
     if archive is not None and "archive" in known:
         args += ["--archive", "true" if archive else "false"]
     metrics_url = ""
@@ -188,7 +210,8 @@ def running_server(
         stderr=subprocess.PIPE,
         preexec_fn=(lambda: os.sched_setaffinity(0, pinned)) if pinned else None,  # noqa: PLW1509
     )
-    server = ServerProcess(process, f"127.0.0.1:{port}", metrics_url)
+    roots = tls.root_certificates if tls is not None else b""
+    server = ServerProcess(process, f"127.0.0.1:{port}", metrics_url, roots)
     server._reader.start()
     try:
         _wait_ready(server, time.monotonic() + START_SECONDS)

@@ -49,6 +49,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "reservations: ReservePaths and CheckConflicts with 1,000 active reservations",
         "standalone",
     ),
+    Scenario(
+        "8",
+        "TLS vs plaintext: empty RPC and durable sends, rate limits on",
+        "standalone",
+    ),
     Scenario("uvloop", "uvloop on vs off: empty RPC, stream and sends", "standalone"),
 )
 

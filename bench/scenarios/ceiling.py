@@ -82,6 +82,7 @@ def stream(
         messages=scale.stream_messages,
         calls=scale.stream_calls,
         warmup_messages=min(scale.stream_messages, 5000),
+        root_certificates=server.root_certificates,
     )
     result, side = measured(run, server, job)
     value = load_value(result, side, messages_per_call=scale.stream_messages)

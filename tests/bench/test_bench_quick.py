@@ -87,6 +87,13 @@ EXPECTED_KEYS = {
             "check10",
         )
     ),
+    *(
+        f"s8.{transport}.{what}.c{level}"
+        for transport in ("tls", "plain")
+        for what in ("ceiling.unary", "send")
+        for level in (1, 64)
+    ),
+    "s8.cost",
 }
 
 
@@ -144,6 +151,41 @@ def test_each_figure_sits_beside_its_ceiling(results: tuple[pathlib.Path, dict[s
         if "latency_ms" in m["value"]:
             assert m["value"]["latency_ms"].keys() >= LATENCY_FIELDS, m["key"]
             assert m["histogram"]["count"] == sum(c for _, c in m["histogram"]["buckets"])
+
+
+@pytest.mark.slow
+def test_tls_scenario_puts_each_send_beside_the_ceiling_of_its_own_transport(
+    results: tuple[pathlib.Path, dict[str, Any]],
+) -> None:
+    _, document = results
+    by_key = {m["key"]: m for m in document["measurements"]}
+    for transport in ("tls", "plain"):
+        for level in (1, 64):
+            sent = by_key[f"s8.{transport}.send.c{level}"]
+            assert sent["ceiling"]["key"] == f"s8.{transport}.ceiling.unary.c{level}"
+            assert {"throughput", "p50", "p99"} <= sent["ratio"].keys()
+            assert sent["value"]["count"] > 0 and "errors" not in sent["value"], sent["value"]
+            for figure in (sent, by_key[f"s8.{transport}.ceiling.unary.c{level}"]):
+                value = figure["value"]
+                assert value["server_cpu_us_per_call"] >= 0 and value["client_cpu_us_per_call"] > 0
+    cost = by_key["s8.cost"]["value"]
+    for what in ("empty_rpc", "send"):
+        for level in (1, 64):
+            assert cost[f"{what}_c{level}_throughput_ratio"] > 0
+            assert {
+                f"{what}_c{level}_extra_server_cpu_us_per_call",
+                f"{what}_c{level}_extra_client_cpu_us_per_call",
+            } <= cost.keys()
+
+
+@pytest.mark.slow
+def test_tls_scenario_never_writes_key_material(
+    results: tuple[pathlib.Path, dict[str, Any]],
+) -> None:
+    latest, _ = results
+    for path in latest.iterdir():
+        assert b"PRIVATE KEY" not in path.read_bytes(), path
+        assert b"BEGIN CERTIFICATE" not in path.read_bytes(), path
 
 
 @pytest.mark.slow
