@@ -94,7 +94,9 @@ def from_rpc(error: AgentmailError) -> CliError:
     if error.retry_after is not None:
         details["retryAfterSeconds"] = error.retry_after
     message = error.message or error.code.name
+    # The server's message often names the violation already: say each thing once.
     extras = [f"{v.field}: {v.description}" for v in error.field_violations]
+    extras = [extra for extra in extras if extra not in message]
     extras += [f"{key}={value}" for key, value in sorted(error.metadata.items())]
     if extras:
         message = f"{message} ({'; '.join(extras)})"

@@ -1,0 +1,124 @@
+"""Profiles, the token file and the agent commands, through the installed command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+
+from .conftest import AGENTMAIL, PROJECT_KEY, Cli
+
+
+async def test_register_stores_a_private_token_and_the_profile(cli: Cli) -> None:
+    slug = (await cli.ok("project", "ensure", PROJECT_KEY)).stdout.strip()
+    result = await cli.ok("--project", slug, "register", "Alice", "--program", "pytest")
+    assert result.stdout == f"Registered Alice in {slug}\n"
+    token = cli.token_file()
+    assert token.stat().st_mode & 0o777 == 0o600
+    assert token.read_text().strip() not in result.stdout + result.stderr
+    config = tomllib.loads((cli.config_dir / "config.toml").read_text())
+    assert config["profiles"]["default"] == {
+        "address": cli.address,
+        "project": slug,
+        "agent": "Alice",
+    }
+    # The stored profile is enough from now on: no flags.
+    whoami = (await cli.ok("whoami", "--json")).json()
+    assert (whoami["agent"], whoami["project"], whoami["record"]["program"]) == (
+        "Alice",
+        slug,
+        "pytest",
+    )
+    again = (await cli.ok("register", "--json", "--task", "tests")).json()
+    assert (again["created"], again["agent"]["task_description"]) == (False, "tests")
+    assert "token" not in again and "token" not in again["agent"]
+
+
+async def test_a_token_file_readable_by_others_is_refused(crew: Cli) -> None:
+    crew.token_file().chmod(0o644)
+    result = await crew("inbox")
+    assert result.code == 4
+    assert "permissions are 0644" in result.stderr
+    assert f"chmod 600 {crew.token_file()}" in result.stderr
+    assert "Traceback" not in result.stderr
+    report = (await crew("inbox", "--json")).error()
+    assert (report["reason"], report["exitCode"]) == ("TOKEN_FILE_UNSAFE", 4)
+
+
+async def test_a_missing_token_says_to_register(cli: Cli) -> None:
+    result = await cli("--project", "p", "--agent", "Zed", "inbox")
+    assert result.code == 4
+    assert "run `agentmail register NAME` first" in result.stderr
+
+
+async def test_flags_win_over_environment_which_wins_over_the_file(crew: Cli) -> None:
+    env = {"AGENTMAIL_AGENT": "FromEnv"}
+    shown = (await crew("whoami", "--json", env=env)).error()
+    # The environment's agent replaced the file's (and the server knows no FromEnv).
+    assert shown["reason"] == "AGENT_NOT_FOUND"
+    flagged = (await crew.ok("--agent", "Alice", "whoami", "--json", env=env)).json()
+    assert flagged["agent"] == "Alice"
+    elsewhere = await crew("whoami", env={"AGENTMAIL_ADDRESS": "127.0.0.1:1"})
+    assert elsewhere.code == 6, elsewhere
+
+
+async def test_profiles_select_agents(crew: Cli) -> None:
+    assert (await crew.ok("--profile", "bob", "whoami", "--json")).json()["agent"] == "Bob"
+    assert (await crew.ok("whoami", "--json", env={"AGENTMAIL_PROFILE": "bob"})).json()[
+        "agent"
+    ] == "Bob"
+    text = (await crew.ok("--profile", "bob", "whoami")).stdout
+    assert "profile:   bob" in text and "Bob" in text
+
+
+async def test_a_malformed_config_file_is_a_usage_error(cli: Cli) -> None:
+    cli.config_dir.mkdir(parents=True)
+    (cli.config_dir / "config.toml").write_text('[profiles.default]\nadress = "x"\n')
+    result = await cli("whoami")
+    assert result.code == 2
+    assert "unknown key 'adress'" in result.stderr
+
+
+async def test_agents_and_projects_in_both_formats(crew: Cli) -> None:
+    listed = (await crew.ok("agents", "--json")).json()
+    assert [a["name"] for a in listed["items"]] == ["Alice", "Bob"]
+    table = (await crew.ok("agents")).stdout.splitlines()
+    assert table[0].split()[:3] == ["name", "program", "model"]
+    assert [line.split()[0] for line in table[1:]] == ["Alice", "Bob"]
+    projects = (await crew.ok("project", "list", "--json")).json()
+    assert [p["human_key"] for p in projects["items"]] == [PROJECT_KEY]
+    assert PROJECT_KEY in (await crew.ok("project", "list")).stdout
+    ensured = (await crew.ok("project", "ensure", PROJECT_KEY, "--json")).json()
+    assert ensured["created"] is False
+
+
+async def test_a_taken_name_is_a_conflict(crew: Cli) -> None:
+    slug = (await crew.ok("whoami", "--json")).json()["project"]
+    result = await crew("--profile", "mallory", "--project", slug, "register", "Alice")
+    assert result.code == 5
+    assert "[AGENT_EXISTS]" in result.stderr
+
+
+async def test_usage_errors_exit_2_and_help_lists_exit_codes(cli: Cli) -> None:
+    assert (await cli("send", "--no-such-option")).code == 2
+    assert (await cli("read", "not-a-number")).code == 2
+    helped = await cli.ok("--help")
+    for code in ("3 not found", "4 authentication", "5 conflict", "6 server unavailable"):
+        assert code in " ".join(helped.stdout.split())
+
+
+def test_help_does_not_load_grpc() -> None:
+    """Start-up stays quick: the client (and gRPC) is imported only when a command runs."""
+    probe = (
+        "import sys, runpy; sys.argv = ['agentmail', '--help']\n"
+        "try:\n    runpy.run_module('agentmail_cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('grpc' in sys.modules, 'agentmail_client' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stderr.strip().splitlines()[-1] == "False False"
+    assert AGENTMAIL.exists()
+    assert os.access(AGENTMAIL, os.X_OK)
