@@ -15,6 +15,7 @@ skips the check.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import shlex
@@ -95,6 +96,33 @@ def staged_paths(repo: pathlib.Path) -> list[str]:
         paths.extend(fields[index + 1 : index + 1 + width])
         index += 1 + width
     return list(dict.fromkeys(paths))
+
+
+def covers(pattern: str, path: str) -> bool:
+    """Whether a reservation ``pattern`` covers the real file ``path`` (gitignore's reading).
+
+    ``CheckConflicts`` takes paths *or patterns*, so it answers whether the two overlap as
+    patterns: a root-level ``README`` is unanchored (gitignore matches it at any depth) and so
+    overlaps ``src/**`` through ``src/README``. A staged path is a real file at the root of the
+    repository, so the guard keeps only the holders whose pattern matches it as such.
+    """
+    if "://" in pattern:
+        return False  # a resource (tool://lint) never names a file
+    import pathspec  # noqa: PLC0415 - only the guard needs it
+
+    # A leading '#' would read as a comment; in a reservation it is a literal name.
+    line = "\\" + pattern if pattern.startswith("#") else pattern
+    return pathspec.GitIgnoreSpec.from_lines([line]).match_file(path)
+
+
+def real_conflicts(conflicts: Sequence[Conflict]) -> tuple[Conflict, ...]:
+    """``conflicts`` of staged paths, keeping the holders whose patterns cover those files."""
+    kept = []
+    for conflict in conflicts:
+        holders = tuple(h for h in conflict.holders if covers(h.pattern, conflict.pattern))
+        if holders:
+            kept.append(dataclasses.replace(conflict, holders=holders))
+    return tuple(kept)
 
 
 def _is_ours(hook: pathlib.Path) -> bool:
@@ -195,7 +223,7 @@ def _ask(ctx: typer.Context, paths: Sequence[str]) -> tuple[Conflict, ...]:
             for start in range(0, len(paths), _PATHS_PER_CALL):
                 result = await client.check_conflicts(paths[start : start + _PATHS_PER_CALL])
                 found.extend(result.conflicts)
-        return tuple(found)
+        return real_conflicts(found)
 
     return run(call)
 
