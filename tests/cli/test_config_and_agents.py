@@ -122,3 +122,11 @@ def test_help_does_not_load_grpc() -> None:
     assert done.stderr.strip().splitlines()[-1] == "False False"
     assert AGENTMAIL.exists()
     assert os.access(AGENTMAIL, os.X_OK)
+
+
+async def test_shell_completion_completes_commands(cli: Cli) -> None:
+    env = {"_AGENTMAIL_COMPLETE": "complete_bash", "COMP_WORDS": "agentmail pen", "COMP_CWORD": "1"}
+    completed = await cli.ok(env=env)
+    assert completed.stdout.split() == ["pending-acks"]
+    script = await cli.ok("--show-completion", "bash", env={"SHELL": "/bin/bash"})
+    assert "_AGENTMAIL_COMPLETE=complete_bash" in script.stdout
