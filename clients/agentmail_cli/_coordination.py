@@ -45,7 +45,7 @@ def _reservation_rows(reservations: Sequence[Reservation]) -> list[tuple[str, ..
             r.pattern,
             "exclusive" if r.exclusive else "shared",
             when(r.expire_time),
-            "active" if r.active else f"released {when(r.release_time)}",
+            "active" if r.active else "released",
             r.reason or "-",
         )
         for r in reservations
