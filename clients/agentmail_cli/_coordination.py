@@ -37,6 +37,12 @@ class PolicyChoice(enum.StrEnum):
 Ttl = Annotated[int, typer.Option("--ttl", min=0, help="Seconds until it lapses (0: default).")]
 
 
+def _state(reservation: Reservation) -> str:
+    if reservation.active:
+        return "active"
+    return "released" if reservation.release_time is not None else "expired"
+
+
 def _reservation_rows(reservations: Sequence[Reservation]) -> list[tuple[str, ...]]:
     return [
         (
@@ -45,7 +51,7 @@ def _reservation_rows(reservations: Sequence[Reservation]) -> list[tuple[str, ..
             r.pattern,
             "exclusive" if r.exclusive else "shared",
             when(r.expire_time),
-            "active" if r.active else "released",
+            _state(r),
             r.reason or "-",
         )
         for r in reservations
