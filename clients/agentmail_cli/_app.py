@@ -174,6 +174,20 @@ def with_client(
     return apply
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: the installed distribution's version, as every agentmail command says it."""
+    if not value:
+        return
+    from importlib import metadata  # noqa: PLC0415
+
+    try:
+        version = metadata.version("agentmail")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        version = "unknown"
+    typer.echo(f"agentmail {version}")
+    raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -227,7 +241,14 @@ def _global_options(
         typer.Option(envvar="AGENTMAIL_TIMEOUT", min=0.001, help="Deadline of each call, seconds."),
     ] = None,
     as_json: JsonFlag = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
+    del version  # handled by its callback
     ctx.obj = Invocation(
         overrides=Overrides(
             profile=profile,
