@@ -200,10 +200,18 @@ def resolve(overrides: Overrides) -> Profile:
     )
 
 
-def _quote(value: str) -> str:
-    # A TOML basic string: the escapes used here (\\, \", \uXXXX) are TOML's too.
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
+def _escape(char: str) -> str:
+    if char in ('"', "\\"):
+        return "\\" + char
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def quote(value: str) -> str:
+    """``value`` as a TOML basic string (every escape used here is TOML's)."""
+    return '"' + "".join(_escape(char) for char in value) + '"'
 
 
 def remember_profile(profile: Profile) -> pathlib.Path | None:
@@ -216,9 +224,9 @@ def remember_profile(profile: Profile) -> pathlib.Path | None:
         return None
     path = config_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"\n[profiles.{_quote(profile.name)}]"]
+    lines = [f"\n[profiles.{quote(profile.name)}]"]
     lines += [
-        f"{key} = {_quote(value)}"
+        f"{key} = {quote(value)}"
         for key, value in (
             ("address", profile.address),
             ("project", profile.project),
