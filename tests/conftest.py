@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import os
 import pathlib
 import re
@@ -49,6 +50,17 @@ Metadata = tuple[tuple[str, str], ...]
 def md(token: str) -> Metadata:
     """Call metadata authenticating as the agent holding ``token``."""
     return (("authorization", f"Bearer {token}"),)
+
+
+# The operator token every server these fixtures start accepts (its hash is configured through
+# ``operator_token_hashes``, unless a test passes its own).
+OPERATOR_TOKEN = "amop_" + "test-operator-token-0123456789abcdef"
+OPERATOR_MD: Metadata = md(OPERATOR_TOKEN)
+
+
+def operator_hash() -> str:
+    """The SHA-256 hex digest of :data:`OPERATOR_TOKEN`, as the server stores it."""
+    return hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +170,7 @@ async def running_server(
     from agentmail_server.config import ServerConfig  # noqa: PLC0415
 
     settings.setdefault("listen", "127.0.0.1:0")
+    settings.setdefault("operator_token_hashes", operator_hash())
     config = ServerConfig(data_dir=data_dir, grace_seconds=1.0, **settings)
     server = AgentmailServer(config, clock=clock)
     await server.start()
@@ -188,8 +201,10 @@ async def server_process(
     data_dir: pathlib.Path, *args: str, archive: bool = True
 ) -> AsyncIterator[ServerProcess]:
     """``python -m agentmail_server`` on 127.0.0.1 port 0 over ``data_dir`` (plus ``args``),
-    metrics off and the archive as ``archive`` says (both by environment, so flags in ``args``
-    win); its stderr is read (so it never blocks) and it is killed on exit if alive."""
+    metrics off, the flood guard off (tests send many messages between one pair on purpose, as
+    servers built in code do) and the archive as ``archive`` says (all by environment, so flags
+    in ``args`` win); its stderr is read (so it never blocks) and it is killed on exit if
+    alive."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -207,6 +222,7 @@ async def server_process(
         env={
             **os.environ,
             "AGENTMAIL_METRICS_LISTEN": "off",
+            "AGENTMAIL_FLOOD_GUARD_PER_MINUTE": "0",
             "AGENTMAIL_ARCHIVE": "true" if archive else "false",
         },
     )
@@ -326,6 +342,12 @@ def register(
         return await register_agent(agent_stub, project, name, **profile)
 
     return make
+
+
+@pytest.fixture
+def operator_md() -> Metadata:
+    """Call metadata authenticating as the test operator."""
+    return OPERATOR_MD
 
 
 @pytest.fixture(name="md")

@@ -34,6 +34,7 @@ from ._errors import (
     NotFound,
     OutOfRange,
     PermissionDenied,
+    QuotaViolation,
     ResourceExhausted,
     ServerError,
     Unauthenticated,
@@ -62,6 +63,7 @@ from ._models import (
     Project,
     RecipientKind,
     RegisterAgentResult,
+    RevokedTokens,
     SendMessageResult,
 )
 from ._receipt_models import (
@@ -123,6 +125,7 @@ __all__ = [
     "PendingAcksPage",
     "PermissionDenied",
     "Project",
+    "QuotaViolation",
     "Receipt",
     "RecipientKind",
     "ReconnectPolicy",
@@ -136,6 +139,7 @@ __all__ = [
     "ReservePathsResult",
     "ResourceExhausted",
     "RetryPolicy",
+    "RevokedTokens",
     "SearchHit",
     "SearchOrder",
     "SearchScope",

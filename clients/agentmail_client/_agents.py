@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from agentmail.v1 import agent_service_pb2, types_pb2
 from google.protobuf import field_mask_pb2
 
-from ._models import Agent, EnsureProjectResult, Page, Project, RegisterAgentResult
+from ._models import (
+    Agent,
+    EnsureProjectResult,
+    Page,
+    Project,
+    RegisterAgentResult,
+    RevokedTokens,
+)
 from ._transport import CallKind, ClientBase
 
 
@@ -22,24 +29,34 @@ class AgentCalls(ClientBase):
     ) -> EnsureProjectResult:
         """Creates the project of a human key, or returns the existing one.
 
+        With an enrollment secret on the server, creating needs the client's
+        ``enrollment_secret`` (or an operator token); an existing project is also returned to
+        one of its agents.
+
         Args:
             human_key: Identifies the project, e.g. an absolute repository path.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.write``.
+
+        Raises:
+            Unauthenticated: ``ENROLLMENT_REQUIRED`` or ``ENROLLMENT_INVALID``.
         """
         request = agent_service_pb2.EnsureProjectRequest(human_key=human_key)
         stub = self._connection.agents
-        response = await self._call(stub.EnsureProject, request, CallKind.IDEMPOTENT_WRITE, timeout)
+        response = await self._call(
+            stub.EnsureProject, request, CallKind.IDEMPOTENT_WRITE, timeout, enrolling=True
+        )
         return EnsureProjectResult(Project.from_proto(response.project), response.created)
 
     async def get_project(self, slug: str, *, timeout: float | None = None) -> Project:
-        """Returns one project by slug.
+        """Returns one project by slug. Needs a token: an agent sees only its own project.
 
         Args:
             slug: The project's slug.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.read``.
 
         Raises:
-            NotFound: ``PROJECT_NOT_FOUND``.
+            NotFound: ``PROJECT_NOT_FOUND`` (also for another project than an agent's own).
+            Unauthenticated: No token.
         """
         request = agent_service_pb2.GetProjectRequest(slug=slug)
         response = await self._call(
@@ -50,7 +67,8 @@ class AgentCalls(ClientBase):
     async def list_projects(
         self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
     ) -> Page[Project]:
-        """Lists projects, oldest first.
+        """Lists projects, oldest first: every project for an operator, the agent's own
+        project alone for an agent. Needs a token.
 
         Args:
             page_size: Most projects to return; 0 means the server default (50).
@@ -91,6 +109,8 @@ class AgentCalls(ClientBase):
         Raises:
             AlreadyExists: ``AGENT_EXISTS`` when the name is taken and no token was sent.
             PermissionDenied: ``NOT_AGENT_OWNER`` with another agent's token.
+            Unauthenticated: ``ENROLLMENT_REQUIRED`` or ``ENROLLMENT_INVALID`` for a new name
+                on a server with an enrollment secret; ``TOKEN_INVALID`` for a wrong token.
         """
         request = agent_service_pb2.RegisterAgentRequest(
             project=project,
@@ -100,7 +120,7 @@ class AgentCalls(ClientBase):
             task_description=task_description,
         )
         response = await self._call(
-            self._connection.agents.RegisterAgent, request, CallKind.WRITE, timeout
+            self._connection.agents.RegisterAgent, request, CallKind.WRITE, timeout, enrolling=True
         )
         if self._token is None:
             self._token = response.agent_token
@@ -109,7 +129,8 @@ class AgentCalls(ClientBase):
         )
 
     async def get_agent(self, project: str, name: str, *, timeout: float | None = None) -> Agent:
-        """Returns an agent's public profile; the name is matched regardless of case.
+        """Returns an agent's public profile; the name is matched regardless of case. Needs a
+        token: an agent sees only its own project's agents.
 
         Args:
             project: Slug of the agent's project.
@@ -219,3 +240,55 @@ class AgentCalls(ClientBase):
             self._connection.agents.UpdateAgent, request, CallKind.WRITE, timeout
         )
         return Agent.from_proto(response.agent)
+
+    async def rotate_token(self, *, overlap_seconds: int = 0, timeout: float | None = None) -> str:
+        """Replaces this client's agent token with a new one, which the client adopts and
+        returns (shown this once: keep it).
+
+        Not retried: a lost answer would leave the agent with a token nobody knows (then an
+        operator's :meth:`revoke_tokens` with ``issue_new_token`` recovers it).
+
+        Args:
+            overlap_seconds: How long the previous tokens keep working (0..3600); 0 ends
+                them, and this agent's open subscriptions, at once.
+            timeout: Deadline in seconds; defaults to ``timeouts.write``.
+
+        Raises:
+            InvalidArgument: ``overlap_seconds`` outside 0..3600.
+            PermissionDenied: ``OPERATOR_NOT_AGENT`` on an operator's client.
+        """
+        request = agent_service_pb2.RotateTokenRequest(overlap_seconds=overlap_seconds)
+        response = await self._call(
+            self._connection.agents.RotateToken, request, CallKind.WRITE, timeout
+        )
+        self._token = response.agent_token
+        return response.agent_token
+
+    async def revoke_tokens(
+        self,
+        project: str,
+        name: str,
+        *,
+        issue_new_token: bool = False,
+        timeout: float | None = None,
+    ) -> RevokedTokens:
+        """Revokes every token of an agent at once, ending its open subscriptions
+        (operator only).
+
+        Args:
+            project: Slug of the agent's project.
+            name: The agent's name, in any case.
+            issue_new_token: Also issue one new token for the agent, returned once.
+            timeout: Deadline in seconds; defaults to ``timeouts.write``.
+
+        Raises:
+            PermissionDenied: ``OPERATOR_REQUIRED`` on an agent's client.
+            NotFound: ``PROJECT_NOT_FOUND`` or ``AGENT_NOT_FOUND``.
+        """
+        request = agent_service_pb2.RevokeTokensRequest(
+            project=project, name=name, issue_new_token=issue_new_token
+        )
+        response = await self._call(
+            self._connection.agents.RevokeTokens, request, CallKind.WRITE, timeout
+        )
+        return RevokedTokens(response.revoked, response.agent_token or None)

@@ -53,6 +53,11 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
     to ``retry``; every failure is raised as an :class:`~agentmail_client.AgentmailError`
     subclass. Calls from several tasks may run concurrently over the one channel.
 
+    An operator token given as ``token`` makes the client act as the operator: it may list
+    every project, retire and unretire any agent and :meth:`revoke_tokens`, but every mail
+    call fails with :class:`~agentmail_client.PermissionDenied`
+    (``OPERATOR_CANNOT_READ_MAIL``).
+
     Args:
         target: Server address, such as ``127.0.0.1:7070``.
         token: Agent token to act as, if already known.
@@ -64,6 +69,8 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
             ``ChannelConfig.tls`` does not cover; ``None`` uses ``channel.tls`` (plaintext
             when that is ``None`` too).
         interceptors: gRPC client interceptors, e.g. for tracing.
+        enrollment_secret: The server's enrollment secret, if it has one: sent only with
+            :meth:`ensure_project` and :meth:`register_agent`, never with other calls.
 
     Raises:
         ValueError: ``channel.tls`` names a file that cannot be read, or both
@@ -80,6 +87,7 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
         channel: ChannelConfig = _DEFAULT_CHANNEL,
         credentials: grpc.ChannelCredentials | None = None,
         interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+        enrollment_secret: str | None = None,
     ) -> None:
         if channel.tls is not None:
             if credentials is not None:
@@ -91,6 +99,7 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
             timeouts=timeouts,
             retry=retry,
             owns_connection=True,
+            enrollment_secret=enrollment_secret,
         )
 
     @property
@@ -115,6 +124,7 @@ class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls
             timeouts=self._timeouts,
             retry=self._retry,
             owns_connection=False,
+            enrollment_secret=self._enrollment_secret,
         )
         return view
 

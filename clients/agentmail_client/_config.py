@@ -21,10 +21,14 @@ class RetryPolicy:
     """How idempotent calls are retried after a transient failure.
 
     Only calls that are safe to repeat are ever retried (reads, ``EnsureProject``, ``MarkRead``,
-    ``AcknowledgeMessage``, and sends that carry an idempotency key). The delay before retry
-    ``n`` (counting from 0) is drawn uniformly from ``[0, min(max_backoff, initial_backoff *
-    multiplier ** n)]`` ("full jitter", so that many clients failing together do not retry in
-    lockstep), but never less than the server's ``RetryInfo`` delay, capped at ``max_backoff``.
+    ``AcknowledgeMessage``, contact and lifecycle calls, and sends that carry an idempotency
+    key), plus any call the server refused with ``RATE_LIMITED`` (refused before it ran, so
+    nothing happened). The delay before retry ``n`` (counting from 0) is drawn uniformly from
+    ``[0, min(max_backoff, initial_backoff * multiplier ** n)]`` ("full jitter", so that many
+    clients failing together do not retry in lockstep), but never less than the server's
+    ``RetryInfo`` delay. A ``RESOURCE_EXHAUSTED`` whose ``RetryInfo`` delay is longer than
+    ``max_backoff`` (a rate limit or flood guard far from refilling) is raised at once rather
+    than retried early, so the caller sees the real wait in ``retry_after``.
 
     Attributes:
         max_attempts: Total attempts including the first; ``RetryPolicy(max_attempts=1)``

@@ -123,26 +123,39 @@ class ContactCalls(ClientBase):
         items = tuple(Contact.from_proto(c) for c in response.contacts)
         return Page(items, response.next_page_token)
 
-    async def retire_agent(self, *, timeout: float | None = None) -> Agent:
-        """Retires this client's agent: it receives nothing more, broadcasts skip it and its
-        reservations are released. Safe to repeat.
+    async def retire_agent(
+        self, *, project: str = "", name: str = "", timeout: float | None = None
+    ) -> Agent:
+        """Retires this client's agent (or, on an operator's client, the agent named): it
+        receives nothing more, broadcasts skip it and its reservations are released. Safe to
+        repeat.
 
         Args:
+            project: The agent's project slug: required for an operator, else empty or own.
+            name: The agent's name: required for an operator, else empty or own.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.write``.
+
+        Raises:
+            PermissionDenied: ``NOT_SELF`` when an agent names another agent.
         """
-        request = agent_service_pb2.RetireAgentRequest()
+        request = agent_service_pb2.RetireAgentRequest(project=project, name=name)
         response = await self._call(
             self._connection.agents.RetireAgent, request, CallKind.IDEMPOTENT_WRITE, timeout
         )
         return Agent.from_proto(response.agent)
 
-    async def unretire_agent(self, *, timeout: float | None = None) -> Agent:
-        """Brings this client's agent back from retirement. Safe to repeat.
+    async def unretire_agent(
+        self, *, project: str = "", name: str = "", timeout: float | None = None
+    ) -> Agent:
+        """Brings this client's agent (or, on an operator's client, the agent named) back
+        from retirement. Safe to repeat.
 
         Args:
+            project: The agent's project slug: required for an operator, else empty or own.
+            name: The agent's name: required for an operator, else empty or own.
             timeout: Deadline of each attempt in seconds; defaults to ``timeouts.write``.
         """
-        request = agent_service_pb2.UnretireAgentRequest()
+        request = agent_service_pb2.UnretireAgentRequest(project=project, name=name)
         response = await self._call(
             self._connection.agents.UnretireAgent, request, CallKind.IDEMPOTENT_WRITE, timeout
         )

@@ -48,6 +48,20 @@ class FieldViolation:
     description: str
 
 
+@dataclasses.dataclass(frozen=True)
+class QuotaViolation:
+    """One exceeded quota, from ``google.rpc.QuotaFailure``.
+
+    Attributes:
+        subject: Whose quota: ``agent:<project>/<name>``, ``peer:<address>`` (a call without a
+            known token) or ``recipient:<name>`` (the flood guard).
+        description: Which limit, such as ``write tier: 1000 calls per second, burst 2000``.
+    """
+
+    subject: str
+    description: str
+
+
 class AgentmailError(Exception):
     """Base of every error a call to the agentmail service raises.
 
@@ -62,6 +76,8 @@ class AgentmailError(Exception):
         field_violations: Invalid request fields from ``google.rpc.BadRequest``.
         retry_after: Seconds to wait before retrying, from ``google.rpc.RetryInfo``, or
             ``None`` when the server gave no hint.
+        quota_violations: Exceeded limits from ``google.rpc.QuotaFailure`` (rate limits and
+            the flood guard set one).
     """
 
     def __init__(
@@ -74,6 +90,7 @@ class AgentmailError(Exception):
         metadata: Mapping[str, str] | None = None,
         field_violations: Sequence[FieldViolation] = (),
         retry_after: float | None = None,
+        quota_violations: Sequence[QuotaViolation] = (),
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -84,6 +101,7 @@ class AgentmailError(Exception):
         self.metadata: Mapping[str, str] = types.MappingProxyType(dict(metadata or {}))
         self.field_violations: tuple[FieldViolation, ...] = tuple(field_violations)
         self.retry_after = retry_after
+        self.quota_violations: tuple[QuotaViolation, ...] = tuple(quota_violations)
 
     def __str__(self) -> str:
         label = self.code.name if self.reason is None else f"{self.code.name} {self.reason}"
@@ -162,8 +180,9 @@ def error_class_for(code: grpc.StatusCode) -> type[AgentmailError]:
 def error_from_rpc(error: grpc.aio.AioRpcError) -> AgentmailError:
     """Converts a failed gRPC call into the most specific :class:`AgentmailError`.
 
-    The rich details (``ErrorInfo``, ``BadRequest``, ``RetryInfo``) are decoded from the
-    ``grpc-status-details-bin`` trailer when present; errors produced by gRPC itself carry none.
+    The rich details (``ErrorInfo``, ``BadRequest``, ``RetryInfo``, ``QuotaFailure``) are
+    decoded from the ``grpc-status-details-bin`` trailer when present; errors produced by gRPC
+    itself carry none.
 
     Args:
         error: The error a ``grpc.aio`` call raised.
@@ -179,10 +198,12 @@ def error_from_rpc(error: grpc.aio.AioRpcError) -> AgentmailError:
     metadata: dict[str, str] = {}
     violations: list[FieldViolation] = []
     retry_after: float | None = None
+    quotas: list[QuotaViolation] = []
     for detail in status.details if status is not None else ():
         info = error_details_pb2.ErrorInfo()
         bad_request = error_details_pb2.BadRequest()
         retry_info = error_details_pb2.RetryInfo()
+        quota_failure = error_details_pb2.QuotaFailure()
         if detail.Unpack(info):
             # AIP-193 promises one ErrorInfo; should there be more, the first one wins.
             if reason is None:
@@ -193,6 +214,10 @@ def error_from_rpc(error: grpc.aio.AioRpcError) -> AgentmailError:
             )
         elif detail.Unpack(retry_info):
             retry_after = retry_info.retry_delay.ToTimedelta().total_seconds()
+        elif detail.Unpack(quota_failure):
+            quotas.extend(
+                QuotaViolation(v.subject, v.description) for v in quota_failure.violations
+            )
     return error_class_for(code)(
         message,
         code=code,
@@ -201,6 +226,7 @@ def error_from_rpc(error: grpc.aio.AioRpcError) -> AgentmailError:
         metadata=metadata,
         field_violations=violations,
         retry_after=retry_after,
+        quota_violations=quotas,
     )
 
 

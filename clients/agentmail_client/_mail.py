@@ -61,7 +61,8 @@ class MailCalls(ClientBase):
         """Sends a message as this client's agent.
 
         Only a send with an ``idempotency_key`` is retried: the server returns the original
-        for a repeated key, so a retry cannot deliver twice.
+        for a repeated key, so a retry cannot deliver twice. Any send refused with
+        ``RATE_LIMITED`` is retried after the server's delay (it was refused before it ran).
 
         Args:
             to: Recipient name or names (case-insensitive) in the sender's project.
@@ -89,6 +90,12 @@ class MailCalls(ClientBase):
             PermissionDenied: ``CONTACT_REQUIRED``, ``CONTACT_BLOCKED`` or ``AGENT_RETIRED``
                 when a recipient's contact policy refuses the sender; nothing was sent, and
                 ``metadata["refused"]`` lists every refusing ``name:REASON``.
+            ResourceExhausted: ``FLOOD_GUARD`` when this agent sent a recipient (named in
+                ``metadata["recipient"]``) its per-minute budget already; nothing was sent,
+                ``retry_after`` says when the pair has room again (a send with an
+                idempotency key is retried that long later if ``retry_after`` is within the
+                retry policy's ``max_backoff``). ``RATE_LIMITED`` when the agent's writes are
+                over the server's rate limit and the retries ran out.
         """
         request = mail_service_pb2.SendMessageRequest(
             to=_names(to),

@@ -410,6 +410,19 @@ class EnsureProjectResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class RevokedTokens:
+    """What :meth:`~agentmail_client.AgentmailClient.revoke_tokens` returns.
+
+    Attributes:
+        revoked: How many tokens stopped working.
+        token: The agent's new token when one was asked for (shown this once), else ``None``.
+    """
+
+    revoked: int
+    token: str | None = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class RegisterAgentResult:
     """What :meth:`~agentmail_client.AgentmailClient.register_agent` returns.
 

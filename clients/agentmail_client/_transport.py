@@ -41,6 +41,10 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 
+# The metadata key of the enrollment secret (see the server's ``enrollment_secret``).
+ENROLLMENT_METADATA_KEY = "x-agentmail-enrollment"
+
+
 class CallKind(enum.Enum):
     """What a call may safely repeat, which decides its retries and default deadline."""
 
@@ -49,15 +53,23 @@ class CallKind(enum.Enum):
     WRITE = "write"
 
 
+# RESOURCE_EXHAUSTED reasons that clear with time. A too-large request is RESOURCE_EXHAUSTED
+# too, and would only fail again.
+_PASSING_LIMITS = frozenset({"WRITER_OVERLOADED", "RATE_LIMITED", "FLOOD_GUARD"})
+
+
 def is_retryable(kind: CallKind, error: AgentmailError) -> bool:
     """Whether a call of ``kind`` that failed with ``error`` may be sent again."""
+    if isinstance(error, ResourceExhausted) and error.reason == "RATE_LIMITED":
+        # The server refuses a rate-limited call before its handler runs: nothing happened,
+        # so even a plain write may be sent again (after the server's delay).
+        return True
     if kind is CallKind.WRITE:
         return False
     if isinstance(error, Unavailable):
         return True
     if isinstance(error, ResourceExhausted):
-        # A too-large request is RESOURCE_EXHAUSTED too, and would only fail again.
-        return error.reason == "WRITER_OVERLOADED"
+        return error.reason in _PASSING_LIMITS
     # A write that timed out may still commit; only reads are repeated after a deadline.
     return isinstance(error, DeadlineExceeded) and kind is CallKind.READ
 
@@ -155,6 +167,7 @@ async def invoke(
     token: str | None,
     timeout: float | None,
     retry: RetryPolicy,
+    extra_metadata: tuple[tuple[str, str], ...] = (),
 ) -> Resp:
     """Makes a unary call, retrying it if ``kind`` allows, and maps a failure to our errors.
 
@@ -165,11 +178,13 @@ async def invoke(
         token: Agent token for the ``authorization`` header, or None to send none.
         timeout: Deadline of each attempt in seconds, or None for no deadline.
         retry: How often and how long to back off.
+        extra_metadata: Further metadata to send, such as the enrollment secret.
 
     Raises:
         AgentmailError: The most specific subclass for the last attempt's failure.
     """
-    metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
+    auth = (("authorization", f"Bearer {token}"),) if token is not None else ()
+    metadata = (*auth, *extra_metadata) or None
     attempt = 0
     while True:
         try:
@@ -179,6 +194,9 @@ async def invoke(
             cause = exc
         attempt += 1
         if attempt >= retry.max_attempts or not is_retryable(kind, error):
+            raise error from cause
+        if isinstance(error, ResourceExhausted) and (error.retry_after or 0) > retry.max_backoff:
+            # Retrying before the server's delay would only be refused again: say so now.
             raise error from cause
         delay = retry.backoff(attempt - 1, error.retry_after)
         _log.debug(
@@ -201,6 +219,8 @@ class ClientBase:
         timeouts: Default per-attempt deadlines.
         retry: Retry policy of idempotent calls.
         owns_connection: Whether closing this client closes the connection.
+        enrollment_secret: The server's enrollment secret, sent (as
+            ``x-agentmail-enrollment`` metadata) only on calls that create a project or agent.
     """
 
     def __init__(
@@ -211,9 +231,11 @@ class ClientBase:
         timeouts: Timeouts,
         retry: RetryPolicy,
         owns_connection: bool,
+        enrollment_secret: str | None = None,
     ) -> None:
         self._connection = connection
         self._token = token
+        self._enrollment_secret = enrollment_secret
         self._timeouts = timeouts
         self._retry = retry
         self._owns_connection = owns_connection
@@ -224,9 +246,20 @@ class ClientBase:
         request: Req,
         kind: CallKind,
         timeout: float | None,
+        *,
+        enrolling: bool = False,
     ) -> Resp:
         if timeout is None:
             timeout = self._timeouts.read if kind is CallKind.READ else self._timeouts.write
+        extra: tuple[tuple[str, str], ...] = ()
+        if enrolling and self._enrollment_secret is not None:
+            extra = ((ENROLLMENT_METADATA_KEY, self._enrollment_secret),)
         return await invoke(
-            rpc, request, kind=kind, token=self._token, timeout=timeout, retry=self._retry
+            rpc,
+            request,
+            kind=kind,
+            token=self._token,
+            timeout=timeout,
+            retry=self._retry,
+            extra_metadata=extra,
         )

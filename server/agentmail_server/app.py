@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from google.protobuf.descriptor import ServiceDescriptor
 
-from agentmail_server import cursor_key
+from agentmail_server import cursor_key, operator_tokens
 from agentmail_server.archive import ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
@@ -25,9 +25,11 @@ from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.errors import Unavailable
 from agentmail_server.hub import Hub
+from agentmail_server.limits.buckets import monotonic_seconds
 from agentmail_server.listen import is_unix_socket
 from agentmail_server.metrics import MetricsExporter, RpcMetrics
 from agentmail_server.metrics.wiring import start_exporter
+from agentmail_server.rpc.admission import Admission
 from agentmail_server.rpc.bindings import service_bindings
 from agentmail_server.rpc.certificates import ReloadingCertificates
 from agentmail_server.rpc.keepalive import ServerKeepalive
@@ -134,12 +136,26 @@ class AgentmailServer:
                 ) from exc
             storage.feed.subscribe(self.archive.notify)
         storage.feed.subscribe(self.hub.publish)
+        try:
+            stored_operators = await asyncio.to_thread(
+                operator_tokens.read_hashes, config.operator_tokens_path
+            )
+        except (OSError, operator_tokens.OperatorTokenFileError) as exc:
+            raise RuntimeError(f"could not read the operator tokens: {exc}") from exc
         self.services = services = build_services(
-            storage, self.hub, config, CursorCodec(key), self.clock
+            storage,
+            self.hub,
+            config,
+            CursorCodec(key),
+            self.clock,
+            operator_hashes=(*config.operator_hashes, *stored_operators),
         )
         bindings = service_bindings(services)
         rpc_metrics = RpcMetrics() if config.metrics_enabled else None
-        self._endpoint = endpoint = GrpcEndpoint(bindings, config, rpc_metrics, self._keepalive)
+        admission = Admission(config, services.auth.cache, monotonic_seconds(self.clock))
+        self._endpoint = endpoint = GrpcEndpoint(
+            bindings, config, rpc_metrics, self._keepalive, admission
+        )
         storage.watch_writes(_HealthFollower(endpoint).writes_changed)
         port = listen_credentials(config)
         self.certificates = port.certificates

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-from agentmail_server.config_file import read_config_file
+from agentmail_server.config_file import REDACTED_KEYS, read_config_file
 from agentmail_server.domain.limits import MAX_ACK_OVERDUE_SECONDS
 from agentmail_server.listen import is_loopback
 
@@ -106,6 +106,49 @@ SETTINGS: tuple[Setting, ...] = (
         "max_subscriptions",
         "20000",
         "Open SubscribeInbox streams allowed; more fail with RESOURCE_EXHAUSTED.",
+    ),
+    Setting(
+        "max_subscriptions_per_agent",
+        "8",
+        "Open SubscribeInbox streams allowed per agent; a newer one fails with "
+        "RESOURCE_EXHAUSTED TOO_MANY_SUBSCRIPTIONS (the open ones keep running).",
+    ),
+    Setting(
+        "rate_limit_write_per_second",
+        "1000",
+        "Per-agent rate of writes (send, reply, mark, ack, profile, contacts, registration); "
+        "over it, RESOURCE_EXHAUSTED RATE_LIMITED with RetryInfo. 0 turns the tier off.",
+    ),
+    Setting("rate_limit_write_burst", "2000", "Writes an agent may make at once after a pause."),
+    Setting(
+        "rate_limit_read_per_second",
+        "2000",
+        "Per-agent rate of reads (get, list, thread, summary, outbox, receipts); 0 turns it off.",
+    ),
+    Setting("rate_limit_read_burst", "4000", "Reads an agent may make at once after a pause."),
+    Setting(
+        "rate_limit_search_per_second",
+        "500",
+        "Per-agent rate of SearchMessages calls; 0 turns the tier off.",
+    ),
+    Setting("rate_limit_search_burst", "1000", "Searches an agent may make at once."),
+    Setting(
+        "rate_limit_stream_per_second",
+        "20",
+        "Per-agent rate of SubscribeInbox stream opens; 0 turns the tier off.",
+    ),
+    Setting("rate_limit_stream_burst", "200", "Stream opens an agent may make at once."),
+    Setting(
+        "rate_limit_subjects",
+        "100000",
+        "Callers (agents, or peer addresses for calls without a known token) whose buckets "
+        "are kept per tier; past it the least recently seen is forgotten (starts full again).",
+    ),
+    Setting(
+        "flood_guard_per_minute",
+        "60",
+        "Messages one agent may send to one recipient per minute (all at once after a quiet "
+        "minute, then evenly); more fail with RESOURCE_EXHAUSTED FLOOD_GUARD. 0 turns it off.",
     ),
     Setting(
         "heartbeat_seconds",
@@ -218,7 +261,23 @@ SETTINGS: tuple[Setting, ...] = (
         "How long an ack-required message may wait before ListPendingAcks calls it overdue "
         "(a request may pass its own threshold).",
     ),
+    Setting(
+        "enrollment_secret",
+        "",
+        "Shared secret that creating a project or registering a new agent requires, sent as "
+        "'x-agentmail-enrollment' metadata; empty lets anyone who reaches the port enroll. "
+        "Never printed or logged.",
+    ),
+    Setting(
+        "operator_token_hashes",
+        "",
+        "Comma-separated SHA-256 hex digests of operator tokens, besides those that "
+        "'agentmail-admin operator-token' stored in the data folder.",
+    ),
 )
+
+# Settings whose values are secrets: --print-config shows them redacted.
+SECRET_SETTINGS = REDACTED_KEYS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,6 +303,19 @@ class ServerConfig:
     max_send_bytes: int = 64 * 1024 * 1024
     subscriber_buffer: int = 256
     max_subscriptions: int = 20000
+    max_subscriptions_per_agent: int = 8
+    rate_limit_write_per_second: float = 1000.0
+    rate_limit_write_burst: int = 2000
+    rate_limit_read_per_second: float = 2000.0
+    rate_limit_read_burst: int = 4000
+    rate_limit_search_per_second: float = 500.0
+    rate_limit_search_burst: int = 1000
+    rate_limit_stream_per_second: float = 20.0
+    rate_limit_stream_burst: int = 200
+    rate_limit_subjects: int = 100000
+    # Off unless asked for when built directly (tests, embedding): tests send many messages
+    # between one pair on purpose. The command line's default (60) turns it on.
+    flood_guard_per_minute: int = 0
     heartbeat_seconds: float = 15.0
     cache_size: int = 10000
     uvloop: bool = True
@@ -267,6 +339,9 @@ class ServerConfig:
     reservation_stale_seconds: float = 1800.0
     reservation_expiry_warning_seconds: float = 300.0
     reservation_sweep_seconds: float = 60.0
+    # Kept out of repr so that logging a config never shows it.
+    enrollment_secret: str = dataclasses.field(default="", repr=False)
+    operator_token_hashes: str = ""
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -288,6 +363,12 @@ class ServerConfig:
             "writer_max_batch",
             "subscriber_buffer",
             "max_subscriptions",
+            "max_subscriptions_per_agent",
+            "rate_limit_write_burst",
+            "rate_limit_read_burst",
+            "rate_limit_search_burst",
+            "rate_limit_stream_burst",
+            "rate_limit_subjects",
             "cache_size",
             "archive_max_batch",
         ):
@@ -311,6 +392,15 @@ class ServerConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        for name in (
+            "rate_limit_write_per_second",
+            "rate_limit_read_per_second",
+            "rate_limit_search_per_second",
+            "rate_limit_stream_per_second",
+            "flood_guard_per_minute",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 turns it off)")
         if self.presence_flush_seconds <= 0:
             raise ValueError("presence_flush_seconds must be > 0")
         if not 1 <= self.ack_overdue_seconds <= MAX_ACK_OVERDUE_SECONDS:
@@ -325,6 +415,12 @@ class ServerConfig:
             raise ValueError("reservation_sweep_seconds must be > 0")
         if self.archive_interval_seconds < 0:
             raise ValueError("archive_interval_seconds must be >= 0")
+        for digest in self.operator_hashes:
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError(
+                    "operator_token_hashes must be comma-separated SHA-256 hex digests"
+                    " (64 lower-case hex characters each)"
+                )
         if self.log_level.strip().upper() not in LOG_LEVELS:
             raise ValueError(
                 f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
@@ -351,6 +447,16 @@ class ServerConfig:
     def metrics_enabled(self) -> bool:
         """Whether to serve /metrics (``metrics_listen`` is neither empty nor 'off')."""
         return self.metrics_listen.strip().lower() not in ("", "off")
+
+    @property
+    def operator_hashes(self) -> tuple[str, ...]:
+        """The digests of ``operator_token_hashes``, one per operator token."""
+        return tuple(part.strip() for part in self.operator_token_hashes.split(",") if part.strip())
+
+    @property
+    def operator_tokens_path(self) -> pathlib.Path:
+        """The file of operator token hashes that ``agentmail-admin operator-token`` writes."""
+        return self.data_dir / "operator-tokens"
 
     @property
     def database_path(self) -> pathlib.Path:

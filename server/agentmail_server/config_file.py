@@ -67,14 +67,21 @@ def read_config_file(path: pathlib.Path, kinds: Mapping[str, object]) -> dict[st
     return values
 
 
+# Settings never shown (kept here rather than imported: config imports this module).
+REDACTED_KEYS = frozenset({"enrollment_secret"})
+
+
 def render_settings(values: Mapping[str, object], sources: Mapping[str, str]) -> str:
     """Settings as TOML lines, each with where it came from as a comment.
 
     The output is itself a valid config file (paste it, then trim it to what you change).
+    Secret settings that are set show as ``"<redacted>"``.
     """
     lines = []
     for key, value in values.items():
-        if isinstance(value, bool):
+        if key in REDACTED_KEYS and value:
+            text = json.dumps("<redacted>")
+        elif isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, int | float):
             text = repr(value)

@@ -10,7 +10,7 @@
     ├── AlreadyExists                   ALREADY_EXISTS
     ├── FailedPrecondition              FAILED_PRECONDITION
     ├── OutOfRange                      OUT_OF_RANGE       (a position past the end)
-    ├── ResourceExhausted               RESOURCE_EXHAUSTED + RetryInfo
+    ├── ResourceExhausted               RESOURCE_EXHAUSTED + RetryInfo (+ QuotaFailure)
     ├── Unavailable                     UNAVAILABLE        + RetryInfo (shutting down)
     └── Unimplemented                   UNIMPLEMENTED      (declared, not served yet)
 
@@ -24,6 +24,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 ERROR_DOMAIN = "agentmail.dev"
+
+
+@dataclasses.dataclass(frozen=True)
+class QuotaViolation:
+    """One exceeded quota (sent as ``google.rpc.QuotaFailure``): whose, and which limit."""
+
+    subject: str
+    description: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +53,7 @@ class AgentmailError(Exception):
         metadata: Mapping[str, str] | None = None,
         violations: Sequence[FieldViolation] = (),
         retry_after_seconds: float | None = None,
+        quota_violations: Sequence[QuotaViolation] = (),
     ) -> None:
         super().__init__(message)
         self.reason = reason
@@ -52,6 +61,7 @@ class AgentmailError(Exception):
         self.metadata: dict[str, str] = dict(metadata or {})
         self.violations: tuple[FieldViolation, ...] = tuple(violations)
         self.retry_after_seconds = retry_after_seconds
+        self.quota_violations: tuple[QuotaViolation, ...] = tuple(quota_violations)
 
 
 class InvalidArgument(AgentmailError):

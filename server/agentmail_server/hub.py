@@ -52,7 +52,15 @@ BUFFERED, OVERFLOWED, SKIPPED = range(3)
 class Subscription:
     """One live stream's buffer. Owned by the hub; read by exactly one stream task."""
 
-    __slots__ = ("_capacity", "_waiter", "agent_id", "buffer", "closed", "overflowed")
+    __slots__ = (
+        "_capacity",
+        "_waiter",
+        "agent_id",
+        "buffer",
+        "closed",
+        "overflowed",
+        "revoked",
+    )
 
     def __init__(self, agent_id: int, capacity: int) -> None:
         self.agent_id = agent_id
@@ -60,6 +68,9 @@ class Subscription:
         self.buffer: collections.deque[Buffered] = collections.deque()
         self.overflowed = False
         self.closed = False
+        # Closed because the agent's tokens were revoked or rotated: the stream ends with
+        # UNAUTHENTICATED rather than the shutdown frame.
+        self.revoked = False
         # The stream's pending wait, if any. A bare future and a timer handle rather than
         # asyncio.wait_for over an Event: wait_for starts a task per wait, and an idle stream
         # waits once per heartbeat, so with many idle streams that was most of their CPU.
@@ -163,6 +174,11 @@ class Hub:
             self._arrived.set()
         return subscription
 
+    def subscriptions_of(self, agent_id: int) -> int:
+        """How many live subscriptions ``agent_id`` holds."""
+        peers = self._by_agent.get(agent_id)
+        return 0 if peers is None else len(peers)
+
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a subscription (idempotent)."""
         peers = self._by_agent.get(subscription.agent_id)
@@ -216,6 +232,15 @@ class Hub:
             self._delivered += 1
         elif outcome == OVERFLOWED:
             self._overflows += 1
+
+    def end_agent(self, agent_id: int) -> int:
+        """End the agent's live subscriptions because its tokens changed (revoked, or rotated
+        without overlap); each stream then fails with UNAUTHENTICATED. Returns how many."""
+        peers = self._by_agent.get(agent_id, ())
+        for subscription in peers:
+            subscription.revoked = True
+            subscription._close()
+        return len(peers)
 
     def close(self) -> None:
         """Wake every stream so it can send its final frame and end (with UNAVAILABLE)

@@ -15,6 +15,7 @@ import grpc.aio
 import pytest
 from agentmail_server.app import AgentmailServer
 from agentmail_server.config import ServerConfig
+from conftest import OPERATOR_TOKEN, operator_hash
 
 from ._support import CountingInterceptor
 
@@ -24,7 +25,13 @@ FAST_RETRY = am.RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.
 
 def server_config(data_dir: pathlib.Path, listen: str = "127.0.0.1:0") -> ServerConfig:
     # No archive, as in the shared fixtures: these tests are not about it (tests/conftest.py).
-    return ServerConfig(listen=listen, data_dir=data_dir, grace_seconds=1.0, archive=False)
+    return ServerConfig(
+        listen=listen,
+        data_dir=data_dir,
+        grace_seconds=1.0,
+        archive=False,
+        operator_token_hashes=operator_hash(),
+    )
 
 
 @pytest.fixture
@@ -72,8 +79,9 @@ async def test_ensure_project_creates_once_and_returns_the_same_project(
     assert again.project == first.project
     assert first.project.create_time is not None
     assert first.project.create_time.tzinfo is not None
-    assert await client.get_project(first.project.slug) == first.project
-    listed = await client.list_projects()
+    operator = client.with_token(OPERATOR_TOKEN)  # directory reads need a token
+    assert await operator.get_project(first.project.slug) == first.project
+    listed = await operator.list_projects()
     assert [p.slug for p in listed] == [first.project.slug]
     assert listed.next_page_token == ""
 
@@ -89,10 +97,10 @@ async def test_register_adopts_the_token_and_agents_are_found_regardless_of_case
     assert alice.token == result.token
     assert client.token is None
     assert "am_" not in repr(result)
-    found = await client.get_agent(slug, "aLiCe")
+    found = await alice.get_agent(slug, "aLiCe")
     assert found.name == "Alice"
     assert found.program == "claude-code"
-    assert [a.name for a in await client.list_agents(slug)] == ["Alice"]
+    assert [a.name for a in await alice.list_agents(slug)] == ["Alice"]
 
 
 async def test_reregistering_needs_the_agents_own_token(team: Team) -> None:
@@ -113,7 +121,7 @@ async def test_reregistering_needs_the_agents_own_token(team: Team) -> None:
 
 async def test_a_closed_client_refuses_calls(server: AgentmailServer) -> None:
     async with am.AgentmailClient(server.address) as client:
-        view = client.with_token(None)
+        view = client.with_token(OPERATOR_TOKEN)
         await view.close()  # a view does not own the channel
         await view.list_projects()
     with pytest.raises(RuntimeError, match="closed"):

@@ -65,12 +65,12 @@ async def test_presence_and_retirement_through_the_client(
     assert updated.last_active_time is not None
     assert updated.contact_policy is am.ContactPolicy.AUTO
     assert updated == am.Agent.from_proto(updated.to_proto())
-    found = await client.list_agents(slug, capability="REVIEWER")
+    found = await ann.list_agents(slug, capability="REVIEWER")
     assert [a.name for a in found] == ["Ann"]
     retired = await ben.retire_agent()
     assert retired.retired and retired.retire_time is not None
-    assert [a.name for a in await client.list_agents(slug)] == ["Ann"]
-    everyone = await client.list_agents(slug, include_retired=True, active_within_seconds=600)
+    assert [a.name for a in await ann.list_agents(slug)] == ["Ann"]
+    everyone = await ann.list_agents(slug, include_retired=True, active_within_seconds=600)
     assert [a.name for a in everyone] == ["Ann", "Ben"]
     with pytest.raises(am.PermissionDenied) as refused:
         await ann.send_message(to="Ben", subject="are you there")

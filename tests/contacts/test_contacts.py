@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 from agentmail.v1 import agent_service_pb2, types_pb2
+from conftest import OPERATOR_MD
 
 from .conftest import Fleet
 
@@ -193,7 +194,8 @@ async def test_unknown_or_unspecified_policy_is_refused(fleet: Fleet, expect_err
         )
     shown = (
         await fleet.agents.GetAgent(
-            agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann")
+            agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann"),
+            metadata=OPERATOR_MD,
         )
     ).agent
     assert shown.contact_policy == types_pb2.CONTACT_POLICY_AUTO, "nothing silently changed"
@@ -204,7 +206,8 @@ async def test_server_default_policy_is_a_setting(fleet_factory: Any, expect_err
         ann, ben = await fleet.register("Ann"), await fleet.register("Ben")
         assert (
             await fleet.agents.GetAgent(
-                agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ben")
+                agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ben"),
+                metadata=OPERATOR_MD,
             )
         ).agent.contact_policy == types_pb2.CONTACT_POLICY_CONTACTS_ONLY
         await expect_error(

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 from agentmail.v1 import agent_service_pb2, mail_service_pb2
+from conftest import OPERATOR_MD
 
 from .conftest import Fleet
 
@@ -74,7 +75,8 @@ async def test_idle_agents_are_retired_by_the_sweep(fleet_factory: Any) -> None:
         fleet.clock.advance(seconds=2)
         assert await presence.retire_idle_once() == 1
         everyone = await fleet.agents.ListAgents(
-            agent_service_pb2.ListAgentsRequest(project=fleet.project, include_retired=True)
+            agent_service_pb2.ListAgentsRequest(project=fleet.project, include_retired=True),
+            metadata=OPERATOR_MD,
         )
         assert [(a.name, a.retired) for a in everyone.agents] == [("Ann", False), ("Ben", True)]
         assert ben.name == "Ben"

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 from agentmail.v1 import agent_service_pb2, mail_service_pb2, types_pb2
+from conftest import OPERATOR_MD
 from google.protobuf import field_mask_pb2
 
 from .conftest import Fleet
@@ -24,7 +25,7 @@ async def update(fleet: Fleet, agent: Any, paths: list[str], **fields: Any) -> A
 
 async def listed(fleet: Fleet, **filters: Any) -> list[str]:
     reply = await fleet.agents.ListAgents(
-        agent_service_pb2.ListAgentsRequest(project=fleet.project, **filters)
+        agent_service_pb2.ListAgentsRequest(project=fleet.project, **filters), metadata=OPERATOR_MD
     )
     return [agent.name for agent in reply.agents]
 
@@ -41,7 +42,7 @@ async def test_status_and_capabilities_are_published(fleet: Fleet) -> None:
     assert reply.agent.status == "reviewing PR 12"
     assert list(reply.agent.capabilities) == ["reviewer", "python"], "duplicates collapse"
     shown = await fleet.agents.GetAgent(
-        agent_service_pb2.GetAgentRequest(project=fleet.project, name="ann")
+        agent_service_pb2.GetAgentRequest(project=fleet.project, name="ann"), metadata=OPERATOR_MD
     )
     assert shown.agent.status == "reviewing PR 12"
     # An empty mask changes the profile fields only: the status and capabilities stay.
@@ -103,7 +104,8 @@ async def test_list_agents_filters_by_capability_activity_and_retirement(
     assert await listed(fleet, active_within_seconds=7200) == ["Ann", "Ben", "Cat"]
     await expect_error(
         fleet.agents.ListAgents(
-            agent_service_pb2.ListAgentsRequest(project=fleet.project, active_within_seconds=-1)
+            agent_service_pb2.ListAgentsRequest(project=fleet.project, active_within_seconds=-1),
+            metadata=OPERATOR_MD,
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
         "INVALID_ARGUMENT",
@@ -111,7 +113,8 @@ async def test_list_agents_filters_by_capability_activity_and_retirement(
     )
     await expect_error(
         fleet.agents.ListAgents(
-            agent_service_pb2.ListAgentsRequest(project=fleet.project, capability="a b")
+            agent_service_pb2.ListAgentsRequest(project=fleet.project, capability="a b"),
+            metadata=OPERATOR_MD,
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
         "INVALID_ARGUMENT",
@@ -131,7 +134,8 @@ async def test_capability_filter_pages_through_every_match(fleet: Fleet) -> None
         reply = await fleet.agents.ListAgents(
             agent_service_pb2.ListAgentsRequest(
                 project=fleet.project, capability="builder", page_size=2, page_token=token
-            )
+            ),
+            metadata=OPERATOR_MD,
         )
         found += [a.name for a in reply.agents]
         token = reply.next_page_token
@@ -146,7 +150,8 @@ async def test_last_active_moves_without_a_write_per_call(fleet_factory: Any) ->
         ann = await fleet.register("Ann")
         registered = (
             await fleet.agents.GetAgent(
-                agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann")
+                agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann"),
+                metadata=OPERATOR_MD,
             )
         ).agent.last_active_time.ToMicroseconds()
         fleet.clock.advance(seconds=90)
@@ -156,7 +161,8 @@ async def test_last_active_moves_without_a_write_per_call(fleet_factory: Any) ->
         assert fleet.server.writer_stats().operations == before, "no write per call"
         shown = (
             await fleet.agents.GetAgent(
-                agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann")
+                agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann"),
+                metadata=OPERATOR_MD,
             )
         ).agent.last_active_time.ToMicroseconds()
         assert shown == registered + 90 * 1_000_000, "reads see the stamp not yet written"
@@ -177,7 +183,8 @@ async def test_the_background_task_flushes_stamps_by_itself(fleet_factory: Any) 
                 await asyncio.sleep(0.01)
         assert presence.stats().pending == 0
         shown = await fleet.agents.GetAgent(
-            agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann")
+            agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann"),
+            metadata=OPERATOR_MD,
         )
         assert shown.agent.last_active_time.ToMicroseconds() == now, "written, not in memory"
 
@@ -195,7 +202,8 @@ async def test_an_open_inbox_stream_keeps_its_agent_active(fleet_factory: Any) -
         finally:
             call.cancel()
         shown = await fleet.agents.GetAgent(
-            agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann")
+            agent_service_pb2.GetAgentRequest(project=fleet.project, name="Ann"),
+            metadata=OPERATOR_MD,
         )
         assert shown.agent.last_active_time.ToMicroseconds() == later
 

@@ -65,6 +65,7 @@ _SERVER_LAYERS = (
     "histogram",
     "storage",
     "hub",
+    "limits",
     "archive",
     "services",
     "rpc",
@@ -82,6 +83,13 @@ RULES: tuple[Rule, ...] = (
         allowed=_server("domain", "errors"),
         why="the domain (models, value types, commit events) depends on nothing else of the "
         "server but errors",
+    ),
+    Rule(
+        f"{SERVER}.limits",
+        forbidden=(SERVER,),
+        allowed=_server("limits", "domain", "errors"),
+        why="the limiters (buckets, tiers, flood guard) are plain in-memory state: they know "
+        "no storage, service or transport",
     ),
     Rule(
         f"{SERVER}.storage",

@@ -73,6 +73,11 @@ async def test_idle_and_stalled_subscriptions_stay_within_the_bound(
             "false",
             "--max-subscriptions",
             str(IDLE + STALLED + 10),
+            # One agent holds every stream here, opened as fast as the clients can.
+            "--max-subscriptions-per-agent",
+            str(IDLE + STALLED + 10),
+            "--rate-limit-stream-per-second",
+            "0",
         ) as running,
         api_for(running.address) as api,
     ):

@@ -15,7 +15,7 @@ import grpc
 from agentmail.v1 import agent_service_pb2
 
 # tests/conftest.py (on sys.path as the rootdir conftest): the one checker of error details.
-from conftest import rpc_failure
+from conftest import OPERATOR_MD, rpc_failure
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -157,6 +157,7 @@ async def check_alive(channel: grpc.aio.Channel, world: World) -> None:
         agent_service_pb2.GetAgentResponse.FromString,
     )(
         agent_service_pb2.GetAgentRequest(project=world.project, name="alice"),
+        metadata=OPERATOR_MD,
         timeout=CALL_TIMEOUT_SECONDS,
     )
     assert response.agent.name == "Alice"

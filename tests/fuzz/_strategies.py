@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from conftest import OPERATOR_TOKEN
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -199,6 +200,8 @@ def reservation_patterns() -> st.SearchStrategy[str]:
 def _int_hints(world: World) -> list[tuple[str, st.SearchStrategy[int]]]:
     return [
         (r"message_ids?", st.sampled_from(world.message_ids)),
+        # RotateToken's overlap: its bounds and just past them.
+        (r"overlap_seconds", st.sampled_from([-1, 0, 1, 3600, 3601])),
         (r"ids?", st.sampled_from(world.reservation_ids)),
     ]
 
@@ -349,8 +352,9 @@ class Auth:
 
 
 def metadata(world: World) -> st.SearchStrategy[Auth]:
-    """Call metadata: mostly a valid token of the main project, sometimes an outsider's,
-    sometimes missing, malformed or unknown (printable ASCII: gRPC refuses anything else)."""
+    """Call metadata: mostly a valid token of the main project, sometimes an outsider's or the
+    operator's, sometimes missing, malformed or unknown (printable ASCII: gRPC refuses anything
+    else)."""
     named = st.sampled_from(sorted(world.tokens))
     printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
 
@@ -367,4 +371,5 @@ def metadata(world: World) -> st.SearchStrategy[Auth]:
         of("basic scheme with token of", lambda token: f"Basic {token}"),
     )
     outsider = st.just(Auth("token of outsider", f"Bearer {world.outsider_token}"))
-    return st.one_of(bearer, bearer, bearer, bearer, bearer, outsider, garbage)
+    operator = st.just(Auth("operator token", f"Bearer {OPERATOR_TOKEN}"))
+    return st.one_of(bearer, bearer, bearer, bearer, bearer, outsider, operator, garbage)

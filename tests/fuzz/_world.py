@@ -19,6 +19,7 @@ from agentmail.v1 import (
     search_service_pb2,
     search_service_pb2_grpc,
 )
+from conftest import OPERATOR_MD
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 PACKAGE = "agentmail.v1"
@@ -67,6 +68,22 @@ class World:
     reservation_ids: list[int]
     page_tokens: list[str]
     foreign_page_tokens: list[str]
+
+
+async def heal_tokens(channel: object, world: World) -> None:
+    """Give every agent of ``world`` a fresh token (the operator revokes and reissues), after
+    a fuzzed RotateToken or RevokeTokens may have changed one."""
+    agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+    for name in [*world.tokens, world.outsider]:
+        project = world.other_project if name == world.outsider else world.project
+        answer = await agents.RevokeTokens(
+            agent_service_pb2.RevokeTokensRequest(project=project, name=name, issue_new_token=True),
+            metadata=OPERATOR_MD,
+        )
+        if name == world.outsider:
+            world.outsider_token = answer.agent_token
+        else:
+            world.tokens[name] = answer.agent_token
 
 
 def md(token: str) -> tuple[tuple[str, str], ...]:
@@ -186,9 +203,12 @@ async def _issued_tokens(
         ),
         metadata=auth,
     )
-    projects = await agents.ListProjects(agent_service_pb2.ListProjectsRequest(page_size=1))
+    # Only an operator pages through projects (an agent sees its own alone).
+    projects = await agents.ListProjects(
+        agent_service_pb2.ListProjectsRequest(page_size=1), metadata=OPERATOR_MD
+    )
     listed = await agents.ListAgents(
-        agent_service_pb2.ListAgentsRequest(project=project, page_size=1)
+        agent_service_pb2.ListAgentsRequest(project=project, page_size=1), metadata=auth
     )
     contacts = await agents.ListContacts(
         agent_service_pb2.ListContactsRequest(page_size=1), metadata=auth

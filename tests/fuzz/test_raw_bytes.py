@@ -4,6 +4,7 @@ stored, and the server still answers afterwards."""
 
 from __future__ import annotations
 
+import grpc
 import pytest
 from google.protobuf.descriptor import MethodDescriptor
 from hypothesis import given
@@ -12,8 +13,9 @@ from hypothesis import strategies as st
 from ._probe import probe
 from ._strategies import metadata
 from ._wire import raw_requests
-from ._world import methods
+from ._world import heal_tokens, methods
 from .conftest import Fuzz
+from .test_requests import TOKEN_CHANGING
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -25,4 +27,8 @@ async def test_raw_request_bytes(fuzz: Fuzz, method: MethodDescriptor, data: st.
     valid = fuzz.strategies.message(method.input_type)
     payload = data.draw(raw_requests(method.input_type, valid), label="payload")
     auth = data.draw(metadata(fuzz.world), label="metadata")
-    await probe(fuzz.channel, fuzz.snapshots, fuzz.world, method, payload, auth.metadata, raw=True)
+    outcome = await probe(
+        fuzz.channel, fuzz.snapshots, fuzz.world, method, payload, auth.metadata, raw=True
+    )
+    if method.name in TOKEN_CHANGING and outcome.code == grpc.StatusCode.OK:
+        await heal_tokens(fuzz.channel, fuzz.world)

@@ -19,6 +19,7 @@ from agentmail.v1 import (
     mail_service_pb2,
     mail_service_pb2_grpc,
 )
+from conftest import OPERATOR_MD
 
 from ._world import md
 from .conftest import Fuzz
@@ -99,7 +100,9 @@ async def test_getting_a_project_by_a_huge_slug(
     """The slug is echoed in the message and metadata, clipped on a character boundary."""
     agents = agent_service_pb2_grpc.AgentServiceStub(fuzz.channel)
     failure = await expect_error(
-        agents.GetProject(agent_service_pb2.GetProjectRequest(slug=char * 1024 * 1024)),
+        agents.GetProject(
+            agent_service_pb2.GetProjectRequest(slug=char * 1024 * 1024), metadata=OPERATOR_MD
+        ),
         grpc.StatusCode.NOT_FOUND,
         "PROJECT_NOT_FOUND",
     )

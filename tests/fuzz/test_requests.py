@@ -4,6 +4,7 @@ still answers afterwards."""
 
 from __future__ import annotations
 
+import grpc
 import pytest
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -12,12 +13,14 @@ from hypothesis import strategies as st
 
 from ._probe import probe
 from ._strategies import metadata
-from ._world import methods, services
+from ._world import heal_tokens, methods, services
 from .conftest import Fuzz
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 METHODS = methods()
+# Calls that may leave an agent of the world without its token: reissued after success.
+TOKEN_CHANGING = ("RotateToken", "RevokeTokens")
 
 
 async def test_every_served_service_is_fuzzed(fuzz: Fuzz) -> None:
@@ -42,4 +45,6 @@ async def test_fuzzed_request(fuzz: Fuzz, method: MethodDescriptor, data: st.Dat
     """A generated request, authenticated mostly with a valid token."""
     request = data.draw(fuzz.strategies.message(method.input_type), label="request")
     auth = data.draw(metadata(fuzz.world), label="metadata")
-    await probe(fuzz.channel, fuzz.snapshots, fuzz.world, method, request, auth.metadata)
+    outcome = await probe(fuzz.channel, fuzz.snapshots, fuzz.world, method, request, auth.metadata)
+    if method.name in TOKEN_CHANGING and outcome.code == grpc.StatusCode.OK:
+        await heal_tokens(fuzz.channel, fuzz.world)

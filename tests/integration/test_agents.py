@@ -8,6 +8,7 @@ import grpc
 import pytest
 from agentmail.v1 import agent_service_pb2 as pb
 from agentmail.v1 import types_pb2
+from conftest import OPERATOR_MD
 from google.protobuf import field_mask_pb2
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -44,8 +45,10 @@ async def test_get_agent_returns_profile_without_token(agents, project):
         registration(project, "Reader", program="p", model="m", task_description="read things")
     )
 
-    got = await agents.GetAgent(pb.GetAgentRequest(project=project, name="Reader"))
-    listed = await agents.ListAgents(pb.ListAgentsRequest(project=project))
+    got = await agents.GetAgent(
+        pb.GetAgentRequest(project=project, name="Reader"), metadata=OPERATOR_MD
+    )
+    listed = await agents.ListAgents(pb.ListAgentsRequest(project=project), metadata=OPERATOR_MD)
 
     updated = await agents.UpdateAgent(
         pb.UpdateAgentRequest(agent=types_pb2.Agent(model="m2")),
@@ -61,14 +64,16 @@ async def test_get_agent_returns_profile_without_token(agents, project):
 async def test_get_agent_is_case_insensitive_and_keeps_display_case(agents, project):
     await agents.RegisterAgent(registration(project, "MixedCase"))
 
-    got = await agents.GetAgent(pb.GetAgentRequest(project=project, name="mIXEDcASE"))
+    got = await agents.GetAgent(
+        pb.GetAgentRequest(project=project, name="mIXEDcASE"), metadata=OPERATOR_MD
+    )
 
     assert got.agent.name == "MixedCase"
 
 
 async def test_get_agent_of_unknown_name_is_not_found(agents, project, expect_error):
     await expect_error(
-        agents.GetAgent(pb.GetAgentRequest(project=project, name="Ghost")),
+        agents.GetAgent(pb.GetAgentRequest(project=project, name="Ghost"), metadata=OPERATOR_MD),
         NOT_FOUND,
         "AGENT_NOT_FOUND",
         metadata={"name": "Ghost"},
@@ -86,7 +91,7 @@ async def test_get_agent_requires_project_and_name(
     slug = project if project_slug == "PROJECT" else project_slug
 
     await expect_error(
-        agents.GetAgent(pb.GetAgentRequest(project=slug, name=name)),
+        agents.GetAgent(pb.GetAgentRequest(project=slug, name=name), metadata=OPERATOR_MD),
         INVALID,
         "INVALID_ARGUMENT",
         field=field,
@@ -95,7 +100,7 @@ async def test_get_agent_requires_project_and_name(
 
 async def test_get_agent_in_unknown_project_is_not_found(agents, expect_error):
     await expect_error(
-        agents.GetAgent(pb.GetAgentRequest(project="nowhere", name="Alice")),
+        agents.GetAgent(pb.GetAgentRequest(project="nowhere", name="Alice"), metadata=OPERATOR_MD),
         NOT_FOUND,
         "PROJECT_NOT_FOUND",
         metadata={"project": "nowhere"},
@@ -119,7 +124,7 @@ async def test_get_agent_of_a_malformed_name_is_not_found(
     agents, project, alice, expect_error, name
 ):
     await expect_error(
-        agents.GetAgent(pb.GetAgentRequest(project=project, name=name)),
+        agents.GetAgent(pb.GetAgentRequest(project=project, name=name), metadata=OPERATOR_MD),
         NOT_FOUND,
         "AGENT_NOT_FOUND",
         metadata={"name": name, "project": project},
@@ -128,7 +133,9 @@ async def test_get_agent_of_a_malformed_name_is_not_found(
 
 async def test_get_agent_of_a_huge_name_is_a_detailed_error(agents, project, rpc_failure):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await agents.GetAgent(pb.GetAgentRequest(project=project, name="x" * 20_000))
+        await agents.GetAgent(
+            pb.GetAgentRequest(project=project, name="x" * 20_000), metadata=OPERATOR_MD
+        )
 
     failure = rpc_failure(caught.value)  # asserts the ErrorInfo (and BadRequest) shape
     assert failure.code in (INVALID, NOT_FOUND), failure
@@ -208,7 +215,9 @@ async def test_reregister_with_own_token_updates_profile_and_keeps_token(agents,
         "",
         "d2",
     )
-    got = await agents.GetAgent(pb.GetAgentRequest(project=project, name="alice"))
+    got = await agents.GetAgent(
+        pb.GetAgentRequest(project=project, name="alice"), metadata=OPERATOR_MD
+    )
     assert got.agent.program == "p2"
     assert got.agent.model == ""
     assert got.agent.create_time == first.agent.create_time
@@ -225,7 +234,9 @@ async def test_reregister_with_another_agents_token_is_denied(agents, project, m
         grpc.StatusCode.PERMISSION_DENIED,
         "NOT_AGENT_OWNER",
     )
-    got = await agents.GetAgent(pb.GetAgentRequest(project=project, name="Alice"))
+    got = await agents.GetAgent(
+        pb.GetAgentRequest(project=project, name="Alice"), metadata=OPERATOR_MD
+    )
     assert got.agent.program == "p1"
 
 
@@ -257,7 +268,8 @@ async def list_all_agents(agents, project: str, page_size: int) -> tuple[list[st
     token = ""
     for pages in range(1, 1001):
         page = await agents.ListAgents(
-            pb.ListAgentsRequest(project=project, page_size=page_size, page_token=token)
+            pb.ListAgentsRequest(project=project, page_size=page_size, page_token=token),
+            metadata=OPERATOR_MD,
         )
         assert not page.next_page_token or page.next_page_token != token, "no progress"
         assert len(page.agents) <= page_size
@@ -294,12 +306,12 @@ async def register_many(agents, project: str, count: int) -> None:
 async def test_list_agents_default_page_size_is_100(agents, project):
     await register_many(agents, project, 101)
 
-    page = await agents.ListAgents(pb.ListAgentsRequest(project=project))
+    page = await agents.ListAgents(pb.ListAgentsRequest(project=project), metadata=OPERATOR_MD)
 
     assert len(page.agents) == 100
     assert page.next_page_token
     rest = await agents.ListAgents(
-        pb.ListAgentsRequest(project=project, page_token=page.next_page_token)
+        pb.ListAgentsRequest(project=project, page_token=page.next_page_token), metadata=OPERATOR_MD
     )
     assert len(rest.agents) == 1
     assert rest.next_page_token == ""
@@ -308,7 +320,9 @@ async def test_list_agents_default_page_size_is_100(agents, project):
 async def test_list_agents_clamps_page_size_to_1000(agents, project):
     await register_many(agents, project, 1001)
 
-    page = await agents.ListAgents(pb.ListAgentsRequest(project=project, page_size=5000))
+    page = await agents.ListAgents(
+        pb.ListAgentsRequest(project=project, page_size=5000), metadata=OPERATOR_MD
+    )
 
     assert len(page.agents) == 1000
     assert page.next_page_token
@@ -317,7 +331,9 @@ async def test_list_agents_clamps_page_size_to_1000(agents, project):
 
 async def test_list_agents_rejects_negative_page_size(agents, project, expect_error):
     await expect_error(
-        agents.ListAgents(pb.ListAgentsRequest(project=project, page_size=-5)),
+        agents.ListAgents(
+            pb.ListAgentsRequest(project=project, page_size=-5), metadata=OPERATOR_MD
+        ),
         INVALID,
         "INVALID_ARGUMENT",
         field="page_size",
@@ -327,7 +343,9 @@ async def test_list_agents_rejects_negative_page_size(agents, project, expect_er
 @pytest.mark.parametrize("token", ["garbage", "%%%", "AAAA"])
 async def test_list_agents_rejects_garbage_page_token(agents, project, expect_error, token):
     await expect_error(
-        agents.ListAgents(pb.ListAgentsRequest(project=project, page_token=token)),
+        agents.ListAgents(
+            pb.ListAgentsRequest(project=project, page_token=token), metadata=OPERATOR_MD
+        ),
         INVALID,
         "INVALID_PAGE_TOKEN",
         field="page_token",
@@ -357,7 +375,9 @@ async def test_update_agent_changes_only_masked_fields(agents, project, md):
     )
     assert response.agent.name == "Alice"
     assert response.agent.update_time.ToNanoseconds() > alice.agent.update_time.ToNanoseconds()
-    got = await agents.GetAgent(pb.GetAgentRequest(project=project, name="Alice"))
+    got = await agents.GetAgent(
+        pb.GetAgentRequest(project=project, name="Alice"), metadata=OPERATOR_MD
+    )
     assert got.agent == response.agent
 
 
@@ -413,7 +433,9 @@ async def test_update_agent_naming_someone_else_is_not_self(
         grpc.StatusCode.PERMISSION_DENIED,
         "NOT_SELF",
     )
-    bob = await agents.GetAgent(pb.GetAgentRequest(project=project, name="Bob"))
+    bob = await agents.GetAgent(
+        pb.GetAgentRequest(project=project, name="Bob"), metadata=OPERATOR_MD
+    )
     assert bob.agent.program == "p0"
 
 
@@ -429,5 +451,7 @@ async def test_update_agent_rejects_unknown_mask_paths(agents, project, md, expe
         "INVALID_ARGUMENT",
         field="update_mask",
     )
-    got = await agents.GetAgent(pb.GetAgentRequest(project=project, name="Alice"))
+    got = await agents.GetAgent(
+        pb.GetAgentRequest(project=project, name="Alice"), metadata=OPERATOR_MD
+    )
     assert got.agent.program == "p0"

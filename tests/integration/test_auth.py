@@ -7,6 +7,7 @@ import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import mail_service_pb2 as mpb
 from agentmail.v1 import types_pb2
+from conftest import OPERATOR_MD
 from google.protobuf import field_mask_pb2
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
@@ -155,27 +156,45 @@ async def test_update_agent_authenticates_as_the_token_holder(agents, project, a
     response = await agents.UpdateAgent(update_request(), metadata=bob.md)
 
     assert response.agent.name == "Bob"
-    got_bob = await agents.GetAgent(apb.GetAgentRequest(project=project, name="Bob"))
-    got_alice = await agents.GetAgent(apb.GetAgentRequest(project=project, name="Alice"))
+    got_bob = await agents.GetAgent(
+        apb.GetAgentRequest(project=project, name="Bob"), metadata=OPERATOR_MD
+    )
+    got_alice = await agents.GetAgent(
+        apb.GetAgentRequest(project=project, name="Alice"), metadata=OPERATOR_MD
+    )
     assert got_bob.agent.program == "new"
     assert got_alice.agent.program == "pytest"
 
 
-async def test_agent_read_calls_and_first_registration_need_no_token(agents):
+async def test_first_registration_needs_no_token_and_the_new_token_reads_the_directory(agents, md):
     ensured = await agents.EnsureProject(apb.EnsureProjectRequest(human_key="/anon"))
     slug = ensured.project.slug
     registered = await agents.RegisterAgent(apb.RegisterAgentRequest(project=slug, name="Anon"))
+    auth = md(registered.agent_token)
 
-    got_project = await agents.GetProject(apb.GetProjectRequest(slug=slug))
-    projects = await agents.ListProjects(apb.ListProjectsRequest())
-    got_agent = await agents.GetAgent(apb.GetAgentRequest(project=slug, name="Anon"))
-    listed = await agents.ListAgents(apb.ListAgentsRequest(project=slug))
+    got_project = await agents.GetProject(apb.GetProjectRequest(slug=slug), metadata=auth)
+    projects = await agents.ListProjects(apb.ListProjectsRequest(), metadata=auth)
+    got_agent = await agents.GetAgent(apb.GetAgentRequest(project=slug, name="Anon"), metadata=auth)
+    listed = await agents.ListAgents(apb.ListAgentsRequest(project=slug), metadata=auth)
 
     assert registered.created
     assert got_project.project == ensured.project
     assert [p.slug for p in projects.projects] == [slug]
     assert got_agent.agent.name == "Anon"
     assert [a.name for a in listed.agents] == ["Anon"]
+
+
+@pytest.mark.parametrize("call", ["GetProject", "ListProjects", "GetAgent", "ListAgents"])
+async def test_directory_reads_without_a_token_are_token_missing(
+    agents, project, alice, expect_error, call
+):
+    requests = {
+        "GetProject": apb.GetProjectRequest(slug=project),
+        "ListProjects": apb.ListProjectsRequest(),
+        "GetAgent": apb.GetAgentRequest(project=project, name="Alice"),
+        "ListAgents": apb.ListAgentsRequest(project=project),
+    }
+    await expect_error(getattr(agents, call)(requests[call]), UNAUTHENTICATED, "TOKEN_MISSING")
 
 
 async def test_token_identifies_its_own_agent_for_mail(mail, send, alice, bob, carol):

@@ -34,7 +34,10 @@ async def workload(address: str) -> list[str]:
             with pytest.raises(grpc.aio.AioRpcError):
                 await mail.ListInbox(mpb.ListInboxRequest(), metadata=(("authorization", bad),))
         with pytest.raises(grpc.aio.AioRpcError):
-            await agents.GetProject(apb.GetProjectRequest(slug="no-such-project"))
+            await agents.GetProject(
+                apb.GetProjectRequest(slug="no-such-project"),
+                metadata=(("authorization", f"Bearer {token}"),),
+            )
     return [token, WRONG_TOKEN]
 
 

@@ -11,6 +11,7 @@ import grpc
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc
 from agentmail.v1 import mail_service_pb2 as pb
+from conftest import OPERATOR_MD
 
 SENDERS = 64
 PER_SENDER = 8
@@ -96,7 +97,7 @@ async def test_concurrent_registrations_of_one_name_create_one_agent(agents, pro
     assert [(f.code, f.reason) for f in failures] == [
         (grpc.StatusCode.ALREADY_EXISTS, "AGENT_EXISTS")
     ] * (len(spellings) - 1)
-    listed = await agents.ListAgents(apb.ListAgentsRequest(project=project))
+    listed = await agents.ListAgents(apb.ListAgentsRequest(project=project), metadata=OPERATOR_MD)
     assert [a.name for a in listed.agents] == [created[0].agent.name]
 
 

@@ -14,6 +14,7 @@ import grpc
 import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import mail_service_pb2 as pb
+from conftest import OPERATOR_MD
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 REASON = "INVALID_PAGE_TOKEN"
@@ -168,16 +169,21 @@ async def test_agent_list_tokens_are_bound_to_their_project(
     for name in ("A1", "A2", "A3"):
         await register(first, name)
         await register(second, name)
-    page = await agents.ListAgents(apb.ListAgentsRequest(project=first, page_size=1))
+    page = await agents.ListAgents(
+        apb.ListAgentsRequest(project=first, page_size=1), metadata=OPERATOR_MD
+    )
     assert page.next_page_token
     await expect_error(
-        agents.ListAgents(apb.ListAgentsRequest(project=second, page_token=page.next_page_token)),
+        agents.ListAgents(
+            apb.ListAgentsRequest(project=second, page_token=page.next_page_token),
+            metadata=OPERATOR_MD,
+        ),
         INVALID,
         REASON,
         field="page_token",
     )
     rest = await agents.ListAgents(
-        apb.ListAgentsRequest(project=first, page_token=page.next_page_token)
+        apb.ListAgentsRequest(project=first, page_token=page.next_page_token), metadata=OPERATOR_MD
     )
     assert [a.name for a in rest.agents] == ["A2", "A3"]
 

@@ -8,6 +8,7 @@ import hashlib
 import grpc
 import pytest
 from agentmail.v1 import agent_service_pb2 as pb
+from conftest import OPERATOR_MD
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -25,7 +26,9 @@ async def test_ensure_project_creates_once_then_returns_the_same_project(agents)
     assert first.project.human_key == "/home/dev/Repo One"
     assert again.project == first.project
     assert first.project.HasField("create_time")
-    got = await agents.GetProject(pb.GetProjectRequest(slug=first.project.slug))
+    got = await agents.GetProject(
+        pb.GetProjectRequest(slug=first.project.slug), metadata=OPERATOR_MD
+    )
     assert got.project == first.project
 
 
@@ -83,7 +86,7 @@ async def test_ensure_project_rejects_human_key_over_1024_characters(agents, exp
 
 async def test_get_project_of_unknown_slug_is_not_found(agents, expect_error):
     await expect_error(
-        agents.GetProject(pb.GetProjectRequest(slug="no-such-project")),
+        agents.GetProject(pb.GetProjectRequest(slug="no-such-project"), metadata=OPERATOR_MD),
         grpc.StatusCode.NOT_FOUND,
         "PROJECT_NOT_FOUND",
         metadata={"project": "no-such-project"},
@@ -95,7 +98,7 @@ async def list_all_projects(agents, page_size: int) -> tuple[list[str], int]:
     token = ""
     for pages in range(1, 1001):
         page = await agents.ListProjects(
-            pb.ListProjectsRequest(page_size=page_size, page_token=token)
+            pb.ListProjectsRequest(page_size=page_size, page_token=token), metadata=OPERATOR_MD
         )
         assert not page.next_page_token or page.next_page_token != token, "no progress"
         slugs += [p.slug for p in page.projects]
@@ -119,8 +122,10 @@ async def test_list_projects_pages_in_creation_order(agents):
 async def test_list_projects_default_page_size_is_50(agents):
     await asyncio.gather(*(ensure(agents, f"/p/{i}") for i in range(51)))
 
-    page = await agents.ListProjects(pb.ListProjectsRequest(page_size=0))
-    rest = await agents.ListProjects(pb.ListProjectsRequest(page_token=page.next_page_token))
+    page = await agents.ListProjects(pb.ListProjectsRequest(page_size=0), metadata=OPERATOR_MD)
+    rest = await agents.ListProjects(
+        pb.ListProjectsRequest(page_token=page.next_page_token), metadata=OPERATOR_MD
+    )
 
     assert len(page.projects) == 50
     assert page.next_page_token
@@ -134,7 +139,9 @@ async def test_list_projects_clamps_page_size_to_500(agents):
             *(ensure(agents, f"/p/{i}") for i in range(start, min(start + 50, 501)))
         )
 
-    page = await agents.ListProjects(pb.ListProjectsRequest(page_size=100_000))
+    page = await agents.ListProjects(
+        pb.ListProjectsRequest(page_size=100_000), metadata=OPERATOR_MD
+    )
 
     assert len(page.projects) == 500
     assert page.next_page_token
@@ -142,7 +149,7 @@ async def test_list_projects_clamps_page_size_to_500(agents):
 
 async def test_list_projects_rejects_negative_page_size(agents, expect_error):
     await expect_error(
-        agents.ListProjects(pb.ListProjectsRequest(page_size=-1)),
+        agents.ListProjects(pb.ListProjectsRequest(page_size=-1), metadata=OPERATOR_MD),
         INVALID,
         "INVALID_ARGUMENT",
         field="page_size",
@@ -152,7 +159,7 @@ async def test_list_projects_rejects_negative_page_size(agents, expect_error):
 @pytest.mark.parametrize("token", ["garbage", "!!!", "AAAA", "x" * 500])
 async def test_list_projects_rejects_garbage_page_token(agents, expect_error, token):
     await expect_error(
-        agents.ListProjects(pb.ListProjectsRequest(page_token=token)),
+        agents.ListProjects(pb.ListProjectsRequest(page_token=token), metadata=OPERATOR_MD),
         INVALID,
         "INVALID_PAGE_TOKEN",
         field="page_token",
@@ -161,7 +168,10 @@ async def test_list_projects_rejects_garbage_page_token(agents, expect_error, to
 
 async def test_get_project_without_slug_names_the_slug_field(agents, expect_error):
     await expect_error(
-        agents.GetProject(pb.GetProjectRequest(slug="")), INVALID, "INVALID_ARGUMENT", field="slug"
+        agents.GetProject(pb.GetProjectRequest(slug=""), metadata=OPERATOR_MD),
+        INVALID,
+        "INVALID_ARGUMENT",
+        field="slug",
     )
 
 
@@ -174,7 +184,7 @@ async def test_get_project_of_a_malformed_slug_is_not_found(agents, expect_error
     await ensure(agents, "/home/dev/real")
 
     await expect_error(
-        agents.GetProject(pb.GetProjectRequest(slug=slug)),
+        agents.GetProject(pb.GetProjectRequest(slug=slug), metadata=OPERATOR_MD),
         grpc.StatusCode.NOT_FOUND,
         "PROJECT_NOT_FOUND",
         metadata={"project": slug},
@@ -186,7 +196,7 @@ async def test_get_project_slugs_are_exact(agents, expect_error):
 
     for near in (slug.upper(), f"{slug} ", f" {slug}"):
         await expect_error(
-            agents.GetProject(pb.GetProjectRequest(slug=near)),
+            agents.GetProject(pb.GetProjectRequest(slug=near), metadata=OPERATOR_MD),
             grpc.StatusCode.NOT_FOUND,
             "PROJECT_NOT_FOUND",
         )
@@ -194,7 +204,7 @@ async def test_get_project_slugs_are_exact(agents, expect_error):
 
 async def test_get_project_of_a_huge_slug_is_a_detailed_error(agents, rpc_failure):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await agents.GetProject(pb.GetProjectRequest(slug="x" * 20_000))
+        await agents.GetProject(pb.GetProjectRequest(slug="x" * 20_000), metadata=OPERATOR_MD)
 
     failure = rpc_failure(caught.value)  # asserts the ErrorInfo (and BadRequest) shape
     assert failure.code in (INVALID, grpc.StatusCode.NOT_FOUND), failure

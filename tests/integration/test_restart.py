@@ -10,6 +10,7 @@ from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc
 from agentmail.v1 import mail_service_pb2 as pb
 from agentmail.v1.types_pb2 import MESSAGE_VIEW_FULL
+from conftest import OPERATOR_MD
 
 
 def auth(token: str) -> tuple[tuple[str, str], ...]:
@@ -56,7 +57,9 @@ async def test_restart_keeps_projects_agents_tokens_mail_and_read_state(
             pb.ListOutboxRequest(view=MESSAGE_VIEW_FULL), metadata=auth(alice.agent_token)
         )
         # Last-active times (still in memory after these calls) are written at shutdown.
-        agents_before = await api.agents.ListAgents(apb.ListAgentsRequest(project=project.slug))
+        agents_before = await api.agents.ListAgents(
+            apb.ListAgentsRequest(project=project.slug), metadata=OPERATOR_MD
+        )
         assert agents_before.agents[0].last_active_time != alice.agent.last_active_time
         first_port = first.port
 
@@ -67,7 +70,9 @@ async def test_restart_keeps_projects_agents_tokens_mail_and_read_state(
         ensured = await api.agents.EnsureProject(apb.EnsureProjectRequest(human_key="/r"))
         assert ensured.created is False
         assert ensured.project == project
-        agents = await api.agents.ListAgents(apb.ListAgentsRequest(project=project.slug))
+        agents = await api.agents.ListAgents(
+            apb.ListAgentsRequest(project=project.slug), metadata=OPERATOR_MD
+        )
         assert [a.name for a in agents.agents] == [alice.agent.name, bob.agent.name]
         assert agents == agents_before
 

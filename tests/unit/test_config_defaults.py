@@ -7,9 +7,10 @@ import dataclasses
 
 from agentmail_server.config import SETTINGS, ServerConfig, load_config
 
-# Off when a server is built in code (a second fixed port would clash between servers in one
-# process, as in tests); on from the command line.
-DIFFERS_ON_PURPOSE = {"metrics_listen"}
+# Off when a server is built in code, on from the command line: the metrics port (a second fixed
+# port would clash between servers in one process, as in tests) and the flood guard (tests send
+# many messages between one pair on purpose).
+DIFFERS_ON_PURPOSE = {"metrics_listen", "flood_guard_per_minute"}
 
 
 def test_every_setting_is_a_config_field_and_back() -> None:
@@ -25,3 +26,4 @@ def test_command_line_defaults_equal_the_dataclass_defaults() -> None:
             continue
         assert getattr(from_table, setting.field) == getattr(built, setting.field), setting.field
     assert from_table.metrics_listen == "127.0.0.1:9464" and not built.metrics_enabled
+    assert from_table.flood_guard_per_minute == 60 and built.flood_guard_per_minute == 0

@@ -8,6 +8,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -588,16 +589,24 @@ class RetireAgentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """The agent to retire: empty or the caller's own name (another name fails with NOT_SELF)."""
+    """The agent to retire: for an agent, empty or its own name (another name fails with
+    NOT_SELF); for an operator, required.
+    """
+    project: _builtins.str
+    """The agent's project slug: for an agent, empty or its own project; for an operator,
+    required.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        project: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "project", b"project"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -610,7 +619,7 @@ class RetireAgentResponse(_message.Message):
     AGENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def agent(self) -> _types_pb2.Agent:
-        """The caller's profile, retired."""
+        """The agent's profile, retired."""
 
     def __init__(
         self,
@@ -630,16 +639,24 @@ class UnretireAgentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """The agent to bring back: empty or the caller's own name (another name fails with NOT_SELF)."""
+    """The agent to bring back: for an agent, empty or its own name (another name fails with
+    NOT_SELF); for an operator, required.
+    """
+    project: _builtins.str
+    """The agent's project slug: for an agent, empty or its own project; for an operator,
+    required.
+    """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        project: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "project", b"project"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -652,7 +669,7 @@ class UnretireAgentResponse(_message.Message):
     AGENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def agent(self) -> _types_pb2.Agent:
-        """The caller's profile, no longer retired."""
+        """The agent's profile, no longer retired."""
 
     def __init__(
         self,
@@ -666,3 +683,103 @@ class UnretireAgentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UnretireAgentResponse: _TypeAlias = UnretireAgentResponse  # noqa: Y015
+
+@_typing.final
+class RotateTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OVERLAP_SECONDS_FIELD_NUMBER: _builtins.int
+    overlap_seconds: _builtins.int
+    """How long the caller's current tokens keep working, in seconds: 0 (the default) ends
+    them at once; at most 3,600; outside 0..3,600 fails with INVALID_ARGUMENT.
+    """
+    def __init__(
+        self,
+        *,
+        overlap_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["overlap_seconds", b"overlap_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateTokenRequest: _TypeAlias = RotateTokenRequest  # noqa: Y015
+
+@_typing.final
+class RotateTokenResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_TOKEN_FIELD_NUMBER: _builtins.int
+    PREVIOUS_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    agent_token: _builtins.str
+    """The new secret bearer token, shown this once. The server stores only its hash."""
+    @_builtins.property
+    def previous_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the previous tokens stop working (equal to the call's time without an overlap)."""
+
+    def __init__(
+        self,
+        *,
+        agent_token: _builtins.str = ...,
+        previous_expire_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["previous_expire_time", b"previous_expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_token", b"agent_token", "previous_expire_time", b"previous_expire_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateTokenResponse: _TypeAlias = RotateTokenResponse  # noqa: Y015
+
+@_typing.final
+class RevokeTokensRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ISSUE_NEW_TOKEN_FIELD_NUMBER: _builtins.int
+    project: _builtins.str
+    """Slug of the agent's project. Required."""
+    name: _builtins.str
+    """The agent's name (case-insensitive). Required."""
+    issue_new_token: _builtins.bool
+    """Also issue one new token for the agent, returned in the response."""
+    def __init__(
+        self,
+        *,
+        project: _builtins.str = ...,
+        name: _builtins.str = ...,
+        issue_new_token: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issue_new_token", b"issue_new_token", "name", b"name", "project", b"project"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeTokensRequest: _TypeAlias = RevokeTokensRequest  # noqa: Y015
+
+@_typing.final
+class RevokeTokensResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVOKED_FIELD_NUMBER: _builtins.int
+    AGENT_TOKEN_FIELD_NUMBER: _builtins.int
+    revoked: _builtins.int
+    """How many tokens were revoked."""
+    agent_token: _builtins.str
+    """The new token when `issue_new_token` was set (shown this once), otherwise empty."""
+    def __init__(
+        self,
+        *,
+        revoked: _builtins.int = ...,
+        agent_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_token", b"agent_token", "revoked", b"revoked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeTokensResponse: _TypeAlias = RevokeTokensResponse  # noqa: Y015

@@ -35,9 +35,14 @@ class AgentServiceStub:
     carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
     reason CONTROL_CHARACTER, and a field violation naming the field.
 
-    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
-    EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent
-    need no token.
+    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata; an
+    operator's calls carry `authorization: Bearer <operator token>`. When the server has an
+    enrollment secret, creating a project and registering a new agent also need
+    `x-agentmail-enrollment: <secret>` metadata (missing: UNAUTHENTICATED, reason
+    ENROLLMENT_REQUIRED; wrong: ENROLLMENT_INVALID); without one, they need no credentials.
+    GetProject, ListProjects, GetAgent and ListAgents need an agent (which sees only its own
+    project: another is NOT_FOUND, or left out of a list) or an operator (sees every project).
+    An operator cannot act as an agent (PERMISSION_DENIED, reason OPERATOR_NOT_AGENT).
     """
 
     def __init__(self, channel):
@@ -111,6 +116,16 @@ class AgentServiceStub:
                 request_serializer=agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentRequest.SerializeToString,
                 response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentResponse.FromString,
                 _registered_method=True)
+        self.RotateToken = channel.unary_unary(
+                '/agentmail.v1.AgentService/RotateToken',
+                request_serializer=agentmail_dot_v1_dot_agent__service__pb2.RotateTokenRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RotateTokenResponse.FromString,
+                _registered_method=True)
+        self.RevokeTokens = channel.unary_unary(
+                '/agentmail.v1.AgentService/RevokeTokens',
+                request_serializer=agentmail_dot_v1_dot_agent__service__pb2.RevokeTokensRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RevokeTokensResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -123,13 +138,20 @@ class AgentServiceServicer:
     carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
     reason CONTROL_CHARACTER, and a field violation naming the field.
 
-    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
-    EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent
-    need no token.
+    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata; an
+    operator's calls carry `authorization: Bearer <operator token>`. When the server has an
+    enrollment secret, creating a project and registering a new agent also need
+    `x-agentmail-enrollment: <secret>` metadata (missing: UNAUTHENTICATED, reason
+    ENROLLMENT_REQUIRED; wrong: ENROLLMENT_INVALID); without one, they need no credentials.
+    GetProject, ListProjects, GetAgent and ListAgents need an agent (which sees only its own
+    project: another is NOT_FOUND, or left out of a list) or an operator (sees every project).
+    An operator cannot act as an agent (PERMISSION_DENIED, reason OPERATOR_NOT_AGENT).
     """
 
     def EnsureProject(self, request, context):
-        """Creates the project for a human key, or returns the existing one. Idempotent.
+        """Creates the project for a human key, or returns the existing one. Idempotent. With an
+        enrollment secret configured: creating needs the secret or an operator; returning an
+        existing project needs the secret, an operator, or an agent of that project.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -151,7 +173,8 @@ class AgentServiceServicer:
 
     def RegisterAgent(self, request, context):
         """Registers an agent and returns its secret token (shown once). Registering a name that
-        already exists requires that agent's token and updates its profile.
+        already exists requires that agent's token (a missing or wrong one never takes it over)
+        and updates its profile; a new name needs the enrollment secret when one is configured.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -213,18 +236,36 @@ class AgentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RetireAgent(self, request, context):
-        """Retires the authenticated agent: it receives nothing more (sends to it fail with
-        PERMISSION_DENIED, reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by
-        default, and its file reservations are released. Its token keeps working. An agent may
-        only retire itself for now (another agent fails with PERMISSION_DENIED, NOT_SELF); retiring
-        others is for an operator role to come. Retiring a retired agent changes nothing.
+        """Retires an agent: it receives nothing more (sends to it fail with PERMISSION_DENIED,
+        reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by default, and its
+        file reservations are released. Its token keeps working. An agent may only retire itself
+        (another agent fails with PERMISSION_DENIED, NOT_SELF); an operator may retire any agent.
+        Retiring a retired agent changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UnretireAgent(self, request, context):
-        """Brings the authenticated agent back from retirement (self only, as RetireAgent).
+        """Brings an agent back from retirement (the caller itself, or any agent for an operator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateToken(self, request, context):
+        """Issues the calling agent a new token (returned once) and retires its other tokens: at
+        once, ending its open inbox streams (UNAUTHENTICATED, reason TOKEN_REVOKED), or after
+        the overlap the caller asks for. Agents only (an operator: OPERATOR_NOT_AGENT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeTokens(self, request, context):
+        """Revokes every token of an agent at once and ends its open inbox streams; optionally
+        issues one new token to hand to the agent's rightful owner. Operators only (an agent:
+        PERMISSION_DENIED, reason OPERATOR_REQUIRED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -298,6 +339,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentRequest.FromString,
                     response_serializer=agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentResponse.SerializeToString,
             ),
+            'RotateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateToken,
+                    request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RotateTokenRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_agent__service__pb2.RotateTokenResponse.SerializeToString,
+            ),
+            'RevokeTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeTokens,
+                    request_deserializer=agentmail_dot_v1_dot_agent__service__pb2.RevokeTokensRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_agent__service__pb2.RevokeTokensResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'agentmail.v1.AgentService', rpc_method_handlers)
@@ -316,9 +367,14 @@ class AgentService:
     carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
     reason CONTROL_CHARACTER, and a field violation naming the field.
 
-    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
-    EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent
-    need no token.
+    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata; an
+    operator's calls carry `authorization: Bearer <operator token>`. When the server has an
+    enrollment secret, creating a project and registering a new agent also need
+    `x-agentmail-enrollment: <secret>` metadata (missing: UNAUTHENTICATED, reason
+    ENROLLMENT_REQUIRED; wrong: ENROLLMENT_INVALID); without one, they need no credentials.
+    GetProject, ListProjects, GetAgent and ListAgents need an agent (which sees only its own
+    project: another is NOT_FOUND, or left out of a list) or an operator (sees every project).
+    An operator cannot act as an agent (PERMISSION_DENIED, reason OPERATOR_NOT_AGENT).
     """
 
     @staticmethod
@@ -662,6 +718,60 @@ class AgentService:
             '/agentmail.v1.AgentService/UnretireAgent',
             agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentRequest.SerializeToString,
             agentmail_dot_v1_dot_agent__service__pb2.UnretireAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.AgentService/RotateToken',
+            agentmail_dot_v1_dot_agent__service__pb2.RotateTokenRequest.SerializeToString,
+            agentmail_dot_v1_dot_agent__service__pb2.RotateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.AgentService/RevokeTokens',
+            agentmail_dot_v1_dot_agent__service__pb2.RevokeTokensRequest.SerializeToString,
+            agentmail_dot_v1_dot_agent__service__pb2.RevokeTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,9 +36,14 @@ class AgentServiceStub:
     carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
     reason CONTROL_CHARACTER, and a field violation naming the field.
 
-    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
-    EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent
-    need no token.
+    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata; an
+    operator's calls carry `authorization: Bearer <operator token>`. When the server has an
+    enrollment secret, creating a project and registering a new agent also need
+    `x-agentmail-enrollment: <secret>` metadata (missing: UNAUTHENTICATED, reason
+    ENROLLMENT_REQUIRED; wrong: ENROLLMENT_INVALID); without one, they need no credentials.
+    GetProject, ListProjects, GetAgent and ListAgents need an agent (which sees only its own
+    project: another is NOT_FOUND, or left out of a list) or an operator (sees every project).
+    An operator cannot act as an agent (PERMISSION_DENIED, reason OPERATOR_NOT_AGENT).
     """
 
     @_typing.overload
@@ -46,14 +51,18 @@ class AgentServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AgentServiceAsyncStub: ...
     EnsureProject: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.EnsureProjectRequest, _agent_service_pb2.EnsureProjectResponse]
-    """Creates the project for a human key, or returns the existing one. Idempotent."""
+    """Creates the project for a human key, or returns the existing one. Idempotent. With an
+    enrollment secret configured: creating needs the secret or an operator; returning an
+    existing project needs the secret, an operator, or an agent of that project.
+    """
     GetProject: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.GetProjectRequest, _agent_service_pb2.GetProjectResponse]
     """Returns one project by slug."""
     ListProjects: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.ListProjectsRequest, _agent_service_pb2.ListProjectsResponse]
     """Lists projects, oldest first."""
     RegisterAgent: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.RegisterAgentRequest, _agent_service_pb2.RegisterAgentResponse]
     """Registers an agent and returns its secret token (shown once). Registering a name that
-    already exists requires that agent's token and updates its profile.
+    already exists requires that agent's token (a missing or wrong one never takes it over)
+    and updates its profile; a new name needs the enrollment secret when one is configured.
     """
     GetAgent: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.GetAgentRequest, _agent_service_pb2.GetAgentResponse]
     """Returns one agent's public profile."""
@@ -79,14 +88,24 @@ class AgentServiceStub:
     ListContacts: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.ListContactsRequest, _agent_service_pb2.ListContactsResponse]
     """Lists the caller's contact links in both directions, oldest first."""
     RetireAgent: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.RetireAgentRequest, _agent_service_pb2.RetireAgentResponse]
-    """Retires the authenticated agent: it receives nothing more (sends to it fail with
-    PERMISSION_DENIED, reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by
-    default, and its file reservations are released. Its token keeps working. An agent may
-    only retire itself for now (another agent fails with PERMISSION_DENIED, NOT_SELF); retiring
-    others is for an operator role to come. Retiring a retired agent changes nothing.
+    """Retires an agent: it receives nothing more (sends to it fail with PERMISSION_DENIED,
+    reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by default, and its
+    file reservations are released. Its token keeps working. An agent may only retire itself
+    (another agent fails with PERMISSION_DENIED, NOT_SELF); an operator may retire any agent.
+    Retiring a retired agent changes nothing.
     """
     UnretireAgent: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.UnretireAgentRequest, _agent_service_pb2.UnretireAgentResponse]
-    """Brings the authenticated agent back from retirement (self only, as RetireAgent)."""
+    """Brings an agent back from retirement (the caller itself, or any agent for an operator)."""
+    RotateToken: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.RotateTokenRequest, _agent_service_pb2.RotateTokenResponse]
+    """Issues the calling agent a new token (returned once) and retires its other tokens: at
+    once, ending its open inbox streams (UNAUTHENTICATED, reason TOKEN_REVOKED), or after
+    the overlap the caller asks for. Agents only (an operator: OPERATOR_NOT_AGENT).
+    """
+    RevokeTokens: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.RevokeTokensRequest, _agent_service_pb2.RevokeTokensResponse]
+    """Revokes every token of an agent at once and ends its open inbox streams; optionally
+    issues one new token to hand to the agent's rightful owner. Operators only (an agent:
+    PERMISSION_DENIED, reason OPERATOR_REQUIRED).
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -99,21 +118,30 @@ class AgentServiceAsyncStub(AgentServiceStub):
     carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
     reason CONTROL_CHARACTER, and a field violation naming the field.
 
-    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
-    EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent
-    need no token.
+    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata; an
+    operator's calls carry `authorization: Bearer <operator token>`. When the server has an
+    enrollment secret, creating a project and registering a new agent also need
+    `x-agentmail-enrollment: <secret>` metadata (missing: UNAUTHENTICATED, reason
+    ENROLLMENT_REQUIRED; wrong: ENROLLMENT_INVALID); without one, they need no credentials.
+    GetProject, ListProjects, GetAgent and ListAgents need an agent (which sees only its own
+    project: another is NOT_FOUND, or left out of a list) or an operator (sees every project).
+    An operator cannot act as an agent (PERMISSION_DENIED, reason OPERATOR_NOT_AGENT).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     EnsureProject: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.EnsureProjectRequest, _agent_service_pb2.EnsureProjectResponse]  # type: ignore[assignment]
-    """Creates the project for a human key, or returns the existing one. Idempotent."""
+    """Creates the project for a human key, or returns the existing one. Idempotent. With an
+    enrollment secret configured: creating needs the secret or an operator; returning an
+    existing project needs the secret, an operator, or an agent of that project.
+    """
     GetProject: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.GetProjectRequest, _agent_service_pb2.GetProjectResponse]  # type: ignore[assignment]
     """Returns one project by slug."""
     ListProjects: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.ListProjectsRequest, _agent_service_pb2.ListProjectsResponse]  # type: ignore[assignment]
     """Lists projects, oldest first."""
     RegisterAgent: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.RegisterAgentRequest, _agent_service_pb2.RegisterAgentResponse]  # type: ignore[assignment]
     """Registers an agent and returns its secret token (shown once). Registering a name that
-    already exists requires that agent's token and updates its profile.
+    already exists requires that agent's token (a missing or wrong one never takes it over)
+    and updates its profile; a new name needs the enrollment secret when one is configured.
     """
     GetAgent: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.GetAgentRequest, _agent_service_pb2.GetAgentResponse]  # type: ignore[assignment]
     """Returns one agent's public profile."""
@@ -139,14 +167,24 @@ class AgentServiceAsyncStub(AgentServiceStub):
     ListContacts: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.ListContactsRequest, _agent_service_pb2.ListContactsResponse]  # type: ignore[assignment]
     """Lists the caller's contact links in both directions, oldest first."""
     RetireAgent: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.RetireAgentRequest, _agent_service_pb2.RetireAgentResponse]  # type: ignore[assignment]
-    """Retires the authenticated agent: it receives nothing more (sends to it fail with
-    PERMISSION_DENIED, reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by
-    default, and its file reservations are released. Its token keeps working. An agent may
-    only retire itself for now (another agent fails with PERMISSION_DENIED, NOT_SELF); retiring
-    others is for an operator role to come. Retiring a retired agent changes nothing.
+    """Retires an agent: it receives nothing more (sends to it fail with PERMISSION_DENIED,
+    reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by default, and its
+    file reservations are released. Its token keeps working. An agent may only retire itself
+    (another agent fails with PERMISSION_DENIED, NOT_SELF); an operator may retire any agent.
+    Retiring a retired agent changes nothing.
     """
     UnretireAgent: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.UnretireAgentRequest, _agent_service_pb2.UnretireAgentResponse]  # type: ignore[assignment]
-    """Brings the authenticated agent back from retirement (self only, as RetireAgent)."""
+    """Brings an agent back from retirement (the caller itself, or any agent for an operator)."""
+    RotateToken: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.RotateTokenRequest, _agent_service_pb2.RotateTokenResponse]  # type: ignore[assignment]
+    """Issues the calling agent a new token (returned once) and retires its other tokens: at
+    once, ending its open inbox streams (UNAUTHENTICATED, reason TOKEN_REVOKED), or after
+    the overlap the caller asks for. Agents only (an operator: OPERATOR_NOT_AGENT).
+    """
+    RevokeTokens: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.RevokeTokensRequest, _agent_service_pb2.RevokeTokensResponse]  # type: ignore[assignment]
+    """Revokes every token of an agent at once and ends its open inbox streams; optionally
+    issues one new token to hand to the agent's rightful owner. Operators only (an agent:
+    PERMISSION_DENIED, reason OPERATOR_REQUIRED).
+    """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Projects and the agents registered in them.
@@ -158,9 +196,14 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
     carriage return but no other control character. A violation fails with INVALID_ARGUMENT,
     reason CONTROL_CHARACTER, and a field violation naming the field.
 
-    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata.
-    EnsureProject, GetProject, ListProjects, GetAgent, ListAgents and a first RegisterAgent
-    need no token.
+    Calls made on behalf of an agent carry `authorization: Bearer <agent token>` metadata; an
+    operator's calls carry `authorization: Bearer <operator token>`. When the server has an
+    enrollment secret, creating a project and registering a new agent also need
+    `x-agentmail-enrollment: <secret>` metadata (missing: UNAUTHENTICATED, reason
+    ENROLLMENT_REQUIRED; wrong: ENROLLMENT_INVALID); without one, they need no credentials.
+    GetProject, ListProjects, GetAgent and ListAgents need an agent (which sees only its own
+    project: another is NOT_FOUND, or left out of a list) or an operator (sees every project).
+    An operator cannot act as an agent (PERMISSION_DENIED, reason OPERATOR_NOT_AGENT).
     """
 
     @_abc_1.abstractmethod
@@ -169,7 +212,10 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _agent_service_pb2.EnsureProjectRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_agent_service_pb2.EnsureProjectResponse, _abc.Awaitable[_agent_service_pb2.EnsureProjectResponse]]:
-        """Creates the project for a human key, or returns the existing one. Idempotent."""
+        """Creates the project for a human key, or returns the existing one. Idempotent. With an
+        enrollment secret configured: creating needs the secret or an operator; returning an
+        existing project needs the secret, an operator, or an agent of that project.
+        """
 
     @_abc_1.abstractmethod
     def GetProject(
@@ -194,7 +240,8 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_agent_service_pb2.RegisterAgentResponse, _abc.Awaitable[_agent_service_pb2.RegisterAgentResponse]]:
         """Registers an agent and returns its secret token (shown once). Registering a name that
-        already exists requires that agent's token and updates its profile.
+        already exists requires that agent's token (a missing or wrong one never takes it over)
+        and updates its profile; a new name needs the enrollment secret when one is configured.
         """
 
     @_abc_1.abstractmethod
@@ -268,11 +315,11 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _agent_service_pb2.RetireAgentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_agent_service_pb2.RetireAgentResponse, _abc.Awaitable[_agent_service_pb2.RetireAgentResponse]]:
-        """Retires the authenticated agent: it receives nothing more (sends to it fail with
-        PERMISSION_DENIED, reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by
-        default, and its file reservations are released. Its token keeps working. An agent may
-        only retire itself for now (another agent fails with PERMISSION_DENIED, NOT_SELF); retiring
-        others is for an operator role to come. Retiring a retired agent changes nothing.
+        """Retires an agent: it receives nothing more (sends to it fail with PERMISSION_DENIED,
+        reason AGENT_RETIRED), broadcasts skip it, ListAgents leaves it out by default, and its
+        file reservations are released. Its token keeps working. An agent may only retire itself
+        (another agent fails with PERMISSION_DENIED, NOT_SELF); an operator may retire any agent.
+        Retiring a retired agent changes nothing.
         """
 
     @_abc_1.abstractmethod
@@ -281,6 +328,28 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _agent_service_pb2.UnretireAgentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_agent_service_pb2.UnretireAgentResponse, _abc.Awaitable[_agent_service_pb2.UnretireAgentResponse]]:
-        """Brings the authenticated agent back from retirement (self only, as RetireAgent)."""
+        """Brings an agent back from retirement (the caller itself, or any agent for an operator)."""
+
+    @_abc_1.abstractmethod
+    def RotateToken(
+        self,
+        request: _agent_service_pb2.RotateTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.RotateTokenResponse, _abc.Awaitable[_agent_service_pb2.RotateTokenResponse]]:
+        """Issues the calling agent a new token (returned once) and retires its other tokens: at
+        once, ending its open inbox streams (UNAUTHENTICATED, reason TOKEN_REVOKED), or after
+        the overlap the caller asks for. Agents only (an operator: OPERATOR_NOT_AGENT).
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeTokens(
+        self,
+        request: _agent_service_pb2.RevokeTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.RevokeTokensResponse, _abc.Awaitable[_agent_service_pb2.RevokeTokensResponse]]:
+        """Revokes every token of an agent at once and ends its open inbox streams; optionally
+        issues one new token to hand to the agent's rightful owner. Operators only (an agent:
+        PERMISSION_DENIED, reason OPERATOR_REQUIRED).
+        """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

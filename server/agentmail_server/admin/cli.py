@@ -1,8 +1,10 @@
 """``agentmail-admin``: the one home of operator commands.
 
 Subcommands: ``backup`` and ``restore`` (see :mod:`.backup`), ``retention`` (see
-:mod:`.retention`), and, folded in with their own options unchanged, ``archive rebuild|verify``
-(``agentmail-archive``) and ``metrics`` (``agentmail-metrics``), whose old names keep working.
+:mod:`.retention`), ``operator-token`` (mints an operator token; see
+:mod:`agentmail_server.operator_tokens`), and, folded in with their own options unchanged,
+``archive rebuild|verify`` (``agentmail-archive``) and ``metrics`` (``agentmail-metrics``),
+whose old names keep working.
 
 Paths default to the server's settings, read as the server reads them (``AGENTMAIL_*``
 variables, then the config file named by ``--config`` or ``AGENTMAIL_CONFIG``, then the
@@ -18,6 +20,7 @@ import pathlib
 import sys
 from collections.abc import Mapping, Sequence
 
+from agentmail_server import operator_tokens
 from agentmail_server.admin import retention
 from agentmail_server.admin.backup import BackupError, backup, restore
 from agentmail_server.archive import cli as archive_cli
@@ -52,7 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         "retention", help="report (--dry-run) or purge mail older than --days days"
     )
     retention.add_arguments(purge)
-    for command in (save, purge):
+    mint = commands.add_parser(
+        "operator-token",
+        help="mint an operator token: printed once, only its hash kept in the data folder "
+        "(restart the server to use it)",
+    )
+    for command in (save, purge, mint):
         command.add_argument("--data-dir", type=pathlib.Path, help="the server's data folder")
     for command in (save, load):
         command.add_argument(
@@ -134,6 +142,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _run_backup(args, settings)
         if args.command == "restore":
             return _run_restore(args, settings)
+        if args.command == "operator-token":
+            data_dir = args.data_dir or settings.data_dir
+            # The token goes to stdout alone (for scripts); the note to stderr.
+            print(operator_tokens.mint(ServerConfig(data_dir=data_dir).operator_tokens_path))
+            print(
+                f"{PROG}: stored the token's hash in {data_dir}; restart the server to use it",
+                file=sys.stderr,
+            )
+            return 0
         return retention.run(args, ServerConfig(data_dir=args.data_dir or settings.data_dir))
     except (BackupError, retention.RetentionError, OSError) as exc:
         print(f"{PROG} {args.command}: {exc}", file=sys.stderr)

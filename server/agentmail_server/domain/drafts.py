@@ -10,6 +10,7 @@ import dataclasses
 
 from agentmail_server.domain.contacts import SendRules, Skipped
 from agentmail_server.domain.models import Importance, Message, Recipient
+from agentmail_server.errors import Unauthenticated
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +24,9 @@ class Registration:
     task_description: str
     new_token_hash: str
     presented_token_hash: str | None
+    # Why this call may not create a new agent (the enrollment secret is missing or wrong);
+    # None when it may. Raised by the storage only if the name turns out to be new.
+    enrollment_problem: Unauthenticated | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -84,6 +84,31 @@ class Identity:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """The agent a stored token hash belongs to, until when (micros; None: no expiry), and
+    the stored hash itself (compared again in constant time by the authenticator)."""
+
+    identity: Identity
+    expires_at: int | None
+    token_hash: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Operator:
+    """An authenticated operator: administers every project, reads no mail, is no agent.
+
+    ``label`` says how it authenticated ("token" or "certificate:<CN>"), for logs; it is
+    never a secret.
+    """
+
+    label: str
+
+
+# Who makes an authenticated call.
+Caller = Identity | Operator
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Message:
     """A stored message with every recipient; views for a reader are made by :meth:`seen_by`."""
 

@@ -151,8 +151,18 @@ def grpc_families(methods: Sequence[MethodSnapshot]) -> Iterator[Metric]:
         "Time from the start of an RPC to its end (a stream's last message), in seconds.",
         labels=GRPC_LABELS,
     )
+    rejected = CounterMetricFamily(
+        "agentmail_rejected_calls",
+        "Calls refused by the server, by method and reason (RATE_LIMITED, FLOOD_GUARD, "
+        "TOO_MANY_SUBSCRIPTIONS, TOKEN_INVALID, TOKEN_MISSING, PERMISSION_DENIED, ...). Calls "
+        "gRPC sheds before any handler runs (maximum_concurrent_rpcs, oversized messages) are "
+        "not visible to the server and not counted.",
+        labels=("method", "reason"),
+    )
     for method in methods:
         labels = [method.rpc_type, method.service, method.method]
+        for reason, count in method.rejected:
+            rejected.add_metric([f"{method.service}/{method.method}", reason], count)
         started.add_metric(labels, method.started)
         received.add_metric(labels, method.received)
         sent.add_metric(labels, method.sent)
@@ -161,7 +171,7 @@ def grpc_families(methods: Sequence[MethodSnapshot]) -> Iterator[Metric]:
         if method.started:
             buckets = histogram_buckets(method.bounds, method.bucket_counts)
             seconds.add_metric(labels, buckets, method.seconds_sum)
-    yield from (started, handled, received, sent, seconds)
+    yield from (started, handled, received, sent, seconds, rejected)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -74,6 +74,7 @@ class MethodSnapshot:
         bucket_counts: finished calls per bucket (not cumulative); one more than ``bounds``,
             the last counting calls slower than every bound.
         seconds_sum: total handling time of finished calls.
+        rejected: refused calls by reason (``RATE_LIMITED``, ``TOKEN_INVALID``, ...).
     """
 
     service: str
@@ -86,6 +87,7 @@ class MethodSnapshot:
     bounds: tuple[float, ...]
     bucket_counts: tuple[int, ...]
     seconds_sum: float
+    rejected: tuple[tuple[str, int], ...] = ()
 
 
 class MethodStats:
@@ -95,6 +97,7 @@ class MethodStats:
         "_durations",
         "_handled",
         "_received",
+        "_rejected",
         "_sent",
         "_started",
         "_unary_request",
@@ -116,6 +119,8 @@ class MethodStats:
         self._received = 0
         self._sent = 0
         self._handled: dict[str, int] = {}
+        # Reasons are the server's constants (ErrorInfo reasons, status names): bounded.
+        self._rejected: dict[str, int] = {}
         self._durations = BucketCounts(bounds)
 
     def started(self) -> None:
@@ -144,6 +149,11 @@ class MethodStats:
         if self._unary_response and code is grpc.StatusCode.OK:
             self._sent += 1
 
+    def rejected(self, reason: str) -> None:
+        """A call was refused for ``reason`` (also counted by :meth:`handled`)."""
+        rejected = self._rejected
+        rejected[reason] = rejected.get(reason, 0) + 1
+
     def snapshot(self) -> MethodSnapshot:
         """A frozen copy of the counters."""
         return MethodSnapshot(
@@ -157,6 +167,7 @@ class MethodStats:
             bounds=self._durations.bounds,
             bucket_counts=self._durations.counts(),
             seconds_sum=self._durations.total,
+            rejected=tuple(sorted(self._rejected.items())),
         )
 
 

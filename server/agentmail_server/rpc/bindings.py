@@ -18,6 +18,7 @@ from agentmail.v1 import (
 )
 
 from agentmail_server.rpc.agent_servicer import AgentServicer
+from agentmail_server.rpc.authorization import Gate
 from agentmail_server.rpc.mail_servicer import MailServicer
 from agentmail_server.rpc.reservation_servicer import ReservationServicer
 from agentmail_server.rpc.search_servicer import SearchServicer
@@ -27,24 +28,25 @@ from agentmail_server.services.container import Services
 
 def service_bindings(services: Services) -> list[ServiceBinding]:
     """A servicer, its generated registration function and descriptor for every service."""
+    gate = Gate(services.auth, services.enrollment)
     return [
         ServiceBinding(
-            AgentServicer(services.directory, services.contacts, services.auth),
+            AgentServicer(services.directory, services.contacts, gate, services.tokens),
             agent_service_pb2_grpc.add_AgentServiceServicer_to_server,
             agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"],
         ),
         ServiceBinding(
-            MailServicer(services.mailer, services.streamer, services.auth, services.acks),
+            MailServicer(services.mailer, services.streamer, gate, services.auth, services.acks),
             mail_service_pb2_grpc.add_MailServiceServicer_to_server,
             mail_service_pb2.DESCRIPTOR.services_by_name["MailService"],
         ),
         ServiceBinding(
-            SearchServicer(services.searcher, services.auth),
+            SearchServicer(services.searcher, gate),
             search_service_pb2_grpc.add_SearchServiceServicer_to_server,
             search_service_pb2.DESCRIPTOR.services_by_name["SearchService"],
         ),
         ServiceBinding(
-            ReservationServicer(services.reservations, services.auth),
+            ReservationServicer(services.reservations, gate),
             reservation_service_pb2_grpc.add_ReservationServiceServicer_to_server,
             reservation_service_pb2.DESCRIPTOR.services_by_name["ReservationService"],
         ),

@@ -1,5 +1,5 @@
-"""Server interceptor: maps service errors to rich statuses, logs one line per RPC and reports
-each call to an optional observer (the metrics).
+"""Server interceptor: maps service errors to rich statuses, logs one line per RPC, reports
+each call to an optional observer (the metrics) and admits it through the rate limiter.
 
 An aio interceptor only sees the handler lookup, so it wraps the returned handler's behaviour
 for each RPC shape, keeping the response serializer and making the request deserializer
@@ -25,6 +25,7 @@ import grpc
 from grpc import aio
 
 from agentmail_server.errors import AgentmailError
+from agentmail_server.rpc.admission import Admission, Gate
 from agentmail_server.rpc.context import metadata_value
 from agentmail_server.rpc.malformed import Malformed, malformed_error, tolerant
 from agentmail_server.rpc.status import internal_status, status_code_for, to_status
@@ -34,6 +35,17 @@ access_log = logging.getLogger("agentmail_server.access")
 logger = logging.getLogger(__name__)
 
 _request_numbers = itertools.count(1)
+
+
+# Statuses that refuse a call rather than fail it: counted by reason
+# (agentmail_rejected_calls_total).
+REJECTED_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
 
 
 def _code_of(context: Any) -> grpc.StatusCode:
@@ -60,6 +72,11 @@ class CallRecorder(Protocol):
 
     def handled(self, code: grpc.StatusCode, seconds: float) -> None:
         """The call ended with status ``code`` after ``seconds``."""
+
+    def rejected(self, reason: str) -> None:
+        """The call was refused (unauthenticated, permission denied, rate limited, flood
+        guard, too many subscriptions ...): ``reason`` is its ErrorInfo reason, or the
+        status code's name when the call was aborted without one."""
 
 
 class CallObserver(Protocol):
@@ -119,11 +136,18 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         access_log: log one line per call at INFO on ``agentmail_server.access`` (otherwise
             at DEBUG, so that only a debugging operator sees them).
         observer: told about every call of every registered method (metrics); None for none.
+        admission: the rate limiter, asked once per method for its gate; None for no limits.
     """
 
-    def __init__(self, access_log: bool = False, observer: CallObserver | None = None) -> None:
+    def __init__(
+        self,
+        access_log: bool = False,
+        observer: CallObserver | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self._call_level = logging.INFO if access_log else logging.DEBUG
         self._observer = observer
+        self._admission = admission
         # Wrapped handlers by method: the lookup runs on every call, the wrapping only once.
         # Bounded by the number of methods the server registers.
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
@@ -161,15 +185,16 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             observer = self._observer
             recorder = observer.recorder(method, rpc_type) if observer is not None else None
             streamed_requests = rpc_type in ("client_stream", "bidi_stream")
+            gate = self._admission.gate(method) if self._admission is not None else None
             if rpc_type in ("unary", "client_stream"):
                 wrapped = self._wrap_call(
-                    method, behaviour, recorder, streamed_requests, counts_writes=False
+                    method, behaviour, recorder, gate, streamed_requests, counts_writes=False
                 )
             elif inspect.isasyncgenfunction(behaviour):
-                wrapped = self._wrap_stream(method, behaviour, recorder, streamed_requests)
+                wrapped = self._wrap_stream(method, behaviour, recorder, gate, streamed_requests)
             else:
                 wrapped = self._wrap_call(
-                    method, behaviour, recorder, streamed_requests, counts_writes=True
+                    method, behaviour, recorder, gate, streamed_requests, counts_writes=True
                 )
             return make_handler(
                 wrapped,
@@ -178,10 +203,15 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             )
         return handler
 
-    def _done(self, method: str, call: _Call, recorder: CallRecorder | None) -> None:
+    def _done(self, method: str, call: _Call, recorder: CallRecorder | None, context: Any) -> None:
         seconds = time.perf_counter() - call.started
         if recorder is not None:
             recorder.handled(call.code, seconds)
+        if call.code in REJECTED_CODES:
+            if recorder is not None:
+                recorder.rejected(call.reason or call.code.name)
+            if call.code is grpc.StatusCode.UNAUTHENTICATED and self._admission is not None:
+                self._admission.charge_failure(method, context)
         if access_log.isEnabledFor(self._call_level):
             # Method, status, reason and time only: never metadata (it holds the token).
             access_log.log(
@@ -220,6 +250,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         method: str,
         behaviour: Callable[..., Any],
         recorder: CallRecorder | None,
+        gate: Gate | None,
         streamed_requests: bool,
         *,
         counts_writes: bool,
@@ -230,6 +261,8 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         async def call_once(request: Any, context: Any) -> Any:
             call = _Call(context, recorder)
             try:
+                if gate is not None:
+                    gate(context)
                 request = self._prepare(request, recorder, streamed_requests)
                 handed = context
                 if counts_writes and recorder is not None:
@@ -244,7 +277,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             except Exception as exc:
                 await self._fail(context, exc, method, call)
             finally:
-                self._done(method, call, recorder)
+                self._done(method, call, recorder, context)
 
         return call_once
 
@@ -253,6 +286,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         method: str,
         behaviour: Callable[..., Any],
         recorder: CallRecorder | None,
+        gate: Gate | None,
         streamed_requests: bool,
     ) -> Callable[..., AsyncIterator[Any]]:
         """A streaming handler that yields its responses (an async generator)."""
@@ -260,6 +294,8 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
         async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
             call = _Call(context, recorder)
             try:
+                if gate is not None:
+                    gate(context)
                 request = self._prepare(request, recorder, streamed_requests)
                 async for response in behaviour(request, context):
                     yield response
@@ -276,6 +312,6 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             except Exception as exc:
                 await self._fail(context, exc, method, call)
             finally:
-                self._done(method, call, recorder)
+                self._done(method, call, recorder, context)
 
         return stream

@@ -9,7 +9,7 @@ from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc, receipts_pb2
 
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.rpc import convert, wire
-from agentmail_server.rpc.context import authorization
+from agentmail_server.rpc.authorization import Gate
 from agentmail_server.rpc.notices_pb import agent_event_pb
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.mail import Compose, Mailer
@@ -21,6 +21,7 @@ from agentmail_server.services.subscriptions import (
     StreamNotice,
 )
 
+_M = "/agentmail.v1.MailService/"  # method names in the authorisation table
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 
 
@@ -28,17 +29,23 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     """Sending and reading mail on behalf of the authenticated agent."""
 
     def __init__(
-        self, mailer: Mailer, streamer: InboxStreamer, auth: Authenticator, acks: AckTracker
+        self,
+        mailer: Mailer,
+        streamer: InboxStreamer,
+        gate: Gate,
+        auth: Authenticator,
+        acks: AckTracker,
     ) -> None:
         self._mailer = mailer
         self._streamer = streamer
+        self._gate = gate
         self._auth = auth
         self._acks = acks
 
     async def SendMessage(
         self, request: mail_service_pb2.SendMessageRequest, context: Context
     ) -> mail_service_pb2.SendMessageResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "SendMessage")
         wire.check_request(request)
         compose = Compose(
             subject=request.subject,
@@ -61,7 +68,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def ReplyMessage(
         self, request: mail_service_pb2.ReplyMessageRequest, context: Context
     ) -> mail_service_pb2.ReplyMessageResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ReplyMessage")
         wire.check_request(request)
         compose = Compose(
             subject=request.subject,
@@ -81,7 +88,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def GetMessage(
         self, request: mail_service_pb2.GetMessageRequest, context: Context
     ) -> mail_service_pb2.GetMessageResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "GetMessage")
         message, delivery = await self._mailer.get(caller, request.message_id)
         response = mail_service_pb2.GetMessageResponse(
             message=convert.message_pb(message, caller.project_slug)
@@ -99,7 +106,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def ListInbox(
         self, request: mail_service_pb2.ListInboxRequest, context: Context
     ) -> mail_service_pb2.ListInboxResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ListInbox")
         wire.check_request(request)
         page = await self._mailer.inbox(
             caller,
@@ -125,7 +132,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def ListOutbox(
         self, request: mail_service_pb2.ListOutboxRequest, context: Context
     ) -> mail_service_pb2.ListOutboxResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ListOutbox")
         wire.check_request(request)
         messages, token = await self._mailer.outbox(
             caller, request.page_size, request.page_token, convert.include_bodies(request.view)
@@ -148,7 +155,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def GetThread(
         self, request: mail_service_pb2.GetThreadRequest, context: Context
     ) -> mail_service_pb2.GetThreadResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "GetThread")
         wire.check_request(request)
         messages, token = await self._mailer.thread(
             caller,
@@ -165,7 +172,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def MarkRead(
         self, request: mail_service_pb2.MarkReadRequest, context: Context
     ) -> mail_service_pb2.MarkReadResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "MarkRead")
         states = await self._mailer.mark(caller, request.message_ids, acknowledge=False)
         return mail_service_pb2.MarkReadResponse(
             states=[convert.delivery_state_pb(s) for s in states]
@@ -174,7 +181,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def AcknowledgeMessage(
         self, request: mail_service_pb2.AcknowledgeMessageRequest, context: Context
     ) -> mail_service_pb2.AcknowledgeMessageResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "AcknowledgeMessage")
         states = await self._mailer.mark(caller, request.message_ids, acknowledge=True)
         return mail_service_pb2.AcknowledgeMessageResponse(
             states=[convert.delivery_state_pb(s) for s in states]
@@ -183,7 +190,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def SummarizeThread(
         self, request: mail_service_pb2.SummarizeThreadRequest, context: Context
     ) -> mail_service_pb2.SummarizeThreadResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "SummarizeThread")
         summary = await self._mailer.summarize(caller, request.thread_id, request.recent_count)
         return mail_service_pb2.SummarizeThreadResponse(
             thread_id=summary.thread_id,
@@ -204,7 +211,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def ListPendingAcks(
         self, request: receipts_pb2.ListPendingAcksRequest, context: Context
     ) -> receipts_pb2.ListPendingAcksResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ListPendingAcks")
         wire.check_request(request)
         page = await self._acks.pending_acks(
             caller,
@@ -227,7 +234,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def ListUnacknowledged(
         self, request: receipts_pb2.ListUnacknowledgedRequest, context: Context
     ) -> receipts_pb2.ListUnacknowledgedResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ListUnacknowledged")
         wire.check_request(request)
         page = await self._acks.unacknowledged(
             caller,
@@ -246,7 +253,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     async def SubscribeInbox(
         self, request: mail_service_pb2.SubscribeInboxRequest, context: Context
     ) -> AsyncIterator[mail_service_pb2.SubscribeInboxResponse]:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "SubscribeInbox")
         wire.check_request(request)
         flt = InboxFilter(
             urgent_only=request.urgent_only, topic=request.topic, thread_id=request.thread_id
@@ -257,8 +264,11 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         )
         async for event in events:
             if isinstance(event, Heartbeat):
-                # A subscriber following its inbox is active even when it calls nothing else.
-                self._auth.touch(caller)
+                # The token is checked again at each heartbeat (a cache hit, which also marks
+                # the agent active): a stream opened with a token that has since expired (a
+                # rotation's overlap ran out) or was revoked by another process ends within
+                # one heartbeat. Revocations in this process end it at once (Hub.end_agent).
+                await self._gate.agent(context, _M + "SubscribeInbox")
                 yield mail_service_pb2.SubscribeInboxResponse(
                     heartbeat=mail_service_pb2.Heartbeat(
                         tail_cursor=event.cursor,

@@ -9,26 +9,26 @@ from agentmail.v1 import reservation_service_pb2_grpc
 
 from agentmail_server.domain.reservations import Conflict, Reservation
 from agentmail_server.rpc import wire
-from agentmail_server.rpc.context import authorization
+from agentmail_server.rpc.authorization import Gate
 from agentmail_server.rpc.convert import timestamp
-from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.reservations import Reservations, ReserveCall
 
+_M = "/agentmail.v1.ReservationService/"  # method names in the authorisation table
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 
 
 class ReservationServicer(reservation_service_pb2_grpc.ReservationServiceServicer):
     """File reservations of the caller's project."""
 
-    def __init__(self, reservations: Reservations, auth: Authenticator) -> None:
+    def __init__(self, reservations: Reservations, gate: Gate) -> None:
         self._reservations = reservations
-        self._auth = auth
+        self._gate = gate
         self._now = reservations.now
 
     async def ReservePaths(
         self, request: pb.ReservePathsRequest, context: Context
     ) -> pb.ReservePathsResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ReservePaths")
         wire.check_request(request)
         reserved = await self._reservations.reserve(
             caller,
@@ -51,7 +51,7 @@ class ReservationServicer(reservation_service_pb2_grpc.ReservationServiceService
     async def CheckConflicts(
         self, request: pb.CheckConflictsRequest, context: Context
     ) -> pb.CheckConflictsResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "CheckConflicts")
         conflicts, truncated = await self._reservations.check_conflicts(
             caller, list(request.paths), include_shared=request.include_shared
         )
@@ -62,7 +62,7 @@ class ReservationServicer(reservation_service_pb2_grpc.ReservationServiceService
     async def RenewReservations(
         self, request: pb.RenewReservationsRequest, context: Context
     ) -> pb.RenewReservationsResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "RenewReservations")
         renewed = await self._reservations.renew(
             caller, list(request.ids), list(request.patterns), request.extend_seconds
         )
@@ -74,7 +74,7 @@ class ReservationServicer(reservation_service_pb2_grpc.ReservationServiceService
     async def ReleaseReservations(
         self, request: pb.ReleaseReservationsRequest, context: Context
     ) -> pb.ReleaseReservationsResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ReleaseReservations")
         released = await self._reservations.release(
             caller, list(request.ids), list(request.patterns), request.all
         )
@@ -86,7 +86,7 @@ class ReservationServicer(reservation_service_pb2_grpc.ReservationServiceService
     async def ForceReleaseReservation(
         self, request: pb.ForceReleaseReservationRequest, context: Context
     ) -> pb.ForceReleaseReservationResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ForceReleaseReservation")
         reservation, sent = await self._reservations.force_release(
             caller, request.id, request.reason
         )
@@ -98,7 +98,7 @@ class ReservationServicer(reservation_service_pb2_grpc.ReservationServiceService
     async def ListReservations(
         self, request: pb.ListReservationsRequest, context: Context
     ) -> pb.ListReservationsResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "ListReservations")
         found, token = await self._reservations.list(
             caller,
             include_inactive=request.include_inactive,

@@ -7,9 +7,10 @@ from typing import Any
 from agentmail.v1 import search_service_pb2, search_service_pb2_grpc
 
 from agentmail_server.rpc import convert, wire
-from agentmail_server.rpc.context import authorization
-from agentmail_server.services.auth import Authenticator
+from agentmail_server.rpc.authorization import Gate
 from agentmail_server.services.search import Searcher, SearchRequest
+
+_M = "/agentmail.v1.SearchService/"  # method names in the authorisation table
 
 
 def _micros(request: search_service_pb2.SearchMessagesRequest, field: str) -> int | None:
@@ -22,14 +23,14 @@ def _micros(request: search_service_pb2.SearchMessagesRequest, field: str) -> in
 class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
     """Full-text search over the caller's mail."""
 
-    def __init__(self, searcher: Searcher, auth: Authenticator) -> None:
+    def __init__(self, searcher: Searcher, gate: Gate) -> None:
         self._searcher = searcher
-        self._auth = auth
+        self._gate = gate
 
     async def SearchMessages(
         self, request: search_service_pb2.SearchMessagesRequest, context: Any
     ) -> search_service_pb2.SearchMessagesResponse:
-        caller = await self._auth.require(authorization(context))
+        caller = await self._gate.agent(context, _M + "SearchMessages")
         wire.check_request(request)
         results, token = await self._searcher.search(
             caller,

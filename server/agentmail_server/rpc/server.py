@@ -14,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.listen import is_unix_socket
+from agentmail_server.rpc.admission import Admission
 from agentmail_server.rpc.ceiling import add_ceiling_to_server
 from agentmail_server.rpc.health import ShutdownHealth
 from agentmail_server.rpc.interceptors import CallObserver, ErrorMappingInterceptor
@@ -66,6 +67,7 @@ class GrpcEndpoint:
         config: message limits, keepalive, the ceiling endpoints and access log settings.
         observer: receives per-call statistics (the metrics), or None.
         keepalive: the keepalive and ping policy (tests shrink its intervals).
+        admission: the per-caller rate limiter, or None for none.
     """
 
     def __init__(
@@ -74,10 +76,14 @@ class GrpcEndpoint:
         config: ServerConfig,
         observer: CallObserver | None,
         keepalive: ServerKeepalive = DEFAULT_KEEPALIVE,
+        admission: Admission | None = None,
     ) -> None:
         self.service_names = tuple(binding.name for binding in bindings)
+        interceptor = ErrorMappingInterceptor(
+            access_log=config.access_log, observer=observer, admission=admission
+        )
         self.server = aio.server(
-            interceptors=[ErrorMappingInterceptor(access_log=config.access_log, observer=observer)],
+            interceptors=[interceptor],
             options=channel_options(config, keepalive),
         )
         for binding in bindings:

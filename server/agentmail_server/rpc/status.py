@@ -60,7 +60,8 @@ def _pack(message: object) -> any_pb2.Any:
 
 
 def to_status(error: errors.AgentmailError) -> grpc.Status:
-    """A grpc.Status carrying ErrorInfo, and BadRequest / RetryInfo where they apply."""
+    """A grpc.Status carrying ErrorInfo, and BadRequest / QuotaFailure / RetryInfo where they
+    apply."""
     code = status_code_for(error)
     details = [
         _pack(
@@ -84,6 +85,20 @@ def to_status(error: errors.AgentmailError) -> grpc.Status:
                             description=clip(v.description, MAX_DESCRIPTION_BYTES),
                         )
                         for v in error.violations[:MAX_VIOLATIONS]
+                    ]
+                )
+            )
+        )
+    if error.quota_violations:
+        details.append(
+            _pack(
+                error_details_pb2.QuotaFailure(
+                    violations=[
+                        error_details_pb2.QuotaFailure.Violation(
+                            subject=clip(v.subject, MAX_FIELD_BYTES * 2),
+                            description=clip(v.description, MAX_DESCRIPTION_BYTES),
+                        )
+                        for v in error.quota_violations[:MAX_VIOLATIONS]
                     ]
                 )
             )

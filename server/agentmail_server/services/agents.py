@@ -11,8 +11,14 @@ from agentmail_server.domain.contacts import ContactPolicy
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Registration
 from agentmail_server.domain.filters import AgentFilter
-from agentmail_server.domain.models import Agent, Identity, Project
-from agentmail_server.errors import NotFound, PermissionDenied, invalid
+from agentmail_server.domain.models import Agent, Caller, Identity, Operator, Project
+from agentmail_server.errors import (
+    AgentmailError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    invalid,
+)
 from agentmail_server.services.auth import hash_token, new_token, parse_authorization
 from agentmail_server.services.cache import LruCache
 from agentmail_server.services.presence import Presence
@@ -61,12 +67,24 @@ class AgentDirectory:
             return agent
         return dataclasses.replace(agent, last_active_at=last_active, contact_policy=policy)
 
-    async def ensure_project(self, human_key: str) -> tuple[Project, bool]:
-        """The project for ``human_key``, created on first use."""
+    async def ensure_project(
+        self, human_key: str, caller: Caller | None = None, problem: AgentmailError | None = None
+    ) -> tuple[Project, bool]:
+        """The project for ``human_key``, created on first use.
+
+        ``problem`` is why the caller may not enroll (see the ENROLLMENT rule): raised unless
+        the project exists and ``caller`` is one of its agents.
+        """
         if not human_key.strip():
             raise invalid("human_key", "is required")
         limits.check_length("human_key", human_key, limits.MAX_HUMAN_KEY_CHARS)
         existing = await self._queries.project_by_human_key(human_key)
+        if problem is not None and not (
+            existing is not None
+            and isinstance(caller, Identity)
+            and caller.project_id == existing.id
+        ):
+            raise problem
         if existing is not None:
             return existing, False
         return await self._writes.ensure_project(human_key, self._clock.now_micros())
@@ -90,11 +108,25 @@ class AgentDirectory:
             self.projects.put(slug, project)
         return project
 
-    async def list_projects(self, page_size: int, page_token: str) -> tuple[list[Project], str]:
-        """A page of projects in creation order and the next page's token."""
+    async def visible_project(self, caller: Caller, slug: str, field: str = "project") -> Project:
+        """The project with ``slug`` if ``caller`` may see it: an operator sees every project,
+        an agent its own only (another one is NOT_FOUND, as if it did not exist)."""
+        if isinstance(caller, Identity) and slug and slug != caller.project_slug:
+            raise NotFound("PROJECT_NOT_FOUND", f"no project {slug!r}", metadata={"project": slug})
+        return await self.project(slug, field)
+
+    async def list_projects(
+        self, caller: Caller, page_size: int, page_token: str
+    ) -> tuple[list[Project], str]:
+        """A page of projects in creation order and the next page's token: every project for
+        an operator, the agent's own project alone for an agent."""
         size = limits.page_size(page_size, 50, 500)
-        # ListProjects is public: its tokens are bound to the list alone, not to a caller.
+        # The tokens are bound to the list alone (an operator's; an agent's never has a
+        # second page, but a token is still checked, so a forged one fails the same way).
         after = self._codec.decode(page_token, cursors.PROJECTS, ()) or 0
+        if isinstance(caller, Identity):
+            own = await self.project(caller.project_slug)
+            return ([own] if own.id > after else []), ""
         found = await self._queries.projects(after, size + 1)
         page = found[:size]
         token = self._codec.encode(cursors.PROJECTS, (), page[-1].id) if len(found) > size else ""
@@ -106,8 +138,14 @@ class AgentDirectory:
         name: str,
         profile: dict[str, str],
         authorization: str | None,
+        caller: Caller | None = None,
+        problem: Unauthenticated | None = None,
     ) -> tuple[Agent, str, bool]:
-        """Register (or, with its token, re-register) an agent; returns (agent, token, created)."""
+        """Register (or, with its token, re-register) an agent; returns (agent, token, created).
+
+        ``problem`` is why the caller may not create an agent (the enrollment secret): raised
+        at once without a token, otherwise if the name turns out to be new.
+        """
         if not names.is_valid_agent_name(name):
             raise invalid(
                 "name",
@@ -115,8 +153,10 @@ class AgentDirectory:
                 "INVALID_AGENT_NAME",
             )
         _check_profile(profile)
+        presented = None if isinstance(caller, Operator) else parse_authorization(authorization)
+        if problem is not None and presented is None:
+            raise problem  # before the project lookup: no probing for slugs without the secret
         project = await self.project(project_slug)
-        presented = parse_authorization(authorization)
         # A new agent always gets a fresh server-made token; a presented token only proves
         # ownership of an existing name (and is handed back unchanged).
         fresh = new_token()
@@ -128,20 +168,22 @@ class AgentDirectory:
             task_description=profile.get("task_description", ""),
             new_token_hash=hash_token(fresh),
             presented_token_hash=hash_token(presented) if presented else None,
+            enrollment_problem=problem,
         )
         agent, created = await self._writes.register_agent(registration, self._clock.now_micros())
         token = fresh if created or presented is None else presented
         return self.present(agent), token, created
 
-    async def agent(self, project_slug: str, name: str) -> Agent:
-        """One agent by project and case-insensitive name (retired ones too).
+    async def agent(self, caller: Caller, project_slug: str, name: str) -> Agent:
+        """One agent by project and case-insensitive name (retired ones too), if ``caller``
+        may see its project.
 
         Raises:
             NotFound: PROJECT_NOT_FOUND or AGENT_NOT_FOUND.
         """
         if not name:
             raise invalid("name", "is required")
-        project = await self.project(project_slug)
+        project = await self.visible_project(caller, project_slug)
         agent = await self._queries.agent_by_key(project.id, names.name_key(name))
         if agent is None:
             raise NotFound(
@@ -153,6 +195,7 @@ class AgentDirectory:
 
     async def list_agents(
         self,
+        caller: Caller,
         project_slug: str,
         page_size: int,
         page_token: str,
@@ -172,8 +215,8 @@ class AgentDirectory:
             raise invalid("active_within_seconds", "must not be negative (0 means any time)")
         if capability:
             _check_capability("capability", capability)
-        project = await self.project(project_slug)
-        # ListAgents is public: its tokens are bound to the project's list, not to a caller.
+        project = await self.visible_project(caller, project_slug)
+        # Anyone who may see the project sees the same list: tokens are bound to the project.
         scope = (project.id,)
         after = self._codec.decode(page_token, cursors.AGENTS, scope) or 0
         since = None
@@ -222,17 +265,35 @@ class AgentDirectory:
         )
         return self.present(agent)
 
-    async def retire(self, caller: Identity, name: str) -> Agent:
-        """Retire the caller (self only; see the contract)."""
-        _check_self(caller, "", name, "retire itself")
-        agent, _ = await self._lifecycle.retire_agent(caller.agent_id, self._clock.now_micros())
+    async def retire(self, caller: Caller, project_slug: str, name: str) -> Agent:
+        """Retire the caller itself, or (an operator) any agent."""
+        agent_id = await self.target(caller, project_slug, name, "retire itself")
+        agent, _ = await self._lifecycle.retire_agent(agent_id, self._clock.now_micros())
         return self.present(agent)
 
-    async def unretire(self, caller: Identity, name: str) -> Agent:
-        """Bring the caller back from retirement (self only)."""
-        _check_self(caller, "", name, "unretire itself")
-        agent, _ = await self._lifecycle.unretire_agent(caller.agent_id, self._clock.now_micros())
+    async def unretire(self, caller: Caller, project_slug: str, name: str) -> Agent:
+        """Bring the caller itself, or (an operator) any agent, back from retirement."""
+        agent_id = await self.target(caller, project_slug, name, "unretire itself")
+        agent, _ = await self._lifecycle.unretire_agent(agent_id, self._clock.now_micros())
         return self.present(agent)
+
+    async def target(self, caller: Caller, project_slug: str, name: str, action: str) -> int:
+        """The id of the agent an administrative call is about: an agent may name only
+        itself (empty fields mean itself); an operator must name project and agent.
+
+        Raises:
+            PermissionDenied: NOT_SELF, an agent named another agent.
+            InvalidArgument: an operator left the project or name out.
+            NotFound: PROJECT_NOT_FOUND or AGENT_NOT_FOUND.
+        """
+        if isinstance(caller, Identity):
+            _check_self(caller, project_slug, name, action)
+            return caller.agent_id
+        if not project_slug:
+            raise invalid("project", "is required when an operator calls")
+        if not name:
+            raise invalid("name", "is required when an operator calls")
+        return (await self.agent(caller, project_slug, name)).id
 
 
 def _check_self(caller: Identity, project_slug: str, name: str, action: str) -> None:

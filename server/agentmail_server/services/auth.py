@@ -1,22 +1,39 @@
-"""Bearer-token authentication: tokens are random, shown once, and stored only as hashes."""
+"""Bearer-token authentication: tokens are random, shown once, and stored only as hashes.
+
+Why a lookup by hash is constant-time enough: the database (and the cache) is searched by the
+SHA-256 of the presented token, so whatever timing an index seek leaks is about the *hash*,
+and learning a prefix of a hash does not help anyone make a token that hashes to it. The
+stored hash found is still compared with :func:`hmac.compare_digest` before it is trusted, and
+operator hashes (few, in memory) are all compared that way, so no early exit tells which one
+nearly matched.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+from collections.abc import Iterable
 
-from agentmail_server.domain.models import Identity
+from agentmail_server.domain.clock import Clock
+from agentmail_server.domain.models import Caller, Identity, Operator, TokenHolder
 from agentmail_server.errors import Unauthenticated
 from agentmail_server.services.cache import LruCache
 from agentmail_server.services.presence import Presence
 from agentmail_server.storage.ports import MailReads
 
 TOKEN_PREFIX = "am_"
+OPERATOR_TOKEN_PREFIX = "amop_"
 
 
 def new_token() -> str:
     """A fresh agent token with 256 bits of randomness."""
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_operator_token() -> str:
+    """A fresh operator token with 256 bits of randomness (its prefix tells it apart)."""
+    return OPERATOR_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:
@@ -42,48 +59,88 @@ def parse_authorization(value: str | None) -> str | None:
 
 
 class Authenticator:
-    """Turns a presented token into the agent it belongs to, through a bounded cache, and
-    stamps the agent active (in memory: see :mod:`.presence`) on every authenticated call."""
+    """Turns a presented token into the agent (or operator) it belongs to, through a bounded
+    cache, and stamps an agent active (in memory: see :mod:`.presence`) on every
+    authenticated call.
+
+    The cache maps a token hash to its holder and expiry. Tokens change only through this
+    process's writes (rotation, revocation), which call :meth:`forget_agent` right after
+    committing, so a cached entry never outlives the token (expiry is checked on every hit).
+    """
 
     def __init__(
-        self, queries: MailReads, cache_size: int, presence: Presence | None = None
+        self,
+        queries: MailReads,
+        cache_size: int,
+        presence: Presence | None = None,
+        *,
+        clock: Clock | None = None,
+        operator_hashes: Iterable[str] = (),
     ) -> None:
         self._queries = queries
         self._presence = presence
-        self.cache: LruCache[str, Identity] = LruCache(cache_size)
+        self._clock = clock
+        self._operator_hashes = tuple(operator_hashes)
+        self.cache: LruCache[str, TokenHolder] = LruCache(cache_size)
+        # Bumped by every forget_agent: a lookup that read the database while tokens changed
+        # does not cache what it read (it may predate the change and outlive the forgetting).
+        self._epoch = 0
 
-    async def identify(self, token: str) -> Identity:
-        """The agent holding ``token``.
+    async def identify_caller(self, token: str) -> Caller:
+        """The agent or operator holding ``token``.
 
         Raises:
-            Unauthenticated: no agent holds it.
+            Unauthenticated: TOKEN_INVALID, nobody holds it (or it expired).
         """
         digest = hash_token(token)
-        identity = self.cache.get(digest)
-        if identity is None:
-            identity = await self._queries.identity_by_token_hash(digest)
-            if identity is None:
-                raise Unauthenticated("TOKEN_INVALID", "the agent token is not valid")
-            self.cache.put(digest, identity)
-        return identity
+        if self._is_operator(digest):
+            return Operator("token")
+        holder = self.cache.get(digest)
+        if holder is None:
+            epoch = self._epoch
+            holder = await self._queries.identity_by_token_hash(digest)
+            if holder is None or not hmac.compare_digest(holder.token_hash, digest):
+                raise _invalid()
+            if epoch == self._epoch:
+                self.cache.put(digest, holder)
+        if holder.expires_at is not None and (
+            self._clock is None or holder.expires_at <= self._clock.now_micros()
+        ):
+            raise _invalid()
+        return holder.identity
 
-    async def require(self, authorization: str | None) -> Identity:
-        """The caller's identity from its authorization metadata.
+    async def caller(self, authorization: str | None) -> Caller | None:
+        """The caller from its authorization metadata; None when it sent none.
 
         Raises:
-            Unauthenticated: no token, a malformed header, or an unknown token.
+            Unauthenticated: a malformed header or an unknown token.
         """
         token = parse_authorization(authorization)
         if token is None:
-            raise Unauthenticated(
-                "TOKEN_MISSING", "this call needs 'authorization: Bearer <agent token>' metadata"
-            )
-        identity = await self.identify(token)
-        self.touch(identity)
-        return identity
+            return None
+        caller = await self.identify_caller(token)
+        if isinstance(caller, Identity):
+            self.touch(caller)
+        return caller
+
+    def forget_agent(self, agent_id: int) -> int:
+        """Drop every cached token of the agent (after its tokens changed); returns how many."""
+        self._epoch += 1
+        return self.cache.discard_if(lambda _, holder: holder.identity.agent_id == agent_id)
 
     def touch(self, identity: Identity) -> None:
         """Note that the agent is active now without a new call (an open inbox stream that
         keeps taking heartbeats is an agent at work)."""
         if self._presence is not None:
             self._presence.touch(identity.agent_id)
+
+    def _is_operator(self, digest: str) -> bool:
+        # Every hash is compared (no early exit), in constant time each.
+        found = False
+        for known in self._operator_hashes:
+            found |= hmac.compare_digest(known, digest)
+        return found
+
+
+def _invalid() -> Unauthenticated:
+    return Unauthenticated("TOKEN_INVALID", "the token is not valid")

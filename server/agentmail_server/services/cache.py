@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -24,8 +25,9 @@ class CacheStats:
 class LruCache(Generic[K, V]):
     """Least-recently-used cache of at most ``capacity`` entries.
 
-    Only used for facts that never change once written (token -> agent, name -> agent id),
-    so entries never need invalidating; eviction only costs a database read later.
+    Mostly used for facts that never change once written (slug -> project, name -> agent
+    id); eviction only costs a database read later. Facts that can change (token hash ->
+    holder) are dropped by their writer with :meth:`discard_if` after the change commits.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -54,6 +56,19 @@ class LruCache(Generic[K, V]):
         if len(self._data) > self._capacity:
             self._data.popitem(last=False)
             self._evictions += 1
+
+    def peek(self, key: K) -> V | None:
+        """The cached value without marking it used or counting a hit or miss (for callers
+        that only look, such as the rate limiter naming the caller)."""
+        return self._data.get(key)
+
+    def discard_if(self, predicate: Callable[[K, V], bool]) -> int:
+        """Drop every entry ``predicate`` holds for; returns how many. Walks the whole cache:
+        for rare writes (a token rotated or revoked), not for a request's hot path."""
+        doomed = [key for key, value in self._data.items() if predicate(key, value)]
+        for key in doomed:
+            del self._data[key]
+        return len(doomed)
 
     def stats(self) -> CacheStats:
         """A snapshot of size and hit counts."""

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.domain.clock import Clock, SystemClock
 from agentmail_server.domain.contacts import ContactPolicy, SendRules
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.hub import Hub
+from agentmail_server.limits.buckets import monotonic_seconds
+from agentmail_server.limits.flood_guard import FloodGuard
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.contacts import ContactBook
+from agentmail_server.services.enrollment import Enrollment
 from agentmail_server.services.mail import Mailer
 from agentmail_server.services.presence import Presence
 from agentmail_server.services.receipts import AckTracker
@@ -19,6 +23,7 @@ from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.services.reservations import Reservations
 from agentmail_server.services.search import Searcher
 from agentmail_server.services.subscriptions import InboxStreamer
+from agentmail_server.services.tokens import TokenKeeper
 from agentmail_server.storage.ports import Storage
 
 
@@ -36,6 +41,16 @@ class Services:
     presence: Presence
     acks: AckTracker
     reservations: Reservations
+    tokens: TokenKeeper
+    enrollment: Enrollment
+
+
+def _flood_guard(config: ServerConfig, clock: Clock) -> FloodGuard | None:
+    if config.flood_guard_per_minute == 0:
+        return None
+    return FloodGuard(
+        config.flood_guard_per_minute, config.rate_limit_subjects, monotonic_seconds(clock)
+    )
 
 
 def build_services(
@@ -44,6 +59,8 @@ def build_services(
     config: ServerConfig,
     codec: CursorCodec,
     clock: Clock | None = None,
+    *,
+    operator_hashes: Sequence[str] = (),
 ) -> Services:
     """Wire the use cases to ``storage`` and ``hub`` (nothing is started here).
 
@@ -54,6 +71,7 @@ def build_services(
         codec: Seals every page token and cursor the services issue.
         clock: The wall clock every service reads (the system clock when omitted); storage
             receives the time from the services, so this is the server's only clock.
+        operator_hashes: SHA-256 digests of the operator tokens.
     """
     clock = SystemClock() if clock is None else clock
     reads = storage.reads
@@ -64,7 +82,10 @@ def build_services(
         flush_seconds=config.presence_flush_seconds,
         auto_retire_idle_seconds=config.auto_retire_idle_seconds,
     )
-    auth = Authenticator(reads, config.cache_size, presence)
+    auth = Authenticator(
+        reads, config.cache_size, presence, clock=clock, operator_hashes=operator_hashes
+    )
+    enrollment = Enrollment(config.enrollment_secret)
     resolver = RecipientResolver(reads, config.cache_size)
     default_policy = ContactPolicy.parse(config.default_contact_policy)
     rules = SendRules(
@@ -86,8 +107,24 @@ def build_services(
         auth=auth,
         directory=directory,
         resolver=resolver,
-        mailer=Mailer(storage.mail, reads, resolver, codec, clock, rules, presence),
-        streamer=InboxStreamer(hub, reads, config.heartbeat_seconds, codec, clock),
+        mailer=Mailer(
+            storage.mail,
+            reads,
+            resolver,
+            codec,
+            clock,
+            rules,
+            presence,
+            _flood_guard(config, clock),
+        ),
+        streamer=InboxStreamer(
+            hub,
+            reads,
+            config.heartbeat_seconds,
+            codec,
+            clock,
+            max_per_agent=config.max_subscriptions_per_agent,
+        ),
         searcher=Searcher(storage.search, reads, codec),
         contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),
         presence=presence,
@@ -100,4 +137,6 @@ def build_services(
             clock,
             config.reservation_stale_seconds,
         ),
+        tokens=TokenKeeper(storage.agents, auth, hub, clock),
+        enrollment=enrollment,
     )

@@ -24,6 +24,7 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
+from agentmail_server.limits.flood_guard import FloodGuard
 from agentmail_server.services.digests import content_digest
 from agentmail_server.services.inbox_cursors import InboxCursors
 from agentmail_server.services.pages import within_body_budget
@@ -71,8 +72,10 @@ class Mailer:
         clock: Clock,
         rules: SendRules | None = None,
         presence: Presence | None = None,
+        flood_guard: FloodGuard | None = None,
     ) -> None:
         self._presence = presence
+        self._flood_guard = flood_guard
         self._writes = writes
         # Every send is judged by these contact rules in the storing transaction.
         self._rules = SendRules() if rules is None else rules
@@ -153,7 +156,18 @@ class Mailer:
             broadcast=broadcast,
             recent_activity=self._unwritten_activity(recipients) if broadcast else (),
         )
-        return await self._writes.insert_message(draft, self._clock.now_micros())
+        guard = self._flood_guard
+        if guard is None:
+            return await self._writes.insert_message(draft, self._clock.now_micros())
+        charged = guard.take(caller.agent_id, [(r.agent_id, r.name) for r in recipients])
+        stored = False
+        try:
+            sent = await self._writes.insert_message(draft, self._clock.now_micros())
+            stored = not sent.deduplicated
+            return sent
+        finally:
+            if not stored:
+                guard.give_back(charged)
 
     def _unwritten_activity(self, recipients: Sequence[Recipient]) -> tuple[tuple[int, int], ...]:
         if self._presence is None:

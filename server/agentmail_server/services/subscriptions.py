@@ -26,7 +26,7 @@ from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.models import Delivery, Identity, Importance, InboxItem
 from agentmail_server.domain.notices import Notice
-from agentmail_server.errors import ResourceExhausted, Unavailable
+from agentmail_server.errors import ResourceExhausted, Unauthenticated, Unavailable
 from agentmail_server.hub import Hub, Notification, Subscription
 from agentmail_server.services.inbox_cursors import InboxCursors
 from agentmail_server.storage.ports import MailReads
@@ -80,7 +80,15 @@ SHUTDOWN_RETRY_SECONDS = 1.0
 
 
 class InboxStreamer:
-    """Builds the event stream of one subscription."""
+    """Builds the event stream of one subscription.
+
+    An agent may hold ``max_per_agent`` streams at once; a newer one is refused
+    (TOO_MANY_SUBSCRIPTIONS) rather than the oldest ended. Ending the oldest would let a
+    client stuck in a reconnect loop (or a leaked token) cut off the agent's healthy stream
+    over and over, each end followed by its reconnection; refusing keeps the working streams
+    and tells the misbehaving caller exactly what is wrong. A client that lost its connection
+    without the server noticing waits for keepalive (under a minute) to free the slot.
+    """
 
     def __init__(
         self,
@@ -89,12 +97,27 @@ class InboxStreamer:
         heartbeat_seconds: float,
         codec: CursorCodec,
         clock: Clock,
+        *,
+        max_per_agent: int = 8,
     ) -> None:
         self._hub = hub
+        self._max_per_agent = max_per_agent
         self._clock = clock
         self._queries = queries
         self._heartbeat_seconds = heartbeat_seconds
         self._cursors = InboxCursors(codec, queries)
+
+    def _check_agent_cap(self, caller: Identity) -> None:
+        """Refuse a stream past the agent's cap (checked and registered without an await
+        between, so concurrent opens cannot both pass)."""
+        if self._hub.subscriptions_of(caller.agent_id) >= self._max_per_agent:
+            raise ResourceExhausted(
+                "TOO_MANY_SUBSCRIPTIONS",
+                f"this agent already has {self._max_per_agent} open inbox streams, the most "
+                "allowed; close one (or retry later)",
+                metadata={"limit": "agent", "maxPerAgent": str(self._max_per_agent)},
+                retry_after_seconds=5,
+            )
 
     async def stream(
         self,
@@ -112,6 +135,7 @@ class InboxStreamer:
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
         # Checked before taking a subscription slot; the tail only grows meanwhile.
         position = await self._cursors.position(caller, cursor)
+        self._check_agent_cap(caller)
         # Registered even while the server stops, so that the shutdown waits for this
         # stream's final frame to be sent rather than cutting it off (see Hub.wait_quiet).
         subscription = self._hub.subscribe(caller.agent_id)
@@ -119,6 +143,7 @@ class InboxStreamer:
             raise ResourceExhausted(
                 "TOO_MANY_SUBSCRIPTIONS",
                 "the server has reached its subscription limit; retry later",
+                metadata={"limit": "server"},
                 retry_after_seconds=5,
             )
         try:
@@ -145,6 +170,10 @@ class InboxStreamer:
         self, caller: Identity, subscription: Subscription, position: int, replay: _Replay
     ) -> AsyncIterator[StreamEvent]:
         while True:
+            if subscription.revoked:
+                raise Unauthenticated(
+                    "TOKEN_REVOKED", "the agent's token was revoked or rotated; stream ended"
+                )
             if subscription.closed:
                 # Whatever is still buffered is replayed from storage after the restart.
                 yield self._end(caller, position)

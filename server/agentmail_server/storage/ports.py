@@ -82,10 +82,10 @@ from agentmail_server.domain.models import (
     Agent,
     Delivery,
     DeliveryState,
-    Identity,
     InboxItem,
     Message,
     Project,
+    TokenHolder,
 )
 from agentmail_server.domain.notices import Notice
 from agentmail_server.domain.receipts import PendingAck, Receipt
@@ -162,7 +162,20 @@ class AgentWrites(Protocol):
             AlreadyExists: AGENT_EXISTS, the name is taken and no token was presented.
             Unauthenticated: TOKEN_INVALID, the presented token belongs to nobody.
             PermissionDenied: NOT_AGENT_OWNER, it belongs to another agent.
+            Unauthenticated: ``registration.enrollment_problem``, when the name is new.
         """
+        ...
+
+    async def rotate_token(
+        self, agent_id: int, new_hash: str, now: int, overlap_micros: int
+    ) -> None:
+        """Give the agent the token ``new_hash``; every other token of it expires after
+        ``overlap_micros`` (at once when 0), in one transaction. Only hashes are stored."""
+        ...
+
+    async def revoke_tokens(self, agent_id: int, now: int, replacement_hash: str | None) -> int:
+        """Delete every token of the agent at once (then store ``replacement_hash`` as its
+        only token, when given); returns how many were revoked."""
         ...
 
     async def update_agent(
@@ -355,8 +368,9 @@ class MailReads(Protocol):
         """The link from one agent to another, if any."""
         ...
 
-    async def identity_by_token_hash(self, token_hash: str) -> Identity | None:
-        """Who holds the token with this hash."""
+    async def identity_by_token_hash(self, token_hash: str) -> TokenHolder | None:
+        """Who holds the token with this hash and until when, expired or not (the caller
+        judges expiry by its clock). A unique-index seek on ``agent_tokens.token_hash``."""
         ...
 
     async def agents_by_keys(

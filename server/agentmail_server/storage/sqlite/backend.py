@@ -19,7 +19,7 @@ from agentmail_server.domain.models import Agent, DeliveryState, Project
 from agentmail_server.domain.retention import Purged
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
-from agentmail_server.storage.sqlite import retention, writes
+from agentmail_server.storage.sqlite import retention, tokens, writes
 from agentmail_server.storage.sqlite.coordination import (
     SqliteContactWrites,
     SqliteLifecycleWrites,
@@ -92,6 +92,27 @@ class SqliteAgentWrites:
         """Create the agent, or update it when the caller presented its token."""
         operation = functools.partial(writes.register_agent, reg=registration, now=now)
         return await self._writer.submit(operation, _record_registration)
+
+    async def rotate_token(
+        self, agent_id: int, new_hash: str, now: int, overlap_micros: int
+    ) -> None:
+        """Give the agent a new token; the others expire after the overlap."""
+        operation = functools.partial(
+            tokens.rotate_token,
+            agent_id=agent_id,
+            new_hash=new_hash,
+            now=now,
+            overlap_micros=overlap_micros,
+        )
+        # Tokens are not archived and nothing subscribes to them: nothing to record.
+        await self._writer.submit(operation)
+
+    async def revoke_tokens(self, agent_id: int, now: int, replacement_hash: str | None) -> int:
+        """Delete every token of the agent (and store the replacement, if any)."""
+        operation = functools.partial(
+            tokens.revoke_tokens, agent_id=agent_id, now=now, replacement_hash=replacement_hash
+        )
+        return await self._writer.submit(operation)
 
     async def update_agent(
         self,

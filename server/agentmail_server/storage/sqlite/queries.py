@@ -19,6 +19,7 @@ from agentmail_server.domain.models import (
     InboxItem,
     Message,
     Project,
+    TokenHolder,
 )
 from agentmail_server.domain.notices import Notice
 from agentmail_server.storage.sqlite import directory_queries
@@ -89,14 +90,17 @@ class Queries:
         """The link from one agent to another, if any."""
         return await directory_queries.contact_link(self._pool, from_id, to_id)
 
-    async def identity_by_token_hash(self, token_hash: str) -> Identity | None:
-        """Who holds the token with this hash."""
+    async def identity_by_token_hash(self, token_hash: str) -> TokenHolder | None:
+        """Who holds the token with this hash, and until when (a unique-index seek)."""
         row = await self._pool.fetchone(
-            "SELECT a.id, a.project_id, p.slug, a.name FROM agents a"
-            " JOIN projects p ON p.id = a.project_id WHERE a.token_hash = ?",
+            "SELECT a.id, a.project_id, p.slug, a.name, t.expires_at, t.token_hash"
+            " FROM agent_tokens t JOIN agents a ON a.id = t.agent_id"
+            " JOIN projects p ON p.id = a.project_id WHERE t.token_hash = ?",
             (token_hash,),
         )
-        return None if row is None else Identity(row[0], row[1], row[2], row[3])
+        if row is None:
+            return None
+        return TokenHolder(Identity(row[0], row[1], row[2], row[3]), row[4], row[5])
 
     async def agents_by_keys(
         self, project_id: int, name_keys: Sequence[str]

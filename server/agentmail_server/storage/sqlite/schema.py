@@ -66,13 +66,19 @@ Design notes (why the tables look like this):
   pattern starts with a glob or has no slash): patterns of two different non-empty groups
   never overlap, so ReservePaths reads only its patterns' groups and "" through
   ``reservations_active_by_group``.
+- ``agent_tokens`` (version 10) holds every token hash an agent may authenticate with: one
+  normally, two during a rotation's overlap (the old one with an ``expires_at``), none after
+  an operator's revocation. Authentication is a seek on its unique ``token_hash``; rotation
+  and revocation go through ``agent_tokens_agent``. Version 10 copies each
+  ``agents.token_hash`` into it; that column stays (SQLite cannot drop a UNIQUE column) with
+  the hash of the token the agent registered with, and nothing authenticates by it any more.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -263,6 +269,22 @@ _MIGRATIONS: dict[int, str] = {
         WHERE ack_required = 1 AND ack_at IS NULL;
     CREATE INDEX deliveries_pending_acks ON deliveries (sender_id, created_at, message_id)
         WHERE ack_required = 1 AND ack_at IS NULL;
+    """,
+    # Tokens leave agents.token_hash for their own table, so an agent can hold two at once
+    # (rotation with an overlap) and lose all at once (revocation). agents.token_hash stays
+    # (SQLite cannot drop a UNIQUE column) holding the hash of the token the agent registered
+    # with; nothing authenticates by it any more.
+    10: """
+    CREATE TABLE agent_tokens (
+        id INTEGER PRIMARY KEY,
+        agent_id INTEGER NOT NULL REFERENCES agents(id),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER
+    );
+    CREATE INDEX agent_tokens_agent ON agent_tokens (agent_id);
+    INSERT INTO agent_tokens (agent_id, token_hash, created_at, expires_at)
+        SELECT id, token_hash, created_at, NULL FROM agents;
     """,
 }
 

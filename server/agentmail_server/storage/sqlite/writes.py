@@ -30,7 +30,7 @@ from agentmail_server.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from agentmail_server.storage.sqlite import policy
+from agentmail_server.storage.sqlite import policy, tokens
 from agentmail_server.storage.sqlite.notices import NEXT_POSITION, append_notice
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
@@ -77,13 +77,17 @@ _NEXT_REVISION = "(SELECT coalesce(max(revision), 0) + 1 FROM agents)"
 
 
 def register_agent(conn: sqlite3.Connection, reg: Registration, now: int) -> tuple[Agent, bool]:
-    """Create the agent, or update it when the caller presented its token."""
+    """Create the agent, or update it when the caller presented one of its tokens."""
     key = names.name_key(reg.name)
     existing = conn.execute(
-        "SELECT id, token_hash FROM agents WHERE project_id = ? AND name_key = ?",
+        "SELECT id FROM agents WHERE project_id = ? AND name_key = ?",
         (reg.project_id, key),
     ).fetchone()
     if existing is None:
+        if reg.enrollment_problem is not None:
+            # Checked again here, in the transaction: the name may have gone since the
+            # service looked, and creating is what the enrollment secret guards.
+            raise reg.enrollment_problem
         cursor = conn.execute(
             "INSERT INTO agents (project_id, name, name_key, program, model, task_description,"
             " token_hash, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
@@ -101,19 +105,18 @@ def register_agent(conn: sqlite3.Connection, reg: Registration, now: int) -> tup
             ),
         )
         assert cursor.lastrowid is not None
+        tokens.add_token(conn, cursor.lastrowid, reg.new_token_hash, now, None)
         return _load_agent(conn, cursor.lastrowid), True
-    agent_id, token_hash = existing
+    agent_id = int(existing[0])
     if reg.presented_token_hash is None:
         raise AlreadyExists(
             "AGENT_EXISTS",
             f"agent {reg.name!r} is already registered; present its token to re-register",
             metadata={"name": reg.name},
         )
-    if reg.presented_token_hash != token_hash:
-        owner = conn.execute(
-            "SELECT 1 FROM agents WHERE token_hash = ?", (reg.presented_token_hash,)
-        ).fetchone()
-        if owner is None:
+    holder = tokens.holder_of(conn, reg.presented_token_hash, now)
+    if holder != agent_id:
+        if holder is None:
             raise Unauthenticated("TOKEN_INVALID", "the agent token is not valid")
         raise PermissionDenied(
             "NOT_AGENT_OWNER",
