@@ -201,3 +201,26 @@ def agents(
         return
     out.table(_AGENT_COLUMNS, _agent_rows(page.items))
     _next_page(out, page.next_page_token)
+
+
+@app.command("rotate-token")
+def rotate_token(
+    ctx: typer.Context,
+    overlap: Annotated[
+        int,
+        typer.Option(min=0, max=3600, help="Seconds the previous token keeps working (0: none)."),
+    ] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Replace the agent's token with a new one, kept in the profile's token file (0600)."""
+    inv = invocation(ctx)
+    out = inv.output(as_json)
+    path = inv.profile().token_file
+    # Not retried by the client: a lost answer would leave a token nobody knows.
+    token = with_client(ctx)(lambda client: client.rotate_token(overlap_seconds=overlap))
+    write_token(path, token)
+    if out.as_json:
+        out.json({"tokenFile": str(path), "overlapSeconds": overlap})
+        return
+    out.line(f"Rotated the token of profile {inv.profile().name!r}")
+    out.note(f"new token saved to {path}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -23,11 +24,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+ENROLLMENT_VARIABLE = "AGENTMAIL_ENROLLMENT_SECRET"
+
 HELP = (
     "Coordination mail for agents, from a shell: send and read mail, follow the inbox, "
     "reserve files, guard commits.\n\n"
     "Settings come from flags, then AGENTMAIL_* variables, then the profile's table in "
-    "the config file (config.toml in the platform's config folder), then defaults.\n\n"
+    "the config file (config.toml in the platform's config folder), then defaults. "
+    f"A server's enrollment secret, when it has one, is read from {ENROLLMENT_VARIABLE}.\n\n"
     f"{EXIT_CODES_HELP}"
 )
 
@@ -126,7 +130,14 @@ class Invocation:
         retry = am.RetryPolicy() if attempts is None else am.RetryPolicy(max_attempts=attempts)
         try:
             return am.AgentmailClient(
-                profile.address, token=token, timeouts=timeouts, retry=retry, channel=channel
+                profile.address,
+                token=token,
+                timeouts=timeouts,
+                retry=retry,
+                channel=channel,
+                # The server's own variable: the secret is one value shared by both sides, and
+                # an environment variable keeps it out of argv (ps) and the config file.
+                enrollment_secret=os.environ.get(ENROLLMENT_VARIABLE) or None,
             )
         except ValueError as exc:
             raise CliError(str(exc), ExitCode.USAGE, reason="TLS_SETTINGS_INVALID") from None

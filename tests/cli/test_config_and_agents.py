@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pathlib
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
+from typing import Any
 
 from .conftest import AGENTMAIL, PROJECT_KEY, Cli
 
@@ -130,3 +134,33 @@ async def test_shell_completion_completes_commands(cli: Cli) -> None:
     assert completed.stdout.split() == ["pending-acks"]
     script = await cli.ok("--show-completion", "bash", env={"SHELL": "/bin/bash"})
     assert "_AGENTMAIL_COMPLETE=complete_bash" in script.stdout
+
+
+async def test_enrollment_takes_the_secret_from_the_environment(
+    tmp_path: pathlib.Path,
+    start_server: Callable[..., contextlib.AbstractAsyncContextManager[Any]],
+) -> None:
+    async with start_server(tmp_path / "data", enrollment_secret="open sesame") as server:
+        cli = Cli(tmp_path / "home", server.address)
+        refused = await cli("project", "ensure", PROJECT_KEY, "--json")
+        assert (refused.code, refused.error()["reason"]) == (4, "ENROLLMENT_REQUIRED")
+        secret = {"AGENTMAIL_ENROLLMENT_SECRET": "open sesame"}
+        slug = (await cli.ok("project", "ensure", PROJECT_KEY, env=secret)).stdout.strip()
+        await cli.ok("--project", slug, "register", "Alice", env=secret)
+        # Once registered, the agent's token is all it needs.
+        assert (await cli.ok("whoami", "--json")).json()["agent"] == "Alice"
+
+
+async def test_rotate_token_keeps_the_new_token_and_ends_the_old(crew: Cli) -> None:
+    old = crew.token_file().read_text()
+    rotated = await crew.ok("rotate-token")
+    assert rotated.stdout == "Rotated the token of profile 'default'\n"
+    new = crew.token_file().read_text()
+    assert new != old and crew.token_file().stat().st_mode & 0o777 == 0o600
+    assert old.strip() not in rotated.stdout + rotated.stderr
+    await crew.ok("inbox")
+    stale = crew.home / "old.token"
+    stale.write_text(old)
+    stale.chmod(0o600)
+    refused = await crew("--token-file", str(stale), "inbox")
+    assert refused.code == 4, refused
