@@ -159,6 +159,8 @@ async def test_rotate_token_keeps_the_new_token_and_ends_the_old(crew: Cli) -> N
     assert new != old and crew.token_file().stat().st_mode & 0o777 == 0o600
     assert old.strip() not in rotated.stdout + rotated.stderr
     await crew.ok("inbox")
+    again = (await crew.ok("rotate-token", "--overlap", "60", "--json")).json()
+    assert again == {"tokenFile": str(crew.token_file()), "overlapSeconds": 60}
     stale = crew.home / "old.token"
     stale.write_text(old)
     stale.chmod(0o600)

@@ -75,3 +75,18 @@ async def test_pending_acks(crew: Cli) -> None:
     assert overdue["items"] == []
     await crew.ok(*BOB, "ack", str(message_id))
     assert (await crew.ok("pending-acks", "--json")).json()["items"] == []
+
+
+async def test_the_remaining_text_and_json_forms(crew: Cli) -> None:
+    """The forms the other tests leave out: renew, contact request and approve as text."""
+    await crew.ok("reserve", "docs/**")
+    renewed = (await crew.ok("renew", "docs/**")).stdout.splitlines()
+    assert renewed[0].split()[:3] == ["id", "agent", "pattern"]
+    assert renewed[1].split()[1:3] == ["Alice", "docs/**"]
+    assert (await crew("renew")).code == 2
+    requested = (await crew.ok(*BOB, "contact", "request", "Alice", "--reason", "review")).stdout
+    assert requested.splitlines()[1].split()[:2] == ["Bob", "Alice"]
+    approved = (await crew.ok("contact", "approve", "Bob")).stdout
+    assert approved.splitlines()[1].split()[:3] == ["Bob", "Alice", "approved"]
+    unknown = await crew("contact", "approve", "Nobody")
+    assert unknown.code == 3, unknown

@@ -153,3 +153,12 @@ async def test_reply_thread_summary_and_search(crew: Cli) -> None:
     empty = await crew("search", "")
     assert empty.code == 2, empty
     assert empty.stderr == "agentmail: error: [INVALID_QUERY] query: is required\n"
+
+
+async def test_reply_as_text_and_to_a_missing_message(crew: Cli) -> None:
+    await crew.ok(*BOB, "send", "--to", "Alice", "-s", "question", "?")
+    message_id = (await crew.ok("inbox", "--json")).json()["items"][0]["message"]["id"]
+    replied = await crew.ok("reply", str(message_id), "-", stdin="answer")
+    assert replied.stdout.startswith("Sent #") and "to Bob" in replied.stdout
+    missing = await crew("reply", "999999", "x")
+    assert missing.code == 3
