@@ -166,3 +166,20 @@ async def test_check_sees_every_change_since_the_last_check(res, reserve, alice,
     assert (await check(res, bob, ["src/a.py"])).conflicts
     clock.advance(seconds=120)  # expiry by time, nothing written
     assert not (await check(res, bob, ["src/a.py"])).conflicts
+
+
+async def test_check_takes_real_paths_not_patterns(res, reserve, alice, bob):
+    await reserve(alice, ["src/**", "README.md", "docs/[ab].md"])
+
+    response = await check(
+        res, bob, ["README", "docs/README.md", "src/deep/x.py", "docs/a.md", "docs/[ab].md"]
+    )
+
+    # A root file is not below src/ (as a pattern, "README" would match src/README);
+    # an unanchored reservation covers the name at any depth; glob characters in a path are
+    # characters: the file literally named "docs/[ab].md" is not one the set matches.
+    assert [c.pattern for c in response.conflicts] == [
+        "docs/README.md",
+        "src/deep/x.py",
+        "docs/a.md",
+    ]

@@ -38,6 +38,9 @@ async def test_the_typed_client_sends_and_subscribes_over_tls(
         await alice.register_agent(slug, "Alice")
         await bob.register_agent(slug, "Bob")
         async with bob.subscribe() as inbox:
+            # Without a cursor the stream delivers what commits after it reaches the server:
+            # wait until it has (its first heartbeat), or the send may come first.
+            await asyncio.wait_for(inbox.caught_up.wait(), DEADLINE_SECONDS)
             sent = await alice.send_message(to="Bob", subject="over TLS", body="sealed")
             item = await asyncio.wait_for(anext(aiter(inbox)), DEADLINE_SECONDS)
 

@@ -298,7 +298,12 @@ class CheckConflictsRequest(_message.Message):
     """
     @_builtins.property
     def paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Paths or patterns to check: 1 to 500 of them, each at most 512 characters."""
+        """Real paths to check, relative to the project root, as a pre-commit guard stages them:
+        1 to 500 of them, each at most 512 characters, normalised like patterns (`\\` read as `/`,
+        leading `./` and `/` dropped) but with `*`, `?` and `[` as plain characters. A
+        reservation covers a path when its pattern matches the path or a directory above it
+        (gitignore's reading): `src/**` covers `src/a.py` but not the root file `README`.
+        """
 
     def __init__(
         self,

@@ -228,6 +228,41 @@ def find_conflicts(
     return found
 
 
+def find_path_conflicts(
+    paths: Sequence[str],
+    include_shared: bool,
+    agent_id: int,
+    active: Sequence[Hold],
+) -> dict[str, list[Hold]]:
+    """Each real path (normalised by ``normalize_path``) that another agent's active
+    reservation covers, with those reservations (oldest first), in the order given: exclusive
+    reservations, and shared ones too when ``include_shared``.
+
+    Paths are files as staged for a commit, not patterns: a reservation covers one when its
+    pattern matches it or a directory above it (gitignore's reading, ``matches_path``), so a
+    root file ``README`` is not held by ``src/**``, which a pattern-against-pattern check would
+    say (``README`` as a pattern matches at any depth). Grouped by first folder as in
+    :func:`find_conflicts`: an anchored pattern whose literal first folder differs from the
+    path's cannot match it.
+    """
+    groups: dict[_GroupKey, list[tuple[Hold, patterns.Pattern]]] = {}
+    for held in active:
+        if held.agent_id != agent_id and (include_shared or held.exclusive):
+            form = compiled(held.pattern)
+            groups.setdefault(_group(form), []).append((held, form))
+    floating = groups.get((False, None), [])
+    found: dict[str, list[Hold]] = {}
+    for path in paths:
+        if patterns.is_resource(path):
+            candidates = groups.get((True, path), [])
+        else:
+            candidates = groups.get((False, path.split("/", 1)[0]), []) + floating
+        hits = [held for held, form in candidates if patterns.matches_path(form, path)]
+        if hits:
+            found[path] = sorted(hits, key=lambda held: held.id)
+    return found
+
+
 def notice(
     kind: ReservationNoticeKind, reservation: Reservation | Hold, other_agent: str, reason: str
 ) -> ReservationNotice:

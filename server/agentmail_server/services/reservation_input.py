@@ -64,6 +64,20 @@ def pattern_list(field: str, raws: Sequence[str], maximum: int, *, required: boo
     return list(dict.fromkeys(pattern(f"{field}[{i}]", raw) for i, raw in enumerate(raws)))
 
 
+def path_list(field: str, raws: Sequence[str], maximum: int) -> list[str]:
+    """Normalised real paths (see :func:`path`) without duplicates, in the order given.
+
+    Raises:
+        InvalidArgument: EMPTY_PATHS when none are given, TOO_MANY_PATHS past ``maximum``, or
+            a path that cannot be one.
+    """
+    if not raws:
+        raise invalid(field, "at least one path is required", "EMPTY_PATHS")
+    if len(raws) > maximum:
+        raise invalid(field, f"at most {maximum} paths (got {len(raws)})", "TOO_MANY_PATHS")
+    return list(dict.fromkeys(path(f"{field}[{i}]", raw) for i, raw in enumerate(raws)))
+
+
 def seconds(field: str, value: int, default: int) -> int:
     """A duration in whole seconds: 0 means ``default``; else within the allowed range.
 

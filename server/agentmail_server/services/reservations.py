@@ -28,7 +28,7 @@ from agentmail_server.domain.reservations import (
     ReserveMode,
     ReserveRequest,
     bounded_conflicts,
-    find_conflicts,
+    find_path_conflicts,
     path_matches,
 )
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
@@ -137,9 +137,9 @@ class Reservations:
         ``include_shared``) that overlap ``paths``, from one snapshot; and whether the output
         was truncated. Checking "as an exclusive reservation" is exactly what reports shared
         holders as well, hence the flag is passed as ``exclusive``."""
-        chosen = check.pattern_list("paths", paths, MAX_PATHS_PER_CHECK, required=True)
+        chosen = check.path_list("paths", paths, MAX_PATHS_PER_CHECK)
         active = await self._reads.active(caller.project_id, self._clock.now_micros())
-        found = find_conflicts(chosen, include_shared, caller.agent_id, active)
+        found = find_path_conflicts(chosen, include_shared, caller.agent_id, active)
         return bounded_conflicts(found)
 
     async def renew(
