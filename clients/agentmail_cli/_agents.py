@@ -31,11 +31,6 @@ def _print_projects(out: Output, projects: tuple[Project, ...]) -> None:
     )
 
 
-def _next_page(out: Output, token: str) -> None:
-    if token:
-        out.note(f"next page: --page-token {token}")
-
-
 @project_app.command("ensure")
 def project_ensure(
     ctx: typer.Context,
@@ -70,7 +65,7 @@ def project_list(
         out.json(page)
         return
     _print_projects(out, page.items)
-    _next_page(out, page.next_page_token)
+    out.next_page(page.next_page_token)
 
 
 @app.command()
@@ -200,7 +195,7 @@ def agents(
         out.json(page)
         return
     out.table(_AGENT_COLUMNS, _agent_rows(page.items))
-    _next_page(out, page.next_page_token)
+    out.next_page(page.next_page_token)
 
 
 @app.command("rotate-token")

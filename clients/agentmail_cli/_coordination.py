@@ -205,8 +205,7 @@ def reservations(
         out.json(page)
         return
     out.table(_RESERVATION_COLUMNS, _reservation_rows(page.items))
-    if page.next_page_token:
-        out.note(f"next page: --page-token {page.next_page_token}")
+    out.next_page(page.next_page_token)
 
 
 def _contact_rows(contacts: Sequence[Contact]) -> list[tuple[str, ...]]:
@@ -232,8 +231,7 @@ def contacts(
         out.json(page)
         return
     out.table(_CONTACT_COLUMNS, _contact_rows(page.items))
-    if page.next_page_token:
-        out.note(f"next page: --page-token {page.next_page_token}")
+    out.next_page(page.next_page_token)
 
 
 Other = Annotated[str, typer.Argument(help="The other agent.")]
@@ -351,5 +349,4 @@ def pending_acks(
             for p in page.items
         ],
     )
-    if page.next_page_token:
-        out.note(f"next page: --page-token {page.next_page_token}")
+    out.next_page(page.next_page_token)

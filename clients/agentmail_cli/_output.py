@@ -83,6 +83,11 @@ class Output:
         """A hint on stderr (such as the token for the next page), never mixed with data."""
         sys.stderr.write(text + "\n")
 
+    def next_page(self, token: str) -> None:
+        """The token of the next page as a hint on stderr, when there is one."""
+        if token:
+            self.note(f"next page: --page-token {token}")
+
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]], title: str = "") -> None:
         """A table: Rich's on a terminal; aligned columns, one row a line, in a pipe."""
         if self.is_terminal:

@@ -88,8 +88,7 @@ def inbox(
             for item in page.items
         ],
     )
-    if page.next_page_token:
-        out.note(f"next page: --page-token {page.next_page_token}")
+    out.next_page(page.next_page_token)
 
 
 def print_message(out: Output, message: Message) -> None:
@@ -175,8 +174,7 @@ def thread(
         if index:
             out.line("-" * 40)
         print_message(out, message)
-    if page.next_page_token:
-        out.note(f"next page: --page-token {page.next_page_token}")
+    out.next_page(page.next_page_token)
 
 
 @app.command()
@@ -262,5 +260,4 @@ def search(
             for hit in page.items
         ],
     )
-    if page.next_page_token:
-        out.note(f"next page: --page-token {page.next_page_token}")
+    out.next_page(page.next_page_token)
