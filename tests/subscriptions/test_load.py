@@ -44,7 +44,11 @@ async def test_slow_consumer(
     total, in_flight, capacity = 10_000, 64, 64
     body = "b" * 1024  # 10,000 x 1 KB is about twice gRPC's ~5 MB stream window
     async with (
-        start_server(tmp_path / "d", subscriber_buffer=capacity) as srv,
+        # One agent sends 10,000 messages as fast as it can: past the default write rate limit
+        # (1,000/s, bursts of 2,000) on a quick machine; this test is about the hub, not limits.
+        start_server(
+            tmp_path / "d", subscriber_buffer=capacity, rate_limit_write_per_second=0
+        ) as srv,
         connect(srv.address) as channel,
     ):
         mail = mail_service_pb2_grpc.MailServiceStub(channel)
