@@ -185,3 +185,21 @@ async def test_restore_refuses_a_folder_that_is_not_empty_or_in_use(tmp_path, st
     assert not_backup.code == 2
     assert "is not a complete agentmail backup" in not_backup.err
     assert not fresh.exists()
+
+
+async def test_operator_tokens_survive_a_backup_and_restore(tmp_path, start_server, admin, connect):
+    data, dest, restored = tmp_path / "data", tmp_path / "backup", tmp_path / "restored"
+    minted = await admin("operator-token", "--data-dir", str(data))
+    assert minted.code == 0, minted.err
+    operator = minted.out.strip()
+    async with start_server(data):
+        assert (await admin("backup", str(dest), "--data-dir", str(data))).code == 0
+    assert json.loads((dest / "backup.json").read_text())["operator_tokens"] == "operator-tokens"
+    assert (dest / "operator-tokens").stat().st_mode & 0o777 == 0o600
+
+    assert (await admin("restore", str(dest), str(restored))).code == 0
+    assert (restored / "operator-tokens").stat().st_mode & 0o777 == 0o600
+    async with start_server(restored) as server, connect(server.address) as channel:
+        agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+        listed = await agents.ListProjects(apb.ListProjectsRequest(), metadata=auth(operator))
+    assert list(listed.projects) == []  # the operator is let in: no project exists yet

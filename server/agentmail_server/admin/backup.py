@@ -2,7 +2,8 @@
 
 A backup is a folder laid out like a data folder: ``agentmail.sqlite3`` (a snapshot taken with
 SQLite's online backup API), ``archive.git`` (a mirror of the git archive, when there is one)
-and ``backup.json``, written last, which marks the backup complete and describes it.
+and ``backup.json``, written last, which marks the backup complete and describes it; plus the
+owner-only ``cursor.key`` and ``operator-tokens`` when the data folder has them.
 
 **Beside a running server.** Backing up takes no lock: the server holds ``agentmail.lock`` for
 as long as it runs, and readers never block its writer under WAL. The database is copied in one
@@ -43,6 +44,11 @@ from agentmail_server.storage.sqlite.connection import reader_uri
 DATABASE = "agentmail.sqlite3"
 ARCHIVE = "archive.git"
 MANIFEST = "backup.json"
+# The operator token hashes `agentmail-admin operator-token` keeps (ServerConfig's
+# operator_tokens_path): without them a restored server would let no operator in.
+OPERATOR_TOKENS = "operator-tokens"
+# Owner-only files a backup carries beside the database, by manifest key.
+SECRETS = (("cursor_key", KEY_FILE), ("operator_tokens", OPERATOR_TOKENS))
 FORMAT = 1
 # A fetch can meet a pack file the archive worker has just merged away; it is tried again.
 FETCH_ATTEMPTS = 3
@@ -93,6 +99,17 @@ def _fsync_tree(root: pathlib.Path) -> None:
         for name in files:
             _fsync(pathlib.Path(folder) / name)
         _fsync(pathlib.Path(folder))
+
+
+def _copy_secret(source: pathlib.Path, target: pathlib.Path, name: str) -> str | None:
+    """Copy the owner-only file ``name`` from ``source`` to ``target`` (0600, synced); its
+    name for the manifest, or None when ``source`` has no such file."""
+    if not (source / name).is_file():
+        return None
+    shutil.copyfile(source / name, target / name)
+    os.chmod(target / name, 0o600)
+    _fsync(target / name)
+    return name
 
 
 def _mirror_archive(source: pathlib.Path, target: pathlib.Path) -> None:
@@ -176,19 +193,15 @@ def backup(
             position = archived_position(dest / ARCHIVE, archive_branch)
             _fsync_tree(dest / ARCHIVE)
         messages, newest = _copy_database(database, dest / DATABASE)
-        # The secret that seals cursors: without it, every saved cursor and page token of the
-        # agents would be refused after a restore (mail is not lost, but clients must resync).
-        has_key = (data_dir / KEY_FILE).is_file()
-        if has_key:
-            shutil.copyfile(data_dir / KEY_FILE, dest / KEY_FILE)
-            os.chmod(dest / KEY_FILE, 0o600)
-            _fsync(dest / KEY_FILE)
+        # The secret that seals cursors (without it, every saved cursor and page token of the
+        # agents would be refused after a restore) and the operators' token hashes.
+        secrets = {key: _copy_secret(data_dir, dest, name) for key, name in SECRETS}
         manifest = {
             "format": FORMAT,
             "created_at": datetime.datetime.now(datetime.UTC).isoformat(),
             "database": DATABASE,
             "archive": ARCHIVE if has_archive else None,
-            "cursor_key": KEY_FILE if has_key else None,
+            **secrets,
             "archive_branch": archive_branch,
             "messages": messages,
             "last_message_id": newest,
@@ -198,7 +211,7 @@ def backup(
         _fsync(dest / MANIFEST)
         _fsync(dest)
     except BaseException:
-        for entry in (MANIFEST, DATABASE, DATABASE + ".partial", KEY_FILE):
+        for entry in (MANIFEST, DATABASE, DATABASE + ".partial", KEY_FILE, OPERATOR_TOKENS):
             (dest / entry).unlink(missing_ok=True)
         shutil.rmtree(dest / ARCHIVE, ignore_errors=True)
         raise
@@ -257,10 +270,9 @@ def restore(
         shutil.copyfile(source / manifest["database"], partial)
         _fsync(partial)
         partial.rename(target)
-        if manifest.get("cursor_key"):
-            shutil.copyfile(source / manifest["cursor_key"], data_dir / KEY_FILE)
-            os.chmod(data_dir / KEY_FILE, 0o600)
-            _fsync(data_dir / KEY_FILE)
+        for key, name in SECRETS:
+            if manifest.get(key):  # absent from backups made before the file was carried
+                _copy_secret(source, data_dir, name)
         if copy_archive and archive is not None:
             shutil.copytree(source / manifest["archive"], archive)
             _fsync_tree(archive)
