@@ -190,7 +190,8 @@ def register_coordination_tools(server: MCPServer, bridge: Bridge) -> None:
             ),
         ],
     ) -> dict[str, Any]:
-        """Set who may send mail to this agent."""
+        """Set who may send mail to this agent; contacts_only stops unsolicited mail (others
+        must then request_contact first)."""
         client = await bridge.client()
         with bridge.calling("set_contact_policy"):
             agent = await client.set_contact_policy(ContactPolicy(policy))
