@@ -14,6 +14,7 @@ import pathlib
 import re
 import stat
 import tempfile
+from importlib import metadata
 
 import platformdirs
 
@@ -49,6 +50,14 @@ class BridgeConfig:
         return self.state_dir / f"{name}.cursor"
 
 
+def _version() -> str:
+    """The installed distribution's version, as every agentmail command says it."""
+    try:
+        return metadata.version("agentmail")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
 
@@ -61,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> BridgeConfig:
         description="MCP server (stdio) giving one agent its agentmail inbox, mail and "
         "coordination tools, with a blocking wait_for_mail.",
     )
+    parser.add_argument("--version", action="version", version=f"agentmail {_version()}")
     parser.add_argument(
         "--address",
         default=env.get("AGENTMAIL_ADDRESS", DEFAULT_ADDRESS),

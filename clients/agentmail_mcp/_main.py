@@ -12,6 +12,7 @@ from ._bridge import Bridge
 from ._config import BridgeConfig, parse_args
 from ._coordination_tools import register_coordination_tools
 from ._mail_tools import register_mail_tools
+from ._resources import register_resources
 from ._wait import register_wait_tool
 
 _INSTRUCTIONS = (
@@ -40,6 +41,7 @@ def build_server(config: BridgeConfig) -> MCPServer:
     register_mail_tools(server, bridge)
     register_coordination_tools(server, bridge)
     register_wait_tool(server, bridge)
+    register_resources(server, bridge)
     return server
 
 

@@ -21,7 +21,8 @@ from ._config import clear_cursor, read_cursor, write_private
 # After the first arrival, how long to keep collecting what comes right behind it, so a burst
 # is returned as one batch rather than one call per message.
 _BATCH_WINDOW = 0.05
-# How often a waiting call reports progress (only clients that sent a progress token get it).
+# How often a waiting call reports progress (only clients that sent a progress token get it):
+# every 10 s, or twice in a shorter wait, so even a short wait shows it is alive.
 _PROGRESS_EVERY = 10.0
 _CURSOR_REASONS = {"INVALID_PAGE_TOKEN", "CURSOR_AHEAD"}
 _RESYNC = (
@@ -84,6 +85,7 @@ def register_wait_tool(server: MCPServer, bridge: Bridge) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         deadline = start + timeout_seconds
+        progress_every = min(_PROGRESS_EVERY, timeout_seconds / 2)
         last = cursor
         try:
             async with client.subscribe_with_events(cursor=cursor, include_bodies=False) as sub:
@@ -93,7 +95,7 @@ def register_wait_tool(server: MCPServer, bridge: Bridge) -> None:
                         # Something arrived: take only what follows right behind it.
                         wait = min(_BATCH_WINDOW, max(deadline - now, 0.0))
                     else:
-                        wait = min(_PROGRESS_EVERY, deadline - now)
+                        wait = min(progress_every, deadline - now)
                     if wait <= 0:
                         break
                     try:
