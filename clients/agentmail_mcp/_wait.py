@@ -19,8 +19,9 @@ from ._bridge import Bridge, event_summary, headline, tool_error
 from ._config import clear_cursor, read_cursor, write_private
 
 # After the first arrival, how long to keep collecting what comes right behind it, so a burst
-# is returned as one batch rather than one call per message.
-_BATCH_WINDOW = 0.05
+# is returned as one batch rather than one call per message. It adds to every wake-up's
+# latency, so it is short: what is already buffered comes at once.
+_BATCH_WINDOW = 0.01
 # How often a waiting call reports progress (only clients that sent a progress token get it):
 # every 10 s, or twice in a shorter wait, so even a short wait shows it is alive.
 _PROGRESS_EVERY = 10.0
