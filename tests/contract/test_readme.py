@@ -63,8 +63,11 @@ def test_readme_documents_no_unknown_setting() -> None:
     mentioned = set(re.findall(r"`(AGENTMAIL_[A-Z_]+)`", README))
     # Variables read by the tooling rather than the server, and the config file's location.
     tooling = {"AGENTMAIL_UPDATE_SNAPSHOTS", "AGENTMAIL_REQUIRE_TOOLS", CONFIG_ENV}
-    # Variables the `agentmail` command line reads (named in its sources).
-    cli_sources = (ROOT / "clients" / "agentmail_cli").glob("*.py")
+    # Variables the `agentmail` command line and the MCP bridge read (named in their sources).
+    cli_sources = [
+        *(ROOT / "clients" / "agentmail_cli").glob("*.py"),
+        *(ROOT / "clients" / "agentmail_mcp").glob("*.py"),
+    ]
     cli = {name for path in cli_sources for name in CLI_VARIABLE.findall(path.read_text())}
     assert mentioned - known - tooling - cli == set()
 
