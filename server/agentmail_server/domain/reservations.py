@@ -189,6 +189,20 @@ def groups_to_load(requested: Sequence[str]) -> list[str] | None:
     return sorted(wanted | {""})
 
 
+def _others_by_group(
+    active: Sequence[Hold], agent_id: int, with_shared: bool
+) -> dict[_GroupKey, list[tuple[Hold, patterns.Pattern]]]:
+    """Other agents' reservations that can conflict, compiled and grouped by first folder
+    (or resource name): exclusive ones, and shared ones too when ``with_shared`` (an
+    exclusive request meets them)."""
+    groups: dict[_GroupKey, list[tuple[Hold, patterns.Pattern]]] = {}
+    for held in active:
+        if held.agent_id != agent_id and (with_shared or held.exclusive):
+            form = compiled(held.pattern)
+            groups.setdefault(_group(form), []).append((held, form))
+    return groups
+
+
 def find_conflicts(
     requested: Sequence[str],
     exclusive: bool,
@@ -204,13 +218,7 @@ def find_conflicts(
     patterns without a literal first folder only: with reservations spread over a project's
     top-level folders, a request tests a fraction of them.
     """
-    groups: dict[_GroupKey, list[tuple[Hold, patterns.Pattern]]] = {}
-    for held in active:
-        # Only other agents' reservations can conflict, shared ones only with an exclusive
-        # request.
-        if held.agent_id != agent_id and (exclusive or held.exclusive):
-            form = compiled(held.pattern)
-            groups.setdefault(_group(form), []).append((held, form))
+    groups = _others_by_group(active, agent_id, exclusive)
     floating = groups.get((False, None), [])
     found: dict[str, list[Hold]] = {}
     for pattern in requested:
@@ -245,11 +253,7 @@ def find_path_conflicts(
     :func:`find_conflicts`: an anchored pattern whose literal first folder differs from the
     path's cannot match it.
     """
-    groups: dict[_GroupKey, list[tuple[Hold, patterns.Pattern]]] = {}
-    for held in active:
-        if held.agent_id != agent_id and (include_shared or held.exclusive):
-            form = compiled(held.pattern)
-            groups.setdefault(_group(form), []).append((held, form))
+    groups = _others_by_group(active, agent_id, include_shared)
     floating = groups.get((False, None), [])
     found: dict[str, list[Hold]] = {}
     for path in paths:
