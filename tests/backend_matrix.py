@@ -49,6 +49,13 @@ BOTH_BACKENDS = frozenset(
         "tests/subscriptions/test_delivery.py",
     }
 )
+# Tests of those modules about the SQLite backend itself (its files, its migrations): SQLite only.
+SQLITE_ONLY = frozenset(
+    {
+        "tests/integration/test_idempotency.py::"
+        "test_a_version_3_database_is_migrated_and_keeps_its_keys",
+    }
+)
 
 
 def listening(url: str) -> bool:

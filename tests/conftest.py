@@ -287,7 +287,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames:
         return
     module = metafunc.definition.path.relative_to(metafunc.config.rootpath).as_posix()
-    if module in backend_matrix.BOTH_BACKENDS:
+    test = f"{module}::{metafunc.definition.originalname}"
+    if module in backend_matrix.BOTH_BACKENDS and test not in backend_matrix.SQLITE_ONLY:
         metafunc.parametrize("backend", backend_matrix.BACKENDS)
 
 

@@ -3,6 +3,10 @@
 Each query runs alone on a pooled connection (one statement, one snapshot), as the SQLite
 backend's read pool does; reads never wait for the writer. A database error becomes UNAVAILABLE
 (STORAGE_UNAVAILABLE), never INTERNAL.
+
+PostgreSQL text cannot hold NUL, and the services refuse it in everything they store, so a
+lookup by a text containing one (a malformed slug or name in a read request) matches nothing:
+such a query returns no rows without being sent (PostgreSQL would reject it as an error).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ class ReadPool:
         await self._pool.open(wait=True)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Every row of one query."""
+        """Every row of one query (none when a text parameter holds NUL: see above)."""
+        if any(isinstance(p, str) and "\x00" in p for p in params):
+            return []
         self._queries += 1
         try:
             async with self._pool.connection() as conn:

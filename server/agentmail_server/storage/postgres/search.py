@@ -20,13 +20,17 @@ from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS, body_column, m
 
 SNIPPET_OPTIONS = "StartSel=[, StopSel=], MaxWords=16, MinWords=4, ShortWord=1"
 _RANK = f"ts_rank('{WEIGHTS}', m.search, q.query)"
-_HIT_SELECT = (
-    f"SELECT {MESSAGE_COLUMNS}, {{body}}, d.kind, {_RANK},"
-    " ts_headline('simple', m.subject || ' … ' || m.body, q.query, %s)"
-    " FROM (SELECT to_tsquery('simple', %s) AS query) q"
-    " JOIN messages m ON m.search @@ q.query"
-    " LEFT JOIN deliveries d ON d.agent_id = %s AND d.message_id = m.id"
-)
+
+
+def _hit_select(include_bodies: bool) -> str:
+    """The select of hits (message, the viewer's delivery kind, score, snippet)."""
+    return (
+        f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, d.kind, {_RANK},"
+        " ts_headline('simple', m.subject || ' … ' || m.body, q.query, %s)"
+        " FROM (SELECT to_tsquery('simple', %s) AS query) q"
+        " JOIN messages m ON m.search @@ q.query"
+        " LEFT JOIN deliveries d ON d.agent_id = %s AND d.message_id = m.id"
+    )
 
 
 class PgSearch:
@@ -60,7 +64,7 @@ class PgSearch:
             where.append("m.id < %s")
             params.append(before_id)
         rows = await self._pool.fetchall(
-            f"{_HIT_SELECT.format(body=body_column(include_bodies))}"
+            f"{_hit_select(include_bodies)}"
             f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT %s",
             (SNIPPET_OPTIONS, to_tsquery(match), viewer_id, *params, limit),
         )
@@ -95,7 +99,7 @@ class PgSearch:
         where.append("m.id = ANY(%s)")
         params.append(ids)
         rows = await self._pool.fetchall(
-            f"{_HIT_SELECT.format(body=body_column(include_bodies))} WHERE {' AND '.join(where)}",
+            f"{_hit_select(include_bodies)} WHERE {' AND '.join(where)}",
             (SNIPPET_OPTIONS, to_tsquery(match), viewer_id, *params),
         )
         by_id = {hit.message.id: hit for hit in map(_hit, rows)}
