@@ -3,12 +3,13 @@
 The same facts and the same judgement as :mod:`agentmail_server.storage.sqlite.policy`: the
 domain's :func:`~agentmail_server.domain.contacts.refusal` decides, on facts read here, in the
 sending transaction, with a constant number of index seeks per send (recipient ids go through
-one ``= ANY(array)``). A refusal fails the whole send (explicit recipients) or leaves the agent
-out (a broadcast).
+one ``= ANY(array)``, and every fact is read in one pipeline). A refusal fails the whole send
+(explicit recipients) or leaves the agent out (a broadcast).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,15 +28,13 @@ from agentmail_server.errors import PermissionDenied
 from agentmail_server.storage.postgres.connection import Conn
 
 
-async def _rows(conn: Conn, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    cursor = await conn.execute(sql.encode(), params)
-    return await cursor.fetchall()
-
-
 async def admit(
     conn: Conn, draft: Draft, rules: SendRules, now: int
 ) -> tuple[tuple[Recipient, ...], tuple[Skipped, ...]]:
     """The recipients that accept the draft's sender, and those a broadcast skips.
+
+    Every fact is read in one pipeline (one round trip to the server, whatever the number of
+    recipients), for every candidate, then narrowed to the candidates each fact applies to.
 
     Raises:
         PermissionDenied: explicit recipients only: one or more refuse (metadata ``refused``
@@ -43,21 +42,16 @@ async def admit(
     """
     sender = draft.sender_id
     ids = [r.agent_id for r in draft.recipients]
-    states = {
-        row[0]: row[1:]
-        for row in await _rows(
-            conn,
-            "SELECT id, retired_at, contact_policy, coalesce(last_active_at, created_at)"
-            " FROM agents WHERE id = ANY(%s)",
-            (ids,),
-        )
-    }
-    others = [i for i in ids if i != sender and states[i][0] is None]
-    in_thread = await _thread_speakers(conn, draft, others) if draft.thread_id and others else set()
-    peers = await _reservation_peers(conn, draft.project_id, sender, others, now)
+    candidates = [i for i in ids if i != sender]
+    facts_of = await _facts(conn, draft, candidates, now - rules.auto_window_micros, now)
+    states = facts_of.states
+    others = [i for i in candidates if states[i][0] is None]
+    in_thread = facts_of.thread_speakers & set(others)
+    peers = facts_of.reservation_peers & set(others)
     open_question = [i for i in others if i not in in_thread and i not in peers]
-    blocked, approved, linked = await _links(conn, sender, open_question, now)
-    recent = await _recent(conn, sender, open_question, now - rules.auto_window_micros)
+    asked = set(open_question)
+    blocked, approved, linked = (found & asked for found in facts_of.links)
+    recent = facts_of.recent & asked
     idle_before = now - rules.broadcast_idle_micros if rules.broadcast_idle_micros else None
     unwritten = dict(draft.recent_activity)
     admitted: list[Recipient] = []
@@ -132,100 +126,96 @@ async def record_exchanges(
     )
 
 
-async def _reservation_peers(
-    conn: Conn, project_id: int, sender_id: int, candidates: list[int], now: int
-) -> set[int]:
-    """Candidates holding an active reservation overlapping one of the sender's."""
-    if not candidates:
-        return set()
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Facts:
+    """What :func:`admit` decides on, read for every candidate recipient."""
+
+    # agent id -> (retired_at, contact_policy, last activity)
+    states: dict[int, tuple[Any, ...]]
+    thread_speakers: set[int]
+    reservation_peers: set[int]
+    # (blocked the sender, joined by a live approval, joined by any link)
+    links: tuple[set[int], set[int], set[int]]
+    recent: set[int]
+
+
+async def _facts(conn: Conn, draft: Draft, candidates: list[int], since: int, now: int) -> _Facts:
+    """Every fact about ``candidates`` (and the sender), from statements sent in one
+    pipeline and read back together."""
+    sender = draft.sender_id
     active = "project_id = %s AND released_at IS NULL AND expires_at > %s"
-    mine = [
-        row[0]
-        for row in await _rows(
-            conn,
-            f"SELECT pattern FROM reservations WHERE agent_id = %s AND {active}",
-            (sender_id, project_id, now),
-        )
+    statements: list[tuple[str, tuple[Any, ...]]] = [
+        (
+            "SELECT id, retired_at, contact_policy, coalesce(last_active_at, created_at)"
+            " FROM agents WHERE id = ANY(%s)",
+            ([r.agent_id for r in draft.recipients],),
+        ),
+        # The sender must have sent or received a message of the thread for its other
+        # speakers to count (naming a thread alone proves nothing).
+        (
+            "SELECT DISTINCT sender_id FROM messages WHERE project_id = %s AND thread_id = %s"
+            " AND sender_id = ANY(%s) AND EXISTS (SELECT 1 FROM messages m"
+            " WHERE m.project_id = %s AND m.thread_id = %s AND (m.sender_id = %s OR EXISTS"
+            " (SELECT 1 FROM deliveries d WHERE d.agent_id = %s AND d.message_id = m.id)))",
+            (
+                draft.project_id,
+                draft.thread_id,
+                candidates,
+                draft.project_id,
+                draft.thread_id,
+                sender,
+                sender,
+            ),
+        ),
+        (
+            f"SELECT agent_id, pattern FROM reservations WHERE agent_id = ANY(%s) AND {active}",
+            ([sender, *candidates], draft.project_id, now),
+        ),
+        (
+            "SELECT to_agent, state, expires_at, true FROM contacts WHERE from_agent = %s"
+            " AND to_agent = ANY(%s) UNION ALL SELECT from_agent, state, expires_at, false"
+            " FROM contacts WHERE to_agent = %s AND from_agent = ANY(%s)",
+            (sender, candidates, sender, candidates),
+        ),
+        (
+            "SELECT agent_high FROM contact_exchanges WHERE agent_low = %s"
+            " AND agent_high = ANY(%s) AND last_at >= %s"
+            " UNION SELECT agent_low FROM contact_exchanges WHERE agent_high = %s"
+            " AND agent_low = ANY(%s) AND last_at >= %s",
+            (sender, candidates, since, sender, candidates, since),
+        ),
     ]
-    if not mine:
-        return set()
-    rows = await _rows(
-        conn,
-        f"SELECT agent_id, pattern FROM reservations WHERE agent_id = ANY(%s) AND {active}",
-        (candidates, project_id, now),
+    async with conn.pipeline():
+        cursors = [await conn.execute(sql.encode(), params) for sql, params in statements]
+    states, speakers, holds, links, exchanged = [await c.fetchall() for c in cursors]
+    mine = [pattern for holder, pattern in holds if holder == sender]
+    peers = {
+        holder
+        for holder, pattern in holds
+        if holder != sender and any(overlap(pattern, own) for own in mine)
+    }
+    return _Facts(
+        states={row[0]: row[1:] for row in states},
+        thread_speakers={row[0] for row in speakers} if draft.thread_id else set(),
+        reservation_peers=peers,
+        links=_links(links, now),
+        recent={row[0] for row in exchanged},
     )
-    return {holder for holder, pattern in rows if any(overlap(pattern, own) for own in mine)}
 
 
-async def _thread_speakers(conn: Conn, draft: Draft, candidates: list[int]) -> set[int]:
-    """Candidates that sent a message of the draft's thread, provided the sender sent or
-    received one of it too (else nobody: naming a thread alone proves nothing)."""
-    sender_in = await _rows(
-        conn,
-        "SELECT 1 FROM messages m WHERE m.project_id = %s AND m.thread_id = %s AND"
-        " (m.sender_id = %s OR EXISTS (SELECT 1 FROM deliveries d"
-        "  WHERE d.agent_id = %s AND d.message_id = m.id)) LIMIT 1",
-        (draft.project_id, draft.thread_id, draft.sender_id, draft.sender_id),
-    )
-    if not sender_in:
-        return set()
-    rows = await _rows(
-        conn,
-        "SELECT DISTINCT sender_id FROM messages WHERE project_id = %s AND thread_id = %s"
-        " AND sender_id = ANY(%s)",
-        (draft.project_id, draft.thread_id, candidates),
-    )
-    return {row[0] for row in rows}
-
-
-async def _links(
-    conn: Conn, sender: int, candidates: list[int], now: int
-) -> tuple[set[int], set[int], set[int]]:
-    """(candidates that blocked the sender, candidates joined to it by a live approval,
-    candidates joined to it by any link at all)."""
-    if not candidates:
-        return set(), set(), set()
+def _links(rows: list[tuple[Any, ...]], now: int) -> tuple[set[int], set[int], set[int]]:
+    """(agents that blocked the sender, agents joined to it by a live approval, agents joined
+    to it by any link), from its outgoing and incoming links."""
     linked: set[int] = set()
     blocked: set[int] = set()
     approved: set[int] = set()
-    outgoing = await _rows(
-        conn,
-        "SELECT to_agent, state, expires_at FROM contacts WHERE from_agent = %s"
-        " AND to_agent = ANY(%s)",
-        (sender, candidates),
-    )
-    incoming = await _rows(
-        conn,
-        "SELECT from_agent, state, expires_at FROM contacts WHERE to_agent = %s"
-        " AND from_agent = ANY(%s)",
-        (sender, candidates),
-    )
-    for other, state, expires_at in outgoing:
+    for other, state, expires_at, outgoing in rows:
         linked.add(other)
-        if state == ContactState.BLOCKED:
+        if outgoing and state == ContactState.BLOCKED:
             blocked.add(other)  # the recipient blocked this sender's request
         elif state == ContactState.APPROVED and (expires_at is None or expires_at > now):
             approved.add(other)
-    for other, state, expires_at in incoming:
-        linked.add(other)
-        if state == ContactState.APPROVED and (expires_at is None or expires_at > now):
-            approved.add(other)
     return blocked, approved, linked
-
-
-async def _recent(conn: Conn, sender: int, candidates: list[int], since: int) -> set[int]:
-    """Candidates that exchanged mail with the sender at or after ``since``."""
-    if not candidates:
-        return set()
-    rows = await _rows(
-        conn,
-        "SELECT agent_high FROM contact_exchanges WHERE agent_low = %s"
-        " AND agent_high = ANY(%s) AND last_at >= %s"
-        " UNION SELECT agent_low FROM contact_exchanges WHERE agent_high = %s"
-        " AND agent_low = ANY(%s) AND last_at >= %s",
-        (sender, candidates, since, sender, candidates, since),
-    )
-    return {row[0] for row in rows}
 
 
 def _refusal_error(sender_name: str, refused: list[Skipped]) -> PermissionDenied:

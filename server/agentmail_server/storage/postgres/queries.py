@@ -26,6 +26,7 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.notices import Notice, decode_detail
 from agentmail_server.storage.postgres.readers import ReadPool
+from agentmail_server.storage.postgres.rows import message_from_row
 from agentmail_server.storage.sqlite.contacts import LINK_COLUMNS, LINK_FROM, link_from_row
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
@@ -36,7 +37,6 @@ from agentmail_server.storage.sqlite.rows import (
     agent_from_row,
     body_column,
     delivery_from_row,
-    message_from_row,
     project_from_row,
 )
 

@@ -18,12 +18,12 @@ from agentmail_server.domain.models import InboxItem, Message, RecipientKind
 from agentmail_server.domain.receipts import PendingAck, Receipt, in_address_order
 from agentmail_server.storage.ports import AckPosition
 from agentmail_server.storage.postgres.readers import Fetch, ReadPool
+from agentmail_server.storage.postgres.rows import message_from_row
 from agentmail_server.storage.sqlite.rows import (
     DELIVERY_COLUMNS,
     MESSAGE_COLUMNS,
     body_column,
     delivery_from_row,
-    message_from_row,
 )
 
 _WAITING = "d.ack_required AND d.ack_at IS NULL"

@@ -4,8 +4,8 @@
 ``match`` (the FTS5 rendering of a parsed query) becomes a ``tsquery`` (:mod:`.fulltext`)
 matched against ``messages.search`` through its GIN index. The viewer sees a message only if it
 sent it or has a delivery for it, and recipient filters respect bcc privacy, exactly as on
-SQLite. Snippets come from ``ts_headline`` over subject and body with ``[``/``]`` around the
-matches; scores are ``ts_rank`` (see :mod:`.fulltext` for how ranking differs from bm25).
+SQLite. Snippets are cut from the subject or the body as FTS5 cuts them, with ``[``/``]``
+around the matches; scores are ``ts_rank`` (see :mod:`.fulltext` for how ranking differs).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 from agentmail_server.domain.filters import Hit, SearchFilter
 from agentmail_server.domain.models import RecipientKind
-from agentmail_server.storage.postgres.fulltext import WEIGHTS, to_tsquery
+from agentmail_server.storage.postgres.fulltext import WEIGHTS, query_words, snippet, to_tsquery
 from agentmail_server.storage.postgres.readers import ReadPool
-from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS, body_column, message_from_row
+from agentmail_server.storage.postgres.rows import message_from_row, unescape_body
+from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS, body_column
 
-SNIPPET_OPTIONS = "StartSel=[, StopSel=], MaxWords=16, MinWords=4, ShortWord=1"
 _RANK = f"ts_rank('{WEIGHTS}', m.search, q.query)"
 
 
@@ -26,7 +26,7 @@ def _hit_select(include_bodies: bool) -> str:
     """The select of hits (message, the viewer's delivery kind, score, snippet)."""
     return (
         f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, d.kind, {_RANK},"
-        " ts_headline('simple', m.subject || ' … ' || m.body, q.query, %s)"
+        " m.body"
         " FROM (SELECT to_tsquery('simple', %s) AS query) q"
         " JOIN messages m ON m.search @@ q.query"
         " LEFT JOIN deliveries d ON d.agent_id = %s AND d.message_id = m.id"
@@ -66,9 +66,10 @@ class PgSearch:
         rows = await self._pool.fetchall(
             f"{_hit_select(include_bodies)}"
             f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT %s",
-            (SNIPPET_OPTIONS, to_tsquery(match), viewer_id, *params, limit),
+            (to_tsquery(match), viewer_id, *params, limit),
         )
-        return [_hit(row) for row in rows]
+        words = query_words(match)
+        return [_hit(row, words) for row in rows]
 
     async def ranked_ids(
         self, viewer_id: int, project_id: int, match: str, flt: SearchFilter, limit: int
@@ -100,18 +101,20 @@ class PgSearch:
         params.append(ids)
         rows = await self._pool.fetchall(
             f"{_hit_select(include_bodies)} WHERE {' AND '.join(where)}",
-            (SNIPPET_OPTIONS, to_tsquery(match), viewer_id, *params),
+            (to_tsquery(match), viewer_id, *params),
         )
-        by_id = {hit.message.id: hit for hit in map(_hit, rows)}
+        words = query_words(match)
+        by_id = {hit.message.id: hit for hit in (_hit(row, words) for row in rows)}
         return [by_id[mid] for mid in ids if mid in by_id]
 
 
-def _hit(row: Any) -> Hit:
+def _hit(row: Any, words: list[tuple[str, bool]]) -> Hit:
+    message = message_from_row(row)
     return Hit(
-        message=message_from_row(row),
+        message=message,
         kind=RecipientKind(row[15]) if row[15] is not None else None,
         score=float(row[16]),
-        snippet=str(row[17] or ""),
+        snippet=snippet(message.subject, unescape_body(row[17]) or "", words),
     )
 
 

@@ -17,7 +17,14 @@ from agentmail_server.domain import names
 from agentmail_server.domain.contacts import Skipped
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.limits import IDEMPOTENCY_WINDOW_MICROS
-from agentmail_server.domain.models import Agent, DeliveryState, Message, Project, RecipientKind
+from agentmail_server.domain.models import (
+    Agent,
+    DeliveryState,
+    Message,
+    Project,
+    Recipient,
+    RecipientKind,
+)
 from agentmail_server.domain.notices import AckNotice, Notice, NoticeDetail, encode_detail
 from agentmail_server.errors import (
     AlreadyExists,
@@ -28,6 +35,7 @@ from agentmail_server.errors import (
 )
 from agentmail_server.storage.postgres import fulltext, policy
 from agentmail_server.storage.postgres.connection import Conn
+from agentmail_server.storage.postgres.rows import escape_body, message_from_row
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
     AGENT_FROM,
@@ -35,7 +43,6 @@ from agentmail_server.storage.sqlite.rows import (
     PROJECT_COLUMNS,
     agent_from_row,
     join_names,
-    message_from_row,
     project_from_row,
 )
 
@@ -278,6 +285,40 @@ async def insert_message(conn: Conn, draft: Draft, now: int) -> Sent:
     for recipient in recipients:
         by_kind[recipient.kind].append(recipient.name)
     body_size = len(draft.body.encode())
+    # The inserts go in one pipeline: one round trip while the positions row is locked.
+    async with conn.pipeline():
+        await _store(conn, draft, recipients, message_id, thread_id, by_kind, now)
+    message = Message(
+        id=message_id,
+        project_id=draft.project_id,
+        sender_id=draft.sender_id,
+        sender_name=draft.sender_name,
+        thread_id=thread_id,
+        subject=draft.subject,
+        body=draft.body,
+        body_size=body_size,
+        importance=draft.importance,
+        ack_required=draft.ack_required,
+        topic=draft.topic,
+        to=tuple(by_kind[RecipientKind.TO]),
+        cc=tuple(by_kind[RecipientKind.CC]),
+        bcc=tuple(by_kind[RecipientKind.BCC]),
+        created_at=now,
+    )
+    return Sent(message=message, recipients=recipients, deduplicated=False, skipped=skipped)
+
+
+async def _store(
+    conn: Conn,
+    draft: Draft,
+    recipients: Sequence[Recipient],
+    message_id: int,
+    thread_id: str,
+    by_kind: Mapping[RecipientKind, list[str]],
+    now: int,
+) -> None:
+    """Insert the message, its deliveries and its idempotency key."""
+    body_size = len(draft.body.encode())
     await conn.execute(
         "INSERT INTO messages (id, project_id, sender_id, sender_name, thread_id, subject,"
         " importance, ack_required, topic, to_names, cc_names, bcc_names, created_at,"
@@ -299,7 +340,7 @@ async def insert_message(conn: Conn, draft: Draft, now: int) -> Sent:
             join_names(by_kind[RecipientKind.BCC]),
             now,
             body_size,
-            draft.body,
+            escape_body(draft.body),
             fulltext.fold(draft.subject),
             fulltext.fold(draft.body),
         ),
@@ -327,24 +368,6 @@ async def insert_message(conn: Conn, draft: Draft, now: int) -> Sent:
             " digest = excluded.digest",
             (draft.sender_id, draft.idempotency_key, message_id, now, draft.idempotency_digest),
         )
-    message = Message(
-        id=message_id,
-        project_id=draft.project_id,
-        sender_id=draft.sender_id,
-        sender_name=draft.sender_name,
-        thread_id=thread_id,
-        subject=draft.subject,
-        body=draft.body,
-        body_size=body_size,
-        importance=draft.importance,
-        ack_required=draft.ack_required,
-        topic=draft.topic,
-        to=tuple(by_kind[RecipientKind.TO]),
-        cc=tuple(by_kind[RecipientKind.CC]),
-        bcc=tuple(by_kind[RecipientKind.BCC]),
-        created_at=now,
-    )
-    return Sent(message=message, recipients=recipients, deduplicated=False, skipped=skipped)
 
 
 async def _find_idempotent(conn: Conn, draft: Draft, now: int) -> Sent | None:
