@@ -14,10 +14,8 @@ Run: ``python -m bench.pg_drivers [--url postgresql://postgres@127.0.0.1:5432/po
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 import resource
 import time
 import uuid
@@ -26,6 +24,8 @@ from typing import Any
 
 import asyncpg
 import psycopg_pool
+
+from bench import pg_scratch
 
 SCHEMA = """
 CREATE TABLE counter (id int PRIMARY KEY, value bigint NOT NULL);
@@ -133,13 +133,7 @@ async def run_psycopg(url: str, sends: int, pages: int, conc: int) -> dict[str, 
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--url",
-        default=os.environ.get(
-            "AGENTMAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    parser = pg_scratch.parser(__doc__.splitlines()[0])
     parser.add_argument("--sends", type=int, default=2000)
     parser.add_argument("--pages", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=8)
@@ -158,7 +152,7 @@ async def main() -> None:
             db = f"agentmail_bench_{uuid.uuid4().hex[:8]}"
             await admin.execute(f"CREATE DATABASE {db}")
             try:
-                url = args.url.rsplit("/", 1)[0] + "/" + db
+                url = pg_scratch.database_url(args.url, db)
                 conn = await asyncpg.connect(url)
                 await conn.execute(SCHEMA)
                 await conn.close()

@@ -17,16 +17,16 @@ sends/s and mean transaction time per design, in ABBA order; figures only, no as
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
+
+from bench import pg_scratch
 
 SCHEMA = """
 CREATE TABLE positions (name text PRIMARY KEY, value bigint NOT NULL);
@@ -86,13 +86,7 @@ async def run(
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--url",
-        default=os.environ.get(
-            "AGENTMAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    parser = pg_scratch.parser(__doc__.splitlines()[0])
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--sends", type=int, default=1500)
     args = parser.parse_args()
@@ -103,7 +97,7 @@ async def main() -> None:
             db = f"agentmail_bench_{uuid.uuid4().hex[:8]}"
             await admin.execute(f"CREATE DATABASE {db}".encode())
             try:
-                url = args.url.rsplit("/", 1)[0] + "/" + db
+                url = pg_scratch.database_url(args.url, db)
                 async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
                     await conn.execute(SCHEMA.encode())
                 results[f"{index}-{name}"] = await run(url, designs[name], args.writers, args.sends)
