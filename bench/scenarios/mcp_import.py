@@ -111,6 +111,15 @@ def _seed_reference(run: Run, count: int) -> Ceiling:
     return Ceiling(measurement.key, measurement.name, rate, {})
 
 
+def _figures(count: int, wall: float, cpu: float) -> dict[str, float]:
+    return {
+        "throughput": round(count / wall, 1),
+        "seconds": round(wall, 2),
+        "cpu_us_per_message": round(cpu / count * 1e6, 1),
+        "count": count,
+    }
+
+
 def run_scenario(run: Run) -> None:
     """Build the source, import it twice, then start a server on the result for a ceiling."""
     count = MESSAGES.get(run.scale.name, MESSAGES["quick"])
@@ -134,10 +143,7 @@ def run_scenario(run: Run) -> None:
             scenario=SCENARIO,
             name=f"import of {count:,} messages (2 recipients each, a third read)",
             value={
-                "throughput": round(count / wall, 1),
-                "seconds": round(wall, 2),
-                "cpu_us_per_message": round(cpu / count * 1e6, 1),
-                "count": count,
+                **_figures(count, wall, cpu),
                 "per_empty_rpc_c64": round(count / wall / unary.value["throughput"], 3),
             },
             ceiling=seed,
@@ -151,12 +157,7 @@ def run_scenario(run: Run) -> None:
             key="import.again",
             scenario=SCENARIO,
             name=f"second import of the same {count:,} messages (adds nothing)",
-            value={
-                "throughput": round(count / again_wall, 1),
-                "seconds": round(again_wall, 2),
-                "cpu_us_per_message": round(again_cpu / count * 1e6, 1),
-                "count": count,
-            },
+            value=_figures(count, again_wall, again_cpu),
             ceiling=Ceiling(first.key, first.name, first.value["throughput"], {}),
             note="messages checked per second; ratio: against the first import",
         )
