@@ -106,6 +106,7 @@ def build_source(path: pathlib.Path, flavour: str = "python") -> Built:
     db.reservation(shop, blue, "old/**", at(92), future, released=at(93))
     db.reservation(shop, red, "gone/**", at(94), at(95))
     db.reservation(shop, red, "../etc/passwd", at(96), future)
+    db.reservation(shop, green, "src/orders/**", at(97), future)  # the same again
     db.link((shop, green), (shop, blue), "approved", at(100), reason="pairing", expires=future)
     db.link((shop, red), (shop, green), "pending", at(101), reason="may I?", expires=future)
     db.link((shop, blue), (shop, red), "blocked", at(102))

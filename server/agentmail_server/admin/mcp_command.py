@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agentmail_server import cursor_key
-from agentmail_server.admin.mcp_import import KINDS, Importer, Report
+from agentmail_server.admin.mcp_import import Importer
+from agentmail_server.admin.mcp_records import KINDS, Report
 from agentmail_server.admin.mcp_source import Source, SourceError
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock

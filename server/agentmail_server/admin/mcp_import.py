@@ -29,71 +29,27 @@ data folder's newest, in the source's id order, with its original creation time.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 
+from agentmail_server.admin import mcp_coordination as coordination
 from agentmail_server.admin import mcp_mapping as mapping
+from agentmail_server.admin.mcp_records import KINDS, Mapped, Report, Tally
 from agentmail_server.admin.mcp_source import Source, SourceAgent, SourceMessage
 from agentmail_server.domain import limits, names
-from agentmail_server.domain import reservation_patterns as patterns
-from agentmail_server.domain.contacts import MAX_CONTACT_REASON_CHARS, ContactState
 from agentmail_server.domain.drafts import Draft, Registration
 from agentmail_server.domain.models import Importance, Recipient
-from agentmail_server.domain.reservations import MAX_REASON_CHARS, MAX_TTL_SECONDS, stored_group
 from agentmail_server.services.auth import hash_token, new_token
 from agentmail_server.storage.sqlite import policy, writes
-from agentmail_server.storage.sqlite.reservation_rows import NEXT_REVISION
 
 # Starts every import marker; U+001F cannot be in a client's idempotency key.
 MARKER = "\x1fmcp-agent-mail\x1f"
 _MARKER_END = MARKER[:-1] + chr(ord(MARKER[-1]) + 1)
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
-KINDS = ("projects", "agents", "messages", "recipients", "reservations", "contacts")
 # (phase, done, total) after each step, for a progress bar.
 Progress = Callable[[str, int, int], None]
-
-
-@dataclasses.dataclass
-class Tally:
-    """One kind's outcome: rows added, rows already there, rows left out (by reason) and
-    rows added with a change (by what changed)."""
-
-    imported: int = 0
-    present: int = 0
-    skipped: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
-    adjusted: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
-
-
-@dataclasses.dataclass
-class Report:
-    """What an import did.
-
-    Attributes:
-        flavour: ``python`` or ``rust`` (which server wrote the source).
-        tallies: per kind (:data:`KINDS`).
-        renamed: ``(project human key, source name, agentmail name)`` of renamed agents.
-        new_agents: ``(project slug, name, token)`` of agents created by this run; tokens
-            are for the tokens file only, never printed.
-        seconds: how long the load took.
-    """
-
-    flavour: str
-    tallies: dict[str, Tally]
-    renamed: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
-    new_agents: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
-    seconds: float = 0.0
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Mapped:
-    """A source agent's agentmail identity."""
-
-    agent_id: int
-    name: str
-    project_id: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -164,8 +120,7 @@ class Importer:
         self._transaction(self._projects_and_agents)
         self._load_markers()
         self._messages()
-        self._transaction(self._reservations)
-        self._transaction(self._contacts)
+        self._transaction(self._coordination)
         self.report.seconds = time.monotonic() - started
         return self.report
 
@@ -257,6 +212,15 @@ class Importer:
             tally.adjusted["renamed"] += 1
             self.report.renamed.append((project[1], agent.name, name))
         tally.imported += 1
+
+    def _coordination(self) -> None:
+        tallies = self.report.tallies
+        held = self.source.reservations()
+        coordination.reservations(self.conn, held, self.agents, self.now, tallies["reservations"])
+        self.progress("reservations", tallies["reservations"].imported, len(held))
+        links = self.source.links()
+        coordination.contacts(self.conn, links, self.agents, self.now, tallies["contacts"])
+        self.progress("contacts", tallies["contacts"].imported, len(links))
 
     def _load_markers(self) -> None:
         """Read the markers of earlier runs (one range seek per agent) and the threads of
@@ -394,95 +358,3 @@ class Importer:
             # named by agentmail's own message ids.
             return self.threads.get(int(raw), f"mcp-{raw}")
         return raw
-
-    def _reservations(self) -> None:
-        tally = self.report.tallies["reservations"]
-        longest = self.now + MAX_TTL_SECONDS * 1_000_000
-        rows = []
-        for held in self.source.reservations():
-            agent = self.agents.get(held.agent_id)
-            if held.released_at is not None:
-                tally.skipped["released"] += 1
-                continue
-            if held.expires_at is None or held.expires_at <= self.now:
-                tally.skipped["expired"] += 1
-                continue
-            if agent is None:
-                tally.skipped["holder not imported"] += 1
-                continue
-            try:
-                pattern = patterns.normalize(held.pattern[: patterns.MAX_PATTERN_CHARS + 1])
-            except patterns.PatternError as error:
-                tally.skipped[f"pattern refused ({error.reason})"] += 1
-                continue
-            present = self.conn.execute(
-                "SELECT 1 FROM reservations WHERE agent_id = ? AND pattern = ? AND"
-                " released_at IS NULL AND expires_at > ?",
-                (agent.agent_id, pattern, self.now),
-            ).fetchone()
-            if present is not None:
-                tally.present += 1
-                continue
-            if held.expires_at > longest:
-                tally.adjusted[f"expiry cut to {MAX_TTL_SECONDS // 86400} days"] += 1
-            created = held.created_at or self.now
-            rows.append(
-                (
-                    agent.project_id,
-                    agent.agent_id,
-                    pattern,
-                    stored_group(pattern),
-                    int(held.exclusive),
-                    mapping.single_line(held.reason, MAX_REASON_CHARS),
-                    created,
-                    created,
-                    min(held.expires_at, longest),
-                )
-            )
-            tally.imported += 1
-        # One row at a time: each takes the next revision, which the archive follows.
-        for row in rows:
-            self.conn.execute(
-                "INSERT INTO reservations (project_id, agent_id, pattern, pattern_group,"
-                " exclusive, reason, created_at, updated_at, expires_at, revision)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {NEXT_REVISION})",
-                row,
-            )
-        self.progress("reservations", tally.imported, tally.imported)
-
-    def _contacts(self) -> None:
-        tally = self.report.tallies["contacts"]
-        for link in self.source.links():
-            state = mapping.link_state(link.status)
-            a, b = self.agents.get(link.a_agent_id), self.agents.get(link.b_agent_id)
-            if state is None:
-                tally.skipped[f"unknown status {link.status[:16]!r}"] += 1
-            elif a is None or b is None:
-                tally.skipped["agent not imported"] += 1
-            elif a.project_id != b.project_id:
-                tally.skipped["cross-project link (contacts are within a project here)"] += 1
-            elif a.agent_id == b.agent_id:
-                tally.skipped["link to itself"] += 1
-            else:
-                created = link.created_at or self.now
-                expires = None if state is ContactState.BLOCKED else link.expires_at
-                cursor = self.conn.execute(
-                    "INSERT INTO contacts (project_id, from_agent, to_agent, state, reason,"
-                    " expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (project_id, from_agent, to_agent) DO NOTHING",
-                    (
-                        a.project_id,
-                        a.agent_id,
-                        b.agent_id,
-                        int(state),
-                        mapping.single_line(link.reason, MAX_CONTACT_REASON_CHARS),
-                        expires,
-                        created,
-                        created,
-                    ),
-                )
-                if cursor.rowcount:
-                    tally.imported += 1
-                else:
-                    tally.present += 1
-        self.progress("contacts", tally.imported, tally.imported)
