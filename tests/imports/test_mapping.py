@@ -63,6 +63,10 @@ def test_any_stored_value_reads_as_a_time_or_none(value):
     assert result is None or isinstance(result, int)
 
 
+def test_digits_other_than_ascii_are_not_microseconds():
+    assert micros("²") is None and micros("-12") == -12 and micros("٣") is None
+
+
 def test_unknown_levels_and_kinds_are_told_apart():
     assert mapping.importance(" HIGH ") is not None and mapping.importance("bogus") is None
     assert mapping.recipient_kind("bcc") is not None and mapping.recipient_kind("fyi") is None

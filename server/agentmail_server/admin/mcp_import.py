@@ -351,9 +351,10 @@ class Importer:
         raw = mapping.single_line(message.thread_id.strip(), limits.MAX_THREAD_ID_CHARS)
         if not raw or raw == str(message.id):
             return ""
-        if raw.isdigit() and int(raw) in self.pending:
+        numeric = raw.isascii() and raw.isdigit()
+        if numeric and int(raw) in self.pending:
             self._flush()  # its root waits in this batch: written first, to know its thread
-        if raw.isdigit():
+        if numeric:
             # A root skipped here, or a number that is not one: kept apart from the threads
             # named by agentmail's own message ids.
             return self.threads.get(int(raw), f"mcp-{raw}")

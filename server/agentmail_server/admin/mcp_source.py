@@ -186,7 +186,8 @@ def micros(value: object) -> int | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if text.lstrip("-").isdigit():
+    digits = text.removeprefix("-")
+    if digits.isascii() and digits.isdigit():  # not "²", which str.isdigit() accepts
         return int(text)
     try:
         moment = datetime.datetime.fromisoformat(text)
