@@ -25,6 +25,7 @@ from bench.scenarios import (
     archive,
     ceiling,
     inbox,
+    mcp_import,
     mixed,
     reservations,
     search,
@@ -51,6 +52,7 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "7": reservations.run_scenario,
     "8": tls.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
+    "import": mcp_import.run_scenario,
 }
 
 

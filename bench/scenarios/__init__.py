@@ -55,6 +55,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "standalone",
     ),
     Scenario("uvloop", "uvloop on vs off: empty RPC, stream and sends", "standalone"),
+    Scenario(
+        "import",
+        "import from mcp_agent_mail: messages/s, CPU per message, a second run",
+        "standalone",
+    ),
 )
 
 BY_ID = {scenario.id: scenario for scenario in SCENARIOS}
