@@ -26,7 +26,10 @@ async def test_inbox_and_message_resources(bridge: Bridge, mcp_team: Team) -> No
         await call(session, "register_agent")
         sent = await mcp_team.bob.send_message("Alice", subject="Res", body="the body")
         templates = (await session.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["agentmail://message/{message_id}"]
+        assert {t.uri_template for t in templates} == {
+            "agentmail://message/{message_id}",
+            "agentmail://thread/{thread_id}",
+        }
         inbox = _json(await session.read_resource("agentmail://inbox"))
         assert [m["id"] for m in inbox["messages"]] == [sent.message.id]
         assert inbox["messages"][0]["read"] is False
