@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -38,6 +40,7 @@ _CHANNEL_INSTRUCTIONS = (
 # The HTTP endpoint has no authentication of its own (whoever reaches it acts as the agent),
 # so it listens on loopback only.
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+logger = logging.getLogger("agentmail_mcp")
 
 
 def build_server(config: BridgeConfig) -> MCPServer:
@@ -56,6 +59,7 @@ def build_server(config: BridgeConfig) -> MCPServer:
         finally:
             await push.close()
             await bridge.close()
+            _report_leaks()
 
     instructions = _INSTRUCTIONS + (_CHANNEL_INSTRUCTIONS if config.channel else "")
     server = BridgeServer(
@@ -82,6 +86,17 @@ def build_server(config: BridgeConfig) -> MCPServer:
 
         server.middleware.append(on_initialized)
     return server
+
+
+def _report_leaks() -> None:
+    """Says on stderr if a task of the bridge outlived its shutdown (tests look for it)."""
+    leaked = sorted(
+        task.get_name()
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith("agentmail-") and not task.done()
+    )
+    if leaked:
+        logger.warning("agentmail-mcp: tasks leaked at shutdown: %s", ", ".join(leaked))
 
 
 async def _serve_http(server: MCPServer, host: str, port: int) -> None:

@@ -19,7 +19,7 @@ from .conftest import Team, call, open_bridge
 # Generous: a notification normally arrives in milliseconds; this only bounds a failure.
 ARRIVAL = 15.0
 # What a bridge that leaked a task, a warning or an exception would print on its way out.
-UNCLEAN = ("Traceback", "Warning", "Task was destroyed", "never awaited", "Exception")
+UNCLEAN = ("Traceback", "Warning", "leaked", "Task was destroyed", "never awaited", "Exception")
 
 
 # The SDK's client marks resources/subscribe deprecated (the 2026-07-28 wire replaces it with
