@@ -51,6 +51,12 @@ _LIVE_WAIT = 5.0
 _MAX_CONNECTIONS = 64
 
 
+def _reap(task: asyncio.Task[None]) -> None:
+    """Reports a stream task that died of something unexpected (it would otherwise go unseen)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("agentmail-mcp: the inbox stream failed: %r", error)
+
+
 class Push:
     """The stream and who listens to it, for one bridge process."""
 
@@ -139,8 +145,13 @@ class Push:
                 client = await self._bridge.client()
             except ToolError:
                 return  # no token yet: register_agent starts the stream when it stores one
-            self._stream = client.subscribe_with_events(include_bodies=False)
-            self._task = asyncio.create_task(self._run(client, self._stream), name="agentmail-push")
+            # Checked again: a concurrent subscribe may have started it while the token was read.
+            if self._task is None or self._task.done():
+                self._stream = client.subscribe_with_events(include_bodies=False)
+                self._task = asyncio.create_task(
+                    self._run(client, self._stream), name="agentmail-push"
+                )
+                self._task.add_done_callback(_reap)
         if wait and self._stream is not None:
             live = asyncio.create_task(self._stream.caught_up.wait())
             try:
