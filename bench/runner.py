@@ -25,6 +25,7 @@ from bench.scenarios import (
     archive,
     ceiling,
     inbox,
+    mcp_wait,
     mixed,
     reservations,
     search,
@@ -50,6 +51,7 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "5": archive.run_scenario,
     "7": reservations.run_scenario,
     "8": tls.run_scenario,
+    "9": mcp_wait.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
 }
 
