@@ -159,10 +159,11 @@ async def _wakeups(
         for index in range(warmup + count):
             measuring = index >= warmup
             await gauge.until(idle)  # the previous call's stream has closed
-            if measuring:
-                cpu = (server.cpu_seconds(), _cpu_seconds(pid or 0), time.process_time())
+            bridge_before = _cpu_seconds(pid or 0)
             waiting = asyncio.ensure_future(timed_wait())
             live = await gauge.until(idle + 1)
+            # The server's and this process's CPU from here on: the gauge's scrapes are over.
+            cpu = (server.cpu_seconds(), time.process_time())
             started = time.perf_counter_ns()
             await bob.send_message("Alice", subject=f"wake {index}", body=BODY)
             sent = time.perf_counter_ns()
@@ -171,8 +172,8 @@ async def _wakeups(
             if not measuring:
                 continue
             server_cpu += server.cpu_seconds() - cpu[0]
-            bridge_cpu += _cpu_seconds(pid or 0) - cpu[1]
-            client_cpu += time.process_time() - cpu[2]
+            client_cpu += time.process_time() - cpu[1]
+            bridge_cpu += _cpu_seconds(pid or 0) - bridge_before
             got = (result.structured_content or {}).get("messages", [])
             if result.is_error or len(got) != 1:
                 errors += 1
@@ -186,8 +187,9 @@ async def _wakeups(
         "send": send,
         "unconfirmed": unconfirmed,
         "errors": errors,
-        # The gauge scrapes fall between wake-ups but inside these CPU windows: the server
-        # figure includes them (a few per wake-up), so it is an upper bound.
+        # Server and client (this process): from the send to the return, so the send itself,
+        # the fan-out and the wake-up, without the gauge's scrapes before it (nor the opening
+        # of the call's subscription). Bridge: the whole call, subscription opening included.
         "server_cpu_us_per_call": round(server_cpu * per_call, 1),
         "bridge_cpu_us_per_call": round(bridge_cpu * per_call, 1) if pid else None,
         "client_cpu_us_per_call": round(client_cpu * per_call, 1),
@@ -241,6 +243,8 @@ def run_scenario(run: Run) -> None:
                 ),
                 ceiling=reference,
                 hist=woken["wake"],
+                note="each message sent once the call's subscription was open (the live path); "
+                "server and client CPU from the send to the return, the bridge's over the call",
             )
         )
         run.add(
