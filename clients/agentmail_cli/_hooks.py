@@ -196,6 +196,10 @@ def wake_text(agent: str, items: list[InboxItem]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _leave_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _wake(out_json: bool, payload: dict[str, object], text: str) -> NoReturn:
     if out_json:
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
@@ -233,6 +237,8 @@ def hook_wait(
         agent = inv.profile().agent
         token = inv.token()
         with single_waiter(files.wait_lock):
+            # Replaced (or stopped) before the wait began: nothing to save, leave quietly.
+            signal.signal(signal.SIGTERM, _leave_quietly)
             cursor = load_cursor(files.wait_cursor)
 
             async def wait() -> tuple[list[InboxItem], str] | None:
