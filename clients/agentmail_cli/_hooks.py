@@ -192,7 +192,7 @@ def wake_text(agent: str, items: list[InboxItem]) -> str:
         lines.append(f"  #{message.id} from {message.sender}{flags}: {clean(message.subject)}")
     if len(items) > _SHOWN:
         lines.append(f"  and {len(items) - _SHOWN} more")
-    lines.append("Read it with fetch_inbox (MCP) or `agentmail inbox --unread`.")
+    lines.append("Read with fetch_inbox (MCP) or `agentmail inbox --unread`.")
     return "\n".join(lines) + "\n"
 
 

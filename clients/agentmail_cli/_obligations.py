@@ -12,7 +12,7 @@ import typer
 
 from ._agents import PageSize, PageToken
 from ._app import JsonFlag, app, invocation, with_client
-from ._output import when
+from ._reading import print_inbox_items
 
 if TYPE_CHECKING:
     from agentmail_client import AgentmailClient, ForceReleaseResult
@@ -36,20 +36,7 @@ def unacknowledged(
     if out.as_json:
         out.json(page)
         return
-    out.table(
-        ("id", "from", "subject", "importance", "sent", "read"),
-        [
-            (
-                str(item.message.id),
-                item.message.sender,
-                item.message.subject,
-                item.message.importance.value,
-                when(item.message.create_time),
-                "yes" if item.read_time else "no",
-            )
-            for item in page.items
-        ],
-    )
+    print_inbox_items(out, page.items)
     out.next_page(page.next_page_token)
 
 

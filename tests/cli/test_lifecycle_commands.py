@@ -71,8 +71,9 @@ async def test_unacknowledged_lists_what_you_still_owe(crew: Cli) -> None:
     owed = (await crew.ok("unacknowledged", "--json")).json()
     assert [item["message"]["id"] for item in owed["items"]] == [message_id]
     rows = (await crew.ok("unacknowledged")).stdout.splitlines()
-    assert rows[0].split() == ["id", "from", "subject", "importance", "sent", "read"]
+    assert rows[0].split() == ["id", "from", "subject", "importance", "sent", "state"]
     assert rows[1].split()[:4] == [str(message_id), "Bob", "sign", "off"]
+    assert rows[1].split()[-1] == "ack!,new"
     await crew.ok("ack", str(message_id))
     assert (await crew.ok("unacknowledged", "--json")).json()["items"] == []
 
