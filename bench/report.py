@@ -149,6 +149,15 @@ def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]
             "" if (subs or 0) >= 10_000 else "goal is for 10,000 subscriptions",
         )
     )
+    startup = _value(_find(run, "s9.startup"), "latency_ms", "p99")
+    out.append(
+        Goal(
+            "MCP bridge start-up, spawn to tools listed (p99)",
+            "< 1 s (issue 16: well under a second)",
+            MISSING if startup is None else f"{startup:.0f} ms",
+            _status(None if startup is None else startup < 1000),
+        )
+    )
     for key, label in (
         ("ceiling.unary.c64", "empty RPC, 64 in flight"),
         ("send.c64", "send, 64 in flight"),

@@ -26,6 +26,7 @@ from bench.scenarios import (
     ceiling,
     inbox,
     mcp_import,
+    mcp_wait,
     mixed,
     reservations,
     search,
@@ -51,6 +52,7 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "5": archive.run_scenario,
     "7": reservations.run_scenario,
     "8": tls.run_scenario,
+    "9": mcp_wait.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
     "import": mcp_import.run_scenario,
 }

@@ -40,6 +40,8 @@ class Scale:
     reservation_active: int  # active reservations seeded for scenario 7
     reservation_calls: int  # calls per scenario 7 phase
     uvloop_share: float  # counts of the uvloop comparison, as a share of the above
+    mcp_messages: int  # scenario 9: wake-ups measured through the MCP bridge
+    mcp_starts: int  # scenario 9: bridge start-ups measured
 
     def shrunk(self, share: float) -> Scale:
         """This scale with call and message counts multiplied by ``share``."""
@@ -91,6 +93,8 @@ QUICK = Scale(
     reservation_active=1000,
     reservation_calls=500,
     uvloop_share=0.5,
+    mcp_messages=200,
+    mcp_starts=5,
 )
 
 FULL = Scale(
@@ -122,6 +126,8 @@ FULL = Scale(
     reservation_active=1000,
     reservation_calls=2000,
     uvloop_share=1.0,
+    mcp_messages=200,
+    mcp_starts=20,
 )
 
 TINY = Scale(
@@ -151,6 +157,8 @@ TINY = Scale(
     reservation_active=100,
     reservation_calls=20,
     uvloop_share=1.0,
+    mcp_messages=20,
+    mcp_starts=2,
 )
 
 PRESETS = {scale.name: scale for scale in (QUICK, FULL, TINY)}
