@@ -97,6 +97,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_receive_bytes", "8388608", "Largest request the server accepts, in bytes."),
     Setting("max_send_bytes", "67108864", "Largest response the server sends, in bytes."),
     Setting(
+        "max_sends_per_call",
+        "500",
+        "Most messages one SendMessages call may carry; more fail with INVALID_ARGUMENT "
+        "TOO_MANY_SENDS.",
+    ),
+    Setting(
         "subscriber_buffer",
         "256",
         "Live notifications buffered per subscription; a slower consumer switches to "
@@ -308,6 +314,7 @@ class ServerConfig:
     sqlite_synchronous: SyncMode = "full"
     max_receive_bytes: int = 8 * 1024 * 1024
     max_send_bytes: int = 64 * 1024 * 1024
+    max_sends_per_call: int = 500
     subscriber_buffer: int = 256
     max_subscriptions: int = 20000
     max_subscriptions_per_agent: int = 8
@@ -379,6 +386,7 @@ class ServerConfig:
             "rate_limit_subjects",
             "cache_size",
             "archive_max_batch",
+            "max_sends_per_call",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

@@ -13,6 +13,10 @@ When a whole batch cannot commit (disk full, read-only, I/O error) every operati
 with ``Unavailable`` and a reason from :mod:`.failures`; the writer reports the failure to its
 health listeners and, until a batch commits again, probes every ``PROBE_SECONDS`` with a write
 that changes nothing, so that health comes back by itself once space does.
+
+Between batches the same thread runs the full-text indexer (:mod:`.indexer`): one step of its
+own transaction when enough messages wait, when the writer has been idle for a moment, when a
+search waits for it, and on close until the index is complete.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from agentmail_server.errors import AgentmailError, ResourceExhausted, Unavailab
 from agentmail_server.histogram import BucketCounts
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
-from agentmail_server.storage.sqlite import failures, schema
+from agentmail_server.storage.sqlite import failures, indexer, schema
 from agentmail_server.storage.sqlite.connection import open_writer
 from agentmail_server.storage.stats import BATCH_SIZE_BOUNDS, COMMIT_SECONDS_BOUNDS, WriterStats
 
@@ -51,6 +55,13 @@ PROBE_SECONDS = 0.5
 # SQLite result codes (low byte) that mean the database, not the operation, failed: such an
 # error fails the whole batch rather than the one operation that hit it.
 _STORAGE_CODES = frozenset({8, 10, 13, 14})  # READONLY, IOERR, FULL, CANTOPEN
+
+
+class _Kick:
+    """Queued (instead of a job) to wake the writer for an index step."""
+
+
+_KICK = _Kick()
 
 
 @dataclasses.dataclass
@@ -75,7 +86,7 @@ class Writer:
         self._synchronous = synchronous
         self._max_batch = max_batch
         # None is the stop sentinel queued behind the last job by close().
-        self._queue: asyncio.Queue[_Job[Any] | None] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[_Job[Any] | _Kick | None] = asyncio.Queue(maxsize=queue_size)
         self._queue_size = queue_size
         # One thread: SQLite connections must not be used from two threads at once, and the
         # thread keeps the blocking commit off the event loop.
@@ -97,6 +108,14 @@ class Writer:
         self._failure: Unavailable | None = None
         self._listeners: list[WriteHealthListener] = []
         self._prober: asyncio.Task[None] | None = None
+        # The indexer's position and the newest message id committed (set on the writer
+        # thread after each commit, read on the loop); searches waiting for the index to
+        # reach an id; the idle timer and when the last batch ended (loop time).
+        self._indexed = 0
+        self._newest = 0
+        self._index_waiters: list[tuple[int, asyncio.Future[bool]]] = []
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._last_batch_end = 0.0
 
     def watch(self, listener: WriteHealthListener) -> None:
         """Call ``listener`` (on the loop) with the error when whole batches start failing,
@@ -119,7 +138,34 @@ class Writer:
         before = schema.migrate(conn)
         if before != schema.SCHEMA_VERSION:
             logger.info("database migrated from schema %s to %s", before, schema.SCHEMA_VERSION)
+        self._indexed = indexer.indexed(conn)
+        self._newest = indexer.newest(conn)
         return conn
+
+    async def caught_up(self, wait_seconds: float = indexer.SEARCH_WAIT_SECONDS) -> bool:
+        """Wait until the full-text index covers every message committed before this call
+        (at most ``wait_seconds``); True when it does.
+
+        Costs one comparison when the index is current. Otherwise it wakes the writer, which
+        indexes before taking more writes.
+        """
+        target = self._newest
+        if self._indexed >= target:
+            return True
+        if self._closing or self._task is None:
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._index_waiters.append((target, future))
+        self._kick()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), wait_seconds)
+        except TimeoutError:
+            logger.warning("search ran %d messages behind the indexer", target - self._indexed)
+            return False
+
+    def _kick(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # full: batches follow, each checks
+            self._queue.put_nowait(_KICK)
 
     async def submit(self, operation: Operation[T], record: Recorder[T] | None = None) -> T:
         """Queue ``operation`` and wait until its batch has committed; returns its result.
@@ -155,6 +201,9 @@ class Writer:
             job = await self._queue.get()
             if job is None:
                 return
+            if isinstance(job, _Kick):
+                await self._index(everything=bool(self._index_waiters))
+                continue
             batch: list[_Job[Any]] = [job]
             stop = False
             while len(batch) < self._max_batch and not self._queue.empty():
@@ -162,7 +211,8 @@ class Writer:
                 if queued is None:
                     stop = True
                     break
-                batch.append(queued)
+                if not isinstance(queued, _Kick):  # the check after this batch covers it
+                    batch.append(queued)
             outcomes, failure = await loop.run_in_executor(self._executor, self._apply, batch)
             self._set_failure(failure)
             changes = CommitBuilder()
@@ -180,6 +230,63 @@ class Writer:
                 self._feed.publish(commit)
             if stop:
                 return
+            await self._after_batch(loop)
+
+    async def _after_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Index now when enough waits or a search waits; otherwise once idle."""
+        behind = self._newest - self._indexed
+        if behind <= 0:
+            return
+        if self._index_waiters or behind >= indexer.EAGER_ROWS:
+            await self._index(everything=bool(self._index_waiters))
+            return
+        self._last_batch_end = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_later(indexer.IDLE_SECONDS, self._on_idle)
+
+    def _on_idle(self) -> None:
+        self._idle_timer = None
+        if self._closing or self._indexed >= self._newest:
+            return
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._last_batch_end
+        if quiet < indexer.IDLE_SECONDS:  # a batch ended since: wait for the rest of the lull
+            self._idle_timer = loop.call_later(indexer.IDLE_SECONDS - quiet, self._on_idle)
+        else:
+            self._kick()
+
+    async def _index(self, *, everything: bool) -> None:
+        """One index step (or, with ``everything``, steps until the index is current), then
+        wake the searches it satisfied."""
+        loop = asyncio.get_running_loop()
+        while self._indexed < self._newest:
+            try:
+                reached = await loop.run_in_executor(self._executor, self._index_step)
+            except Exception as exc:  # disk full or the like: searches run on what there is
+                logger.warning("full-text indexing failed: %s", exc)
+                self._release_waiters(failed=True)
+                return
+            if reached == self._indexed:  # retention purged the rest: nothing left to index
+                self._newest = reached
+            self._indexed = reached
+            self._release_waiters(failed=False)
+            if not everything:
+                return
+
+    def _index_step(self) -> int:
+        conn = self._conn
+        assert conn is not None
+        return indexer.index_step(conn, self._indexed)
+
+    def _release_waiters(self, *, failed: bool) -> None:
+        waiting: list[tuple[int, asyncio.Future[bool]]] = []
+        for target, future in self._index_waiters:
+            if failed or target <= self._indexed:
+                if not future.done():
+                    future.set_result(not failed)
+            else:
+                waiting.append((target, future))
+        self._index_waiters = waiting
 
     def _set_failure(self, failure: Unavailable | None) -> None:
         if (failure is None) == (self._failure is None):
@@ -245,6 +352,8 @@ class Writer:
                     conn.execute("ROLLBACK")
             failure = failures.classify(exc, self._path)
             return [(False, failure)] * len(batch), failure
+        # Read on the loop by searches (caught_up) once the callers' futures resolve.
+        self._newest = indexer.newest(conn)
         self._batches += 1
         self._operations += len(batch)
         self._failed += sum(1 for ok, _ in outcomes if not ok)
@@ -273,6 +382,9 @@ class Writer:
     async def close(self) -> None:
         """Refuse new writes, finish everything already queued, then close the connection."""
         self._closing = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         if self._prober is not None:
             self._prober.cancel()
             await asyncio.wait({self._prober})
@@ -282,6 +394,9 @@ class Writer:
             await self._queue.put(None)
             await self._task
             self._task = None
+            # A clean stop leaves a complete index.
+            await self._index(everything=True)
+        self._release_waiters(failed=True)
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)

@@ -24,6 +24,7 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.notices import AckNotice, Notice
 from agentmail_server.errors import (
+    AgentmailError,
     AlreadyExists,
     FailedPrecondition,
     NotFound,
@@ -276,6 +277,27 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
         created_at=now,
     )
     return Sent(message=message, recipients=recipients, deduplicated=False, skipped=skipped)
+
+
+def insert_messages(
+    conn: sqlite3.Connection, drafts: Sequence[Draft], now: int
+) -> list[Sent | AgentmailError]:
+    """Store each draft as :func:`insert_message` would, each under a SAVEPOINT of its own, so
+    a draft that fails is rolled back alone and its error returned in its place.
+
+    Errors of the database itself (disk full, I/O) are not an item's: they propagate and fail
+    the whole operation, as for any write.
+    """
+    outcomes: list[Sent | AgentmailError] = []
+    for draft in drafts:
+        conn.execute("SAVEPOINT item")
+        try:
+            outcomes.append(insert_message(conn, draft, now))
+        except AgentmailError as exc:
+            conn.execute("ROLLBACK TO item")
+            outcomes.append(exc)
+        conn.execute("RELEASE item")
+    return outcomes
 
 
 def _find_idempotent(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent | None:
