@@ -25,6 +25,7 @@ from agentmail_server.storage.sqlite.coordination import (
     SqliteContactWrites,
     SqliteLifecycleWrites,
 )
+from agentmail_server.storage.sqlite.indexer import IDLE_SECONDS
 from agentmail_server.storage.sqlite.queries import Queries
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.receipts import ReceiptQueries
@@ -170,6 +171,7 @@ class SqliteStorage:
         queue_size: how many write operations may wait; beyond it writes fail fast.
         max_batch: at most this many operations per group commit.
         read_pool_size: read-only connections.
+        index_idle_seconds: how long the writer idles before indexing new mail for search.
     """
 
     def __init__(
@@ -180,10 +182,13 @@ class SqliteStorage:
         queue_size: int,
         max_batch: int,
         read_pool_size: int,
+        index_idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self._path = path
         self._publisher = CommitPublisher()
-        self._writer = Writer(path, synchronous, queue_size, max_batch, self._publisher)
+        self._writer = Writer(
+            path, synchronous, queue_size, max_batch, self._publisher, index_idle_seconds
+        )
         self._pool = ReadPool(path, read_pool_size)
         self._mail = SqliteMailWrites(self._writer)
         self._agents = SqliteAgentWrites(self._writer)

@@ -30,7 +30,12 @@ keeps them atomic, and a lost step is only re-done (the next durable commit sync
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
 
 # The sequences row holding the id of the newest message already in messages_fts.
 STATE = "fts_indexed"
@@ -92,3 +97,84 @@ def index_step(conn: sqlite3.Connection, after: int, rows: int = STEP_ROWS) -> i
         if durable > 1:
             conn.execute(f"PRAGMA synchronous = {int(durable)}")
     return int(upto)
+
+
+class Follower:
+    """Where the index stands against the messages, and the searches waiting for it.
+
+    The positions are written on the writer thread (after each commit and index step) and
+    read on the event loop; each is one int, replaced whole. Waiters live on the loop only.
+    """
+
+    def __init__(self) -> None:
+        self.indexed = 0
+        self.newest = 0
+        self._failed = False
+        # (message id the search needs, its future): at most one per search in flight.
+        self._waiters: list[tuple[int, asyncio.Future[bool]]] = []
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a search waits (the writer then indexes before its next batch ends)."""
+        return bool(self._waiters)
+
+    def due(self) -> bool:
+        """Whether enough messages wait to index them now, whatever else is queued."""
+        return self.newest - self.indexed >= EAGER_ROWS
+
+    # On the writer thread.
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        """Read both positions (at start-up, after migrating)."""
+        self.indexed = indexed(conn)
+        self.newest = newest(conn)
+
+    def committed(self, conn: sqlite3.Connection) -> None:
+        """Note the newest message after a commit, before its callers hear of it."""
+        self.newest = newest(conn)
+
+    def catch_up(self, conn: sqlite3.Connection, *, everything: bool) -> None:
+        """One index step, or (``everything``) steps until the index is current. Never
+        raises: a failure (disk full, say) is logged and leaves the tail for later."""
+        try:
+            while self.indexed < self.newest:
+                reached = index_step(conn, self.indexed)
+                if reached == self.indexed:  # retention purged the rest: nothing to index
+                    self.newest = reached
+                self.indexed = reached
+                if not everything:
+                    break
+            self._failed = False
+        except Exception as exc:  # the writer goes on; searches run on what is indexed
+            logger.warning("full-text indexing failed: %s", exc)
+            self._failed = True
+
+    # On the event loop.
+
+    async def wait(self, kick: Callable[[], None], wait_seconds: float) -> bool:
+        """Wait until every message committed before this call is indexed (``kick`` wakes
+        the writer), at most ``wait_seconds``; True when it is."""
+        target = self.newest
+        if self.indexed >= target:
+            return True
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, future))
+        kick()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), wait_seconds)
+        except TimeoutError:
+            logger.warning("a search ran %d messages behind the index", target - self.indexed)
+            return False
+
+    def release(self, *, closing: bool = False) -> None:
+        """Wake the searches the index now covers (all of them after a failure or on close,
+        which then run on the index as it is)."""
+        give_up = closing or self._failed
+        waiting: list[tuple[int, asyncio.Future[bool]]] = []
+        for target, future in self._waiters:
+            if give_up or target <= self.indexed:
+                if not future.done():
+                    future.set_result(target <= self.indexed)
+            else:
+                waiting.append((target, future))
+        self._waiters = waiting

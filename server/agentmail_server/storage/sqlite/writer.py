@@ -25,6 +25,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import pathlib
 import sqlite3
@@ -81,6 +82,7 @@ class Writer:
         queue_size: int,
         max_batch: int,
         feed: CommitPublisher,
+        index_idle_seconds: float = indexer.IDLE_SECONDS,
     ) -> None:
         self._path = path
         self._synchronous = synchronous
@@ -108,12 +110,10 @@ class Writer:
         self._failure: Unavailable | None = None
         self._listeners: list[WriteHealthListener] = []
         self._prober: asyncio.Task[None] | None = None
-        # The indexer's position and the newest message id committed (set on the writer
-        # thread after each commit, read on the loop); searches waiting for the index to
-        # reach an id; the idle timer and when the last batch ended (loop time).
-        self._indexed = 0
-        self._newest = 0
-        self._index_waiters: list[tuple[int, asyncio.Future[bool]]] = []
+        # Where the full-text index stands and the searches waiting for it; the idle timer
+        # and when the last batch ended (loop time).
+        self._index = indexer.Follower()
+        self._idle_seconds = index_idle_seconds
         self._idle_timer: asyncio.TimerHandle | None = None
         self._last_batch_end = 0.0
 
@@ -138,30 +138,16 @@ class Writer:
         before = schema.migrate(conn)
         if before != schema.SCHEMA_VERSION:
             logger.info("database migrated from schema %s to %s", before, schema.SCHEMA_VERSION)
-        self._indexed = indexer.indexed(conn)
-        self._newest = indexer.newest(conn)
+        self._index.load(conn)
         return conn
 
     async def caught_up(self, wait_seconds: float = indexer.SEARCH_WAIT_SECONDS) -> bool:
         """Wait until the full-text index covers every message committed before this call
-        (at most ``wait_seconds``); True when it does.
-
-        Costs one comparison when the index is current. Otherwise it wakes the writer, which
-        indexes before taking more writes.
-        """
-        target = self._newest
-        if self._indexed >= target:
-            return True
+        (at most ``wait_seconds``); True when it does. One comparison when it is current;
+        otherwise the writer indexes before it takes more writes."""
         if self._closing or self._task is None:
-            return False
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._index_waiters.append((target, future))
-        self._kick()
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), wait_seconds)
-        except TimeoutError:
-            logger.warning("search ran %d messages behind the indexer", target - self._indexed)
-            return False
+            return self._index.indexed >= self._index.newest
+        return await self._index.wait(self._kick, wait_seconds)
 
     def _kick(self) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # full: batches follow, each checks
@@ -202,7 +188,8 @@ class Writer:
             if job is None:
                 return
             if isinstance(job, _Kick):
-                await self._index(everything=bool(self._index_waiters))
+                await loop.run_in_executor(self._executor, self._catch_up)
+                self._index.release()
                 continue
             batch: list[_Job[Any]] = [job]
             stop = False
@@ -213,7 +200,10 @@ class Writer:
                     break
                 if not isinstance(queued, _Kick):  # the check after this batch covers it
                     batch.append(queued)
-            outcomes, failure = await loop.run_in_executor(self._executor, self._apply, batch)
+            outcomes, failure = await loop.run_in_executor(
+                self._executor, self._apply, batch, self._index.waiting
+            )
+            self._index.release()
             self._set_failure(failure)
             changes = CommitBuilder()
             for pending, (ok, value) in zip(batch, outcomes, strict=True):
@@ -230,63 +220,32 @@ class Writer:
                 self._feed.publish(commit)
             if stop:
                 return
-            await self._after_batch(loop)
+            self._after_batch(loop)
 
-    async def _after_batch(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Index now when enough waits or a search waits; otherwise once idle."""
-        behind = self._newest - self._indexed
-        if behind <= 0:
-            return
-        if self._index_waiters or behind >= indexer.EAGER_ROWS:
-            await self._index(everything=bool(self._index_waiters))
+    def _after_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Index what is left once the writer has been idle for a moment."""
+        if self._index.indexed >= self._index.newest:
             return
         self._last_batch_end = loop.time()
         if self._idle_timer is None:
-            self._idle_timer = loop.call_later(indexer.IDLE_SECONDS, self._on_idle)
+            self._idle_timer = loop.call_later(self._idle_seconds, self._on_idle)
 
     def _on_idle(self) -> None:
         self._idle_timer = None
-        if self._closing or self._indexed >= self._newest:
+        if self._closing or self._index.indexed >= self._index.newest:
             return
         loop = asyncio.get_running_loop()
         quiet = loop.time() - self._last_batch_end
-        if quiet < indexer.IDLE_SECONDS:  # a batch ended since: wait for the rest of the lull
-            self._idle_timer = loop.call_later(indexer.IDLE_SECONDS - quiet, self._on_idle)
+        if quiet < self._idle_seconds:  # a batch ended since: wait for the rest of the lull
+            self._idle_timer = loop.call_later(self._idle_seconds - quiet, self._on_idle)
         else:
             self._kick()
 
-    async def _index(self, *, everything: bool) -> None:
-        """One index step (or, with ``everything``, steps until the index is current), then
-        wake the searches it satisfied."""
-        loop = asyncio.get_running_loop()
-        while self._indexed < self._newest:
-            try:
-                reached = await loop.run_in_executor(self._executor, self._index_step)
-            except Exception as exc:  # disk full or the like: searches run on what there is
-                logger.warning("full-text indexing failed: %s", exc)
-                self._release_waiters(failed=True)
-                return
-            if reached == self._indexed:  # retention purged the rest: nothing left to index
-                self._newest = reached
-            self._indexed = reached
-            self._release_waiters(failed=False)
-            if not everything:
-                return
-
-    def _index_step(self) -> int:
+    def _catch_up(self) -> None:
+        """On the writer thread: index until current when a search waits, else one step."""
         conn = self._conn
         assert conn is not None
-        return indexer.index_step(conn, self._indexed)
-
-    def _release_waiters(self, *, failed: bool) -> None:
-        waiting: list[tuple[int, asyncio.Future[bool]]] = []
-        for target, future in self._index_waiters:
-            if failed or target <= self._indexed:
-                if not future.done():
-                    future.set_result(not failed)
-            else:
-                waiting.append((target, future))
-        self._index_waiters = waiting
+        self._index.catch_up(conn, everything=self._index.waiting)
 
     def _set_failure(self, failure: Unavailable | None) -> None:
         if (failure is None) == (self._failure is None):
@@ -319,10 +278,14 @@ class Writer:
                 await self.submit(failures.probe)
 
     def _apply(
-        self, batch: list[_Job[Any]]
+        self, batch: list[_Job[Any]], search_waits: bool
     ) -> tuple[list[tuple[bool, object]], Unavailable | None]:
         """Run one batch in one transaction on the writer thread; the outcomes, and the
-        failure when the batch as a whole could not commit."""
+        failure when the batch as a whole could not commit.
+
+        Then, in a transaction of its own and before the batch's callers hear back, index
+        when enough messages wait or a search waits (see :mod:`.indexer`): what a call's
+        commit set off is done by the time it returns, and no extra hand-off is needed."""
         conn = self._conn
         assert conn is not None
         started = time.perf_counter()
@@ -352,8 +315,7 @@ class Writer:
                     conn.execute("ROLLBACK")
             failure = failures.classify(exc, self._path)
             return [(False, failure)] * len(batch), failure
-        # Read on the loop by searches (caught_up) once the callers' futures resolve.
-        self._newest = indexer.newest(conn)
+        self._index.committed(conn)
         self._batches += 1
         self._operations += len(batch)
         self._failed += sum(1 for ok, _ in outcomes if not ok)
@@ -361,6 +323,8 @@ class Writer:
         self._last_commit = elapsed = time.perf_counter() - started
         self._batch_sizes.observe(len(batch))
         self._commit_seconds.observe(elapsed)
+        if search_waits or self._index.due():
+            self._index.catch_up(conn, everything=search_waits)
         return outcomes, None
 
     def stats(self) -> WriterStats:
@@ -394,9 +358,12 @@ class Writer:
             await self._queue.put(None)
             await self._task
             self._task = None
-            # A clean stop leaves a complete index.
-            await self._index(everything=True)
-        self._release_waiters(failed=True)
+            if self._conn is not None:  # a clean stop leaves a complete index
+                conn = self._conn
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, functools.partial(self._index.catch_up, conn, everything=True)
+                )
+        self._index.release(closing=True)
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
