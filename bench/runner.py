@@ -23,6 +23,7 @@ from bench.scenarios import (
     BY_ID,
     SCENARIOS,
     archive,
+    bulk,
     ceiling,
     inbox,
     mixed,
@@ -51,6 +52,7 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "7": reservations.run_scenario,
     "8": tls.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
+    "bulk": bulk.run_scenario,
 }
 
 

@@ -55,6 +55,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "standalone",
     ),
     Scenario("uvloop", "uvloop on vs off: empty RPC, stream and sends", "standalone"),
+    Scenario(
+        "bulk",
+        "bulk send: SendMessages at 1/8/64/256 per call beside the empty RPC and unary sends",
+        "standalone",
+    ),
 )
 
 BY_ID = {scenario.id: scenario for scenario in SCENARIOS}

@@ -124,6 +124,8 @@ class Mailer:
                 caller.project_id,
                 [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
             )
+        if not compose.idempotency_key:
+            return recipients, ""  # the digest only guards a key
         # A broadcast's audience changes as agents register: its retry must still match.
         digest = content_digest(compose, () if broadcast else recipients, broadcast, None)
         return recipients, digest

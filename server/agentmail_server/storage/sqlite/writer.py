@@ -190,6 +190,8 @@ class Writer:
             if isinstance(job, _Kick):
                 await loop.run_in_executor(self._executor, self._catch_up)
                 self._index.release()
+                if self._index.indexed < self._index.newest and self._queue.empty():
+                    self._kick()  # still idle: the next step (writes queued meanwhile go first)
                 continue
             batch: list[_Job[Any]] = [job]
             stop = False
