@@ -94,6 +94,7 @@ EXPECTED_KEYS = {
         for level in (1, 64)
     ),
     "s8.cost",
+    *(f"bulk.{what}.c8" for what in ("ceiling", "unary", "n1", "n8", "n64", "n256")),
 }
 
 
