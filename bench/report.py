@@ -173,6 +173,18 @@ def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]
                 _status(None if ratio is None else ratio >= 1.0),
             )
         )
+    bulk = _find(run, "bulk.n64.c8")
+    cpu = _value(bulk, "cpu_ratio")
+    out.append(
+        _ratio_goal(
+            "bulk send, 64 per call: messages/s vs the empty RPC's calls/s (8 in flight)",
+            ">= 2x",
+            2.0,
+            _value(bulk, "messages_ratio"),
+            at_most=False,
+            note="fsync and archive on" + ("" if cpu is None else f"; CPU ratio {cpu:.2f}x"),
+        )
+    )
     return out
 
 

@@ -23,6 +23,7 @@ from bench.scenarios import (
     BY_ID,
     SCENARIOS,
     archive,
+    bulk,
     ceiling,
     inbox,
     mcp_import,
@@ -55,6 +56,7 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "9": mcp_wait.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
     "import": mcp_import.run_scenario,
+    "bulk": bulk.run_scenario,
 }
 
 

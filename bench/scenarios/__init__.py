@@ -65,6 +65,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "import from mcp_agent_mail: messages/s, CPU per message, a second run",
         "standalone",
     ),
+    Scenario(
+        "bulk",
+        "bulk send: SendMessages at 1/8/64/256 per call beside the empty RPC and unary sends",
+        "standalone",
+    ),
 )
 
 BY_ID = {scenario.id: scenario for scenario in SCENARIOS}

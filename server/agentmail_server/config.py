@@ -97,6 +97,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_receive_bytes", "8388608", "Largest request the server accepts, in bytes."),
     Setting("max_send_bytes", "67108864", "Largest response the server sends, in bytes."),
     Setting(
+        "search_index_idle_seconds",
+        "0.02",
+        "How long the writer must be idle before it indexes new mail for search; sooner when "
+        "256 messages wait or a search asks (a search always sees mail sent before it).",
+    ),
+    Setting(
+        "max_sends_per_call",
+        "500",
+        "Most messages one SendMessages call may carry; more fail with INVALID_ARGUMENT "
+        "TOO_MANY_SENDS.",
+    ),
+    Setting(
         "subscriber_buffer",
         "256",
         "Live notifications buffered per subscription; a slower consumer switches to "
@@ -308,6 +320,8 @@ class ServerConfig:
     sqlite_synchronous: SyncMode = "full"
     max_receive_bytes: int = 8 * 1024 * 1024
     max_send_bytes: int = 64 * 1024 * 1024
+    max_sends_per_call: int = 500
+    search_index_idle_seconds: float = 0.02
     subscriber_buffer: int = 256
     max_subscriptions: int = 20000
     max_subscriptions_per_agent: int = 8
@@ -365,6 +379,8 @@ class ServerConfig:
             raise ValueError("grace_seconds must be >= 0")
         if self.heartbeat_seconds <= 0:
             raise ValueError("heartbeat_seconds must be > 0")
+        if self.search_index_idle_seconds <= 0:
+            raise ValueError("search_index_idle_seconds must be > 0")
         for name in (
             "read_pool_size",
             "writer_queue_size",
@@ -379,6 +395,7 @@ class ServerConfig:
             "rate_limit_subjects",
             "cache_size",
             "archive_max_batch",
+            "max_sends_per_call",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

@@ -95,6 +95,7 @@ EXPECTED_KEYS = {
     ),
     "s8.cost",
     *(f"s9.{what}" for what in ("ceiling.unary.c1", "startup", "wake", "send")),
+    *(f"bulk.{what}.c8" for what in ("ceiling", "unary", "n1", "n8", "n64", "n256")),
 }
 
 

@@ -38,7 +38,16 @@ from agentmail_server.services.cache import LruCache
 RATE_LIMITED = "RATE_LIMITED"
 
 Context = object  # grpc.aio.ServicerContext: only invocation_metadata() and peer() are used
-Gate = Callable[[Context], None]
+# Checks a call given its context and its request (which only weighs it).
+Gate = Callable[[Context, object], None]
+
+# Methods whose calls weigh more than one token: a bulk send counts its messages, so the
+# write tier limits messages whatever the batching (see Buckets.take for the debt).
+_WEIGHT_BY_METHOD: dict[str, Callable[[object], int]] = {
+    "/agentmail.v1.MailService/SendMessages": lambda request: max(
+        1, len(getattr(request, "messages", ()))
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,13 +118,14 @@ class Admission:
             return None
         buckets, limit = found
         tokens = self._tokens
+        weigh = _WEIGHT_BY_METHOD.get(method)
 
-        def admit(context: Context) -> None:
+        def admit(context: Context, request: object) -> None:
             token = _bearer(context)
             holder = tokens.peek(hash_token(token)) if token is not None else None
             if holder is not None:
                 identity = holder.identity
-                wait = buckets.take(identity.agent_id)
+                wait = buckets.take(identity.agent_id, 1 if weigh is None else weigh(request))
                 if wait:
                     raise _limited(
                         tier, limit, wait, f"agent:{identity.project_slug}/{identity.name}"

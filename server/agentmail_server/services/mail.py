@@ -99,6 +99,19 @@ class Mailer:
         broadcast: bool,
     ) -> Sent:
         """Validate, resolve recipients and commit a new message."""
+        recipients, digest = await self.addressed(caller, compose, to, cc, bcc, broadcast)
+        return await self._commit(caller, compose, recipients, digest, broadcast=broadcast)
+
+    async def addressed(
+        self,
+        caller: Identity,
+        compose: Compose,
+        to: Sequence[str],
+        cc: Sequence[str],
+        bcc: Sequence[str],
+        broadcast: bool,
+    ) -> tuple[tuple[Recipient, ...], str]:
+        """Validate a new message and resolve its recipients; its idempotency digest too."""
         _check_compose(compose)
         if broadcast:
             if to or cc or bcc:
@@ -111,9 +124,11 @@ class Mailer:
                 caller.project_id,
                 [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
             )
+        if not compose.idempotency_key:
+            return recipients, ""  # the digest only guards a key
         # A broadcast's audience changes as agents register: its retry must still match.
         digest = content_digest(compose, () if broadcast else recipients, broadcast, None)
-        return await self._commit(caller, compose, recipients, digest, broadcast=broadcast)
+        return recipients, digest
 
     async def _broadcast_recipients(self, caller: Identity) -> tuple[Recipient, ...]:
         targets = await self._queries.broadcast_targets(
@@ -139,7 +154,31 @@ class Mailer:
         *,
         broadcast: bool = False,
     ) -> Sent:
-        draft = Draft(
+        draft = self.draft(caller, compose, recipients, digest, broadcast=broadcast)
+        guard = self._flood_guard
+        if guard is None:
+            return await self._writes.insert_message(draft, self._clock.now_micros())
+        charged = guard.take(caller.agent_id, [(r.agent_id, r.name) for r in recipients])
+        stored = False
+        try:
+            sent = await self._writes.insert_message(draft, self._clock.now_micros())
+            stored = not sent.deduplicated
+            return sent
+        finally:
+            if not stored:
+                guard.give_back(charged)
+
+    def draft(
+        self,
+        caller: Identity,
+        compose: Compose,
+        recipients: tuple[Recipient, ...],
+        digest: str,
+        *,
+        broadcast: bool = False,
+    ) -> Draft:
+        """What storage is asked to commit for a validated message."""
+        return Draft(
             project_id=caller.project_id,
             sender_id=caller.agent_id,
             sender_name=caller.name,
@@ -156,18 +195,6 @@ class Mailer:
             broadcast=broadcast,
             recent_activity=self._unwritten_activity(recipients) if broadcast else (),
         )
-        guard = self._flood_guard
-        if guard is None:
-            return await self._writes.insert_message(draft, self._clock.now_micros())
-        charged = guard.take(caller.agent_id, [(r.agent_id, r.name) for r in recipients])
-        stored = False
-        try:
-            sent = await self._writes.insert_message(draft, self._clock.now_micros())
-            stored = not sent.deduplicated
-            return sent
-        finally:
-            if not stored:
-                guard.give_back(charged)
 
     def _unwritten_activity(self, recipients: Sequence[Recipient]) -> tuple[tuple[int, int], ...]:
         if self._presence is None:

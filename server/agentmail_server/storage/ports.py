@@ -97,7 +97,7 @@ from agentmail_server.domain.reservations import (
     Selection,
 )
 from agentmail_server.domain.retention import Purged
-from agentmail_server.errors import Unavailable
+from agentmail_server.errors import AgentmailError, Unavailable
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
 
 CommitListener = Callable[[Commit], None]
@@ -121,6 +121,20 @@ class MailWrites(Protocol):
 
     async def insert_message(self, draft: Draft, now: int) -> Sent:
         """Store a message and its deliveries (invariants 2 and 6)."""
+        ...
+
+    async def insert_messages(
+        self, drafts: Sequence[Draft], now: int
+    ) -> list[Sent | AgentmailError]:
+        """Store several messages in one write operation (one transaction), each exactly as
+        :meth:`insert_message` would; one outcome per draft, in order.
+
+        A draft that fails (a contact refusal, a reused idempotency key) is rolled back alone
+        and its error returned in its place; the others commit. Ids grow in draft order.
+
+        Raises:
+            Unavailable, ResourceExhausted: the operation as a whole could not commit.
+        """
         ...
 
     async def mark_deliveries(

@@ -3,10 +3,15 @@
 The caller sees a message only if it sent it or has a delivery row for it; that condition is
 part of the query, never a filter applied to rows in Python. Recipient filters respect bcc
 privacy: a bcc delivery counts only for the sender and for the bcc recipient itself.
+
+The index is filled asynchronously (:mod:`.indexer`): the first query of a search first waits
+for the indexer to cover every message committed before it (``catch_up``), so a search always
+sees what was sent before it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agentmail_server.domain.filters import Hit, SearchFilter
@@ -23,8 +28,9 @@ SNIPPET_TOKENS = 16
 class SearchQueries:
     """Runs searches on the read pool."""
 
-    def __init__(self, pool: ReadPool) -> None:
+    def __init__(self, pool: ReadPool, catch_up: Callable[[], Awaitable[bool]]) -> None:
         self._pool = pool
+        self._catch_up = catch_up
 
     async def snapshot(self) -> int:
         """The newest message id now: later pages of a search never look past it."""
@@ -60,6 +66,8 @@ class SearchQueries:
         Ordering and bounds are on ``messages_fts.rowid`` so FTS5 yields rows newest first and
         stops after ``limit``, instead of sorting (and snippeting) every match.
         """
+        if before_id is None:  # a first page; later ones stay at or below its snapshot
+            await self._catch_up()
         where, params = self._visible(match, project_id, viewer_id, flt)
         where.append("messages_fts.rowid <= ?")
         params.append(snapshot)
@@ -77,6 +85,7 @@ class SearchQueries:
         self, viewer_id: int, project_id: int, match: str, flt: SearchFilter, limit: int
     ) -> list[int]:
         """Ids of the best ``limit`` visible matches, best first (ties by id)."""
+        await self._catch_up()
         where, params = self._visible(match, project_id, viewer_id, flt)
         rows = await self._pool.fetchall(
             "SELECT m.id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
