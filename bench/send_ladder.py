@@ -37,17 +37,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
+import uvloop
 from agentmail.v1 import mail_service_pb2
-
 from agentmail_server import cursor_key
 from agentmail_server.archive._batches import write_batch
-from agentmail_server.archive._commits import Position
 from agentmail_server.archive._settings import ArchiveSettings
 from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES, ArchiveSource
 from agentmail_server.archive._worker import open_store
 from agentmail_server.config import ServerConfig
+from agentmail_server.domain.clock import SystemClock
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.models import DeliveryState, Message, RecipientKind
@@ -57,6 +56,7 @@ from agentmail_server.rpc.mail_servicer import MailServicer
 from agentmail_server.services.container import build_services
 from agentmail_server.services.mail import Mailer
 from agentmail_server.storage.backends import open_storage
+
 from bench.seed import Seeder
 
 BODY = "x" * 512
@@ -170,11 +170,11 @@ async def send_rungs(data_dir: pathlib.Path, calls: int, concurrency: int) -> li
         gate = Gate(services.auth, services.enrollment)
         real = MailServicer(services.mailer, services.streamer, gate, services.auth, services.acks)
         null_mailer = Mailer(
-            _NullMail(),  # type: ignore[arg-type]
+            _NullMail(),
             storage.reads,
             services.resolver,
             CursorCodec(key),
-            services.mailer._clock,  # noqa: SLF001 - the same clock as the real mailer
+            SystemClock(),
         )
         null = MailServicer(null_mailer, services.streamer, gate, services.auth, services.acks)
         raw = mail_service_pb2.SendMessageRequest(
@@ -279,14 +279,6 @@ def _table(rungs: Sequence[Rung]) -> str:
     return "\n".join(lines)
 
 
-def _uvloop() -> Any:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ladder and print its table (and write JSON with ``--out``)."""
     parser = argparse.ArgumentParser(prog="python -m bench.send_ladder", description=__doc__)
@@ -296,13 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=pathlib.Path, default=None, help="JSON results file")
     args = parser.parse_args(argv)
     levels = [int(part) for part in args.concurrency.split(",") if part]
-    uvloop = _uvloop()
     rungs: list[Rung] = []
     with tempfile.TemporaryDirectory(prefix="send-ladder-") as scratch:
         for level in levels:
             data_dir = pathlib.Path(scratch) / f"c{level}"
             coro = send_rungs(data_dir, args.calls, level)
-            rungs += uvloop.run(coro) if uvloop is not None else asyncio.run(coro)
+            rungs += uvloop.run(coro)
         rungs += archive_rungs(
             pathlib.Path(scratch) / f"c{levels[-1]}", ARCHIVE_BATCHES, args.archive_messages
         )
