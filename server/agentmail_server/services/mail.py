@@ -111,8 +111,11 @@ class Mailer:
                 caller.project_id,
                 [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
             )
-        # A broadcast's audience changes as agents register: its retry must still match.
-        digest = content_digest(compose, () if broadcast else recipients, broadcast, None)
+        # A broadcast's audience changes as agents register: its retry must still match. Only
+        # a send with a key stores a digest: the others skip the JSON and the SHA-256.
+        digest = ""
+        if compose.idempotency_key:
+            digest = content_digest(compose, () if broadcast else recipients, broadcast, None)
         return await self._commit(caller, compose, recipients, digest, broadcast=broadcast)
 
     async def _broadcast_recipients(self, caller: Identity) -> tuple[Recipient, ...]:
@@ -151,7 +154,7 @@ class Mailer:
             thread_id=compose.thread_id,
             topic=compose.topic,
             idempotency_key=compose.idempotency_key,
-            idempotency_digest=digest if compose.idempotency_key else "",
+            idempotency_digest=digest,
             rules=self._rules,
             broadcast=broadcast,
             recent_activity=self._unwritten_activity(recipients) if broadcast else (),
@@ -206,7 +209,9 @@ class Mailer:
             caller.project_id,
             [(RecipientKind.TO, [*primary, *to]), (RecipientKind.CC, [*extra_cc, *cc])],
         )
-        digest = content_digest(compose, recipients, False, original.id)
+        digest = ""
+        if compose.idempotency_key:
+            digest = content_digest(compose, recipients, False, original.id)
         return await self._commit(caller, compose, recipients, digest)
 
     async def get(self, caller: Identity, message_id: int) -> tuple[Message, Delivery | None]:
