@@ -2,9 +2,10 @@
 
 Who the caller is, cheaply: the interceptor runs before the servicer authenticates, so the
 bearer token is looked up in the authenticator's token cache (keyed by the token itself: see
-:mod:`agentmail_server.services.auth`) *without* touching it (:meth:`LruCache.peek`). A known token is
-limited as its agent (all of an agent's tokens share one bucket); a call without a token as its
-peer address (``context.peer()`` without the port, so one host's connections share a bucket).
+:mod:`agentmail_server.services.auth`) *without* touching it (:meth:`LruCache.peek`). A known
+token is limited as its agent (all of an agent's tokens share one bucket); a call without a
+token as its peer address (``context.peer()`` without the port, so one host's connections
+share a bucket).
 
 A token the cache does not know yet is either a valid one on its first call (the servicer's
 authentication then caches it) or a bogus one. Charging such calls to the peer up front would
@@ -16,7 +17,8 @@ A flood of made-up tokens from one host therefore drains that host's bucket and 
 before the token lookup, while each valid token costs its peer nothing.
 
 Cost per call: a metadata scan, two dict lookups and the bucket arithmetic: about 1 µs on the
-development machine (a send costs the server a few hundred µs of CPU); no lock (all on the event loop) and no allocation beyond the hash's strings.
+development machine (a send costs the server a few hundred µs of CPU); no lock (all on the
+event loop) and no allocation.
 Exempt methods (health, reflection, the benchmark ceiling) pay nothing: they get no gate.
 """
 
