@@ -125,7 +125,7 @@ class Mailer:
                 [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
             )
         if not compose.idempotency_key:
-            return recipients, ""  # the digest only guards a key
+            return recipients, ""  # the digest only guards a key: skip the JSON and the SHA-256
         # A broadcast's audience changes as agents register: its retry must still match.
         digest = content_digest(compose, () if broadcast else recipients, broadcast, None)
         return recipients, digest
@@ -190,7 +190,7 @@ class Mailer:
             thread_id=compose.thread_id,
             topic=compose.topic,
             idempotency_key=compose.idempotency_key,
-            idempotency_digest=digest if compose.idempotency_key else "",
+            idempotency_digest=digest,
             rules=self._rules,
             broadcast=broadcast,
             recent_activity=self._unwritten_activity(recipients) if broadcast else (),
@@ -233,7 +233,9 @@ class Mailer:
             caller.project_id,
             [(RecipientKind.TO, [*primary, *to]), (RecipientKind.CC, [*extra_cc, *cc])],
         )
-        digest = content_digest(compose, recipients, False, original.id)
+        digest = ""
+        if compose.idempotency_key:
+            digest = content_digest(compose, recipients, False, original.id)
         return await self._commit(caller, compose, recipients, digest)
 
     async def get(self, caller: Identity, message_id: int) -> tuple[Message, Delivery | None]:
