@@ -32,6 +32,10 @@ class InboxCursors:
         ``message_id``; 0 is the start of the inbox."""
         return self._codec.encode(kind, (caller.agent_id,), message_id)
 
+    def cursors_of(self, caller: Identity, message_ids: list[int]) -> list[str]:
+        """:meth:`cursor` of each of ``message_ids`` (oldest-first form), sealed in one go."""
+        return self._codec.encode_each(cursors.INBOX_ASC, (caller.agent_id,), message_ids)
+
     async def position(
         self, caller: Identity, token: str, kind: str = cursors.INBOX_ASC, field: str = "cursor"
     ) -> int | None:

@@ -261,7 +261,7 @@ class Mailer:
             )
             for item in page
         ]
-        item_cursors = [self._inbox_cursors.cursor(caller, item.message.id) for item in items]
+        item_cursors = self._inbox_cursors.cursors_of(caller, [item.message.id for item in items])
         if not items:
             token = ""
         elif newest_first:

@@ -115,12 +115,17 @@ class SearchQueries:
         if not ids:
             return []
         where, params = self._visible(match, project_id, viewer_id, SearchFilter())
+        # FTS5 would take `rowid IN (...)` as one lookup per id, each redoing the query's setup
+        # (for a prefix, merging every matching term's doclist: 9 ms an id at 1,000,000
+        # messages). So FTS5 gets the ids' range, one scan, and the `+` keeps the IN a plain
+        # filter on that scan's rows, applied before the joins and the snippet.
         marks = ",".join("?" * len(ids))
-        where.append(f"messages_fts.rowid IN ({marks})")
+        where.append(f"messages_fts.rowid BETWEEN ? AND ? AND +messages_fts.rowid IN ({marks})")
+        params.extend([min(ids), max(ids), *ids])
         rows = await self._pool.fetchall(
             f"{_HIT_SELECT.format(body=body_column(include_bodies), score='0')}"
             f" WHERE {' AND '.join(where)}",
-            (viewer_id, *params, *ids),
+            (viewer_id, *params),
         )
         by_id = {hit.message.id: hit for hit in map(_hit, rows)}
         return [by_id[mid] for mid in ids if mid in by_id]
