@@ -90,6 +90,10 @@ class SearchQueries:
         ``candidates`` (the inner LIMIT), so bm25 runs on at most that many rows however
         common the terms are; sorting by score happens on that bounded set.
         """
+        if flt == _NO_FILTER:
+            return await self._ranked_unfiltered(
+                viewer_id, project_id, match, candidates=candidates, limit=limit
+            )
         where, params = self._visible(match, project_id, viewer_id, flt)
         rows = await self._pool.fetchall(
             "SELECT id, score FROM (SELECT m.id AS id,"
@@ -99,6 +103,24 @@ class SearchQueries:
             f" WHERE {' AND '.join(where)} ORDER BY messages_fts.rowid DESC LIMIT ?)"
             " ORDER BY score, id LIMIT ?",
             (viewer_id, *params, candidates, limit),
+        )
+        return [(row[0], -row[1]) for row in rows]
+
+    async def _ranked_unfiltered(
+        self, viewer_id: int, project_id: int, match: str, *, candidates: int, limit: int
+    ) -> list[tuple[int, float]]:
+        # Without filters on the message's columns, visibility is two primary-key probes per
+        # candidate instead of two joins (a third less CPU): the caller's delivery, else the
+        # message's sender. A delivery needs no project check: mail is only ever delivered to
+        # agents of the message's own project, and the caller is in project_id.
+        rows = await self._pool.fetchall(
+            f"SELECT id, score FROM (SELECT messages_fts.rowid AS id, {_BM25} AS score"
+            " FROM messages_fts WHERE messages_fts MATCH ? AND (EXISTS (SELECT 1 FROM"
+            " deliveries d WHERE d.agent_id = ? AND d.message_id = messages_fts.rowid)"
+            " OR EXISTS (SELECT 1 FROM messages m WHERE m.id = messages_fts.rowid"
+            " AND m.sender_id = ? AND m.project_id = ?))"
+            " ORDER BY messages_fts.rowid DESC LIMIT ?) ORDER BY score, id LIMIT ?",
+            (match, viewer_id, viewer_id, project_id, candidates, limit),
         )
         return [(row[0], -row[1]) for row in rows]
 
@@ -132,6 +154,7 @@ class SearchQueries:
 
 
 _BM25 = f"bm25(messages_fts, {SUBJECT_WEIGHT}, {BODY_WEIGHT})"
+_NO_FILTER = SearchFilter()
 # {score}: bm25 where the hits are the ranking (newest first), 0 where a ranking chose them.
 _HIT_SELECT = (
     f"SELECT {MESSAGE_COLUMNS}, {{body}}, d.kind, {{score}},"
