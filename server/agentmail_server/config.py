@@ -168,6 +168,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Idle time after which a subscription receives a heartbeat with its tail cursor.",
     ),
     Setting("cache_size", "10000", "Entries in each of the token and agent-name caches (LRU)."),
+    Setting(
+        "search_relevance_candidates",
+        "2000",
+        "Relevance-ordered searches rank the newest this many matches the caller can see "
+        "(older matches are left out of relevance order; newest-first searches see all).",
+    ),
     Setting("uvloop", "true", "Run on uvloop when it is installed ('false' for asyncio's loop)."),
     Setting(
         "ceiling_endpoints",
@@ -339,6 +345,7 @@ class ServerConfig:
     flood_guard_per_minute: int = 0
     heartbeat_seconds: float = 15.0
     cache_size: int = 10000
+    search_relevance_candidates: int = 2000
     uvloop: bool = True
     ceiling_endpoints: bool = False
     log_level: str = "INFO"
@@ -394,6 +401,7 @@ class ServerConfig:
             "rate_limit_stream_burst",
             "rate_limit_subjects",
             "cache_size",
+            "search_relevance_candidates",
             "archive_max_batch",
             "max_sends_per_call",
         ):

@@ -154,12 +154,8 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             page_token=request.page_token,
             include_bodies=convert.include_bodies(request.view),
         )
-        return mail_service_pb2.ListInboxResponse(
-            items=[
-                convert.item_pb(item, caller.project_slug, cursor)
-                for item, cursor in zip(page.items, page.cursors, strict=True)
-            ],
-            next_page_token=page.next_page_token,
+        return convert.inbox_response(
+            page.items, page.cursors, caller.project_slug, page.next_page_token
         )
 
     async def ListOutbox(

@@ -126,7 +126,7 @@ def build_services(
             clock,
             max_per_agent=config.max_subscriptions_per_agent,
         ),
-        searcher=Searcher(storage.search, reads, codec),
+        searcher=Searcher(storage.search, reads, codec, config.search_relevance_candidates),
         contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),
         presence=presence,
         acks=AckTracker(storage.receipts, reads, codec, clock, config.ack_overdue_seconds),

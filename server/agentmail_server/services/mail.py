@@ -270,7 +270,7 @@ class Mailer:
         kind = cursors.INBOX_DESC if newest_first else cursors.INBOX_ASC
         limits.check_length("topic", flt.topic, limits.MAX_TOPIC_CHARS)
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
-        position = await self._inbox_cursors.position(caller, page_token, kind, "page_token")
+        position = self._inbox_cursors.opened(caller, page_token, kind, "page_token")
         found = await self._queries.inbox(
             caller.agent_id,
             flt,
@@ -280,6 +280,11 @@ class Mailer:
             limit=size + 1,
             include_bodies=include_bodies,
         )
+        if position and (newest_first or not found):
+            # An oldest-first page that found mail after the cursor has shown that the cursor
+            # is not past the inbox's tail; only an empty one (or a newest-first one, whose
+            # mail lies below the cursor) needs the tail's own seek (one less round trip).
+            await self._inbox_cursors.check_not_ahead(caller, position, "page_token")
         more = len(found) > size
         page = within_body_budget(found[:size], lambda item: item.message)
         more = more or len(page) < min(len(found), size)
@@ -290,7 +295,7 @@ class Mailer:
             )
             for item in page
         ]
-        item_cursors = [self._inbox_cursors.cursor(caller, item.message.id) for item in items]
+        item_cursors = self._inbox_cursors.cursors_of(caller, [item.message.id for item in items])
         if not items:
             token = ""
         elif newest_first:

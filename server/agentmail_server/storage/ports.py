@@ -523,10 +523,18 @@ class SearchReads(Protocol):
         """Hits newest first, at or below ``snapshot`` and below ``before_id``."""
         ...
 
-    async def ranked_ids(
-        self, viewer_id: int, project_id: int, match: str, flt: SearchFilter, limit: int
-    ) -> list[int]:
-        """Ids of the best ``limit`` visible matches, best first (ties by id)."""
+    async def ranked(
+        self,
+        viewer_id: int,
+        project_id: int,
+        match: str,
+        flt: SearchFilter,
+        *,
+        candidates: int,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """(id, relevance) of the best ``limit`` among the newest ``candidates`` visible
+        matches, best first (ties by id): relevance never scores more than ``candidates``."""
         ...
 
     async def hits_for(
@@ -537,7 +545,8 @@ class SearchReads(Protocol):
         ids: list[int],
         include_bodies: bool,
     ) -> list[Hit]:
-        """Hits for the given ids in the order given; ids no longer visible are left out."""
+        """Hits for the given ids in the order given (score left 0: the ranking has it);
+        ids no longer visible are left out."""
         ...
 
 
