@@ -28,6 +28,8 @@ class Ceiling:
     name: str
     throughput: float
     latency_ms: dict[str, float]
+    # Client + server + archive worker CPU per call (µs), when measured: the CPU ratio's base.
+    cpu_us_per_call: float | None = None
 
 
 @dataclasses.dataclass
@@ -60,6 +62,11 @@ class Measurement:
         for pct in ("p50", "p99"):
             if latency.get(pct) and self.ceiling.latency_ms.get(pct):
                 out[pct] = round(latency[pct] / self.ceiling.latency_ms[pct], 3)
+        # The CPU ratio: all CPU (client, server, archive worker) per ceiling call over per
+        # call here; noise moves it less than throughput on a shared machine.
+        total = self.value.get("total_cpu_us_per_call")
+        if total and self.ceiling.cpu_us_per_call:
+            out["cpu"] = round(self.ceiling.cpu_us_per_call / total, 3)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -159,6 +166,8 @@ class ServerSide:
     cpu_seconds: float
     before: str | None
     after: str | None
+    # CPU of the server's child processes (the archive worker) in the phase.
+    archive_cpu_seconds: float = 0.0
 
     def quantiles(self, method: str) -> dict[str, Any] | None:
         """Server-side p50/p99 of ``method`` in the phase; None without a metrics endpoint."""
@@ -175,12 +184,13 @@ def measured(
     with run.worker(job) as worker:
         worker.expect("warm", timeout)
         before = server.scrape()
-        cpu = server.cpu_seconds()
+        cpu, children = server.cpu_seconds(), server.children_cpu_seconds()
         worker.send("go")
         result = worker.result(timeout)
         cpu = server.cpu_seconds() - cpu
+        children = server.children_cpu_seconds() - children
         after = server.scrape()
-    return result, ServerSide(cpu, before, after)
+    return result, ServerSide(cpu, before, after, max(children, 0.0))
 
 
 def load_value(result: LoadResult, server: ServerSide | None, **extra: Any) -> dict[str, Any]:
@@ -195,6 +205,11 @@ def load_value(result: LoadResult, server: ServerSide | None, **extra: Any) -> d
     if server is not None:
         value["server_cpu_us_per_call"] = round(server.cpu_seconds / max(result.ok, 1) * 1e6, 1)
         value["server_cpu_share"] = round(server.cpu_seconds / max(result.seconds, 1e-9), 2)
+        archive = server.archive_cpu_seconds / max(result.ok, 1) * 1e6
+        value["archive_cpu_us_per_call"] = round(archive, 1)
+        value["total_cpu_us_per_call"] = round(
+            value["client_cpu_us_per_call"] + value["server_cpu_us_per_call"] + archive, 1
+        )
     if result.errors:
         value["errors"] = result.errors
     value.update(result.extra)
@@ -269,4 +284,5 @@ def as_ceiling(measurement: Measurement) -> Ceiling:
         name=measurement.name,
         throughput=float(measurement.value.get("throughput", 0.0)),
         latency_ms=dict(measurement.value.get("latency_ms", {})),
+        cpu_us_per_call=measurement.value.get("total_cpu_us_per_call"),
     )

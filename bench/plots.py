@@ -160,5 +160,13 @@ def draw(folder: pathlib.Path, run: Run) -> list[str]:
             [f"ceiling.unary.c{run.scale.mixed_agents}"],
         ),
         _uvloop(folder, run),
+        _cdf(
+            folder,
+            run,
+            "latency_cdf_bulk.png",
+            "Bulk: SendMessages latency per call by messages per call (dashed: empty RPC)",
+            ["bulk.unary.c8", *(f"bulk.n{n}.c8" for n in (1, 8, 64, 256))],
+            ["bulk.ceiling.c8"],
+        ),
     ]
     return [name for name in names if name]

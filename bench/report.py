@@ -57,6 +57,57 @@ def _value(m: Measurement | None, *path: str) -> float | None:
     return float(node) if isinstance(node, int | float) else None
 
 
+def _cpu_ratio(run: Run, key: str, ceiling: str) -> float | None:
+    """Server CPU per call of ``key`` over that of the empty call ``ceiling`` (same server)."""
+    return _ratio(
+        _value(_find(run, key), "server_cpu_us_per_call"),
+        _value(_find(run, ceiling), "server_cpu_us_per_call"),
+    )
+
+
+def _read_goals(run: Run) -> list[Goal]:
+    """Issue 19's read goals: server CPU of an inbox page and a small search against the empty
+    call, and every search shape on the largest corpus against an inbox page's p50."""
+    out: list[Goal] = []
+    small, big = run.scale.inbox_sizes
+    out.append(
+        _ratio_goal(
+            f"inbox page of 50 with bodies, server CPU vs empty RPC ({small:,} messages)",
+            "<= 3x",
+            3.0,
+            _cpu_ratio(run, f"s2.{small}.random.bodies", f"s2.{small}.ceiling.unary.c1"),
+            at_most=True,
+        )
+    )
+    if not run.scale.search_sizes:
+        return out
+    least, most = min(run.scale.search_sizes), max(run.scale.search_sizes)
+    out.append(
+        _ratio_goal(
+            f"top-20 search (common term, relevance), server CPU vs empty RPC ({least:,} messages)",
+            "<= 5x",
+            5.0,
+            _cpu_ratio(run, f"s3.{least}.common", f"s3.{least}.ceiling.unary.c1"),
+            at_most=True,
+        )
+    )
+    page_p50 = _value(_find(run, f"s2.{big}.random.bodies"), "latency_ms", "p50")
+    for key in ("selective", "common", "common_newest", "phrase", "prefix"):
+        out.append(
+            _ratio_goal(
+                f"search {key} p50 at {most:,} vs inbox page p50 at {big:,}",
+                "<= 20x",
+                20.0,
+                _ratio(_value(_find(run, f"s3.{most}.{key}"), "latency_ms", "p50"), page_p50),
+                at_most=True,
+                note=""
+                if most >= 1_000_000
+                else f"goal is for 1,000,000; this run seeded {most:,}",
+            )
+        )
+    return out
+
+
 def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]:
     """Every goal of the issue against this run's figures."""
     out: list[Goal] = []
@@ -112,6 +163,7 @@ def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]
                 note="" if big >= 1_000_000 else f"goal is for 1,000,000; this run seeded {big:,}",
             )
         )
+    out.extend(_read_goals(run))
     for rate in run.scale.delivery_rates:
         out.append(
             _ratio_goal(
@@ -149,6 +201,15 @@ def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]
             "" if (subs or 0) >= 10_000 else "goal is for 10,000 subscriptions",
         )
     )
+    startup = _value(_find(run, "s9.startup"), "latency_ms", "p99")
+    out.append(
+        Goal(
+            "MCP bridge start-up, spawn to tools listed (p99)",
+            "< 1 s (issue 16: well under a second)",
+            MISSING if startup is None else f"{startup:.0f} ms",
+            _status(None if startup is None else startup < 1000),
+        )
+    )
     for key, label in (
         ("ceiling.unary.c64", "empty RPC, 64 in flight"),
         ("send.c64", "send, 64 in flight"),
@@ -164,6 +225,18 @@ def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]
                 _status(None if ratio is None else ratio >= 1.0),
             )
         )
+    bulk = _find(run, "bulk.n64.c8")
+    cpu = _value(bulk, "cpu_ratio")
+    out.append(
+        _ratio_goal(
+            "bulk send, 64 per call: messages/s vs the empty RPC's calls/s (8 in flight)",
+            ">= 2x",
+            2.0,
+            _value(bulk, "messages_ratio"),
+            at_most=False,
+            note="fsync and archive on" + ("" if cpu is None else f"; CPU ratio {cpu:.2f}x"),
+        )
+    )
     return out
 
 

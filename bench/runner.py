@@ -23,8 +23,11 @@ from bench.scenarios import (
     BY_ID,
     SCENARIOS,
     archive,
+    bulk,
     ceiling,
     inbox,
+    mcp_import,
+    mcp_wait,
     mixed,
     reservations,
     search,
@@ -50,7 +53,10 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "5": archive.run_scenario,
     "7": reservations.run_scenario,
     "8": tls.run_scenario,
+    "9": mcp_wait.run_scenario,
     "uvloop": uvloop_cmp.run_scenario,
+    "import": mcp_import.run_scenario,
+    "bulk": bulk.run_scenario,
 }
 
 

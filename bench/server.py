@@ -86,6 +86,24 @@ class ServerProcess:
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
 
+    def children_cpu_seconds(self) -> float:
+        """User plus system CPU time of the server's live child processes (the archive
+        worker); a child that exited meanwhile (restarted) is not counted."""
+        total = 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        try:
+            children = pathlib.Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        except OSError:
+            return 0.0
+        for child in children.split():
+            try:
+                stat = pathlib.Path(f"/proc/{child}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
     def threads(self) -> int:
         """Number of threads of the server process."""
         return len(os.listdir(f"/proc/{self.pid}/task"))

@@ -1,4 +1,4 @@
-"""The scenarios of issue 5 and where each runs.
+"""The scenarios of issue 5 (and of later issues: 9 is issue 16's) and where each runs.
 
 ``main`` scenarios share one server (uvloop on, ceilings measured first) whose data folder is
 seeded for all of them before it starts; ``standalone`` ones start their own servers;
@@ -54,7 +54,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         "TLS vs plaintext: empty RPC and durable sends, rate limits on",
         "standalone",
     ),
+    Scenario(
+        "9",
+        "MCP bridge: SendMessage to wait_for_mail's return, and the bridge's start-up",
+        "standalone",
+    ),
     Scenario("uvloop", "uvloop on vs off: empty RPC, stream and sends", "standalone"),
+    Scenario(
+        "import",
+        "import from mcp_agent_mail: messages/s, CPU per message, a second run",
+        "standalone",
+    ),
+    Scenario(
+        "bulk",
+        "bulk send: SendMessages at 1/8/64/256 per call beside the empty RPC and unary sends",
+        "standalone",
+    ),
 )
 
 BY_ID = {scenario.id: scenario for scenario in SCENARIOS}

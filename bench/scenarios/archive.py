@@ -148,11 +148,19 @@ def run_scenario(run: Run) -> None:
             ceiling.unary(
                 run, server, f"s5.{label}.ceiling", CONCURRENCY, SCENARIO, f" (archive {label})"
             )
+            # The archive worker's CPU from before the phase until it caught up, over the
+            # messages it archived meanwhile: its CPU per message under this load.
+            worker_cpu = server.children_cpu_seconds()
+            archived = stored(server.scrape()).get("messages_total", 0.0)
             measurement, samples = _send_phase(run, server, label, senders)
             throughput[label] = measurement
             if archive:
                 caught = _catch_up(server)
-                _record_lag(run, samples, caught, measurement, stored(server.scrape()))
+                written = stored(server.scrape())
+                worker_cpu = server.children_cpu_seconds() - worker_cpu
+                archived = written.get("messages_total", 0.0) - archived
+                per_message = round(worker_cpu / archived * 1e6, 1) if archived > 0 else None
+                _record_lag(run, samples, caught, measurement, written, per_message)
     _record_ratio(run, throughput["on"], throughput["off"])
 
 
@@ -162,6 +170,7 @@ def _record_lag(
     caught: float | None,
     phase: Measurement,
     written: dict[str, float],
+    archive_cpu_us_per_message: float | None = None,
 ) -> None:
     messages = [s["messages"] for s in samples if "messages" in s]
     seconds = [s["seconds"] for s in samples if "seconds" in s]
@@ -176,6 +185,8 @@ def _record_lag(
         "archive_commits": written.get("commits_total"),
         "pack_files": written.get("pack_files"),
         "pack_bytes": written.get("pack_bytes"),
+        # The worker's CPU from the phase's start until it caught up, per message archived.
+        "archive_cpu_us_per_message": archive_cpu_us_per_message,
     }
     if written.get("messages_total"):
         value["pack_bytes_per_message"] = round(written["pack_bytes"] / written["messages_total"])

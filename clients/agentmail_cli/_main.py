@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import sys
 
-from . import _agents, _coordination, _guard, _mail, _reading, _stats, _tail
+from . import (
+    _agents,
+    _coordination,
+    _guard,
+    _hooks,
+    _lifecycle,
+    _mail,
+    _obligations,
+    _reading,
+    _stats,
+    _tail,
+)
 from ._app import app
 from ._exits import CliError, ExitCode, report
 
 # Imported for the commands they register on the app.
-COMMAND_MODULES = (_agents, _mail, _reading, _coordination, _tail, _stats, _guard)
+COMMAND_MODULES = (
+    _agents,
+    _mail,
+    _reading,
+    _coordination,
+    _obligations,
+    _lifecycle,
+    _tail,
+    _stats,
+    _guard,
+    _hooks,
+)
 
 
 def _wants_json(argv: list[str]) -> bool:

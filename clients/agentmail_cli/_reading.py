@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -74,6 +75,12 @@ def inbox(
     if out.as_json:
         out.json(page)
         return
+    print_inbox_items(out, page.items)
+    out.next_page(page.next_page_token)
+
+
+def print_inbox_items(out: Output, items: Sequence[InboxItem]) -> None:
+    """Inbox items as a table: id, sender, subject, importance, sent, state (read, ack)."""
     out.table(
         ("id", "from", "subject", "importance", "sent", "state"),
         [
@@ -85,10 +92,9 @@ def inbox(
                 when(item.message.create_time),
                 _flags(item),
             )
-            for item in page.items
+            for item in items
         ],
     )
-    out.next_page(page.next_page_token)
 
 
 def print_message(out: Output, message: Message) -> None:

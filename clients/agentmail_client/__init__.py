@@ -15,6 +15,7 @@ Example::
             print(error.reason, error.metadata.get("missing"))
 """
 
+from ._bulk import OutgoingMessage
 from ._client import AgentmailClient
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts, TlsConfig
 from ._contact_models import (
@@ -120,6 +121,7 @@ __all__ = [
     "NotFound",
     "OutOfRange",
     "OutboxPage",
+    "OutgoingMessage",
     "Page",
     "PendingAck",
     "PendingAcksPage",

@@ -13,6 +13,7 @@ import grpc
 import grpc.aio
 
 from ._agents import AgentCalls
+from ._bulk import BulkCalls
 from ._config import ChannelConfig, ReconnectPolicy, RetryPolicy, Timeouts
 from ._contacts import ContactCalls
 from ._events import AgentEvent
@@ -31,7 +32,9 @@ _DEFAULT_CHANNEL = ChannelConfig()
 _DEFAULT_RECONNECT = ReconnectPolicy()
 
 
-class AgentmailClient(AgentCalls, ContactCalls, MailCalls, AckCalls, SearchCalls, ReservationCalls):
+class AgentmailClient(
+    AgentCalls, ContactCalls, MailCalls, BulkCalls, AckCalls, SearchCalls, ReservationCalls
+):
     """An asynchronous client of one agentmail server.
 
     Use it as an async context manager, which closes the channel on exit::

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from agentmail_client import (
     AgentEvent,
     AgentmailClient,
     AgentmailError,
+    ChannelConfig,
     Message,
+    TlsConfig,
 )
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -41,9 +43,32 @@ class Bridge:
     """One agent identity on one agentmail server, shared by all tools of the process."""
 
     def __init__(self, config: BridgeConfig) -> None:
+        """Opens the channel (lazily: nothing is sent before the first call).
+
+        Raises:
+            ConfigError: A TLS file cannot be read.
+        """
         self.config = config
-        self._anonymous = AgentmailClient(config.address)
+        channel = ChannelConfig()
+        try:
+            if config.uses_tls:
+                tls = TlsConfig(
+                    root_certificates=config.tls_roots or None,
+                    client_certificate=config.tls_client_cert or None,
+                    client_key=config.tls_client_key or None,
+                    server_name_override=config.tls_server_name,
+                )
+                channel = ChannelConfig(tls=tls)
+            self._anonymous = AgentmailClient(
+                config.address,
+                channel=channel,
+                enrollment_secret=config.enrollment_secret or None,
+            )
+        except ValueError as error:
+            raise ConfigError(f"TLS settings: {error}") from None
         self._client: AgentmailClient | None = None
+        # Called after register_agent stores a token (the push stream may start then).
+        self.on_token: list[Callable[[], Awaitable[None]]] = []
 
     async def client(self) -> AgentmailClient:
         """A client acting as this agent.
@@ -73,6 +98,8 @@ class Bridge:
         """Keeps ``token`` in the token file and acts with it from now on."""
         await asyncio.to_thread(write_private, self.config.token_file, token + "\n")
         self._client = self._anonymous.with_token(token)
+        for callback in self.on_token:
+            await callback()
 
     async def close(self) -> None:
         """Closes the channel."""

@@ -19,7 +19,7 @@ Ids = Annotated[list[int], Field(description="Reservation ids (from file_reserva
 Patterns = Annotated[list[str], Field(description="Reservation patterns, exactly as reserved.")]
 
 
-def _reservation(r: Reservation) -> dict[str, Any]:
+def reservation_summary(r: Reservation) -> dict[str, Any]:
     return {
         "id": r.id,
         "agent": r.agent,
@@ -82,7 +82,7 @@ def register_coordination_tools(server: MCPServer, bridge: Bridge) -> None:
                 idempotency_key=uuid.uuid4().hex,
             )
         return {
-            "granted": [_reservation(r) for r in result.granted],
+            "granted": [reservation_summary(r) for r in result.granted],
             "conflicts": [_conflict(c) for c in result.conflicts],
         }
 
@@ -112,7 +112,7 @@ def register_coordination_tools(server: MCPServer, bridge: Bridge) -> None:
             released = await client.release_reservations(
                 ids=ids, patterns=patterns, all=release_all
             )
-        return {"released": [_reservation(r) for r in released]}
+        return {"released": [reservation_summary(r) for r in released]}
 
     @server.tool()
     async def renew_file_reservations(
@@ -126,7 +126,7 @@ def register_coordination_tools(server: MCPServer, bridge: Bridge) -> None:
             renewed = await client.renew_reservations(
                 ids=ids, patterns=patterns, extend_seconds=extend_seconds
             )
-        return {"renewed": [_reservation(r) for r in renewed]}
+        return {"renewed": [reservation_summary(r) for r in renewed]}
 
     @server.tool()
     async def force_release_file_reservation(
@@ -139,7 +139,7 @@ def register_coordination_tools(server: MCPServer, bridge: Bridge) -> None:
         with bridge.calling("force_release_file_reservation"):
             result = await client.force_release_reservation(reservation_id, reason=reason)
         return {
-            "reservation": _reservation(result.reservation),
+            "reservation": reservation_summary(result.reservation),
             "notice_message_id": result.notice_message_id,
         }
 

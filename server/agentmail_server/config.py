@@ -104,6 +104,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_receive_bytes", "8388608", "Largest request the server accepts, in bytes."),
     Setting("max_send_bytes", "67108864", "Largest response the server sends, in bytes."),
     Setting(
+        "search_index_idle_seconds",
+        "0.02",
+        "How long the writer must be idle before it indexes new mail for search; sooner when "
+        "256 messages wait or a search asks (a search always sees mail sent before it).",
+    ),
+    Setting(
+        "max_sends_per_call",
+        "500",
+        "Most messages one SendMessages call may carry; more fail with INVALID_ARGUMENT "
+        "TOO_MANY_SENDS.",
+    ),
+    Setting(
         "subscriber_buffer",
         "256",
         "Live notifications buffered per subscription; a slower consumer switches to "
@@ -163,6 +175,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Idle time after which a subscription receives a heartbeat with its tail cursor.",
     ),
     Setting("cache_size", "10000", "Entries in each of the token and agent-name caches (LRU)."),
+    Setting(
+        "search_relevance_candidates",
+        "2000",
+        "Relevance-ordered searches rank the newest this many matches the caller can see "
+        "(older matches are left out of relevance order; newest-first searches see all).",
+    ),
     Setting("uvloop", "true", "Run on uvloop when it is installed ('false' for asyncio's loop)."),
     Setting(
         "ceiling_endpoints",
@@ -317,6 +335,8 @@ class ServerConfig:
     sqlite_synchronous: SyncMode = "full"
     max_receive_bytes: int = 8 * 1024 * 1024
     max_send_bytes: int = 64 * 1024 * 1024
+    max_sends_per_call: int = 500
+    search_index_idle_seconds: float = 0.02
     subscriber_buffer: int = 256
     max_subscriptions: int = 20000
     max_subscriptions_per_agent: int = 8
@@ -334,6 +354,7 @@ class ServerConfig:
     flood_guard_per_minute: int = 0
     heartbeat_seconds: float = 15.0
     cache_size: int = 10000
+    search_relevance_candidates: int = 2000
     uvloop: bool = True
     ceiling_endpoints: bool = False
     log_level: str = "INFO"
@@ -374,6 +395,8 @@ class ServerConfig:
             raise ValueError("grace_seconds must be >= 0")
         if self.heartbeat_seconds <= 0:
             raise ValueError("heartbeat_seconds must be > 0")
+        if self.search_index_idle_seconds <= 0:
+            raise ValueError("search_index_idle_seconds must be > 0")
         for name in (
             "read_pool_size",
             "writer_queue_size",
@@ -387,7 +410,9 @@ class ServerConfig:
             "rate_limit_stream_burst",
             "rate_limit_subjects",
             "cache_size",
+            "search_relevance_candidates",
             "archive_max_batch",
+            "max_sends_per_call",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

@@ -94,6 +94,8 @@ EXPECTED_KEYS = {
         for level in (1, 64)
     ),
     "s8.cost",
+    *(f"s9.{what}" for what in ("ceiling.unary.c1", "startup", "wake", "send")),
+    *(f"bulk.{what}.c8" for what in ("ceiling", "unary", "n1", "n8", "n64", "n256")),
 }
 
 
@@ -116,7 +118,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, dic
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        # Scenario 9 spawns three MCP bridges (about 1.5 s of CPU each to import the SDK):
+        # on a loaded two-core machine the tiny run takes several minutes.
+        timeout=480,
         check=False,
     )
     assert done.returncode == 0, f"bench failed:\n{done.stdout}\n{done.stderr}"
@@ -176,6 +180,24 @@ def test_tls_scenario_puts_each_send_beside_the_ceiling_of_its_own_transport(
                 f"{what}_c{level}_extra_server_cpu_us_per_call",
                 f"{what}_c{level}_extra_client_cpu_us_per_call",
             } <= cost.keys()
+
+
+@pytest.mark.slow
+def test_mcp_scenario_times_every_wake_up_beside_the_empty_rpc(
+    results: tuple[pathlib.Path, dict[str, Any]],
+) -> None:
+    _, document = results
+    by_key = {m["key"]: m for m in document["measurements"]}
+    wake = by_key["s9.wake"]
+    assert wake["value"]["count"] == 20 and "errors" not in wake["value"], wake["value"]
+    assert wake["ceiling"]["key"] == "s9.ceiling.unary.c1"
+    assert {"p50", "p99"} <= wake["ratio"].keys()
+    assert wake["value"]["server_cpu_us_per_call"] > 0
+    assert wake["value"]["bridge_cpu_us_per_call"] > 0
+    # The wake-up includes the send it waits for.
+    assert wake["value"]["latency_ms"]["p50"] >= by_key["s9.send"]["value"]["latency_ms"]["p50"]
+    startup = by_key["s9.startup"]["value"]
+    assert startup["count"] == 2 and startup["bridge_cpu_ms"]["max"] > 0
 
 
 @pytest.mark.slow

@@ -385,3 +385,45 @@ async def test_quickstart_example_runs_against_a_real_server(
     assert "Bob has [high] 'Build is red'" in out
     assert "Bob acknowledged" in out
     assert "Bob replied: 'Re: Build is red' to Alice" in out
+
+
+# send_many: any number of messages cut into SendMessages calls, one result or typed error
+# per message, in order.
+async def test_send_many_returns_each_result_or_error_in_order(team: Team) -> None:
+    messages = [
+        am.OutgoingMessage(to="Bob", subject=f"m{i}", body=f"b{i}", topic="bulk") for i in range(7)
+    ]
+    messages[3] = am.OutgoingMessage(to="Nobody", subject="lost")
+    messages[5] = am.OutgoingMessage(to="Bob", subject="x" * 201)
+    results = await team.alice.send_many(messages, per_call=3)  # three calls: 3, 3 and 1
+    assert len(results) == 7
+    missing, too_long = results[3], results[5]
+    assert isinstance(missing, am.NotFound)
+    assert missing.reason == "RECIPIENT_NOT_FOUND"
+    assert missing.metadata["missing"] == "Nobody"
+    assert isinstance(too_long, am.InvalidArgument)
+    assert too_long.reason == "SUBJECT_TOO_LONG"
+    assert too_long.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in too_long.field_violations] == ["subject"]
+    sent = [r for r in results if isinstance(r, am.SendMessageResult)]
+    assert [r.message.subject for r in sent] == ["m0", "m1", "m2", "m4", "m6"]
+    ids = [r.message.id for r in sent]
+    assert ids == sorted(ids)
+    inbox = await team.bob.list_inbox()
+    assert [item.message.id for item in inbox.items] == ids
+
+
+async def test_send_many_repeats_keyed_messages_idempotently(team: Team) -> None:
+    messages = [
+        am.OutgoingMessage(to="Bob", subject=f"k{i}", idempotency_key=f"key-{i}") for i in range(4)
+    ]
+    first = await team.alice.send_many(messages)
+    again = await team.alice.send_many(messages)
+    assert all(isinstance(r, am.SendMessageResult) for r in first + again)
+    assert [r.deduplicated for r in again] == [True] * 4  # type: ignore[union-attr]
+    assert [r.message.id for r in again] == [r.message.id for r in first]  # type: ignore[union-attr]
+
+
+async def test_per_call_must_be_positive(team: Team) -> None:
+    with pytest.raises(ValueError, match="per_call"):
+        await team.alice.send_many([am.OutgoingMessage(to="Bob", subject="s")], per_call=0)

@@ -102,3 +102,4 @@ def test_readme_python_example_runs(server_address: str) -> None:
     for line in ("[('Bob', True)]", "awaiting acks: 0", "['src/cart/**']"):
         assert line in result.stdout.splitlines(), result.stdout
     assert "[('src/orders/models.py', 'Alice')]" in result.stdout, result.stdout
+    assert "['SendMessageResult', 'SendMessageResult', 'NotFound']" in result.stdout, result.stdout

@@ -43,6 +43,9 @@ HEARTBEAT_SECONDS = 0.05
 # earlier calls' last-active times would look like a change made by the failing call. The
 # module's server flushes them only at shutdown (tests/contacts checks the flushing itself).
 PRESENCE_FLUSH_SECONDS = 24 * 3600.0
+# Likewise the search indexer: idle, it would commit between a call's two snapshots. It still
+# indexes when a search asks and after large sends, both before the call returns.
+INDEX_IDLE_SECONDS = 24 * 3600.0
 
 
 @dataclasses.dataclass(repr=False)
@@ -77,6 +80,7 @@ async def fuzz(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fuzz]:
             # The sweep commits on its own (expiries, warnings): never beside a probed call.
             reservation_sweep_seconds=86400,
             presence_flush_seconds=PRESENCE_FLUSH_SECONDS,
+            search_index_idle_seconds=INDEX_IDLE_SECONDS,
         ) as server,
         open_channel(server.address) as channel,
     ):

@@ -257,6 +257,45 @@ async def test_send_collapses_duplicates_to_most_visible_kind(
         assert [(i.message.id, i.kind) for i in items] == [(message.id, kind)]
 
 
+async def test_a_repeated_send_resolves_names_as_the_first_did(
+    mail, alice, bob, carol, dave, erin, read_inbox
+):
+    # The second send finds every name text in the resolver's cache of given names: the
+    # kinds, the order and the de-duplication must not change.
+    fields = {
+        "to": ["Erin", "bob", "BOB"],
+        "cc": ["Bob", "carol", " Carol", "erin"],
+        "bcc": ["carol", "dave", "DAVE"],
+    }
+    first = (await mail.SendMessage(request(**fields), metadata=alice.md)).message
+    again = (await mail.SendMessage(request(**fields), metadata=alice.md)).message
+    widened = (
+        await mail.SendMessage(request(**{**fields, "to": ["dave"]}), metadata=alice.md)
+    ).message
+
+    assert (list(again.to), list(again.cc), list(again.bcc)) == (
+        ["Erin", "Bob"],
+        ["Carol"],
+        ["Dave"],
+    )
+    assert (list(first.to), list(first.cc), list(first.bcc)) == (
+        list(again.to),
+        list(again.cc),
+        list(again.bcc),
+    )
+    assert (list(widened.to), list(widened.cc), list(widened.bcc)) == (
+        ["Dave"],
+        ["Bob", "Carol", "Erin"],
+        [],
+    )
+    items = await read_inbox(dave)
+    assert [(i.message.id, i.kind) for i in items] == [
+        (first.id, types_pb2.RECIPIENT_KIND_BCC),
+        (again.id, types_pb2.RECIPIENT_KIND_BCC),
+        (widened.id, types_pb2.RECIPIENT_KIND_TO),
+    ]
+
+
 async def register_many(register, project: str, count: int) -> list:
     agents = []
     for start in range(0, count, 50):

@@ -54,6 +54,10 @@ def _paths(message: Descriptor, wanted: Any, prefix: str = "") -> Iterator[str]:
         path = f"{prefix}{field.name}"
         if wanted(field):
             yield path
+        elif field.is_repeated:
+            # A repeated message is a batch of items (SendMessages), each failing alone: its
+            # items' wire errors are per-item results (tests/integration/test_send_messages.py).
+            continue
         elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name not in (
             TIMESTAMP,
             "google.protobuf.FieldMask",

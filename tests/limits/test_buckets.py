@@ -150,3 +150,15 @@ def test_the_flood_guard_charges_every_recipient_or_none() -> None:
 )
 def test_a_peer_is_its_address_without_the_port(peer: str, address: str) -> None:
     assert peer_address(peer) == address
+
+
+def test_taking_several_tokens_may_leave_a_debt_that_later_calls_wait_out() -> None:
+    clock = Clock()
+    buckets = Buckets(rate=10, burst=5, capacity=10, clock=clock)
+    assert buckets.take("a", 12) == 0.0  # a full bucket admits any count
+    # 12 taken from 5: 7 tokens (0.7 s) in debt, plus 0.1 s for the next one.
+    assert buckets.take("a") == pytest.approx(0.8)
+    assert buckets.available("b") == 0.0  # others are not affected
+    clock.now += 0.8
+    assert buckets.take("a") == 0.0
+    assert buckets.take("a") == pytest.approx(0.1)

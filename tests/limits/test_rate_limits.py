@@ -153,3 +153,20 @@ async def test_health_is_never_limited(limited: Any, connect: Any) -> None:
         for _ in range(20):
             answer = await health.Check(health_pb2.HealthCheckRequest())
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_bulk_send_is_charged_one_write_per_message(
+    limited: Any, expect_error: Any
+) -> None:
+    async with limited(rate_limit_write_per_second=10, rate_limit_write_burst=10) as env:
+        alice = await env.register("Alice")
+        await env.mail.SendMessage(NOTE, metadata=alice)  # warm-up: caches the token
+        bulk = mail_service_pb2.SendMessagesRequest(messages=[NOTE] * 25)
+        # Admitted with 9 tokens left, it takes 25: the bucket is 16 tokens in debt.
+        response = await env.mail.SendMessages(bulk, metadata=alice)
+        assert len(response.results) == 25
+        await refused(env.mail.SendMessage(NOTE, metadata=alice), expect_error, tier="write")
+        env.clock.advance(seconds=1.5)  # 15 repaid: still 1 in debt, nothing to take
+        await refused(env.mail.SendMessages(bulk, metadata=alice), expect_error, tier="write")
+        env.clock.advance(seconds=0.2)
+        await env.mail.SendMessage(NOTE, metadata=alice)

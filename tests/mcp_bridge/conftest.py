@@ -13,8 +13,8 @@ import json
 import os
 import pathlib
 import sys
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TextIO
 
 import pytest
 from agentmail_client import AgentmailClient
@@ -59,11 +59,28 @@ async def mcp_team(server: Any, tmp_path: pathlib.Path) -> AsyncIterator[Team]:
 
 
 @contextlib.asynccontextmanager
-async def open_bridge(team: Team, agent: str = "Alice") -> AsyncIterator[ClientSession]:
-    """A started ``agentmail-mcp`` for ``agent``, as an initialised MCP client session."""
+async def open_bridge(
+    team: Team,
+    agent: str = "Alice",
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    errlog: TextIO | None = None,
+    **session_options: Any,
+) -> AsyncIterator[ClientSession]:
+    """A started ``agentmail-mcp`` for ``agent``, as an initialised MCP client session.
+
+    ``args`` and ``env`` add flags and variables; ``errlog`` receives the bridge's stderr;
+    ``session_options`` go to the SDK's ``ClientSession`` (such as ``message_handler``).
+    """
     assert AGENTMAIL_MCP.exists(), f"{AGENTMAIL_MCP} is not installed: pip install -e ."
-    params = StdioServerParameters(command=str(AGENTMAIL_MCP), env=team.env(agent))
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+    params = StdioServerParameters(
+        command=str(AGENTMAIL_MCP), args=list(args), env={**team.env(agent), **(env or {})}
+    )
+    async with (
+        stdio_client(params, errlog=errlog or sys.stderr) as (read, write),
+        ClientSession(read, write, **session_options) as session,
+    ):
         await session.initialize()
         yield session
 

@@ -26,7 +26,10 @@ async def test_inbox_and_message_resources(bridge: Bridge, mcp_team: Team) -> No
         await call(session, "register_agent")
         sent = await mcp_team.bob.send_message("Alice", subject="Res", body="the body")
         templates = (await session.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["agentmail://message/{message_id}"]
+        assert {t.uri_template for t in templates} == {
+            "agentmail://message/{message_id}",
+            "agentmail://thread/{thread_id}",
+        }
         inbox = _json(await session.read_resource("agentmail://inbox"))
         assert [m["id"] for m in inbox["messages"]] == [sent.message.id]
         assert inbox["messages"][0]["read"] is False
@@ -35,6 +38,31 @@ async def test_inbox_and_message_resources(bridge: Bridge, mcp_team: Team) -> No
         with pytest.raises(MCPError) as missing:
             await session.read_resource("agentmail://message/999999")
         assert "NOT_FOUND" in str(missing.value) or "not found" in str(missing.value).lower()
+
+
+async def test_thread_and_reservations_resources(bridge: Bridge, mcp_team: Team) -> None:
+    await mcp_team.bob.reserve_paths("src/api/**", reason="refactor")
+    async with bridge() as session:
+        await call(session, "register_agent")
+        sent = await call(session, "send_message", to=["Bob"], subject="Plan", body_md="one")
+        thread_id = sent["message"]["thread_id"]
+        await mcp_team.bob.reply_message(sent["message"]["id"], body="two")
+        thread = _json(await session.read_resource(f"agentmail://thread/{thread_id}"))
+        assert thread["thread_id"] == thread_id and thread["truncated"] is False
+        assert [m["body_md"] for m in thread["messages"]] == ["one", "two"]
+        held = _json(await session.read_resource("agentmail://reservations"))
+        ((lease,),) = [held["reservations"]]
+        assert (lease["agent"], lease["pattern"], lease["reason"]) == (
+            "Bob",
+            "src/api/**",
+            "refactor",
+        )
+        with pytest.raises(MCPError) as missing:
+            await session.read_resource("agentmail://thread/no-such-thread")
+        assert "Traceback" not in str(missing.value)
+        with pytest.raises(MCPError) as bad:
+            await session.read_resource("agentmail://message/0")
+        assert "positive integers" in str(bad.value)
 
 
 async def test_wait_for_mail_reports_progress_when_given_a_progress_token(

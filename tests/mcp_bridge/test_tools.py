@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pathlib
 import stat
-import time
 from collections.abc import Callable
 from typing import Any
 
-from .conftest import Team, call, call_error, open_bridge
+from .conftest import Team, call, call_error
 
 EXPECTED_TOOLS = {
     "ensure_project", "register_agent", "whois", "list_agents", "send_message",
@@ -124,16 +123,6 @@ async def test_bad_input_is_a_tool_error_with_the_servers_reason_and_a_hint(
         # Schema violations are refused before reaching the server.
         schema = await call_error(session, "wait_for_mail", timeout_seconds=0)
         assert "timeout_seconds" in schema
-
-
-async def test_the_bridge_starts_well_under_a_second(mcp_team: Team) -> None:
-    started = time.perf_counter()
-    async with open_bridge(mcp_team) as session:
-        await session.list_tools()
-        elapsed = time.perf_counter() - started
-    print(f"agentmail-mcp start-up to first list_tools: {elapsed:.3f} s")
-    # Generous for a shared CI machine; the report gives the measured figure.
-    assert elapsed < 5.0
 
 
 def test_token_file_path_is_private(tmp_path: pathlib.Path) -> None:

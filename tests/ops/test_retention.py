@@ -294,3 +294,36 @@ async def test_purged_mail_leaves_the_acknowledgement_listings(tmp_path, connect
         )
         assert [item.message.id for item in waiting.items] == [sent[1].id]
         assert [item.message.id for item in unacked.items] == [sent[1].id]
+
+
+async def test_purging_mail_the_indexer_has_not_reached_keeps_the_index_right(tmp_path, connect):
+    # No idle indexing: only a search (or 256 waiting messages, or the stop) indexes, so the
+    # test decides which old messages are indexed when the purge comes.
+    clock = Clock()
+    config = ServerConfig(
+        listen="127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        grace_seconds=1.0,
+        retention_days=DAYS,
+        search_index_idle_seconds=3600.0,
+    )
+    server = AgentmailServer(config, retention_now=clock, retention_batch=500)
+    await server.start()
+    try:
+        async with connect(server.address) as channel:
+            api = Api(channel)
+            await api.team()
+            indexed = [await api.send(f"oldword{i}") for i in range(3)]
+            assert await api.search_ids("oldword*") == [m.id for m in indexed]  # indexes them
+            unindexed = [await api.send(f"oldword{i}") for i in range(3, 6)]
+            young = [await api.send(f"youngword{i}") for i in range(YOUNG)]
+            clock.micros = young[0].create_time.ToMicroseconds() + DAYS * DAY
+            assert server.retention is not None
+            purged = await server.retention.purge_once()
+            assert (purged.first_id, purged.last_id) == (indexed[0].id, unindexed[-1].id)
+            assert await api.search_ids("oldword*") == []
+            assert await api.search_ids("youngword*") == [m.id for m in young]
+            assert fts_is_consistent(tmp_path / "data" / "agentmail.sqlite3")
+    finally:
+        await server.stop()
+    assert fts_is_consistent(tmp_path / "data" / "agentmail.sqlite3")

@@ -59,6 +59,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "AgentService/RotateToken": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
     "AgentService/RevokeTokens": (UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK),
     "MailService/SendMessage": (UNAUTH, UNAUTH, OK, OK, MISSING, DENIED),
+    # Per-item errors: Olga's call succeeds with Carol's item NOT_FOUND (asserted elsewhere).
+    "MailService/SendMessages": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
     "MailService/ReplyMessage": (UNAUTH, UNAUTH, OK, MISSING, MISSING, DENIED),
     "MailService/GetMessage": (UNAUTH, UNAUTH, OK, MISSING, MISSING, DENIED),
     "MailService/ListInbox": (UNAUTH, UNAUTH, OK, OK, OK, DENIED),
@@ -141,6 +143,9 @@ def request_for(method: str, world: dict[str, object]):
         ),
         "MailService/SendMessage": lambda: mpb.SendMessageRequest(
             to=["Carol"], subject="s", body="b"
+        ),
+        "MailService/SendMessages": lambda: mpb.SendMessagesRequest(
+            messages=[mpb.SendMessageRequest(to=["Carol"], subject="s", body="b")]
         ),
         "MailService/ReplyMessage": lambda: mpb.ReplyMessageRequest(
             message_id=message_id, body="b"

@@ -127,6 +127,37 @@ async def test_revocation_ends_every_token_and_open_stream_at_once(tmp_path):
             )
 
 
+async def test_revocation_ends_tokens_the_server_has_cached_at_once(tmp_path):
+    # The token cache is keyed by the presented token: a revocation must still drop every
+    # cached token of the agent (and only its), before the next call.
+    async with (
+        running_server(tmp_path / "d", archive=False) as server,
+        open_channel(server.address) as channel,
+    ):
+        agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+        mail = mail_service_pb2_grpc.MailServiceStub(channel)
+        slug, token = await enrolled(agents, "/rev", "Alice", ())
+        _, other = await enrolled(agents, "/rev", "Bob", ())
+        rotated = await agents.RotateToken(
+            apb.RotateTokenRequest(overlap_seconds=600), metadata=md(token)
+        )
+        for cached in (token, rotated.agent_token, other):
+            for _ in range(2):  # the second call is answered from the cache
+                await mail.ListInbox(mpb.ListInboxRequest(), metadata=md(cached))
+
+        await agents.RevokeTokens(
+            apb.RevokeTokensRequest(project=slug, name="Alice"), metadata=OPERATOR_MD
+        )
+
+        for revoked in (token, rotated.agent_token):
+            await expect_error(
+                mail.ListInbox(mpb.ListInboxRequest(), metadata=md(revoked)),
+                UNAUTH,
+                "TOKEN_INVALID",
+            )
+        await mail.ListInbox(mpb.ListInboxRequest(), metadata=md(other))
+
+
 async def test_a_revoked_agent_can_be_given_a_new_token_and_keeps_its_mail(tmp_path):
     async with (
         running_server(tmp_path / "d", archive=False) as server,

@@ -47,6 +47,11 @@ class MailServiceStub:
                 request_serializer=agentmail_dot_v1_dot_mail__service__pb2.SendMessageRequest.SerializeToString,
                 response_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SendMessageResponse.FromString,
                 _registered_method=True)
+        self.SendMessages = channel.unary_unary(
+                '/agentmail.v1.MailService/SendMessages',
+                request_serializer=agentmail_dot_v1_dot_mail__service__pb2.SendMessagesRequest.SerializeToString,
+                response_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SendMessagesResponse.FromString,
+                _registered_method=True)
         self.ReplyMessage = channel.unary_unary(
                 '/agentmail.v1.MailService/ReplyMessage',
                 request_serializer=agentmail_dot_v1_dot_mail__service__pb2.ReplyMessageRequest.SerializeToString,
@@ -123,6 +128,21 @@ class MailServiceServicer:
         AGENT_RETIRED) and metadata `refused` listing each refusing recipient as `name:REASON`,
         comma-separated. Importance and ack_required never bypass a policy. A broadcast instead
         skips refusing, retired and idle agents and lists them in `skipped`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendMessages(self, request, context):
+        """Sends up to 500 messages (the server's `max_sends_per_call`) in one call, each exactly as
+        SendMessage would: its own recipients, content, contact-policy checks and idempotency key.
+        The caller is authenticated once; every item is committed in one writer transaction
+        (one fsync), delivered to subscribers and archived like a single send. One result per
+        item, in request order: the sent message, or the error SendMessage would have failed
+        with for that item alone (a bad item never fails the others). The call itself fails only
+        for the call: UNAUTHENTICATED, INVALID_ARGUMENT (no items, or more than the limit, reason
+        TOO_MANY_SENDS), RESOURCE_EXHAUSTED (the write rate limit, which counts every item as
+        one message, or a full write queue) or UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -219,6 +239,11 @@ def add_MailServiceServicer_to_server(servicer, server):
                     request_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SendMessageRequest.FromString,
                     response_serializer=agentmail_dot_v1_dot_mail__service__pb2.SendMessageResponse.SerializeToString,
             ),
+            'SendMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendMessages,
+                    request_deserializer=agentmail_dot_v1_dot_mail__service__pb2.SendMessagesRequest.FromString,
+                    response_serializer=agentmail_dot_v1_dot_mail__service__pb2.SendMessagesResponse.SerializeToString,
+            ),
             'ReplyMessage': grpc.unary_unary_rpc_method_handler(
                     servicer.ReplyMessage,
                     request_deserializer=agentmail_dot_v1_dot_mail__service__pb2.ReplyMessageRequest.FromString,
@@ -309,6 +334,33 @@ class MailService:
             '/agentmail.v1.MailService/SendMessage',
             agentmail_dot_v1_dot_mail__service__pb2.SendMessageRequest.SerializeToString,
             agentmail_dot_v1_dot_mail__service__pb2.SendMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmail.v1.MailService/SendMessages',
+            agentmail_dot_v1_dot_mail__service__pb2.SendMessagesRequest.SerializeToString,
+            agentmail_dot_v1_dot_mail__service__pb2.SendMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

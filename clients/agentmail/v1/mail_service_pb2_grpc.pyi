@@ -51,6 +51,17 @@ class MailServiceStub:
     comma-separated. Importance and ack_required never bypass a policy. A broadcast instead
     skips refusing, retired and idle agents and lists them in `skipped`.
     """
+    SendMessages: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.SendMessagesRequest, _mail_service_pb2.SendMessagesResponse]
+    """Sends up to 500 messages (the server's `max_sends_per_call`) in one call, each exactly as
+    SendMessage would: its own recipients, content, contact-policy checks and idempotency key.
+    The caller is authenticated once; every item is committed in one writer transaction
+    (one fsync), delivered to subscribers and archived like a single send. One result per
+    item, in request order: the sent message, or the error SendMessage would have failed
+    with for that item alone (a bad item never fails the others). The call itself fails only
+    for the call: UNAUTHENTICATED, INVALID_ARGUMENT (no items, or more than the limit, reason
+    TOO_MANY_SENDS), RESOURCE_EXHAUSTED (the write rate limit, which counts every item as
+    one message, or a full write queue) or UNAVAILABLE.
+    """
     ReplyMessage: _grpc.UnaryUnaryMultiCallable[_mail_service_pb2.ReplyMessageRequest, _mail_service_pb2.ReplyMessageResponse]
     """Replies to a message the caller sent or received; the reply joins the original's thread.
     Contact policies apply as in SendMessage (a thread both take part in always passes).
@@ -107,6 +118,17 @@ class MailServiceAsyncStub(MailServiceStub):
     AGENT_RETIRED) and metadata `refused` listing each refusing recipient as `name:REASON`,
     comma-separated. Importance and ack_required never bypass a policy. A broadcast instead
     skips refusing, retired and idle agents and lists them in `skipped`.
+    """
+    SendMessages: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.SendMessagesRequest, _mail_service_pb2.SendMessagesResponse]  # type: ignore[assignment]
+    """Sends up to 500 messages (the server's `max_sends_per_call`) in one call, each exactly as
+    SendMessage would: its own recipients, content, contact-policy checks and idempotency key.
+    The caller is authenticated once; every item is committed in one writer transaction
+    (one fsync), delivered to subscribers and archived like a single send. One result per
+    item, in request order: the sent message, or the error SendMessage would have failed
+    with for that item alone (a bad item never fails the others). The call itself fails only
+    for the call: UNAUTHENTICATED, INVALID_ARGUMENT (no items, or more than the limit, reason
+    TOO_MANY_SENDS), RESOURCE_EXHAUSTED (the write rate limit, which counts every item as
+    one message, or a full write queue) or UNAVAILABLE.
     """
     ReplyMessage: _aio.UnaryUnaryMultiCallable[_mail_service_pb2.ReplyMessageRequest, _mail_service_pb2.ReplyMessageResponse]  # type: ignore[assignment]
     """Replies to a message the caller sent or received; the reply joins the original's thread.
@@ -167,6 +189,23 @@ class MailServiceServicer(metaclass=_abc_1.ABCMeta):
         AGENT_RETIRED) and metadata `refused` listing each refusing recipient as `name:REASON`,
         comma-separated. Importance and ack_required never bypass a policy. A broadcast instead
         skips refusing, retired and idle agents and lists them in `skipped`.
+        """
+
+    @_abc_1.abstractmethod
+    def SendMessages(
+        self,
+        request: _mail_service_pb2.SendMessagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_mail_service_pb2.SendMessagesResponse, _abc.Awaitable[_mail_service_pb2.SendMessagesResponse]]:
+        """Sends up to 500 messages (the server's `max_sends_per_call`) in one call, each exactly as
+        SendMessage would: its own recipients, content, contact-policy checks and idempotency key.
+        The caller is authenticated once; every item is committed in one writer transaction
+        (one fsync), delivered to subscribers and archived like a single send. One result per
+        item, in request order: the sent message, or the error SendMessage would have failed
+        with for that item alone (a bad item never fails the others). The call itself fails only
+        for the call: UNAUTHENTICATED, INVALID_ARGUMENT (no items, or more than the limit, reason
+        TOO_MANY_SENDS), RESOURCE_EXHAUSTED (the write rate limit, which counts every item as
+        one message, or a full write queue) or UNAVAILABLE.
         """
 
     @_abc_1.abstractmethod

@@ -29,7 +29,10 @@ class _SearchOrderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SearchOrd
     DESCRIPTOR: _descriptor.EnumDescriptor
     SEARCH_ORDER_UNSPECIFIED: _SearchOrder.ValueType  # 0
     SEARCH_ORDER_RELEVANCE: _SearchOrder.ValueType  # 1
-    """Best match first (the default)."""
+    """Best match first (the default), among the newest matches the caller can see: the server
+    ranks at most its `search_relevance_candidates` setting of them (2,000 by default), so an
+    older match of a very common query appears only in NEWEST order.
+    """
     SEARCH_ORDER_NEWEST: _SearchOrder.ValueType  # 2
     """Newest first."""
 
@@ -38,7 +41,10 @@ class SearchOrder(_SearchOrder, metaclass=_SearchOrderEnumTypeWrapper):
 
 SEARCH_ORDER_UNSPECIFIED: SearchOrder.ValueType  # 0
 SEARCH_ORDER_RELEVANCE: SearchOrder.ValueType  # 1
-"""Best match first (the default)."""
+"""Best match first (the default), among the newest matches the caller can see: the server
+ranks at most its `search_relevance_candidates` setting of them (2,000 by default), so an
+older match of a very common query appears only in NEWEST order.
+"""
 SEARCH_ORDER_NEWEST: SearchOrder.ValueType  # 2
 """Newest first."""
 Global___SearchOrder: _TypeAlias = SearchOrder  # noqa: Y015

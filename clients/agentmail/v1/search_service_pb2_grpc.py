@@ -48,7 +48,8 @@ class SearchServiceServicer:
 
     def SearchMessages(self, request, context):
         """Searches subject and body of messages the caller sent or received, ranked by relevance
-        (bm25, subject weighted above body) or newest first.
+        (bm25, subject weighted above body, over the newest matches: see SEARCH_ORDER_RELEVANCE)
+        or newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

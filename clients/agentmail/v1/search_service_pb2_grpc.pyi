@@ -35,7 +35,8 @@ class SearchServiceStub:
     def __new__(cls, channel: _aio.Channel) -> SearchServiceAsyncStub: ...
     SearchMessages: _grpc.UnaryUnaryMultiCallable[_search_service_pb2.SearchMessagesRequest, _search_service_pb2.SearchMessagesResponse]
     """Searches subject and body of messages the caller sent or received, ranked by relevance
-    (bm25, subject weighted above body) or newest first.
+    (bm25, subject weighted above body, over the newest matches: see SEARCH_ORDER_RELEVANCE)
+    or newest first.
     """
 
 @_typing.type_check_only
@@ -45,7 +46,8 @@ class SearchServiceAsyncStub(SearchServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     SearchMessages: _aio.UnaryUnaryMultiCallable[_search_service_pb2.SearchMessagesRequest, _search_service_pb2.SearchMessagesResponse]  # type: ignore[assignment]
     """Searches subject and body of messages the caller sent or received, ranked by relevance
-    (bm25, subject weighted above body) or newest first.
+    (bm25, subject weighted above body, over the newest matches: see SEARCH_ORDER_RELEVANCE)
+    or newest first.
     """
 
 class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -58,7 +60,8 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_search_service_pb2.SearchMessagesResponse, _abc.Awaitable[_search_service_pb2.SearchMessagesResponse]]:
         """Searches subject and body of messages the caller sent or received, ranked by relevance
-        (bm25, subject weighted above body) or newest first.
+        (bm25, subject weighted above body, over the newest matches: see SEARCH_ORDER_RELEVANCE)
+        or newest first.
         """
 
 def add_SearchServiceServicer_to_server(servicer: SearchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,10 +1,10 @@
 """``agentmail-admin``: the one home of operator commands.
 
 Subcommands: ``backup`` and ``restore`` (see :mod:`.backup`), ``retention`` (see
-:mod:`.retention`), ``operator-token`` (mints an operator token; see
-:mod:`agentmail_server.operator_tokens`), and, folded in with their own options unchanged,
-``archive rebuild|verify`` (``agentmail-archive``) and ``metrics`` (``agentmail-metrics``),
-whose old names keep working.
+:mod:`.retention`), ``import-mcp-agent-mail`` (see :mod:`.mcp_command`), ``operator-token``
+(mints an operator token; see :mod:`agentmail_server.operator_tokens`), and, folded in with
+their own options unchanged, ``archive rebuild|verify`` (``agentmail-archive``) and
+``metrics`` (``agentmail-metrics``), whose old names keep working.
 
 Paths default to the server's settings, read as the server reads them (``AGENTMAIL_*``
 variables, then the config file named by ``--config`` or ``AGENTMAIL_CONFIG``, then the
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from agentmail_server import operator_tokens
-from agentmail_server.admin import retention
+from agentmail_server.admin import mcp_command, retention
 from agentmail_server.admin.backup import BackupError, backup, restore
 from agentmail_server.archive import cli as archive_cli
 from agentmail_server.config import CONFIG_ENV, CONFIG_FLAG, ServerConfig, resolve_config
@@ -60,7 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         help="mint an operator token: printed once, only its hash kept in the data folder "
         "(restart the server to use it)",
     )
-    for command in (save, purge, mint):
+    adopt = commands.add_parser(
+        mcp_command.NAME,
+        help="import an mcp_agent_mail database into a stopped server's data folder "
+        "(idempotent: a second run adds nothing)",
+    )
+    mcp_command.add_arguments(adopt)
+    for command in (save, purge, mint, adopt):
         command.add_argument("--data-dir", type=pathlib.Path, help="the server's data folder")
     for command in (save, load):
         command.add_argument(
@@ -151,8 +157,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 file=sys.stderr,
             )
             return 0
+        if args.command == mcp_command.NAME:
+            return mcp_command.run(args, args.data_dir or settings.data_dir)
         return retention.run(args, ServerConfig(data_dir=args.data_dir or settings.data_dir))
-    except (BackupError, retention.RetentionError, OSError) as exc:
+    except (BackupError, retention.RetentionError, mcp_command.ImportFailed, OSError) as exc:
         print(f"{PROG} {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -63,6 +63,13 @@ class ArchiveProjector:
         self._last_seconds = 0.0
         self._packs = (0, 0)  # pack files, and their bytes
         self._step_seconds = BucketCounts(COMMIT_SECONDS_BOUNDS)
+        # One wake-up byte per worker step, not one per commit: once a byte is sent, later
+        # commits only mark the projector dirty, and the step's report sends the next byte if
+        # anything was committed meanwhile. At 64 sends in flight the writer commits a few
+        # hundred times a second; each byte cost the server a pipe write and the worker a
+        # wake-up, while the worker steps about once a second.
+        self._wake_sent = False
+        self._dirty = False
 
     async def start(self) -> None:
         """Check (or create) the repository, then start the worker.
@@ -138,6 +145,7 @@ class ArchiveProjector:
         if kind == "ready":
             self._ready = True
             self._packs = _pack_usage(event["packs"])
+            self._wake_sent = False  # a new worker: whatever the old one was sent is gone
             self._wake()  # catch up with what was committed before it was listening
         elif kind == "failure":
             self._failures += 1
@@ -166,6 +174,9 @@ class ArchiveProjector:
             self._step_seconds.observe(seconds)
         self._progress.set()
         self._progress = asyncio.Event()
+        self._wake_sent = False
+        if self._dirty:  # committed after the byte that woke this step: maybe not in it
+            self._wake()
 
     def notify(self, commit: Commit) -> None:
         """Commit-feed listener: note the newest message and wake the worker.
@@ -187,6 +198,9 @@ class ArchiveProjector:
         return process.pid if process is not None and process.returncode is None else None
 
     def _wake(self) -> None:
+        if self._wake_sent:
+            self._dirty = True  # the step under way reports, then it is woken again
+            return
         process = self._process
         if not self._ready or process is None or process.stdin is None:
             return
@@ -195,6 +209,7 @@ class ArchiveProjector:
         if not transport.is_closing() and transport.get_write_buffer_size() == 0:
             with contextlib.suppress(ConnectionError):
                 process.stdin.write(WAKE)
+                self._wake_sent, self._dirty = True, False
 
     async def wait_until_archived(self, message_id: int, max_seconds: float) -> None:
         """Wait until message ``message_id`` is in the archive.

@@ -19,6 +19,15 @@ Pacing: when idle, a new message is archived at once; after a commit the next on
 ``interval_seconds`` have passed since the previous one started, so under steady traffic
 everything committed meanwhile shares one commit (up to ``max_batch``). A full batch means the
 archive is behind: the next one starts at once.
+
+When busy, commits grow: the pause after a step is at least ``_BUSY_FACTOR`` times as long as
+the step took, up to ``_MAX_STRETCH`` times the interval (never over ``_MAX_PAUSE_SECONDS``,
+nor under the interval: an interval of 0 still archives at once). Why: much of a commit's cost
+does not depend on how many messages it carries (a month's folder of messages, and each busy
+inbox's, is hashed and written whole by every commit that adds to it, so that cost grows with
+the month), and spreading it over more messages is what keeps the archive's CPU per message low
+while the server is loaded. An idle or lightly loaded archive steps as before (short steps,
+short pauses); a slow step makes the archive lag by up to the longer pause.
 """
 
 from __future__ import annotations
@@ -52,6 +61,12 @@ STOP = b"s"
 # Every commit wakes the worker, but it polls now and then anyway.
 _POLL_SECONDS = 30.0
 _MAX_BACKOFF_SECONDS = 60.0
+# The pause after a step is at least this many times the step's duration (see Pacing) ...
+_BUSY_FACTOR = 8.0
+# ... but never longer than this many intervals, nor this many seconds (nor shorter than
+# the configured interval).
+_MAX_STRETCH = 5.0
+_MAX_PAUSE_SECONDS = 5.0
 # Lower scheduling priority: the archive takes CPU the server leaves idle.
 _NICENESS = 10
 _PR_SET_PDEATHSIG = 1
@@ -161,7 +176,7 @@ class _Worker:
     def run(self) -> int:
         interval = self._settings.interval_seconds
         more, drained_after_stop, backoff = True, False, 0.0
-        started = -math.inf
+        started, pause = -math.inf, interval
         while True:
             self._read_input(0)
             if self._gone or (self._stop and drained_after_stop and not more):
@@ -170,8 +185,8 @@ class _Worker:
                 deadline = time.monotonic() + _POLL_SECONDS
                 while not (self._woken or self._stop) and time.monotonic() < deadline:
                     self._read_input(deadline - time.monotonic())
-                while not self._stop and time.monotonic() < started + interval:
-                    self._read_input(started + interval - time.monotonic())
+                while not self._stop and time.monotonic() < started + pause:
+                    self._read_input(started + pause - time.monotonic())
                 if self._gone:
                     return 0
             self._woken = False
@@ -193,6 +208,9 @@ class _Worker:
                 continue
             backoff = 0.0
             drained_after_stop = stopping
+            took = time.monotonic() - started
+            longest = min(interval * _MAX_STRETCH, _MAX_PAUSE_SECONDS)
+            pause = max(interval, min(took * _BUSY_FACTOR, longest))
 
     def _step(self) -> bool:
         """Archive one batch; returns whether more is waiting."""

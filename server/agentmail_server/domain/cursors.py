@@ -85,6 +85,16 @@ class CursorCodec:
         sealed = self._aead.encrypt(plaintext, _associated(kind, scope))
         return base64.urlsafe_b64encode(bytes([_VERSION]) + sealed).rstrip(b"=").decode()
 
+    def encode_each(self, kind: str, scope: Scope, positions: Sequence[int]) -> list[str]:
+        """One single-position token per position (an inbox page's item cursors): the same
+        tokens as :meth:`encode`, with the per-call work (associated data, lookups) done once."""
+        associated = _associated(kind, scope)
+        encrypt, b64, version = self._aead.encrypt, base64.urlsafe_b64encode, bytes([_VERSION])
+        return [
+            b64(version + encrypt(_varint(position), associated)).rstrip(b"=").decode()
+            for position in positions
+        ]
+
     def decode(self, token: str, kind: str, scope: Scope, field: str = "page_token") -> int | None:
         """The position in ``token`` for listing ``kind`` of ``scope``; None when empty.
 

@@ -52,16 +52,21 @@ class Buckets:
         # Subject -> the time at which its bucket is full again (at or before now: full).
         self._full: collections.OrderedDict[Hashable, float] = collections.OrderedDict()
 
-    def take(self, subject: Hashable) -> float:
-        """Take one token for ``subject``: 0.0 when taken, else the seconds until one is
-        available (nothing is taken then)."""
+    def take(self, subject: Hashable, count: int = 1) -> float:
+        """Take ``count`` tokens for ``subject``: 0.0 when taken, else the seconds until one is
+        available (nothing is taken then).
+
+        A call that takes several (a bulk send counts its messages) is admitted as soon as one
+        token is there and may leave the bucket in debt: later calls then wait until the
+        rate has paid for every token taken, so the long-run rate holds whatever the sizes.
+        """
         now = self._clock()
         full = self._full.get(subject, now)
         full = max(full, now)
-        after = full + self._interval
-        wait = after - now - self._window
+        wait = full + self._interval - now - self._window
         if wait > _SLACK:
             return wait
+        after = full + self._interval * count
         table = self._full
         table[subject] = after
         table.move_to_end(subject)

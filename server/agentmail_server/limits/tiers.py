@@ -44,6 +44,8 @@ TIER_BY_METHOD: dict[str, Tier] = {
     _AGENT + "ListContacts": Tier.READ,
     # MailService.
     _MAIL + "SendMessage": Tier.WRITE,
+    # Charged one token per message it carries (see rpc.admission).
+    _MAIL + "SendMessages": Tier.WRITE,
     _MAIL + "ReplyMessage": Tier.WRITE,
     _MAIL + "MarkRead": Tier.WRITE,
     _MAIL + "AcknowledgeMessage": Tier.WRITE,

@@ -1,10 +1,11 @@
 """Per-caller rate limits, checked in the interceptor before a call's handler runs.
 
 Who the caller is, cheaply: the interceptor runs before the servicer authenticates, so the
-bearer token is hashed (SHA-256 of ~46 bytes, well under a microsecond) and looked up in the
-authenticator's token cache *without* touching it (:meth:`LruCache.peek`). A known token is
-limited as its agent (all of an agent's tokens share one bucket); a call without a token as its
-peer address (``context.peer()`` without the port, so one host's connections share a bucket).
+bearer token is looked up in the authenticator's token cache (keyed by the token itself: see
+:mod:`agentmail_server.services.auth`) *without* touching it (:meth:`LruCache.peek`). A known
+token is limited as its agent (all of an agent's tokens share one bucket); a call without a
+token as its peer address (``context.peer()`` without the port, so one host's connections
+share a bucket).
 
 A token the cache does not know yet is either a valid one on its first call (the servicer's
 authentication then caches it) or a bogus one. Charging such calls to the peer up front would
@@ -15,9 +16,9 @@ empty, and the peer is charged when the call ends UNAUTHENTICATED
 A flood of made-up tokens from one host therefore drains that host's bucket and is refused
 before the token lookup, while each valid token costs its peer nothing.
 
-Cost per call: a metadata scan, a hash, two dict lookups and the bucket arithmetic: about
-2 µs on the development machine, 0.9 µs of it the token's SHA-256 (a send costs the server about
-560 µs of CPU); no lock (all on the event loop) and no allocation beyond the hash's strings.
+Cost per call: a metadata scan, two dict lookups and the bucket arithmetic: about 1 µs on the
+development machine (a send costs the server a few hundred µs of CPU); no lock (all on the
+event loop) and no allocation.
 Exempt methods (health, reflection, the benchmark ceiling) pay nothing: they get no gate.
 """
 
@@ -32,13 +33,21 @@ from agentmail_server.domain.models import TokenHolder
 from agentmail_server.errors import QuotaViolation, ResourceExhausted
 from agentmail_server.limits.buckets import Buckets
 from agentmail_server.limits.tiers import Tier, tier_of
-from agentmail_server.services.auth import hash_token
 from agentmail_server.services.cache import LruCache
 
 RATE_LIMITED = "RATE_LIMITED"
 
 Context = object  # grpc.aio.ServicerContext: only invocation_metadata() and peer() are used
-Gate = Callable[[Context], None]
+# Checks a call given its context and its request (which only weighs it).
+Gate = Callable[[Context, object], None]
+
+# Methods whose calls weigh more than one token: a bulk send counts its messages, so the
+# write tier limits messages whatever the batching (see Buckets.take for the debt).
+_WEIGHT_BY_METHOD: dict[str, Callable[[object], int]] = {
+    "/agentmail.v1.MailService/SendMessages": lambda request: max(
+        1, len(getattr(request, "messages", ()))
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +92,7 @@ class Admission:
 
     Args:
         config: the tiers' rates and bursts, and how many subjects each tier remembers.
-        tokens: the authenticator's token-hash cache (read with ``peek`` only).
+        tokens: the authenticator's token cache (read with ``peek`` only).
         clock: monotonic seconds; tests pass a manual one.
     """
 
@@ -109,13 +118,14 @@ class Admission:
             return None
         buckets, limit = found
         tokens = self._tokens
+        weigh = _WEIGHT_BY_METHOD.get(method)
 
-        def admit(context: Context) -> None:
+        def admit(context: Context, request: object) -> None:
             token = _bearer(context)
-            holder = tokens.peek(hash_token(token)) if token is not None else None
+            holder = tokens.peek(token) if token is not None else None
             if holder is not None:
                 identity = holder.identity
-                wait = buckets.take(identity.agent_id)
+                wait = buckets.take(identity.agent_id, 1 if weigh is None else weigh(request))
                 if wait:
                     raise _limited(
                         tier, limit, wait, f"agent:{identity.project_slug}/{identity.name}"

@@ -66,6 +66,7 @@ RULES: dict[str, Rule] = {
     _AGENTS + "RotateToken": Rule.AGENT,
     _AGENTS + "RevokeTokens": Rule.OPERATOR,
     _MAIL + "SendMessage": Rule.MAIL,
+    _MAIL + "SendMessages": Rule.MAIL,
     _MAIL + "ReplyMessage": Rule.MAIL,
     _MAIL + "GetMessage": Rule.MAIL,
     _MAIL + "ListInbox": Rule.MAIL,

@@ -36,7 +36,14 @@ def service_bindings(services: Services) -> list[ServiceBinding]:
             agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"],
         ),
         ServiceBinding(
-            MailServicer(services.mailer, services.streamer, gate, services.auth, services.acks),
+            MailServicer(
+                services.mailer,
+                services.streamer,
+                gate,
+                services.auth,
+                services.acks,
+                bulk=services.bulk,
+            ),
             mail_service_pb2_grpc.add_MailServiceServicer_to_server,
             mail_service_pb2.DESCRIPTOR.services_by_name["MailService"],
         ),

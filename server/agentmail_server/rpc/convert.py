@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agentmail.v1 import mail_service_pb2, receipts_pb2, types_pb2
+from typing import Any
+
+from agentmail.v1 import mail_service_pb2, receipts_pb2, search_service_pb2, types_pb2
 from google.protobuf import timestamp_pb2
 
 from agentmail_server.domain.contacts import ContactLink, Skipped
@@ -116,6 +118,77 @@ def inbox_item_pb(
 def item_pb(item: InboxItem, project_slug: str, cursor: str) -> types_pb2.InboxItem:
     """Wire form of a domain inbox item and its cursor."""
     return inbox_item_pb(item.message, item.delivery, project_slug, cursor)
+
+
+# Pages of many items are built as nested dicts and handed to the response's constructor once:
+# upb builds the whole tree in C, where a Message object per item (and a Timestamp per time)
+# would each be built, then copied into its parent (measured: about a third of the CPU).
+Fields = dict[str, Any]
+
+
+def timestamp_fields(micros: int) -> Fields:
+    """A Timestamp's fields for stored microseconds (floor division, as FromMicroseconds)."""
+    return {"seconds": micros // 1_000_000, "nanos": micros % 1_000_000 * 1000}
+
+
+def message_fields(message: Message, project_slug: str) -> Fields:
+    """:func:`message_pb`'s fields, for a response built from dicts."""
+    fields: Fields = {
+        "id": message.id,
+        "project": project_slug,
+        "thread_id": message.thread_id,
+        "sender": message.sender_name,
+        "to": message.to,
+        "cc": message.cc,
+        "bcc": message.bcc,
+        "subject": message.subject,
+        "importance": message.importance,
+        "ack_required": message.ack_required,
+        "topic": message.topic,
+        "create_time": timestamp_fields(message.created_at),
+        "body_size_bytes": message.body_size,
+    }
+    if message.body:
+        fields["body"] = message.body
+    return fields
+
+
+def inbox_item_fields(
+    message: Message, delivery: Delivery, project_slug: str, cursor: str
+) -> Fields:
+    """:func:`inbox_item_pb`'s fields, for a response built from dicts."""
+    fields: Fields = {
+        "message": message_fields(message, project_slug),
+        "kind": delivery.kind,
+        "cursor": cursor,
+    }
+    if delivery.read_at is not None:
+        fields["read_time"] = timestamp_fields(delivery.read_at)
+    if delivery.ack_at is not None:
+        fields["ack_time"] = timestamp_fields(delivery.ack_at)
+    return fields
+
+
+def inbox_response(
+    items: list[InboxItem], item_cursors: list[str], project_slug: str, next_page_token: str
+) -> mail_service_pb2.ListInboxResponse:
+    """A ListInbox page, built in one constructor call."""
+    built: Any = [
+        inbox_item_fields(item.message, item.delivery, project_slug, cursor)
+        for item, cursor in zip(items, item_cursors, strict=True)
+    ]
+    return mail_service_pb2.ListInboxResponse(items=built, next_page_token=next_page_token)
+
+
+def search_response(
+    hits: list[tuple[Message, str, float]], project_slug: str, next_page_token: str
+) -> search_service_pb2.SearchMessagesResponse:
+    """A SearchMessages page of (message view, snippet, score), built in one constructor call."""
+    built: Any = [
+        {"message": message_fields(message, project_slug), "snippet": snippet, "score": score}
+        for message, snippet, score in hits
+    ]
+    return search_service_pb2.SearchMessagesResponse(hits=built, next_page_token=next_page_token)
 
 
 def delivery_state_pb(state: DeliveryState) -> mail_service_pb2.DeliveryState:

@@ -262,7 +262,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             call = _Call(context, recorder)
             try:
                 if gate is not None:
-                    gate(context)
+                    gate(context, request)
                 request = self._prepare(request, recorder, streamed_requests)
                 handed = context
                 if counts_writes and recorder is not None:
@@ -295,7 +295,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):
             call = _Call(context, recorder)
             try:
                 if gate is not None:
-                    gate(context)
+                    gate(context, request)
                 request = self._prepare(request, recorder, streamed_requests)
                 async for response in behaviour(request, context):
                     yield response

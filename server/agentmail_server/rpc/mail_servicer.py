@@ -8,10 +8,12 @@ from typing import Any
 from agentmail.v1 import mail_service_pb2, mail_service_pb2_grpc, receipts_pb2
 
 from agentmail_server.domain.filters import InboxFilter
-from agentmail_server.rpc import convert, wire
+from agentmail_server.errors import AgentmailError
+from agentmail_server.rpc import bulk_convert, convert, wire
 from agentmail_server.rpc.authorization import Gate
 from agentmail_server.rpc.notices_pb import agent_event_pb
 from agentmail_server.services.auth import Authenticator
+from agentmail_server.services.bulk_send import BulkSender, SendItem
 from agentmail_server.services.mail import Compose, Mailer
 from agentmail_server.services.receipts import AckTracker
 from agentmail_server.services.subscriptions import (
@@ -25,6 +27,24 @@ _M = "/agentmail.v1.MailService/"  # method names in the authorisation table
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 
 
+def _send_item(request: mail_service_pb2.SendMessageRequest) -> SendItem | AgentmailError:
+    """One SendMessages item as the service takes it, or its wire error (that item's alone)."""
+    try:
+        wire.check_request(request)
+    except AgentmailError as exc:
+        return exc
+    compose = Compose(
+        subject=request.subject,
+        body=request.body,
+        importance=request.importance,
+        ack_required=request.ack_required,
+        thread_id=request.thread_id,
+        topic=request.topic,
+        idempotency_key=request.idempotency_key,
+    )
+    return SendItem(compose, request.to, request.cc, request.bcc, request.broadcast)
+
+
 class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     """Sending and reading mail on behalf of the authenticated agent."""
 
@@ -35,7 +55,10 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
         gate: Gate,
         auth: Authenticator,
         acks: AckTracker,
+        *,
+        bulk: BulkSender,
     ) -> None:
+        self._bulk = bulk
         self._mailer = mailer
         self._streamer = streamer
         self._gate = gate
@@ -63,6 +86,16 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             message=convert.message_pb(sent.message, caller.project_slug),
             deduplicated=sent.deduplicated,
             skipped=[convert.skipped_pb(skipped) for skipped in sent.skipped],
+        )
+
+    async def SendMessages(
+        self, request: mail_service_pb2.SendMessagesRequest, context: Context
+    ) -> mail_service_pb2.SendMessagesResponse:
+        caller = await self._gate.agent(context, _M + "SendMessages")
+        outcomes = await self._bulk.send_many(caller, [_send_item(m) for m in request.messages])
+        slug = caller.project_slug
+        return mail_service_pb2.SendMessagesResponse(
+            results=[bulk_convert.send_result_pb(outcome, slug) for outcome in outcomes]
         )
 
     async def ReplyMessage(
@@ -121,12 +154,8 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             page_token=request.page_token,
             include_bodies=convert.include_bodies(request.view),
         )
-        return mail_service_pb2.ListInboxResponse(
-            items=[
-                convert.item_pb(item, caller.project_slug, cursor)
-                for item, cursor in zip(page.items, page.cursors, strict=True)
-            ],
-            next_page_token=page.next_page_token,
+        return convert.inbox_response(
+            page.items, page.cursors, caller.project_slug, page.next_page_token
         )
 
     async def ListOutbox(

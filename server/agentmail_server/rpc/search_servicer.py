@@ -51,14 +51,8 @@ class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
                 include_bodies=convert.include_bodies(request.view),
             ),
         )
-        return search_service_pb2.SearchMessagesResponse(
-            hits=[
-                search_service_pb2.SearchHit(
-                    message=convert.message_pb(result.message, caller.project_slug),
-                    snippet=result.snippet,
-                    score=result.score,
-                )
-                for result in results
-            ],
-            next_page_token=token,
+        return convert.search_response(
+            [(result.message, result.snippet, result.score) for result in results],
+            caller.project_slug,
+            token,
         )

@@ -1,11 +1,19 @@
 """Bearer-token authentication: tokens are random, shown once, and stored only as hashes.
 
-Why a lookup by hash is constant-time enough: the database (and the cache) is searched by the
-SHA-256 of the presented token, so whatever timing an index seek leaks is about the *hash*,
-and learning a prefix of a hash does not help anyone make a token that hashes to it. The
-stored hash found is still compared with :func:`hmac.compare_digest` before it is trusted, and
-operator hashes (few, in memory) are all compared that way, so no early exit tells which one
-nearly matched.
+Why a lookup by hash is constant-time enough: the database is searched by the SHA-256 of the
+presented token, so whatever timing an index seek leaks is about the *hash*, and learning a
+prefix of a hash does not help anyone make a token that hashes to it. The stored hash found is
+still compared with :func:`hmac.compare_digest` before it is trusted, and operator hashes (few,
+in memory) are all compared that way, so no early exit tells which one nearly matched.
+
+Why the cache is keyed by the raw token (so a known token costs a dict lookup, not a SHA-256
+per call, here and in the rate limiter): a ``dict`` finds a key by its ``hash()``, which for
+strings is SipHash under a random per-process key, and compares strings only when those 64-bit
+hashes are equal; a caller cannot choose tokens that collide with a cached one without knowing
+the key, so the lookup's timing tells nothing about any cached token. Only tokens that proved
+valid (their hash found in the database) are ever cached, the cache is bounded, and its keys
+never leave it: its stats are counts, and invalidation walks the values (the agent), never the
+keys. The raw token is in this process's memory during every call anyway.
 """
 
 from __future__ import annotations
@@ -63,9 +71,11 @@ class Authenticator:
     cache, and stamps an agent active (in memory: see :mod:`.presence`) on every
     authenticated call.
 
-    The cache maps a token hash to its holder and expiry. Tokens change only through this
-    process's writes (rotation, revocation), which call :meth:`forget_agent` right after
-    committing, so a cached entry never outlives the token (expiry is checked on every hit).
+    The cache maps a presented token (see the module docstring) to its holder and expiry.
+    Tokens change only through this process's writes (rotation, revocation), which call
+    :meth:`forget_agent` right after committing, so a cached entry never outlives the token
+    (expiry is checked on every hit). Operator tokens are never cached: they are recognised
+    by their hash on every call (operators call rarely).
     """
 
     def __init__(
@@ -94,17 +104,17 @@ class Authenticator:
         Raises:
             Unauthenticated: TOKEN_INVALID, nobody holds it (or it expired).
         """
-        digest = hash_token(token)
-        if self._is_operator(digest):
-            return Operator("token")
-        holder = self.cache.get(digest)
+        holder = self.cache.get(token)
         if holder is None:
+            digest = hash_token(token)
+            if self._is_operator(digest):
+                return Operator("token")
             epoch = self._epoch
             holder = await self._queries.identity_by_token_hash(digest)
             if holder is None or not hmac.compare_digest(holder.token_hash, digest):
                 raise _invalid()
             if epoch == self._epoch:
-                self.cache.put(digest, holder)
+                self.cache.put(token, holder)
         if holder.expires_at is not None and (
             self._clock is None or holder.expires_at <= self._clock.now_micros()
         ):

@@ -14,6 +14,7 @@ from agentmail_server.limits.buckets import monotonic_seconds
 from agentmail_server.limits.flood_guard import FloodGuard
 from agentmail_server.services.agents import AgentDirectory
 from agentmail_server.services.auth import Authenticator
+from agentmail_server.services.bulk_send import BulkSender
 from agentmail_server.services.contacts import ContactBook
 from agentmail_server.services.enrollment import Enrollment
 from agentmail_server.services.mail import Mailer
@@ -43,6 +44,7 @@ class Services:
     reservations: Reservations
     tokens: TokenKeeper
     enrollment: Enrollment
+    bulk: BulkSender
 
 
 def _flood_guard(config: ServerConfig, clock: Clock) -> FloodGuard | None:
@@ -108,20 +110,14 @@ def build_services(
         presence=presence,
         default_policy=default_policy,
     )
+    # One flood guard for single and bulk sends: a pair's budget is the same either way.
+    flood_guard = _flood_guard(config, clock)
+    mailer = Mailer(storage.mail, reads, resolver, codec, clock, rules, presence, flood_guard)
     return Services(
         auth=auth,
         directory=directory,
         resolver=resolver,
-        mailer=Mailer(
-            storage.mail,
-            reads,
-            resolver,
-            codec,
-            clock,
-            rules,
-            presence,
-            _flood_guard(config, clock),
-        ),
+        mailer=mailer,
         streamer=InboxStreamer(
             hub,
             reads,
@@ -130,7 +126,7 @@ def build_services(
             clock,
             max_per_agent=config.max_subscriptions_per_agent,
         ),
-        searcher=Searcher(storage.search, reads, codec),
+        searcher=Searcher(storage.search, reads, codec, config.search_relevance_candidates),
         contacts=ContactBook(storage.contacts, reads, codec, clock, default_policy),
         presence=presence,
         acks=AckTracker(storage.receipts, reads, codec, clock, config.ack_overdue_seconds),
@@ -144,4 +140,5 @@ def build_services(
         ),
         tokens=TokenKeeper(storage.agents, auth, hub, clock),
         enrollment=enrollment,
+        bulk=BulkSender(mailer, storage.mail, clock, flood_guard, config.max_sends_per_call),
     )

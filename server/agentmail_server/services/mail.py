@@ -99,6 +99,19 @@ class Mailer:
         broadcast: bool,
     ) -> Sent:
         """Validate, resolve recipients and commit a new message."""
+        recipients, digest = await self.addressed(caller, compose, to, cc, bcc, broadcast)
+        return await self._commit(caller, compose, recipients, digest, broadcast=broadcast)
+
+    async def addressed(
+        self,
+        caller: Identity,
+        compose: Compose,
+        to: Sequence[str],
+        cc: Sequence[str],
+        bcc: Sequence[str],
+        broadcast: bool,
+    ) -> tuple[tuple[Recipient, ...], str]:
+        """Validate a new message and resolve its recipients; its idempotency digest too."""
         _check_compose(compose)
         if broadcast:
             if to or cc or bcc:
@@ -111,9 +124,11 @@ class Mailer:
                 caller.project_id,
                 [(RecipientKind.TO, to), (RecipientKind.CC, cc), (RecipientKind.BCC, bcc)],
             )
+        if not compose.idempotency_key:
+            return recipients, ""  # the digest only guards a key: skip the JSON and the SHA-256
         # A broadcast's audience changes as agents register: its retry must still match.
         digest = content_digest(compose, () if broadcast else recipients, broadcast, None)
-        return await self._commit(caller, compose, recipients, digest, broadcast=broadcast)
+        return recipients, digest
 
     async def _broadcast_recipients(self, caller: Identity) -> tuple[Recipient, ...]:
         targets = await self._queries.broadcast_targets(
@@ -139,23 +154,7 @@ class Mailer:
         *,
         broadcast: bool = False,
     ) -> Sent:
-        draft = Draft(
-            project_id=caller.project_id,
-            sender_id=caller.agent_id,
-            sender_name=caller.name,
-            recipients=recipients,
-            subject=compose.subject.strip(),
-            body=compose.body,
-            importance=Importance(compose.importance or Importance.NORMAL),
-            ack_required=compose.ack_required,
-            thread_id=compose.thread_id,
-            topic=compose.topic,
-            idempotency_key=compose.idempotency_key,
-            idempotency_digest=digest if compose.idempotency_key else "",
-            rules=self._rules,
-            broadcast=broadcast,
-            recent_activity=self._unwritten_activity(recipients) if broadcast else (),
-        )
+        draft = self.draft(caller, compose, recipients, digest, broadcast=broadcast)
         guard = self._flood_guard
         if guard is None:
             return await self._writes.insert_message(draft, self._clock.now_micros())
@@ -168,6 +167,34 @@ class Mailer:
         finally:
             if not stored:
                 guard.give_back(charged)
+
+    def draft(
+        self,
+        caller: Identity,
+        compose: Compose,
+        recipients: tuple[Recipient, ...],
+        digest: str,
+        *,
+        broadcast: bool = False,
+    ) -> Draft:
+        """What storage is asked to commit for a validated message."""
+        return Draft(
+            project_id=caller.project_id,
+            sender_id=caller.agent_id,
+            sender_name=caller.name,
+            recipients=recipients,
+            subject=compose.subject.strip(),
+            body=compose.body,
+            importance=Importance(compose.importance or Importance.NORMAL),
+            ack_required=compose.ack_required,
+            thread_id=compose.thread_id,
+            topic=compose.topic,
+            idempotency_key=compose.idempotency_key,
+            idempotency_digest=digest,
+            rules=self._rules,
+            broadcast=broadcast,
+            recent_activity=self._unwritten_activity(recipients) if broadcast else (),
+        )
 
     def _unwritten_activity(self, recipients: Sequence[Recipient]) -> tuple[tuple[int, int], ...]:
         if self._presence is None:
@@ -206,7 +233,9 @@ class Mailer:
             caller.project_id,
             [(RecipientKind.TO, [*primary, *to]), (RecipientKind.CC, [*extra_cc, *cc])],
         )
-        digest = content_digest(compose, recipients, False, original.id)
+        digest = ""
+        if compose.idempotency_key:
+            digest = content_digest(compose, recipients, False, original.id)
         return await self._commit(caller, compose, recipients, digest)
 
     async def get(self, caller: Identity, message_id: int) -> tuple[Message, Delivery | None]:
@@ -241,7 +270,7 @@ class Mailer:
         kind = cursors.INBOX_DESC if newest_first else cursors.INBOX_ASC
         limits.check_length("topic", flt.topic, limits.MAX_TOPIC_CHARS)
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
-        position = await self._inbox_cursors.position(caller, page_token, kind, "page_token")
+        position = self._inbox_cursors.opened(caller, page_token, kind, "page_token")
         found = await self._queries.inbox(
             caller.agent_id,
             flt,
@@ -251,6 +280,11 @@ class Mailer:
             limit=size + 1,
             include_bodies=include_bodies,
         )
+        if position and (newest_first or not found):
+            # An oldest-first page that found mail after the cursor has shown that the cursor
+            # is not past the inbox's tail; only an empty one (or a newest-first one, whose
+            # mail lies below the cursor) needs the tail's own seek (one less round trip).
+            await self._inbox_cursors.check_not_ahead(caller, position, "page_token")
         more = len(found) > size
         page = within_body_budget(found[:size], lambda item: item.message)
         more = more or len(page) < min(len(found), size)
@@ -261,7 +295,7 @@ class Mailer:
             )
             for item in page
         ]
-        item_cursors = [self._inbox_cursors.cursor(caller, item.message.id) for item in items]
+        item_cursors = self._inbox_cursors.cursors_of(caller, [item.message.id for item in items])
         if not items:
             token = ""
         elif newest_first:

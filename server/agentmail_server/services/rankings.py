@@ -3,7 +3,7 @@
 Bounded two ways: at most ``capacity`` rankings (least recently used dropped first) and each
 for at most ``ttl_seconds``. A page token whose ranking was dropped fails with
 INVALID_PAGE_TOKEN ("search again") rather than silently re-ranking and shifting results.
-Rankings are stored as compact int64 arrays (8 bytes an id).
+Rankings are stored as compact arrays: 8 bytes an id and 8 its score.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class _Entry:
     owner: int
     fingerprint: Hashable
     ids: array.array[int]
+    scores: array.array[float]
     expires_at: float
 
 
@@ -45,11 +46,22 @@ class RankingCache:
         self._evictions = 0
         self._expirations = 0
 
-    def put(self, owner: int, fingerprint: Hashable, ids: Sequence[int]) -> int:
-        """Keep a ranking; returns the key to put in the page token (never 0)."""
+    def put(
+        self,
+        owner: int,
+        fingerprint: Hashable,
+        ids: Sequence[int],
+        scores: Sequence[float] = (),
+    ) -> int:
+        """Keep a ranking (ids best first, and their scores if any); returns the key to put
+        in the page token (never 0)."""
         key = secrets.randbits(62) + 1
         self._entries[key] = _Entry(
-            owner, fingerprint, array.array("q", ids), time.monotonic() + self._ttl
+            owner,
+            fingerprint,
+            array.array("q", ids),
+            array.array("d", scores),
+            time.monotonic() + self._ttl,
         )
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
@@ -58,6 +70,13 @@ class RankingCache:
 
     def get(self, key: int, owner: int, fingerprint: Hashable) -> Sequence[int] | None:
         """The ranking under ``key`` if it exists, is fresh, and belongs to this agent and query."""
+        found = self.get_scored(key, owner, fingerprint)
+        return None if found is None else found[0]
+
+    def get_scored(
+        self, key: int, owner: int, fingerprint: Hashable
+    ) -> tuple[Sequence[int], Sequence[float]] | None:
+        """Like :meth:`get`, with the scores kept beside the ids."""
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -68,7 +87,7 @@ class RankingCache:
         if entry.owner != owner or entry.fingerprint != fingerprint:
             return None
         self._entries.move_to_end(key)
-        return entry.ids
+        return entry.ids, entry.scores
 
     def stats(self) -> RankingCacheStats:
         """A snapshot of size and drop counters."""

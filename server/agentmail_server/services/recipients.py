@@ -13,11 +13,18 @@ from agentmail_server.storage.ports import MailReads
 
 
 class RecipientResolver:
-    """Maps names in a project to agents. Agents are never renamed, so entries never go stale."""
+    """Maps names in a project to agents. Agents are never renamed, so entries never go stale.
+
+    Two bounded caches (``cache_size`` entries each, least recently used dropped): by name key
+    (what the database is searched by), and by the exact text a caller gave (``" Bob"`` and
+    ``"bob"`` apart). The second lets a send to names seen before skip validation and
+    normalisation: a text is cached only after it passed them, and the same text always would.
+    """
 
     def __init__(self, queries: MailReads, cache_size: int) -> None:
         self._queries = queries
         self.cache: LruCache[tuple[int, str], tuple[int, str]] = LruCache(cache_size)
+        self._given: LruCache[tuple[int, str], tuple[int, str]] = LruCache(cache_size)
 
     async def resolve(
         self,
@@ -31,7 +38,36 @@ class RecipientResolver:
                 more than MAX_RECIPIENTS distinct recipients.
             NotFound: RECIPIENT_NOT_FOUND naming every unknown name.
         """
+        # The usual send names agents it named before: every text is a hit, in the order and
+        # with the kinds the full pass below would give (one agent per name key).
+        found: dict[int, Recipient] = {}
+        given = self._given
+        for kind, names_given in addressed:
+            for name in names_given:
+                hit = given.get((project_id, name))
+                if hit is None:
+                    return await self._resolve(project_id, addressed)
+                previous = found.get(hit[0])
+                if previous is None or kind < previous.kind:
+                    found[hit[0]] = Recipient(agent_id=hit[0], name=hit[1], kind=kind)
+        if len(found) > MAX_RECIPIENTS:
+            return await self._resolve(project_id, addressed)  # it raises, naming the count
+        return tuple(found.values())
+
+    async def _resolve(
+        self,
+        project_id: int,
+        addressed: Sequence[tuple[RecipientKind, Sequence[str]]],
+    ) -> tuple[Recipient, ...]:
+        """Resolve (kind, names) lists into distinct recipients, most visible kind winning.
+
+        Raises:
+            InvalidArgument: a blank or malformed name (control characters included), or
+                more than MAX_RECIPIENTS distinct recipients.
+            NotFound: RECIPIENT_NOT_FOUND naming every unknown name.
+        """
         wanted: dict[str, tuple[str, RecipientKind]] = {}
+        keys_given: dict[str, str] = {}  # each valid text given -> its name key
         violations: list[FieldViolation] = []
         for kind, given in addressed:
             for index, name in enumerate(given):
@@ -53,6 +89,7 @@ class RecipientResolver:
                     )
                     continue
                 key = names.name_key(name.strip(" "))
+                keys_given[name] = key
                 previous = wanted.get(key)
                 if previous is None or kind < previous[1]:
                     wanted[key] = (name.strip(" "), kind)
@@ -83,6 +120,8 @@ class RecipientResolver:
                 f"no agent named {shown} in this project",
                 metadata={"missing": ",".join(missing)},
             )
+        for name, key in keys_given.items():
+            self._given.put((project_id, name), found[key])
         return tuple(
             Recipient(agent_id=found[key][0], name=found[key][1], kind=kind)
             for key, (_, kind) in wanted.items()

@@ -15,6 +15,10 @@ from agentmail_server.storage.ports import MailReads, SearchReads
 
 # Relevance pages are offsets into a ranking; deep offsets cost more, so paging stops here.
 MAX_RELEVANCE_RESULTS = 10_000
+# Relevance ranks the newest this many visible matches (the server setting
+# search_relevance_candidates): scoring every match of a common term costs time in proportion
+# to the corpus, scoring a bounded set does not.
+DEFAULT_RELEVANCE_CANDIDATES = 2000
 # Frozen rankings kept for paging: at most this many searches (LRU), each for this long.
 RANKING_CACHE_ENTRIES = 256
 RANKING_TTL_SECONDS = 900.0
@@ -52,10 +56,17 @@ class SearchResult:
 class Searcher:
     """Use case of SearchService."""
 
-    def __init__(self, search: SearchReads, queries: MailReads, codec: CursorCodec) -> None:
+    def __init__(
+        self,
+        search: SearchReads,
+        queries: MailReads,
+        codec: CursorCodec,
+        relevance_candidates: int = DEFAULT_RELEVANCE_CANDIDATES,
+    ) -> None:
         self._search = search
         self._queries = queries
         self._codec = codec
+        self._candidates = relevance_candidates
         self.rankings = RankingCache(
             capacity=RANKING_CACHE_ENTRIES, ttl_seconds=RANKING_TTL_SECONDS
         )
@@ -137,33 +148,43 @@ class Searcher:
     ) -> tuple[list[SearchResult], str]:
         # bm25 depends on statistics of the whole index, which new mail changes; so the first
         # page ranks once and later pages slice that frozen ranking instead of re-ranking.
+        # Only the newest `candidates` matches are ranked (see DEFAULT_RELEVANCE_CANDIDATES).
         fingerprint = (match, flt)
         ranked: Sequence[int]
+        scores: Sequence[float]
         if position is None:
-            ranked = await self._search.ranked_ids(
-                caller.agent_id, caller.project_id, match, flt, MAX_RELEVANCE_RESULTS
+            pairs = await self._search.ranked(
+                caller.agent_id,
+                caller.project_id,
+                match,
+                flt,
+                candidates=self._candidates,
+                limit=MAX_RELEVANCE_RESULTS,
             )
+            ranked = [pair[0] for pair in pairs]
+            scores = [pair[1] for pair in pairs]
             key, offset = 0, 0
             if len(ranked) > size:
-                key = self.rankings.put(caller.agent_id, fingerprint, ranked)
+                key = self.rankings.put(caller.agent_id, fingerprint, ranked, scores)
         else:
             key, offset = position
-            found = self.rankings.get(key, caller.agent_id, fingerprint)
+            found = self.rankings.get_scored(key, caller.agent_id, fingerprint)
             if found is None:
                 raise invalid(
                     "page_token",
                     "this search has expired or was made with other parameters; search again",
                     "INVALID_PAGE_TOKEN",
                 )
-            ranked = found
+            ranked, scores = found
         ids = list(ranked[offset : offset + size])
+        score_of = dict(zip(ids, scores[offset : offset + size], strict=True))
         hits = await self._search.hits_for(
             caller.agent_id, caller.project_id, match, ids, include_bodies
         )
         token = ""
         if offset + size < len(ranked):
             token = self._codec.encode(cursors.SEARCH_RELEVANCE, scope, key, offset + size)
-        return _results(caller, hits), token
+        return _results(caller, hits, score_of), token
 
     async def _agent_id(self, caller: Identity, field: str, name: str) -> int | None:
         if not name:
@@ -180,10 +201,16 @@ class Searcher:
         return int(found[0][0])
 
 
-def _results(caller: Identity, hits: list[Hit]) -> list[SearchResult]:
+def _results(
+    caller: Identity, hits: list[Hit], score_of: dict[int, float] | None = None
+) -> list[SearchResult]:
+    """The caller's view of each hit, with its score from ``score_of`` (the frozen ranking's)
+    when given."""
     return [
         SearchResult(
-            hit.message.seen_by(caller.agent_id, caller.name, hit.kind), hit.snippet, hit.score
+            hit.message.seen_by(caller.agent_id, caller.name, hit.kind),
+            hit.snippet,
+            hit.score if score_of is None else score_of[hit.message.id],
         )
         for hit in hits
     ]

@@ -40,6 +40,7 @@ async def open_storage(config: ServerConfig) -> Storage:
             queue_size=config.writer_queue_size,
             max_batch=config.writer_max_batch,
             read_pool_size=config.read_pool_size,
+            index_idle_seconds=config.search_index_idle_seconds,
         )
     try:
         await storage.start()

@@ -97,7 +97,7 @@ from agentmail_server.domain.reservations import (
     Selection,
 )
 from agentmail_server.domain.retention import Purged
-from agentmail_server.errors import Unavailable
+from agentmail_server.errors import AgentmailError, Unavailable
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
 
 CommitListener = Callable[[Commit], None]
@@ -121,6 +121,20 @@ class MailWrites(Protocol):
 
     async def insert_message(self, draft: Draft, now: int) -> Sent:
         """Store a message and its deliveries (invariants 2 and 6)."""
+        ...
+
+    async def insert_messages(
+        self, drafts: Sequence[Draft], now: int
+    ) -> list[Sent | AgentmailError]:
+        """Store several messages in one write operation (one transaction), each exactly as
+        :meth:`insert_message` would; one outcome per draft, in order.
+
+        A draft that fails (a contact refusal, a reused idempotency key) is rolled back alone
+        and its error returned in its place; the others commit. Ids grow in draft order.
+
+        Raises:
+            Unavailable, ResourceExhausted: the operation as a whole could not commit.
+        """
         ...
 
     async def mark_deliveries(
@@ -509,10 +523,18 @@ class SearchReads(Protocol):
         """Hits newest first, at or below ``snapshot`` and below ``before_id``."""
         ...
 
-    async def ranked_ids(
-        self, viewer_id: int, project_id: int, match: str, flt: SearchFilter, limit: int
-    ) -> list[int]:
-        """Ids of the best ``limit`` visible matches, best first (ties by id)."""
+    async def ranked(
+        self,
+        viewer_id: int,
+        project_id: int,
+        match: str,
+        flt: SearchFilter,
+        *,
+        candidates: int,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """(id, relevance) of the best ``limit`` among the newest ``candidates`` visible
+        matches, best first (ties by id): relevance never scores more than ``candidates``."""
         ...
 
     async def hits_for(
@@ -523,7 +545,8 @@ class SearchReads(Protocol):
         ids: list[int],
         include_bodies: bool,
     ) -> list[Hit]:
-        """Hits for the given ids in the order given; ids no longer visible are left out."""
+        """Hits for the given ids in the order given (score left 0: the ranking has it);
+        ids no longer visible are left out."""
         ...
 
 

@@ -16,6 +16,7 @@ from its entries in the parent commit.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pathlib
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ from agentmail_server.archive.git._trees import TreeWriter
 logger = logging.getLogger(__name__)
 
 _TREE = int(pygit2.enums.ObjectType.TREE)
+_BLOB = int(pygit2.enums.ObjectType.BLOB)
 
 
 class _Staging(pygit2.OdbBackend):
@@ -200,8 +202,17 @@ class GitStore:
         return commit.id, tree.id, commit.message
 
     def blob(self, data: bytes) -> pygit2.Oid:
-        """Stage a blob for the next commit and return its id."""
-        return self._repo.create_blob(data)
+        """Stage a blob for the next commit and return its id.
+
+        Hashed and staged here rather than through libgit2's ``create_blob``, which hashes
+        and then calls back into Python twice (exists, write) per blob: a tenth of the
+        archive's CPU per message. The id is git's: SHA-1 of ``blob <size>\\0`` + content.
+        """
+        digest = hashlib.sha1(b"blob %d\x00" % len(data), usedforsecurity=False)
+        digest.update(data)
+        raw = digest.digest()
+        self._staging.objects[raw] = (_BLOB, data)
+        return pygit2.Oid(raw=raw)
 
     def commit(self, changes: Mapping[str, pygit2.Oid | None], message: str) -> pygit2.Oid | None:
         """Apply ``changes`` to the head's tree, commit, make it durable, move the branch.

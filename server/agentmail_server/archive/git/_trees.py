@@ -77,8 +77,11 @@ class _Folder:
         entry = mode + b" " + name + b"\x00" + oid
         previous = self.entries.get(key)
         if previous is None:
+            # A file replacing a folder of the same name or the reverse (rare): look before
+            # calling remove, which would try two keys for every new entry.
             other = name if mode == TREE_MODE else name + b"/"
-            self.remove(other)
+            if other in self.entries:
+                self.remove(other)
             self.fresh.append(key)
         elif previous != entry:
             self.rebuild = True

@@ -17,6 +17,7 @@ from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.events import AgentChange, CommitBuilder, Receipts
 from agentmail_server.domain.models import Agent, DeliveryState, Project
 from agentmail_server.domain.retention import Purged
+from agentmail_server.errors import AgentmailError
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.sqlite import retention, tokens, writes
@@ -24,6 +25,7 @@ from agentmail_server.storage.sqlite.coordination import (
     SqliteContactWrites,
     SqliteLifecycleWrites,
 )
+from agentmail_server.storage.sqlite.indexer import IDLE_SECONDS
 from agentmail_server.storage.sqlite.queries import Queries
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.receipts import ReceiptQueries
@@ -44,6 +46,13 @@ class SqliteMailWrites:
         """Store a message and its deliveries, or return the original for a repeated key."""
         operation = functools.partial(writes.insert_message, draft=draft, now=now)
         return await self._writer.submit(operation, CommitBuilder.sent)
+
+    async def insert_messages(
+        self, drafts: Sequence[Draft], now: int
+    ) -> list[Sent | AgentmailError]:
+        """Store several messages in one write operation; one outcome per draft, in order."""
+        operation = functools.partial(writes.insert_messages, drafts=drafts, now=now)
+        return await self._writer.submit(operation, _record_sends)
 
     async def mark_deliveries(
         self, agent_id: int, message_ids: Sequence[int], now: int, *, acknowledge: bool
@@ -132,6 +141,12 @@ class SqliteAgentWrites:
         return await self._writer.submit(operation, _record_update)
 
 
+def _record_sends(changes: CommitBuilder, outcomes: list[Sent | AgentmailError]) -> None:
+    for outcome in outcomes:
+        if isinstance(outcome, Sent):
+            changes.sent(outcome)
+
+
 def _record_project(changes: CommitBuilder, result: tuple[Project, bool]) -> None:
     project, created = result
     if created:
@@ -156,6 +171,7 @@ class SqliteStorage:
         queue_size: how many write operations may wait; beyond it writes fail fast.
         max_batch: at most this many operations per group commit.
         read_pool_size: read-only connections.
+        index_idle_seconds: how long the writer idles before indexing new mail for search.
     """
 
     def __init__(
@@ -166,10 +182,13 @@ class SqliteStorage:
         queue_size: int,
         max_batch: int,
         read_pool_size: int,
+        index_idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self._path = path
         self._publisher = CommitPublisher()
-        self._writer = Writer(path, synchronous, queue_size, max_batch, self._publisher)
+        self._writer = Writer(
+            path, synchronous, queue_size, max_batch, self._publisher, index_idle_seconds
+        )
         self._pool = ReadPool(path, read_pool_size)
         self._mail = SqliteMailWrites(self._writer)
         self._agents = SqliteAgentWrites(self._writer)
@@ -179,7 +198,7 @@ class SqliteStorage:
         self._contacts = SqliteContactWrites(self._writer)
         self._lifecycle = SqliteLifecycleWrites(self._writer)
         self._reads = Queries(self._pool)
-        self._search = SearchQueries(self._pool)
+        self._search = SearchQueries(self._pool, self._writer.caught_up)
         self._receipts = ReceiptQueries(self._pool)
 
     @property

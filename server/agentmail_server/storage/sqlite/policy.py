@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from agentmail_server.domain import contacts
 from agentmail_server.domain.contacts import (
@@ -50,21 +51,15 @@ def admit(
     """
     sender = draft.sender_id
     ids = [r.agent_id for r in draft.recipients]
-    marks = ",".join("?" * len(ids))
-    states = {
-        row[0]: row[1:]
-        for row in conn.execute(
-            "SELECT id, retired_at, contact_policy, coalesce(last_active_at, created_at)"
-            f" FROM agents WHERE id IN ({marks})",
-            ids,
-        )
-    }
+    known = _facts(conn, draft.project_id, sender, ids)
+    states = {agent_id: row[:3] for agent_id, row in known.items()}
     others = [i for i in ids if i != sender and states[i][0] is None]
     in_thread = _thread_speakers(conn, draft, others) if draft.thread_id and others else set()
     peers = reservation_peers(conn, draft.project_id, sender, others, now) if others else set()
     open_question = [i for i in others if i not in in_thread and i not in peers]
-    blocked, approved, linked = _links(conn, sender, open_question, now)
-    recent = _recent(conn, sender, open_question, now - rules.auto_window_micros)
+    blocked, approved, linked, recent = _relations(
+        known, open_question, now, now - rules.auto_window_micros
+    )
     idle_before = now - rules.broadcast_idle_micros if rules.broadcast_idle_micros else None
     unwritten = dict(draft.recent_activity)
     admitted: list[Recipient] = []
@@ -97,7 +92,8 @@ def admit(
             refused.append(Skipped(agent_id, recipient.name, reason))
     if refused and not draft.broadcast:
         raise _refusal_error(draft.sender_name, refused)
-    _open_links(conn, draft, first_contacts, now + rules.first_contact_micros, now)
+    if first_contacts:  # rare after the first send of a pair: skip the statement
+        _open_links(conn, draft, first_contacts, now + rules.first_contact_micros, now)
     return tuple(admitted), tuple(refused)
 
 
@@ -162,62 +158,63 @@ def _thread_speakers(conn: sqlite3.Connection, draft: Draft, candidates: list[in
     }
 
 
-def _links(
-    conn: sqlite3.Connection, sender: int, candidates: list[int], now: int
-) -> tuple[set[int], set[int], set[int]]:
+# Everything the rule needs about each recipient, in ONE statement (one seek per recipient
+# in each table): its state, the link in each direction and when mail last passed between
+# the two. Five statements did this before; each costs the writer thread a statement's
+# overhead on every send, which the single writer pays in series.
+_FACTS = (
+    "SELECT a.id, a.retired_at, a.contact_policy, coalesce(a.last_active_at, a.created_at),"
+    " o.state, o.expires_at, i.state, i.expires_at, e.last_at"
+    " FROM agents a"
+    " LEFT JOIN contacts o ON o.project_id = ?1 AND o.from_agent = ?2 AND o.to_agent = a.id"
+    " LEFT JOIN contacts i ON i.project_id = ?1 AND i.from_agent = a.id AND i.to_agent = ?2"
+    " LEFT JOIN contact_exchanges e"
+    "  ON e.agent_low = min(?2, a.id) AND e.agent_high = max(?2, a.id)"
+    " WHERE a.id IN ({marks})"
+)
+
+
+def _facts(
+    conn: sqlite3.Connection, project_id: int, sender: int, ids: Sequence[int]
+) -> dict[int, tuple[Any, ...]]:
+    """Per recipient id: (retired_at, contact_policy, last active, outgoing link state and
+    expiry, incoming link state and expiry, last exchange time); Nones where nothing is."""
+    marks = ",".join(f"?{n}" for n in range(3, 3 + len(ids)))
+    return {
+        row[0]: row[1:]
+        for row in conn.execute(_FACTS.format(marks=marks), (project_id, sender, *ids))
+    }
+
+
+def _relations(
+    facts: dict[int, tuple[Any, ...]], candidates: list[int], now: int, since: int
+) -> tuple[set[int], set[int], set[int], set[int]]:
     """(candidates that blocked the sender, candidates joined to it by a live approval,
-    candidates joined to it by any link at all)."""
-    if not candidates:
-        return set(), set(), set()
-    linked: set[int] = set()
-    marks = ",".join("?" * len(candidates))
+    candidates joined to it by any link at all, candidates that exchanged mail with it at or
+    after ``since``)."""
     blocked: set[int] = set()
     approved: set[int] = set()
-    outgoing = conn.execute(
-        f"SELECT to_agent, state, expires_at FROM contacts WHERE from_agent = ?"
-        f" AND to_agent IN ({marks})",
-        (sender, *candidates),
-    )
-    incoming = conn.execute(
-        f"SELECT from_agent, state, expires_at FROM contacts WHERE to_agent = ?"
-        f" AND from_agent IN ({marks})",
-        (sender, *candidates),
-    )
-    for other, state, expires_at in outgoing:
-        linked.add(other)
-        if state == ContactState.BLOCKED:
-            blocked.add(other)  # the recipient blocked this sender's request
-        elif state == ContactState.APPROVED and (expires_at is None or expires_at > now):
-            approved.add(other)
-    for other, state, expires_at in incoming:
-        linked.add(other)
-        if state == ContactState.APPROVED and (expires_at is None or expires_at > now):
-            approved.add(other)
-    return blocked, approved, linked
+    linked: set[int] = set()
+    recent: set[int] = set()
+    for other in candidates:
+        _, _, _, out_state, out_expires, in_state, in_expires, last_at = facts[other]
+        if out_state is not None:
+            linked.add(other)
+            if out_state == ContactState.BLOCKED:
+                blocked.add(other)  # the recipient blocked this sender's request
+            elif out_state == ContactState.APPROVED and _live(out_expires, now):
+                approved.add(other)
+        if in_state is not None:
+            linked.add(other)
+            if in_state == ContactState.APPROVED and _live(in_expires, now):
+                approved.add(other)
+        if last_at is not None and last_at >= since:
+            recent.add(other)
+    return blocked, approved, linked, recent
 
 
-def _recent(conn: sqlite3.Connection, sender: int, candidates: list[int], since: int) -> set[int]:
-    """Candidates that exchanged mail with the sender at or after ``since``."""
-    if not candidates:
-        return set()
-    marks = ",".join("?" * len(candidates))
-    found = {
-        row[0]
-        for row in conn.execute(
-            f"SELECT agent_high FROM contact_exchanges WHERE agent_low = ?"
-            f" AND agent_high IN ({marks}) AND last_at >= ?",
-            (sender, *candidates, since),
-        )
-    }
-    found.update(
-        row[0]
-        for row in conn.execute(
-            f"SELECT agent_low FROM contact_exchanges WHERE agent_high = ?"
-            f" AND agent_low IN ({marks}) AND last_at >= ?",
-            (sender, *candidates, since),
-        )
-    )
-    return found
+def _live(expires_at: int | None, now: int) -> bool:
+    return expires_at is None or expires_at > now
 
 
 def _refusal_error(sender_name: str, refused: list[Skipped]) -> PermissionDenied:

@@ -1,8 +1,8 @@
 """Read queries, all index seeks, run on the read pool.
 
 Inbox pages seek the caller's ``deliveries`` rows (clustered on agent and message id, with
-partial indexes for the unread, urgent and topic filters), then fetch the page's envelopes by
-primary key. No query scans a table or calls a function on an indexed column.
+partial indexes for the unread, urgent and topic filters) and probe each page row's envelope
+by primary key, in one statement. No query scans a table or calls a function on an indexed column.
 """
 
 from __future__ import annotations
@@ -172,19 +172,21 @@ class Queries:
             return await self._thread_inbox(
                 agent_id, flt, after_id, before_id, newest_first, limit, include_bodies
             )
+        # One statement: the seek on the caller's deliveries drives it (its primary key gives
+        # the order and the LIMIT stops it), each envelope is then a primary-key probe; one
+        # round trip to the read pool instead of two.
         where = ["d.agent_id = ?"]
         params: list[Any] = [agent_id]
         _delivery_filters(where, params, flt)
         where, params = _bounds(where, params, "d.message_id", after_id, before_id)
         order = "DESC" if newest_first else "ASC"
-        deliveries = await self._pool.fetchall(
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {' AND '.join(where)}"
-            f" ORDER BY d.message_id {order} LIMIT ?",
+        rows = await self._pool.fetchall(
+            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, {DELIVERY_COLUMNS}"
+            " FROM deliveries d CROSS JOIN messages m ON m.id = d.message_id"
+            f" WHERE {' AND '.join(where)} ORDER BY d.message_id {order} LIMIT ?",
             (*params, limit),
         )
-        return await self._attach_messages(
-            [delivery_from_row(row) for row in deliveries], include_bodies
-        )
+        return [InboxItem(message_from_row(row), delivery_from_row(row, 15)) for row in rows]
 
     async def _thread_inbox(
         self,
@@ -210,21 +212,6 @@ class Queries:
             (agent_id, *params, limit),
         )
         return [InboxItem(message_from_row(row), delivery_from_row(row, 15)) for row in rows]
-
-    async def _attach_messages(
-        self, deliveries: list[Delivery], include_bodies: bool
-    ) -> list[InboxItem]:
-        if not deliveries:
-            return []
-        ids = [d.message_id for d in deliveries]
-        marks = ",".join("?" * len(ids))
-        rows = await self._pool.fetchall(
-            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)} FROM messages m"
-            f" WHERE m.id IN ({marks})",
-            ids,
-        )
-        by_id = {row[0]: message_from_row(row) for row in rows}
-        return [InboxItem(by_id[d.message_id], d) for d in deliveries]
 
     async def outbox(
         self, sender_id: int, before_id: int | None, limit: int, include_bodies: bool

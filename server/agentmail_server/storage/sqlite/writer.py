@@ -13,6 +13,10 @@ When a whole batch cannot commit (disk full, read-only, I/O error) every operati
 with ``Unavailable`` and a reason from :mod:`.failures`; the writer reports the failure to its
 health listeners and, until a batch commits again, probes every ``PROBE_SECONDS`` with a write
 that changes nothing, so that health comes back by itself once space does.
+
+Between batches the same thread runs the full-text indexer (:mod:`.indexer`): one step of its
+own transaction when enough messages wait, when the writer has been idle for a moment, when a
+search waits for it, and on close until the index is complete.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import pathlib
 import sqlite3
@@ -34,7 +39,7 @@ from agentmail_server.errors import AgentmailError, ResourceExhausted, Unavailab
 from agentmail_server.histogram import BucketCounts
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
-from agentmail_server.storage.sqlite import failures, schema
+from agentmail_server.storage.sqlite import failures, indexer, schema
 from agentmail_server.storage.sqlite.connection import open_writer
 from agentmail_server.storage.stats import BATCH_SIZE_BOUNDS, COMMIT_SECONDS_BOUNDS, WriterStats
 
@@ -51,6 +56,13 @@ PROBE_SECONDS = 0.5
 # SQLite result codes (low byte) that mean the database, not the operation, failed: such an
 # error fails the whole batch rather than the one operation that hit it.
 _STORAGE_CODES = frozenset({8, 10, 13, 14})  # READONLY, IOERR, FULL, CANTOPEN
+
+
+class _Kick:
+    """Queued (instead of a job) to wake the writer for an index step."""
+
+
+_KICK = _Kick()
 
 
 @dataclasses.dataclass
@@ -70,12 +82,13 @@ class Writer:
         queue_size: int,
         max_batch: int,
         feed: CommitPublisher,
+        index_idle_seconds: float = indexer.IDLE_SECONDS,
     ) -> None:
         self._path = path
         self._synchronous = synchronous
         self._max_batch = max_batch
         # None is the stop sentinel queued behind the last job by close().
-        self._queue: asyncio.Queue[_Job[Any] | None] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[_Job[Any] | _Kick | None] = asyncio.Queue(maxsize=queue_size)
         self._queue_size = queue_size
         # One thread: SQLite connections must not be used from two threads at once, and the
         # thread keeps the blocking commit off the event loop.
@@ -97,6 +110,12 @@ class Writer:
         self._failure: Unavailable | None = None
         self._listeners: list[WriteHealthListener] = []
         self._prober: asyncio.Task[None] | None = None
+        # Where the full-text index stands and the searches waiting for it; the idle timer
+        # and when the last batch ended (loop time).
+        self._index = indexer.Follower()
+        self._idle_seconds = index_idle_seconds
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._last_batch_end = 0.0
 
     def watch(self, listener: WriteHealthListener) -> None:
         """Call ``listener`` (on the loop) with the error when whole batches start failing,
@@ -119,7 +138,20 @@ class Writer:
         before = schema.migrate(conn)
         if before != schema.SCHEMA_VERSION:
             logger.info("database migrated from schema %s to %s", before, schema.SCHEMA_VERSION)
+        self._index.load(conn)
         return conn
+
+    async def caught_up(self, wait_seconds: float = indexer.SEARCH_WAIT_SECONDS) -> bool:
+        """Wait until the full-text index covers every message committed before this call
+        (at most ``wait_seconds``); True when it does. One comparison when it is current;
+        otherwise the writer indexes before it takes more writes."""
+        if self._closing or self._task is None:
+            return self._index.indexed >= self._index.newest
+        return await self._index.wait(self._kick, wait_seconds)
+
+    def _kick(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # full: batches follow, each checks
+            self._queue.put_nowait(_KICK)
 
     async def submit(self, operation: Operation[T], record: Recorder[T] | None = None) -> T:
         """Queue ``operation`` and wait until its batch has committed; returns its result.
@@ -155,6 +187,12 @@ class Writer:
             job = await self._queue.get()
             if job is None:
                 return
+            if isinstance(job, _Kick):
+                await loop.run_in_executor(self._executor, self._catch_up)
+                self._index.release()
+                if self._index.indexed < self._index.newest and self._queue.empty():
+                    self._kick()  # still idle: the next step (writes queued meanwhile go first)
+                continue
             batch: list[_Job[Any]] = [job]
             stop = False
             while len(batch) < self._max_batch and not self._queue.empty():
@@ -162,8 +200,12 @@ class Writer:
                 if queued is None:
                     stop = True
                     break
-                batch.append(queued)
-            outcomes, failure = await loop.run_in_executor(self._executor, self._apply, batch)
+                if not isinstance(queued, _Kick):  # the check after this batch covers it
+                    batch.append(queued)
+            outcomes, failure = await loop.run_in_executor(
+                self._executor, self._apply, batch, self._index.waiting
+            )
+            self._index.release()
             self._set_failure(failure)
             changes = CommitBuilder()
             for pending, (ok, value) in zip(batch, outcomes, strict=True):
@@ -180,6 +222,32 @@ class Writer:
                 self._feed.publish(commit)
             if stop:
                 return
+            self._after_batch(loop)
+
+    def _after_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Index what is left once the writer has been idle for a moment."""
+        if self._index.indexed >= self._index.newest:
+            return
+        self._last_batch_end = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_later(self._idle_seconds, self._on_idle)
+
+    def _on_idle(self) -> None:
+        self._idle_timer = None
+        if self._closing or self._index.indexed >= self._index.newest:
+            return
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._last_batch_end
+        if quiet < self._idle_seconds:  # a batch ended since: wait for the rest of the lull
+            self._idle_timer = loop.call_later(self._idle_seconds - quiet, self._on_idle)
+        else:
+            self._kick()
+
+    def _catch_up(self) -> None:
+        """On the writer thread: index until current when a search waits, else one step."""
+        conn = self._conn
+        assert conn is not None
+        self._index.catch_up(conn, everything=self._index.waiting)
 
     def _set_failure(self, failure: Unavailable | None) -> None:
         if (failure is None) == (self._failure is None):
@@ -212,10 +280,14 @@ class Writer:
                 await self.submit(failures.probe)
 
     def _apply(
-        self, batch: list[_Job[Any]]
+        self, batch: list[_Job[Any]], search_waits: bool
     ) -> tuple[list[tuple[bool, object]], Unavailable | None]:
         """Run one batch in one transaction on the writer thread; the outcomes, and the
-        failure when the batch as a whole could not commit."""
+        failure when the batch as a whole could not commit.
+
+        Then, in a transaction of its own and before the batch's callers hear back, index
+        when enough messages wait or a search waits (see :mod:`.indexer`): what a call's
+        commit set off is done by the time it returns, and no extra hand-off is needed."""
         conn = self._conn
         assert conn is not None
         started = time.perf_counter()
@@ -245,6 +317,7 @@ class Writer:
                     conn.execute("ROLLBACK")
             failure = failures.classify(exc, self._path)
             return [(False, failure)] * len(batch), failure
+        self._index.committed(conn)
         self._batches += 1
         self._operations += len(batch)
         self._failed += sum(1 for ok, _ in outcomes if not ok)
@@ -252,6 +325,8 @@ class Writer:
         self._last_commit = elapsed = time.perf_counter() - started
         self._batch_sizes.observe(len(batch))
         self._commit_seconds.observe(elapsed)
+        if search_waits or self._index.due():
+            self._index.catch_up(conn, everything=search_waits)
         return outcomes, None
 
     def stats(self) -> WriterStats:
@@ -273,6 +348,9 @@ class Writer:
     async def close(self) -> None:
         """Refuse new writes, finish everything already queued, then close the connection."""
         self._closing = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         if self._prober is not None:
             self._prober.cancel()
             await asyncio.wait({self._prober})
@@ -282,6 +360,12 @@ class Writer:
             await self._queue.put(None)
             await self._task
             self._task = None
+            if self._conn is not None:  # a clean stop leaves a complete index
+                conn = self._conn
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, functools.partial(self._index.catch_up, conn, everything=True)
+                )
+        self._index.release(closing=True)
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)

@@ -24,6 +24,7 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.notices import AckNotice, Notice
 from agentmail_server.errors import (
+    AgentmailError,
     AlreadyExists,
     FailedPrecondition,
     NotFound,
@@ -175,8 +176,13 @@ def _load_agent(conn: sqlite3.Connection, agent_id: int) -> Agent:
     return agent_from_row(row)
 
 
-def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
+def insert_message(
+    conn: sqlite3.Connection, draft: Draft, now: int, message_id: int | None = None
+) -> Sent:
     """Store a message and its deliveries, or return the original for a repeated key.
+
+    ``message_id`` is the id to use when the caller already knows the next one (a bulk
+    insert takes it once and counts up); None reads it here.
 
     Each recipient's contact policy is checked first, in this transaction (see
     :mod:`.policy`): a refusal fails the whole send, or leaves the agent out of a broadcast.
@@ -205,7 +211,8 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
         policy.record_exchanges(conn, draft.sender_id, recipients, now)
     # The single writer assigns ids inside its transaction, so ids grow in commit order; past
     # the highest id retention ever purged too, so a purged id is never handed out again.
-    (message_id,) = conn.execute(NEXT_POSITION).fetchone()
+    if message_id is None:
+        (message_id,) = conn.execute(NEXT_POSITION).fetchone()
     thread_id = draft.thread_id or str(message_id)
     by_kind: dict[RecipientKind, list[str]] = {kind: [] for kind in RecipientKind}
     for recipient in recipients:
@@ -276,6 +283,33 @@ def insert_message(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent:
         created_at=now,
     )
     return Sent(message=message, recipients=recipients, deduplicated=False, skipped=skipped)
+
+
+def insert_messages(
+    conn: sqlite3.Connection, drafts: Sequence[Draft], now: int
+) -> list[Sent | AgentmailError]:
+    """Store each draft as :func:`insert_message` would, each under a SAVEPOINT of its own, so
+    a draft that fails is rolled back alone and its error returned in its place.
+
+    Errors of the database itself (disk full, I/O) are not an item's: they propagate and fail
+    the whole operation, as for any write.
+    """
+    outcomes: list[Sent | AgentmailError] = []
+    # Nothing but these inserts takes an id in this operation: read the next one once.
+    (next_id,) = conn.execute(NEXT_POSITION).fetchone()
+    for draft in drafts:
+        conn.execute("SAVEPOINT item")
+        try:
+            sent = insert_message(conn, draft, now, next_id)
+        except AgentmailError as exc:
+            conn.execute("ROLLBACK TO item")
+            outcomes.append(exc)
+        else:
+            outcomes.append(sent)
+            if not sent.deduplicated:
+                next_id += 1
+        conn.execute("RELEASE item")
+    return outcomes
 
 
 def _find_idempotent(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent | None:
