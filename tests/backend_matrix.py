@@ -65,6 +65,8 @@ BOTH_BACKENDS = frozenset(
         "tests/contacts/test_refusals.py",
         "tests/contacts/test_presence.py",
         "tests/contacts/test_lifecycle.py",
+        "tests/integration/test_send_messages.py",
+        "tests/search/test_relevance_bound.py",
     }
 )
 # Tests of those modules that stay on SQLite, each for the reason beside it.

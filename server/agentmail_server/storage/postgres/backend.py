@@ -17,9 +17,10 @@ from collections.abc import Mapping, Sequence
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.events import AgentChange, CommitBuilder, Receipts
 from agentmail_server.domain.models import Agent, DeliveryState, Project
+from agentmail_server.errors import AgentmailError
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
-from agentmail_server.storage.postgres import writes
+from agentmail_server.storage.postgres import sends, writes
 from agentmail_server.storage.postgres.coordination import (
     PgContactWrites,
     PgLifecycleWrites,
@@ -43,8 +44,16 @@ class PgMailWrites:
 
     async def insert_message(self, draft: Draft, now: int) -> Sent:
         """Store a message and its deliveries, or return the original for a repeated key."""
-        operation = functools.partial(writes.insert_message, draft=draft, now=now)
+        operation = functools.partial(sends.insert_message, draft=draft, now=now)
         return await self._writer.submit(operation, CommitBuilder.sent)
+
+    async def insert_messages(
+        self, drafts: Sequence[Draft], now: int
+    ) -> list[Sent | AgentmailError]:
+        """Store several messages in one write operation (a savepoint each); one outcome per
+        draft, in order."""
+        operation = functools.partial(sends.insert_messages, drafts=drafts, now=now)
+        return await self._writer.submit(operation, _record_sends)
 
     async def mark_deliveries(
         self, agent_id: int, message_ids: Sequence[int], now: int, *, acknowledge: bool
@@ -117,6 +126,12 @@ class PgAgentWrites:
             capabilities=capabilities,
         )
         return await self._writer.submit(operation, _record_update)
+
+
+def _record_sends(changes: CommitBuilder, outcomes: list[Sent | AgentmailError]) -> None:
+    for outcome in outcomes:
+        if isinstance(outcome, Sent):
+            changes.sent(outcome)
 
 
 def _record_project(changes: CommitBuilder, result: tuple[Project, bool]) -> None:

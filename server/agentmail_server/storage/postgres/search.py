@@ -71,19 +71,34 @@ class PgSearch:
         words = query_words(match)
         return [_hit(row, words) for row in rows]
 
-    async def ranked_ids(
-        self, viewer_id: int, project_id: int, match: str, flt: SearchFilter, limit: int
-    ) -> list[int]:
-        """Ids of the best ``limit`` visible matches, best first (ties by id)."""
+    async def ranked(
+        self,
+        viewer_id: int,
+        project_id: int,
+        match: str,
+        flt: SearchFilter,
+        *,
+        candidates: int,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """(id, score) of the best ``limit`` among the newest ``candidates`` visible matches,
+        best first (ties by id).
+
+        Only the candidates are scored: the inner query takes the newest ``candidates``
+        visible matches by id (no score computed there), and ``ts_rank`` runs in the outer
+        one on that bounded set, however common the terms are.
+        """
         where, params = _visible(project_id, viewer_id, flt)
         rows = await self._pool.fetchall(
-            "SELECT m.id FROM (SELECT to_tsquery('simple', %s) AS query) q"
-            " JOIN messages m ON m.search @@ q.query"
+            "WITH q AS (SELECT to_tsquery('simple', %s) AS query)"
+            f" SELECT c.id, ts_rank('{WEIGHTS}', c.search, q.query) AS score"
+            " FROM q, (SELECT m.id, m.search FROM q JOIN messages m ON m.search @@ q.query"
             " LEFT JOIN deliveries d ON d.agent_id = %s AND d.message_id = m.id"
-            f" WHERE {' AND '.join(where)} ORDER BY {_RANK} DESC, m.id LIMIT %s",
-            (to_tsquery(match), viewer_id, *params, limit),
+            f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT %s) c"
+            " ORDER BY score DESC, c.id LIMIT %s",
+            (to_tsquery(match), viewer_id, *params, candidates, limit),
         )
-        return [int(row[0]) for row in rows]
+        return [(int(row[0]), float(row[1])) for row in rows]
 
     async def hits_for(
         self,
@@ -93,7 +108,8 @@ class PgSearch:
         ids: list[int],
         include_bodies: bool,
     ) -> list[Hit]:
-        """Hits for the given ids in the order given; ids no longer visible are left out."""
+        """Hits for the given ids in the order given (with their score, which the service
+        takes from :meth:`ranked` instead); ids no longer visible are left out."""
         if not ids:
             return []
         where, params = _visible(project_id, viewer_id, SearchFilter())
