@@ -3,8 +3,6 @@ clock the test moves."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from agentmail_server.errors import ResourceExhausted
 from agentmail_server.limits.buckets import Buckets
@@ -100,19 +98,6 @@ def test_a_used_subject_is_kept_over_older_ones() -> None:
 def test_nonsense_limits_are_refused(rate: float, burst: int, capacity: int) -> None:
     with pytest.raises(ValueError):
         Buckets(rate, burst, capacity, Clock())
-
-
-def test_a_check_costs_about_a_microsecond() -> None:
-    buckets = Buckets(rate=1e9, burst=10**9, capacity=100_000, clock=time.monotonic)
-    subjects = list(range(1000))
-    rounds = 100
-    started = time.perf_counter()
-    for _ in range(rounds):
-        for subject in subjects:
-            buckets.take(subject)
-    per_check = (time.perf_counter() - started) / (rounds * len(subjects))
-    # About 0.3 µs on a laptop; the bound leaves room for a loaded CI machine.
-    assert per_check < 5e-6, f"{per_check * 1e6:.2f} µs per check"
 
 
 def test_the_flood_guard_charges_every_recipient_or_none() -> None:

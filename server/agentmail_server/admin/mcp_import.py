@@ -41,6 +41,7 @@ from agentmail_server.admin.mcp_source import Source, SourceAgent, SourceMessage
 from agentmail_server.domain import limits, names
 from agentmail_server.domain.drafts import Draft, Registration
 from agentmail_server.domain.models import Importance, Recipient
+from agentmail_server.errors import AgentmailError
 from agentmail_server.services.auth import hash_token, new_token
 from agentmail_server.storage.sqlite import policy, writes
 
@@ -71,14 +72,20 @@ def marker(message: SourceMessage) -> str:
 def write_messages(conn: sqlite3.Connection, batch: Sequence[Prepared]) -> list[tuple[int, str]]:
     """Store ``batch`` (inside the caller's transaction); ``(message id, thread id)`` each.
 
-    The import's one write step for mail, kept apart so it can move to the storage port's
-    bulk send when that exists: each message through ``writes.insert_message`` (deliveries,
-    marker key, search index), then its recipients' read and ack times and the contact
-    exchange the AUTO policy counts, at the message's own time.
+    Mail goes through the bulk path SendMessages uses (``writes.insert_messages``: ids taken
+    once, a savepoint per message; deliveries, marker key), with each message's own creation
+    time; then its recipients' read and ack times and the contact exchange the AUTO policy
+    counts, at the message's own time. The search index catches up when the server starts.
+    A message the storage refuses aborts the import with its error (nothing of the open
+    transaction is kept; a rerun resumes after the last committed batch).
     """
+    outcomes = writes.insert_messages(
+        conn, [item.draft for item in batch], 0, [item.created_at for item in batch]
+    )
     stored = []
-    for item in batch:
-        sent = writes.insert_message(conn, item.draft, item.created_at)
+    for item, sent in zip(batch, outcomes, strict=True):
+        if isinstance(sent, AgentmailError):
+            raise sent
         message_id = sent.message.id
         if item.marks:
             conn.executemany(

@@ -27,13 +27,9 @@ _M = "/agentmail.v1.MailService/"  # method names in the authorisation table
 Context = Any  # grpc.aio.ServicerContext; the generated base class types it loosely
 
 
-def _send_item(request: mail_service_pb2.SendMessageRequest) -> SendItem | AgentmailError:
-    """One SendMessages item as the service takes it, or its wire error (that item's alone)."""
-    try:
-        wire.check_request(request)
-    except AgentmailError as exc:
-        return exc
-    compose = Compose(
+def _compose(request: mail_service_pb2.SendMessageRequest) -> Compose:
+    """The message a SendMessage request (or a SendMessages item) asks to compose."""
+    return Compose(
         subject=request.subject,
         body=request.body,
         importance=request.importance,
@@ -42,7 +38,15 @@ def _send_item(request: mail_service_pb2.SendMessageRequest) -> SendItem | Agent
         topic=request.topic,
         idempotency_key=request.idempotency_key,
     )
-    return SendItem(compose, request.to, request.cc, request.bcc, request.broadcast)
+
+
+def _send_item(request: mail_service_pb2.SendMessageRequest) -> SendItem | AgentmailError:
+    """One SendMessages item as the service takes it, or its wire error (that item's alone)."""
+    try:
+        wire.check_request(request)
+    except AgentmailError as exc:
+        return exc
+    return SendItem(_compose(request), request.to, request.cc, request.bcc, request.broadcast)
 
 
 class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
@@ -70,15 +74,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     ) -> mail_service_pb2.SendMessageResponse:
         caller = await self._gate.agent(context, _M + "SendMessage")
         wire.check_request(request)
-        compose = Compose(
-            subject=request.subject,
-            body=request.body,
-            importance=request.importance,
-            ack_required=request.ack_required,
-            thread_id=request.thread_id,
-            topic=request.topic,
-            idempotency_key=request.idempotency_key,
-        )
+        compose = _compose(request)
         sent = await self._mailer.send(
             caller, compose, request.to, request.cc, request.bcc, request.broadcast
         )

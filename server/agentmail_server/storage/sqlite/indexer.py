@@ -17,10 +17,12 @@ starts exactly after the last message indexed, so each message is indexed exactl
 
 Search never sees the lag. Before its first query a search asks the writer to catch up with
 the newest message committed *before the search was issued* and waits for that, at most
-:data:`SEARCH_WAIT_SECONDS`: (a) in the issue's two options. Measured on the 2-core bench
-machine, a search that finds the index current (the common case: idle indexing runs within
-20 ms of the last send) pays one integer comparison; one that finds a tail waits one index step
-(about 1-3 ms for a few hundred rows), which also indexes that tail for every later search.
+:data:`SEARCH_WAIT_SECONDS`: (a) in the issue's two options. A search that finds the index
+current (the common case: idle indexing runs within 20 ms of the last send) pays one integer
+comparison; one that finds a tail waits one index step, which also indexes that tail for every
+later search: at the 2.5-6 us a row measured for bulk indexing, about 0.6-1.5 ms for the
+:data:`EAGER_ROWS` a tail holds at most under load (an estimate from that figure, not a timing
+of the wait itself).
 Option (b), scanning the unindexed tail, would have to evaluate the FTS5 query language
 (phrases, prefixes, NEAR, boolean operators, column filters) over raw rows in Python or in a
 temporary index built per search: a second search engine that could disagree with the first,

@@ -286,21 +286,28 @@ def insert_message(
 
 
 def insert_messages(
-    conn: sqlite3.Connection, drafts: Sequence[Draft], now: int
+    conn: sqlite3.Connection,
+    drafts: Sequence[Draft],
+    now: int,
+    times: Sequence[int] | None = None,
 ) -> list[Sent | AgentmailError]:
     """Store each draft as :func:`insert_message` would, each under a SAVEPOINT of its own, so
     a draft that fails is rolled back alone and its error returned in its place.
+
+    ``times`` (one per draft) gives each message its own creation time instead of ``now``:
+    the import keeps the source's times; sends leave it None.
 
     Errors of the database itself (disk full, I/O) are not an item's: they propagate and fail
     the whole operation, as for any write.
     """
     outcomes: list[Sent | AgentmailError] = []
+    created = [now] * len(drafts) if times is None else times
     # Nothing but these inserts takes an id in this operation: read the next one once.
     (next_id,) = conn.execute(NEXT_POSITION).fetchone()
-    for draft in drafts:
+    for draft, at in zip(drafts, created, strict=True):
         conn.execute("SAVEPOINT item")
         try:
-            sent = insert_message(conn, draft, now, next_id)
+            sent = insert_message(conn, draft, at, next_id)
         except AgentmailError as exc:
             conn.execute("ROLLBACK TO item")
             outcomes.append(exc)
