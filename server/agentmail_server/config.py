@@ -79,6 +79,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "data_dir", "./agentmail-data", "Folder holding the SQLite database (created if absent)."
     ),
+    Setting(
+        "database_url",
+        "",
+        "PostgreSQL database to store everything in (postgresql://user@host:port/dbname); "
+        "empty keeps the embedded SQLite database in the data folder. Needs --archive false "
+        "and --retention-days 0 for now. Never printed or logged (it may hold a password).",
+    ),
     Setting("grace_seconds", "5", "How long shutdown waits for in-flight calls before cancelling."),
     Setting("read_pool_size", "4", "Read-only SQLite connections serving queries."),
     Setting(
@@ -319,6 +326,8 @@ class ServerConfig:
     # clash between servers in one process. The command line's default turns it on.
     metrics_listen: str = ""
     data_dir: pathlib.Path = pathlib.Path("./agentmail-data")
+    # Kept out of repr: it may carry a password.
+    database_url: str = dataclasses.field(default="", repr=False)
     grace_seconds: float = 5.0
     read_pool_size: int = 4
     writer_queue_size: int = 10000
@@ -454,9 +463,29 @@ class ServerConfig:
                     "operator_token_hashes must be comma-separated SHA-256 hex digests"
                     " (64 lower-case hex characters each)"
                 )
+        self._check_database()
         if self.log_level.strip().upper() not in LOG_LEVELS:
             raise ValueError(
                 f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
+
+    def _check_database(self) -> None:
+        if not self.database_url:
+            return
+        if not self.database_url.startswith(("postgresql://", "postgres://")):
+            # The value itself is not repeated: it may carry a password.
+            raise ValueError(
+                "database_url must be a PostgreSQL URL (postgresql://user@host:port/dbname)"
+            )
+        # The archive follows the SQLite database file and retention purges are not ported to
+        # PostgreSQL yet (issue 17, phase 2): refuse rather than silently do less.
+        if self.archive:
+            raise ValueError(
+                "the git archive is not available with database_url yet: pass --archive false"
+            )
+        if self.retention_days:
+            raise ValueError(
+                "retention is not available with database_url yet: leave retention_days at 0"
             )
 
     def _check_transport(self) -> None:
@@ -503,6 +532,11 @@ class ServerConfig:
     def operator_tokens_path(self) -> pathlib.Path:
         """The file of operator token hashes that ``agentmail-admin operator-token`` writes."""
         return self.data_dir / "operator-tokens"
+
+    @property
+    def uses_postgres(self) -> bool:
+        """Whether storage is the PostgreSQL database of ``database_url``."""
+        return bool(self.database_url)
 
     @property
     def database_path(self) -> pathlib.Path:

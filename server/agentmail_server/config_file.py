@@ -68,7 +68,7 @@ def read_config_file(path: pathlib.Path, kinds: Mapping[str, object]) -> dict[st
 
 
 # Settings never shown (kept here rather than imported: config imports this module).
-REDACTED_KEYS = frozenset({"enrollment_secret"})
+REDACTED_KEYS = frozenset({"enrollment_secret", "database_url"})
 
 
 def render_settings(values: Mapping[str, object], sources: Mapping[str, str]) -> str:
