@@ -62,7 +62,12 @@ def test_readme_documents_no_unknown_setting() -> None:
     known = {setting.env for setting in SETTINGS}
     mentioned = set(re.findall(r"`(AGENTMAIL_[A-Z_]+)`", README))
     # Variables read by the tooling rather than the server, and the config file's location.
-    tooling = {"AGENTMAIL_UPDATE_SNAPSHOTS", "AGENTMAIL_REQUIRE_TOOLS", CONFIG_ENV}
+    tooling = {
+        "AGENTMAIL_UPDATE_SNAPSHOTS",
+        "AGENTMAIL_REQUIRE_TOOLS",
+        "AGENTMAIL_TEST_POSTGRES",
+        CONFIG_ENV,
+    }
     # Variables the `agentmail` command line and the MCP bridge read (named in their sources).
     cli_sources = [
         *(ROOT / "clients" / "agentmail_cli").glob("*.py"),
