@@ -14,17 +14,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentmail_server.domain import contacts
+from agentmail_server.domain.contact_judgement import Relations, judge
 from agentmail_server.domain.contacts import (
-    ContactPolicy,
     ContactState,
-    RecipientFacts,
     SendRules,
     Skipped,
 )
 from agentmail_server.domain.drafts import Draft
 from agentmail_server.domain.models import Recipient
 from agentmail_server.domain.reservations import overlap
-from agentmail_server.errors import PermissionDenied
 from agentmail_server.storage.postgres.connection import Conn
 
 
@@ -50,40 +48,11 @@ async def admit(
     peers = facts_of.reservation_peers & set(others)
     open_question = [i for i in others if i not in in_thread and i not in peers]
     asked = set(open_question)
-    blocked, approved, linked = (found & asked for found in facts_of.links)
+    blocked, approved, linked = (links & asked for links in facts_of.links)
     recent = facts_of.recent & asked
-    idle_before = now - rules.broadcast_idle_micros if rules.broadcast_idle_micros else None
-    unwritten = dict(draft.recent_activity)
-    admitted: list[Recipient] = []
-    refused: list[Skipped] = []
-    first_contacts: list[int] = []
-    for recipient in draft.recipients:
-        retired_at, stored_policy, last_active = states[recipient.agent_id]
-        policy = rules.default_policy if stored_policy is None else ContactPolicy(stored_policy)
-        agent_id = recipient.agent_id
-        facts = RecipientFacts(
-            is_self=agent_id == sender,
-            retired=retired_at is not None,
-            policy=policy,
-            in_thread=agent_id in in_thread,
-            reservation_peer=agent_id in peers,
-            blocked_sender=agent_id in blocked,
-            approved_link=agent_id in approved,
-            recent_exchange=agent_id in recent,
-            unlinked=agent_id in open_question and agent_id not in linked,
-        )
-        reason = contacts.refusal(facts)
-        if reason is None and draft.broadcast and idle_before is not None:
-            active = max(last_active, unwritten.get(agent_id, 0))
-            reason = contacts.IDLE if active < idle_before else None
-        if reason is None:
-            admitted.append(recipient)
-            if contacts.opens_first_contact(facts):
-                first_contacts.append(agent_id)
-        else:
-            refused.append(Skipped(agent_id, recipient.name, reason))
-    if refused and not draft.broadcast:
-        raise _refusal_error(draft.sender_name, refused)
+    found = Relations(states, in_thread, peers, asked, blocked, approved, linked, recent)
+    verdict = judge(draft, rules, now, found)
+    first_contacts = list(verdict.first_contacts)
     if first_contacts:
         # First contacts become approved links from the sender (see domain.contacts).
         await conn.execute(
@@ -101,7 +70,7 @@ async def admit(
                 first_contacts,
             ),
         )
-    return tuple(admitted), tuple(refused)
+    return verdict.admitted, verdict.refused
 
 
 async def record_exchanges(
@@ -216,19 +185,3 @@ def _links(rows: list[tuple[Any, ...]], now: int) -> tuple[set[int], set[int], s
         elif state == ContactState.APPROVED and (expires_at is None or expires_at > now):
             approved.add(other)
     return blocked, approved, linked
-
-
-def _refusal_error(sender_name: str, refused: list[Skipped]) -> PermissionDenied:
-    listed = ",".join(f"{s.name}:{s.reason}" for s in refused)
-    first = refused[0]
-    hint = {
-        contacts.CONTACT_REQUIRED: "ask for contact with RequestContact first",
-        contacts.CONTACT_BLOCKED: "the recipient does not accept mail from this sender",
-        contacts.AGENT_RETIRED: "the recipient is retired and receives nothing",
-    }[first.reason]
-    return PermissionDenied(
-        first.reason,
-        f"{len(refused)} recipient(s) refuse mail from {sender_name} ({listed});"
-        f" nothing was sent: {hint}",
-        metadata={"refused": listed},
-    )

@@ -15,16 +15,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agentmail_server.domain import contacts
+from agentmail_server.domain.contact_judgement import Relations, judge
 from agentmail_server.domain.contacts import (
-    ContactPolicy,
     ContactState,
-    RecipientFacts,
     SendRules,
     Skipped,
 )
 from agentmail_server.domain.drafts import Draft
 from agentmail_server.domain.models import Recipient
-from agentmail_server.errors import PermissionDenied
 from agentmail_server.storage.sqlite import reservation_rows
 
 
@@ -60,41 +58,14 @@ def admit(
     blocked, approved, linked, recent = _relations(
         known, open_question, now, now - rules.auto_window_micros
     )
-    idle_before = now - rules.broadcast_idle_micros if rules.broadcast_idle_micros else None
-    unwritten = dict(draft.recent_activity)
-    admitted: list[Recipient] = []
-    refused: list[Skipped] = []
-    first_contacts: list[int] = []
-    for recipient in draft.recipients:
-        retired_at, stored_policy, last_active = states[recipient.agent_id]
-        policy = rules.default_policy if stored_policy is None else ContactPolicy(stored_policy)
-        agent_id = recipient.agent_id
-        facts = RecipientFacts(
-            is_self=agent_id == sender,
-            retired=retired_at is not None,
-            policy=policy,
-            in_thread=agent_id in in_thread,
-            reservation_peer=agent_id in peers,
-            blocked_sender=agent_id in blocked,
-            approved_link=agent_id in approved,
-            recent_exchange=agent_id in recent,
-            unlinked=agent_id in open_question and agent_id not in linked,
-        )
-        reason = contacts.refusal(facts)
-        if reason is None and draft.broadcast and idle_before is not None:
-            active = max(last_active, unwritten.get(agent_id, 0))
-            reason = contacts.IDLE if active < idle_before else None
-        if reason is None:
-            admitted.append(recipient)
-            if contacts.opens_first_contact(facts):
-                first_contacts.append(agent_id)
-        else:
-            refused.append(Skipped(agent_id, recipient.name, reason))
-    if refused and not draft.broadcast:
-        raise _refusal_error(draft.sender_name, refused)
+    found = Relations(
+        states, in_thread, peers, set(open_question), blocked, approved, linked, recent
+    )
+    verdict = judge(draft, rules, now, found)
+    first_contacts = list(verdict.first_contacts)
     if first_contacts:  # rare after the first send of a pair: skip the statement
         _open_links(conn, draft, first_contacts, now + rules.first_contact_micros, now)
-    return tuple(admitted), tuple(refused)
+    return verdict.admitted, verdict.refused
 
 
 def _open_links(
@@ -215,19 +186,3 @@ def _relations(
 
 def _live(expires_at: int | None, now: int) -> bool:
     return expires_at is None or expires_at > now
-
-
-def _refusal_error(sender_name: str, refused: list[Skipped]) -> PermissionDenied:
-    listed = ",".join(f"{s.name}:{s.reason}" for s in refused)
-    first = refused[0]
-    hint = {
-        contacts.CONTACT_REQUIRED: "ask for contact with RequestContact first",
-        contacts.CONTACT_BLOCKED: "the recipient does not accept mail from this sender",
-        contacts.AGENT_RETIRED: "the recipient is retired and receives nothing",
-    }[first.reason]
-    return PermissionDenied(
-        first.reason,
-        f"{len(refused)} recipient(s) refuse mail from {sender_name} ({listed});"
-        f" nothing was sent: {hint}",
-        metadata={"refused": listed},
-    )
