@@ -17,6 +17,7 @@ from agentmail_server.domain.models import RecipientKind
 from agentmail_server.storage.postgres.fulltext import WEIGHTS, query_words, snippet, to_tsquery
 from agentmail_server.storage.postgres.readers import ReadPool
 from agentmail_server.storage.postgres.rows import message_from_row, unescape_body
+from agentmail_server.storage.search_filters import apply_filters
 from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS, body_column
 
 _RANK = f"ts_rank('{WEIGHTS}', m.search, q.query)"
@@ -137,33 +138,5 @@ def _hit(row: Any, words: list[tuple[str, bool]]) -> Hit:
 def _visible(project_id: int, viewer_id: int, flt: SearchFilter) -> tuple[list[str], list[Any]]:
     where = ["m.project_id = %s", "(m.sender_id = %s OR d.agent_id IS NOT NULL)"]
     params: list[Any] = [project_id, viewer_id]
-    if flt.sent_only:
-        where.append("m.sender_id = %s")
-        params.append(viewer_id)
-    if flt.received_only:
-        where.append("d.agent_id IS NOT NULL")
-    if flt.sender_id is not None:
-        where.append("m.sender_id = %s")
-        params.append(flt.sender_id)
-    if flt.recipient_id is not None:
-        where.append(
-            "EXISTS (SELECT 1 FROM deliveries r WHERE r.agent_id = %s AND r.message_id = m.id"
-            " AND (r.kind <> 3 OR m.sender_id = %s OR r.agent_id = %s))"
-        )
-        params.extend([flt.recipient_id, viewer_id, viewer_id])
-    if flt.thread_id:
-        where.append("m.thread_id = %s")
-        params.append(flt.thread_id)
-    if flt.topic:
-        where.append("m.topic = %s")
-        params.append(flt.topic)
-    if flt.min_importance:
-        where.append("m.importance >= %s")
-        params.append(flt.min_importance)
-    if flt.start_micros is not None:
-        where.append("m.created_at >= %s")
-        params.append(flt.start_micros)
-    if flt.end_micros is not None:
-        where.append("m.created_at < %s")
-        params.append(flt.end_micros)
+    apply_filters(where, params, flt, viewer_id, "%s")
     return where, params

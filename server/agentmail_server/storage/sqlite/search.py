@@ -16,6 +16,7 @@ from typing import Any
 
 from agentmail_server.domain.filters import Hit, SearchFilter
 from agentmail_server.domain.models import RecipientKind
+from agentmail_server.storage.search_filters import apply_filters
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS, body_column, message_from_row
 
@@ -46,7 +47,7 @@ class SearchQueries:
             "(m.sender_id = ? OR d.agent_id IS NOT NULL)",
         ]
         params: list[Any] = [match, project_id, viewer_id]
-        _apply_filters(where, params, flt, viewer_id)
+        apply_filters(where, params, flt, viewer_id, "?")
         return where, params
 
     async def newest(
@@ -180,35 +181,3 @@ def _hit(row: Any) -> Hit:
         score=-float(row[16]),
         snippet=str(row[17] or ""),
     )
-
-
-def _apply_filters(where: list[str], params: list[Any], flt: SearchFilter, viewer_id: int) -> None:
-    if flt.sent_only:
-        where.append("m.sender_id = ?")
-        params.append(viewer_id)
-    if flt.received_only:
-        where.append("d.agent_id IS NOT NULL")
-    if flt.sender_id is not None:
-        where.append("m.sender_id = ?")
-        params.append(flt.sender_id)
-    if flt.recipient_id is not None:
-        where.append(
-            "EXISTS (SELECT 1 FROM deliveries r WHERE r.agent_id = ? AND r.message_id = m.id"
-            " AND (r.kind <> 3 OR m.sender_id = ? OR r.agent_id = ?))"
-        )
-        params.extend([flt.recipient_id, viewer_id, viewer_id])
-    if flt.thread_id:
-        where.append("m.thread_id = ?")
-        params.append(flt.thread_id)
-    if flt.topic:
-        where.append("m.topic = ?")
-        params.append(flt.topic)
-    if flt.min_importance:
-        where.append("m.importance >= ?")
-        params.append(flt.min_importance)
-    if flt.start_micros is not None:
-        where.append("m.created_at >= ?")
-        params.append(flt.start_micros)
-    if flt.end_micros is not None:
-        where.append("m.created_at < ?")
-        params.append(flt.end_micros)
