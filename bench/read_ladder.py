@@ -238,31 +238,32 @@ async def _search_ladder(
     match = search_query.to_fts(query)
     order = search_service_pb2.SEARCH_ORDER_NEWEST if newest else 0
     req = search_service_pb2.SearchMessagesRequest(query=query, page_size=HITS, order=order)
-    snapshot = await storage.search.snapshot()
 
     async def port() -> None:
         if newest:
             await storage.search.newest(
                 caller.agent_id,
+                caller.name,
                 caller.project_id,
                 match,
                 SearchFilter(),
-                snapshot=snapshot,
+                snapshot=None,
                 before_id=None,
                 limit=HITS + 1,
                 include_bodies=False,
             )
             return
-        pairs = await storage.search.ranked(
+        await storage.search.ranked(
             caller.agent_id,
+            caller.name,
             caller.project_id,
             match,
             SearchFilter(),
             candidates=ServerConfig().search_relevance_candidates,
             limit=10_000,
+            page=HITS,
+            include_bodies=False,
         )
-        ids = [pair[0] for pair in pairs[:HITS]]
-        await storage.search.hits_for(caller.agent_id, caller.project_id, match, ids, False)
 
     async def service() -> None:
         await services.searcher.search(
