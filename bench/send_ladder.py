@@ -180,7 +180,14 @@ async def send_rungs(data_dir: pathlib.Path, calls: int, concurrency: int) -> li
     try:
         services = build_services(storage, hub, config, CursorCodec(key))
         gate = Gate(services.auth, services.enrollment)
-        real = MailServicer(services.mailer, services.streamer, gate, services.auth, services.acks)
+        real = MailServicer(
+            services.mailer,
+            services.streamer,
+            gate,
+            services.auth,
+            services.acks,
+            bulk=services.bulk,
+        )
         null_mailer = Mailer(
             _NullMail(),
             storage.reads,
@@ -188,7 +195,9 @@ async def send_rungs(data_dir: pathlib.Path, calls: int, concurrency: int) -> li
             CursorCodec(key),
             SystemClock(),
         )
-        null = MailServicer(null_mailer, services.streamer, gate, services.auth, services.acks)
+        null = MailServicer(
+            null_mailer, services.streamer, gate, services.auth, services.acks, bulk=services.bulk
+        )
         raw = mail_service_pb2.SendMessageRequest(
             to=["R0"], subject="bench send", body=BODY
         ).SerializeToString()
