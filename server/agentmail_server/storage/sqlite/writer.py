@@ -320,7 +320,8 @@ class Writer:
     def _kick_done(self) -> None:
         self._kicked = False
         self._index.release()
-        if self._index.indexed < self._index.newest and self._submitted == self._taken and not self._closing:
+        idle = self._submitted == self._taken and not self._closing
+        if idle and self._index.indexed < self._index.newest:
             self._kick()  # still idle: the next step (writes queued meanwhile go first)
 
     def _after_batch(self, loop: asyncio.AbstractEventLoop) -> None:
