@@ -10,9 +10,8 @@ When the queue is full, :meth:`Writer.submit` fails fast with ``ResourceExhauste
 growing memory; callers see RESOURCE_EXHAUSTED with retry information.
 
 When a whole batch cannot commit (disk full, read-only, I/O error) every operation in it fails
-with ``Unavailable`` and a reason from :mod:`.failures`; the writer reports the failure to its
-health listeners and, until a batch commits again, probes every ``PROBE_SECONDS`` with a write
-that changes nothing, so that health comes back by itself once space does.
+with ``Unavailable`` and a reason from :mod:`.failures`; :mod:`.write_health` tells the health
+listeners and probes until a batch commits again.
 
 The writer is one dedicated thread fed by a ``queue.SimpleQueue``: a send hands its job
 straight to the thread (no event-loop task to wake first, no executor future per batch), the
@@ -30,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import pathlib
@@ -39,7 +37,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from agentmail_server.config import SyncMode
 from agentmail_server.domain.events import CommitBuilder
@@ -49,54 +47,28 @@ from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.sqlite import failures, indexer, schema
 from agentmail_server.storage.sqlite.connection import open_writer
+from agentmail_server.storage.sqlite.write_health import WriteHealth
+from agentmail_server.storage.sqlite.writer_items import (
+    KICK,
+    STOP,
+    Call,
+    Item,
+    Job,
+    Kick,
+    Operation,
+    Recorder,
+    Stop,
+    settle,
+)
 from agentmail_server.storage.stats import BATCH_SIZE_BOUNDS, COMMIT_SECONDS_BOUNDS, WriterStats
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Operation = Callable[[sqlite3.Connection], T]
-# Records what a committed operation changed (its result) for the commit feed.
-Recorder = Callable[[CommitBuilder, T], None]
-
-# How often a failing writer tries a probe write (when no other write comes to try first).
-PROBE_SECONDS = 0.5
 
 # SQLite result codes (low byte) that mean the database, not the operation, failed: such an
 # error fails the whole batch rather than the one operation that hit it.
 _STORAGE_CODES = frozenset({8, 10, 13, 14})  # READONLY, IOERR, FULL, CANTOPEN
-
-
-class _Kick:
-    """Queued (instead of a job) to wake the writer for an index step."""
-
-
-_KICK = _Kick()
-
-
-class _Stop:
-    """Queued by close() behind the last job: finish the index, close, end the thread."""
-
-
-_STOP = _Stop()
-
-
-@dataclasses.dataclass
-class _Job(Generic[T]):
-    operation: Operation[T]
-    future: asyncio.Future[T]
-    record: Recorder[T] | None
-
-
-@dataclasses.dataclass
-class _Call(Generic[T]):
-    """Something else to run on the writer thread (open, a probe's check); its outcome goes to
-    ``future`` on the loop."""
-
-    function: Callable[[], T]
-    future: asyncio.Future[T]
-
-
-_Item = _Job[Any] | _Call[Any] | _Kick | _Stop
 
 
 class Writer:
@@ -118,7 +90,7 @@ class Writer:
         # the loop only) minus ``_taken`` (counted on the writer thread only, as it takes a
         # batch): submit() refuses at ``queue_size``. Kicks are one at a time (``_kicked``);
         # the other items are the writer's own and few.
-        self._inbox: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._submitted = 0
         self._taken = 0
         self._kicked = False
@@ -141,9 +113,10 @@ class Writer:
         self._batch_sizes = BucketCounts(BATCH_SIZE_BOUNDS)
         self._commit_seconds = BucketCounts(COMMIT_SECONDS_BOUNDS)
         # Why whole batches fail now (None while they commit), and who wants to know.
-        self._failure: Unavailable | None = None
-        self._listeners: list[WriteHealthListener] = []
-        self._prober: asyncio.Task[None] | None = None
+        self._health = WriteHealth(
+            lambda: self._call(functools.partial(failures.space_returned, self._path)),
+            lambda: self.submit(failures.probe),
+        )
         # Where the full-text index stands and the searches waiting for it; the idle timer
         # and when the last batch ended (loop time).
         self._index = indexer.Follower()
@@ -154,12 +127,12 @@ class Writer:
     def watch(self, listener: WriteHealthListener) -> None:
         """Call ``listener`` (on the loop) with the error when whole batches start failing,
         and with None when one commits again."""
-        self._listeners.append(listener)
+        self._health.watch(listener)
 
     @property
     def failure(self) -> Unavailable | None:
         """Why writes fail now, or None while they commit."""
-        return self._failure
+        return self._health.failure
 
     async def start(self) -> None:
         """Open the connection, migrate the schema and start taking operations."""
@@ -175,7 +148,7 @@ class Writer:
         """Run ``function`` on the writer thread, between batches."""
         assert self._loop is not None
         future: asyncio.Future[T] = self._loop.create_future()
-        self._inbox.put(_Call(function, future))
+        self._inbox.put(Call(function, future))
         return await future
 
     def _open(self) -> sqlite3.Connection:
@@ -199,7 +172,7 @@ class Writer:
         checks too."""
         if not self._kicked:
             self._kicked = True
-            self._inbox.put(_KICK)
+            self._inbox.put(KICK)
 
     async def submit(self, operation: Operation[T], record: Recorder[T] | None = None) -> T:
         """Queue ``operation`` and wait until its batch has committed; returns its result.
@@ -227,7 +200,7 @@ class Writer:
         assert self._loop is not None
         future: asyncio.Future[T] = self._loop.create_future()
         self._submitted += 1
-        self._inbox.put(_Job(operation, future, record))
+        self._inbox.put(Job(operation, future, record))
         return await future
 
     # On the writer thread.
@@ -238,37 +211,37 @@ class Writer:
         A call or kick found while draining a batch waits until that batch is committed;
         the stop sentinel ends the drain (everything before it is in the batch)."""
         inbox = self._inbox
-        deferred: list[_Item] = []
+        deferred: list[Item] = []
         while True:
             item = deferred.pop(0) if deferred else inbox.get()
-            if isinstance(item, _Job):
-                batch: list[_Job[Any]] = [item]
+            if isinstance(item, Job):
+                batch: list[Job[Any]] = [item]
                 while len(batch) < self._max_batch:
                     try:
                         queued = inbox.get_nowait()
                     except queue.Empty:
                         break
-                    if isinstance(queued, _Job):
+                    if isinstance(queued, Job):
                         batch.append(queued)
-                    elif not isinstance(queued, _Kick):  # the check after this batch covers it
+                    elif not isinstance(queued, Kick):  # the check after this batch covers it
                         deferred.append(queued)
-                        if isinstance(queued, _Stop):
+                        if isinstance(queued, Stop):
                             break
                     else:
                         self._post(self._kick_done)
                 self._taken += len(batch)
                 outcomes, failure = self._apply(batch, self._index.waiting)
                 self._post(self._delivered, batch, outcomes, failure)
-            elif isinstance(item, _Kick):
+            elif isinstance(item, Kick):
                 self._catch_up()
                 self._post(self._kick_done)
-            elif isinstance(item, _Call):
+            elif isinstance(item, Call):
                 try:
                     result = item.function()
                 except BaseException as exc:  # handed to the awaiting caller
-                    self._post(_settle, item.future, False, exc)
+                    self._post(settle, item.future, False, exc)
                 else:
-                    self._post(_settle, item.future, True, result)
+                    self._post(settle, item.future, True, result)
             else:
                 self._finish()
                 return
@@ -287,19 +260,19 @@ class Writer:
             self._index.catch_up(conn, everything=True)
             conn.close()
         assert self._stopped is not None
-        self._post(_settle, self._stopped, True, None)
+        self._post(settle, self._stopped, True, None)
 
     # Back on the loop.
 
     def _delivered(
         self,
-        batch: list[_Job[Any]],
+        batch: list[Job[Any]],
         outcomes: list[tuple[bool, object]],
         failure: Unavailable | None,
     ) -> None:
         """A batch's outcomes reach its callers and its changes the feed."""
         self._index.release()
-        self._set_failure(failure)
+        self._health.report(failure)
         changes = CommitBuilder()
         for pending, (ok, value) in zip(batch, outcomes, strict=True):
             if ok and pending.record is not None:
@@ -349,37 +322,8 @@ class Writer:
         assert conn is not None
         self._index.catch_up(conn, everything=self._index.waiting)
 
-    def _set_failure(self, failure: Unavailable | None) -> None:
-        if (failure is None) == (self._failure is None):
-            self._failure = failure  # the newest reason, no change of state
-            return
-        self._failure = failure
-        if failure is not None:
-            logger.error(
-                "writes are failing (%s); probing every %.1fs", failure.reason, PROBE_SECONDS
-            )
-            if self._prober is None or self._prober.done():
-                self._prober = asyncio.create_task(self._probe(), name="sqlite-writer-probe")
-        else:
-            logger.warning("writes commit again")
-        for listener in self._listeners:
-            listener(failure)
-
-    async def _probe(self) -> None:
-        """While batches fail and nothing else tries, try a write that changes nothing."""
-        while self._failure is not None and not self._closing:
-            await asyncio.sleep(PROBE_SECONDS)
-            if self._failure is None or self._closing:
-                return
-            if not await self._call(functools.partial(failures.space_returned, self._path)):
-                continue
-            # Its outcome reaches _set_failure through _delivered like any batch's; a full queue
-            # means real writes are trying already.
-            with contextlib.suppress(AgentmailError):
-                await self.submit(failures.probe)
-
     def _apply(
-        self, batch: list[_Job[Any]], search_waits: bool
+        self, batch: list[Job[Any]], search_waits: bool
     ) -> tuple[list[tuple[bool, object]], Unavailable | None]:
         """Run one batch in one transaction on the writer thread; the outcomes, and the
         failure when the batch as a whole could not commit.
@@ -450,29 +394,16 @@ class Writer:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        if self._prober is not None:
-            self._prober.cancel()
-            await asyncio.wait({self._prober})
-            self._prober = None
+        await self._health.close()
         if self._thread is not None:
             # A sentinel behind the queued jobs: they all commit, the index is completed and
             # the connection closed before the thread ends.
             assert self._stopped is not None
-            self._inbox.put(_STOP)
+            self._inbox.put(STOP)
             await self._stopped
             await asyncio.to_thread(self._thread.join)
             self._thread = None
         self._index.release(closing=True)
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    """Hand a writer-thread outcome to a loop future (unless its waiter gave up)."""
-    if future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 def _storage_error(exc: Exception) -> bool:
