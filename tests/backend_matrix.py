@@ -65,6 +65,7 @@ BOTH_BACKENDS = frozenset(
         "tests/contacts/test_refusals.py",
         "tests/contacts/test_presence.py",
         "tests/contacts/test_lifecycle.py",
+        "tests/contacts/test_contacts.py",
         "tests/integration/test_send_messages.py",
         "tests/search/test_relevance_bound.py",
     }
@@ -77,9 +78,6 @@ SQLITE_ONLY = frozenset(
         "test_a_version_3_database_is_migrated_and_keeps_its_keys",
         "tests/integration/test_cursor_restart.py::"
         "test_a_restored_backup_keeps_its_cursors_and_refuses_later_ones",
-        # Contact requests and responses are not ported to PostgreSQL yet (phase 2).
-        "tests/contacts/test_refusals.py::"
-        "test_an_idempotent_repeat_returns_the_original_after_a_block",
         # 2,400 sends through reconnecting streams within 60 s: the PostgreSQL writer's round
         # trips take longer than that on a loaded two-core machine (phase 2: pipelined batches).
         "tests/subscriptions/test_resilience.py::test_gap_free_reconnect",

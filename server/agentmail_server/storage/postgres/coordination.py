@@ -1,11 +1,11 @@
-"""Coordination ports on PostgreSQL: lifecycle and presence, contact policies, reservation
-reads — and, for phase 2 of issue 17, the writes not ported yet.
+"""Coordination ports on PostgreSQL: lifecycle and presence, contact policies and requests
+(:mod:`.contacts`), reservation reads — and the writes not ported yet.
 
 What is not ported fails with UNIMPLEMENTED (reason ``NOT_ON_POSTGRES``) naming the operation,
-never a crash: contact requests and responses, reservation grants, renewals and releases, and
-retention purges. The background sweeps that call reservation writes (expiry, expiry warnings)
-find nothing to do, which is true: no reservation can be granted on this backend yet.
-Retirement does not release reservations for the same reason.
+never a crash: reservation grants, renewals and releases, and retention purges. The background
+sweeps that call reservation writes (expiry, expiry warnings) find nothing to do, which is
+true: no reservation can be granted on this backend yet. Retirement does not release
+reservations for the same reason.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from agentmail_server.domain.links import (
     ContactResponse,
     RequestOutcome,
     ResponseOutcome,
+    record_request,
+    record_response,
 )
 from agentmail_server.domain.models import Agent
 from agentmail_server.domain.notices import Notice
@@ -34,6 +36,7 @@ from agentmail_server.domain.reservations import (
 )
 from agentmail_server.domain.retention import Purged
 from agentmail_server.errors import Unimplemented
+from agentmail_server.storage.postgres import contacts
 from agentmail_server.storage.postgres.connection import Conn
 from agentmail_server.storage.postgres.readers import ReadPool
 from agentmail_server.storage.postgres.writer import PgWriter
@@ -156,12 +159,16 @@ class PgContactWrites:
     async def request_contact(
         self, request: ContactRequest, default_policy: ContactPolicy, now: int
     ) -> RequestOutcome:
-        """Not ported yet: fails with UNIMPLEMENTED."""
-        not_ported("RequestContact")
+        """Open or refresh the requester's pending link, telling the target once."""
+        operation = functools.partial(
+            contacts.request_contact, request=request, default_policy=default_policy, now=now
+        )
+        return await self._writer.submit(operation, record_request)
 
     async def respond_contact(self, response: ContactResponse, now: int) -> ResponseOutcome:
-        """Not ported yet: fails with UNIMPLEMENTED."""
-        not_ported("RespondContact")
+        """Approve or block the requester's link to the responder, telling the requester."""
+        operation = functools.partial(contacts.respond_contact, response=response, now=now)
+        return await self._writer.submit(operation, record_response)
 
 
 class PgReservationWrites:
