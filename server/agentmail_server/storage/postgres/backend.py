@@ -166,7 +166,7 @@ class PostgresStorage:
         self._mail = PgMailWrites(self._writer)
         self._agents = PgAgentWrites(self._writer)
         self._retention = PgRetentionWrites()
-        self._reservations = PgReservationWrites()
+        self._reservations = PgReservationWrites(self._writer)
         self._reservation_reads = PgReservationReads(self._pool)
         self._contacts = PgContactWrites(self._writer)
         self._lifecycle = PgLifecycleWrites(self._writer)
