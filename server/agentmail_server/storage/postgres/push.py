@@ -35,7 +35,7 @@ from agentmail_server.domain.drafts import Sent
 from agentmail_server.domain.events import Commit
 from agentmail_server.domain.models import Recipient, RecipientKind
 from agentmail_server.domain.notices import Notice, decode_detail
-from agentmail_server.storage.postgres.readers import Fetch, ReadPool
+from agentmail_server.storage.postgres.readers import ReadPool
 from agentmail_server.storage.postgres.rows import message_from_row
 from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS
 
@@ -153,8 +153,7 @@ class OrderedFeed:
     async def _catch_up(self) -> None:
         """Read and publish everything committed after ``last``; then the waiting commits."""
         while True:
-            async with self._pool.snapshot() as fetch:
-                commit, upper, more = await read_after(fetch, self._last, READ_SLICE)
+            commit, upper, more = await read_after(self._pool, self._last, READ_SLICE)
             self.remote_reads += 1
             if commit is not None:
                 self._emit(commit)
@@ -176,40 +175,48 @@ class OrderedFeed:
             self._task = None
 
 
-async def read_after(fetch: Fetch, after: int, limit: int) -> tuple[Commit | None, int, bool]:
+# The upper bound of one catch-up read: the counter's committed value, at most a slice past
+# ``after``. Every statement of the read computes it in the same snapshot, so they agree.
+_UPPER = "(SELECT least(value, %s) FROM positions WHERE name = 'mail')"
+
+
+async def read_after(pool: ReadPool, after: int, limit: int) -> tuple[Commit | None, int, bool]:
     """The messages (with their recipients) and notices at positions in ``(after, upper]``,
     as one Commit, where ``upper`` is the counter's committed value capped at ``after +
     limit``; returns ``(commit or None, upper, whether more was committed past upper)``.
 
     Everything at or below the committed counter value is committed (the counter row is
     locked from a position's assignment to its commit), so nothing read here can be followed
-    by a lower position later. Run it inside one snapshot so the counter and the rows agree.
+    by a lower position later. The four statements read one snapshot, in one round trip.
     """
-    rows = await fetch(COMMITTED_POSITION, ())
-    committed = int(rows[0][0]) if rows else 0
-    upper = min(committed, after + limit)
-    if upper <= after:
-        return None, after, False
-    bounds = (after, upper)
-    message_rows = await fetch(
-        f"SELECT {MESSAGE_COLUMNS}, m.body FROM messages m"
-        " WHERE m.id > %s AND m.id <= %s ORDER BY m.id",
-        bounds,
+    cap = after + limit
+    counter, message_rows, delivery_rows, notice_rows = await pool.fetch_together(
+        (
+            (COMMITTED_POSITION, ()),
+            (
+                f"SELECT {MESSAGE_COLUMNS}, m.body FROM messages m"
+                f" WHERE m.id > %s AND m.id <= {_UPPER} ORDER BY m.id",
+                (after, cap),
+            ),
+            (
+                "SELECT d.message_id, d.agent_id, coalesce(a.name, ''), d.kind FROM deliveries d"
+                " LEFT JOIN agents a ON a.id = d.agent_id"
+                f" WHERE d.message_id > %s AND d.message_id <= {_UPPER}"
+                " ORDER BY d.message_id, d.kind",
+                (after, cap),
+            ),
+            (
+                "SELECT agent_id, position, created_at, type, payload FROM notices"
+                f" WHERE position > %s AND position <= {_UPPER} ORDER BY position",
+                (after, cap),
+            ),
+        )
     )
+    committed = int(counter[0][0]) if counter else 0
+    upper = max(after, min(committed, cap))
     recipients: dict[int, list[Recipient]] = collections.defaultdict(list)
-    if message_rows:
-        for message_id, agent_id, name, kind in await fetch(
-            "SELECT d.message_id, d.agent_id, coalesce(a.name, ''), d.kind FROM deliveries d"
-            " LEFT JOIN agents a ON a.id = d.agent_id"
-            " WHERE d.message_id > %s AND d.message_id <= %s ORDER BY d.message_id, d.kind",
-            bounds,
-        ):
-            recipients[message_id].append(Recipient(agent_id, name, RecipientKind(kind)))
-    notice_rows = await fetch(
-        "SELECT agent_id, position, created_at, type, payload FROM notices"
-        " WHERE position > %s AND position <= %s ORDER BY position",
-        bounds,
-    )
+    for message_id, agent_id, name, kind in delivery_rows:
+        recipients[message_id].append(Recipient(agent_id, name, RecipientKind(kind)))
     messages = tuple(
         Sent(message, tuple(recipients.get(message.id, ())), deduplicated=False)
         for message in map(message_from_row, message_rows)
