@@ -78,6 +78,26 @@ def _empty(commit: Commit) -> bool:
     )
 
 
+def _without(commit: Commit | None, positions: set[int]) -> Commit | None:
+    """``commit`` without the messages and notices at ``positions``."""
+    if commit is None:
+        return None
+    return dataclasses.replace(
+        commit,
+        messages=tuple(s for s in commit.messages if s.message.id not in positions),
+        notices=tuple(n for n in commit.notices if n.position not in positions),
+    )
+
+
+def _below(commit: Commit, position: int) -> Commit:
+    """The part of ``commit`` below ``position``."""
+    return dataclasses.replace(
+        commit,
+        messages=tuple(s for s in commit.messages if s.message.id < position),
+        notices=tuple(n for n in commit.notices if n.position < position),
+    )
+
+
 class OrderedFeed:
     """Owns ``last`` and publishes local and remote positions to ``publish`` once, in order.
 
@@ -153,10 +173,25 @@ class OrderedFeed:
     async def _catch_up(self) -> None:
         """Read and publish everything committed after ``last``; then the waiting commits."""
         while True:
-            commit, upper, more = await read_after(self._pool, self._last, READ_SLICE)
+            remote, upper, more = await read_after(self._pool, self._last, READ_SLICE)
             self.remote_reads += 1
-            if commit is not None:
+            # The waiting local commits the read covers go out as they are (they carry what
+            # has no position, and are not another process's), each after the remote
+            # positions below it; their own rows in the read are left out.
+            covered: list[Commit] = []
+            while self._waiting and _high(self._waiting[0]) <= upper:
+                covered.append(self._waiting.popleft())
+            if covered:
+                local = {s.message.id for c in covered for s in c.messages}
+                local.update(n.position for c in covered for n in c.notices)
+                remote = _without(remote, local)
+            for commit in covered:
+                low = _low(commit)
+                if remote is not None and low is not None:
+                    self._emit(_below(remote, low))
                 self._emit(commit)
+            if remote is not None:
+                self._emit(remote)  # what is left of it: filtered to above ``last``
             self._last = max(self._last, upper)
             while self._waiting:
                 low = _low(self._waiting[0])
@@ -222,5 +257,7 @@ async def read_after(pool: ReadPool, after: int, limit: int) -> tuple[Commit | N
         for message in map(message_from_row, message_rows)
     )
     notices = tuple(Notice(r[0], r[1], r[2], decode_detail(r[3], r[4])) for r in notice_rows)
-    commit = Commit(messages=messages, notices=notices) if messages or notices else None
+    commit = (
+        Commit(messages=messages, notices=notices, remote=True) if messages or notices else None
+    )
     return commit, upper, committed > upper
