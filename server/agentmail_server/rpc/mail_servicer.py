@@ -148,7 +148,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             include_bodies=convert.include_bodies(request.view),
         )
         return convert.inbox_response(
-            page.items, page.cursors, caller.project_slug, page.next_page_token
+            page.rows, page.cursors, caller.project_slug, page.next_page_token
         )
 
     async def ListOutbox(
