@@ -12,8 +12,10 @@ import contextlib
 import os
 import pathlib
 import re
+import shlex
 import signal
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
@@ -176,3 +178,65 @@ async def test_workers_are_refused_where_they_cannot_work(
     _, err = await asyncio.wait_for(process.communicate(), WITHIN)
     assert process.returncode == 2
     assert says.encode() in err
+
+
+def _several_servers_commands() -> list[str]:
+    """The shell lines of the README's "Running several servers" section."""
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Running several servers", 1)[1].split("\n#", 1)[0]
+    block = re.search(r"^```sh\n(.*?)^```$", section, flags=re.MULTILINE | re.DOTALL)
+    assert block is not None, "the section lost its commands"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+async def test_the_readme_commands_for_several_servers_work(
+    tmp_path: pathlib.Path, backend_settings: dict[str, Any]
+) -> None:
+    # The README's commands, run as written but for where they point: the database is this
+    # session's scratch one (the README's createdb names the same host, user and database as
+    # its URL), and the ports are free ones.
+    create, start = _several_servers_commands()
+    url = re.search(r"--database-url (\S+)", start)
+    assert url is not None
+    parts = urllib.parse.urlsplit(url.group(1))
+    assert create == f"createdb -h {parts.hostname} -U {parts.username} {parts.path[1:]}"
+    argv = shlex.split(start)
+    assert argv[0] == "agentmail-server"
+    argv[argv.index("--database-url") + 1] = backend_settings["database_url"]
+    argv[argv.index("--listen") + 1] = "127.0.0.1:0"
+    workers = int(argv[argv.index("--workers") + 1])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agentmail_server",
+        *argv[1:],
+        *("--metrics-listen", "127.0.0.1:0", "--data-dir", str(tmp_path)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        addresses: list[str] = []
+        while len(addresses) < workers:
+            line = await asyncio.wait_for(process.stderr.readline(), WITHIN)
+            assert line, "the server exited before its workers listened"
+            if match := LISTENING.search(line):
+                addresses.append(match.group(1).decode())
+        assert len(set(addresses)) == 1
+        channel = own_connection(addresses[0])
+        try:
+            agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+            project = await create_project(agents, "/work/readme")
+            alice = await register_agent(agents, project, "Alice")
+            await register_agent(agents, project, "Bob")
+            await mail_service_pb2_grpc.MailServiceStub(channel).SendMessage(
+                mail_service_pb2.SendMessageRequest(to=["Bob"], subject="hi"), metadata=alice.md
+            )
+        finally:
+            await channel.close()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), WITHIN) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
