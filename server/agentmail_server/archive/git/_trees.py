@@ -129,6 +129,8 @@ class TreeWriter:
         self._folders: dict[bytes, _Folder] = {}
         self._touched: dict[bytes, _Folder] = {}
         self._versions: list[tuple[str, bytes | None, bytes]] = []
+        # Folders of this update by base tree: their changes and the tree they became.
+        self._done: dict[bytes, tuple[Changes, bytes | None]] = {}
 
     def update(self, base: bytes | None, changes: Mapping[str, bytes | None]) -> bytes:
         """The raw id of tree ``base`` with ``changes`` applied (``{path: raw blob id}`` adds
@@ -150,7 +152,9 @@ class TreeWriter:
             node[name] = blob
         self._touched = {}
         self._versions = []
+        self._done = {}
         root = self._apply(base, nested, "")
+        self._done = {}
         if root is None:  # everything was removed: the empty tree
             root = tree_id(b"")
             self._write(root, b"")
@@ -168,6 +172,17 @@ class TreeWriter:
         return folder
 
     def _apply(self, base: bytes | None, changes: Changes, path: str) -> bytes | None:
+        # Two folders with the same content given the same changes: the second is the first's
+        # result. Common: when every message goes to one agent, its inbox's month and the
+        # project's month of messages are one tree, and the second would be parsed again
+        # from disk (the first took the folder in memory), at a cost that grows all month.
+        if base is not None:
+            done = self._done.get(base)
+            if done is not None and done[0] == changes:
+                oid = done[1]
+                if oid is not None and oid != base:
+                    self._versions.append((path, base, oid))
+                return oid
         folder = self._folder(base)
         for name, change in changes.items():
             encoded = name.encode()
@@ -182,6 +197,8 @@ class TreeWriter:
             else:
                 folder.put(encoded, BLOB_MODE, change)
         if not folder.entries:
+            if base is not None:
+                self._done[base] = (changes, None)
             return None
         content = folder.serialise()
         oid = tree_id(content)
@@ -189,6 +206,8 @@ class TreeWriter:
             self._write(oid, content)
             self._versions.append((path, base, oid))
         self._touched[oid] = folder
+        if base is not None:
+            self._done[base] = (changes, oid)
         return oid
 
     def committed(self) -> list[tuple[str, bytes | None, bytes]]:
