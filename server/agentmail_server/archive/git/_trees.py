@@ -13,7 +13,9 @@ and the 20-byte id per entry, sorted by name with folder names compared as if th
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
@@ -29,6 +31,11 @@ Writer: TypeAlias = Callable[[bytes, bytes], None]
 Changes: TypeAlias = dict[str, "Changes | bytes | None"]
 
 
+# One tree entry (an octal mode, a space, a name, a NUL, a 20-byte id), and its mode and name.
+_ENTRY = re.compile(rb"[0-7]+ [^\x00]*\x00.{20}", re.DOTALL)
+_NAMES = re.compile(rb"([0-7]+) ([^\x00]*)\x00.{20}", re.DOTALL)
+
+
 def tree_id(content: bytes) -> bytes:
     """The raw object id git gives a tree with this content."""
     digest = hashlib.sha1(b"tree %d\x00" % len(content), usedforsecurity=False)
@@ -42,31 +49,30 @@ class _Folder:
     The last serialisation is kept: when a commit only adds entries that sort after all the
     existing ones (new messages in a month's folder, by their time-stamped names), the new
     content is the old one with the new entries appended, with no pass over the old entries.
+    The entries are also kept in order in a list beside their keys, so a commit that adds
+    entries in the middle (a thread per message in ``threads/``: ``"10"`` sorts before
+    ``"9"``) splices them in and joins the list, rather than looking every key up again.
     """
 
-    __slots__ = ("content", "entries", "fresh", "keys", "rebuild")
+    __slots__ = ("content", "dirty", "entries", "fresh", "keys", "values")
 
-    def __init__(self, entries: dict[bytes, bytes], keys: list[bytes], content: bytes) -> None:
-        self.entries = entries
+    def __init__(self, keys: list[bytes], values: list[bytes], content: bytes) -> None:
+        self.entries = dict(zip(keys, values, strict=True))
         self.keys = keys  # sorted: the keys as of ``content``
-        self.content = content  # the serialisation of ``keys``, or b"" when ``rebuild``
+        self.values = values  # the entries of ``keys``, in the same order
+        self.content = content  # the serialisation of ``values``, unless ``dirty``
         self.fresh: list[bytes] = []  # keys added since the last serialisation
-        self.rebuild = False  # an entry was replaced or removed: serialise everything
+        self.dirty = False  # an entry was replaced or removed: join ``values`` again
 
     @classmethod
     def parse(cls, content: bytes) -> _Folder:
-        entries: dict[bytes, bytes] = {}
-        keys: list[bytes] = []
-        position, end = 0, len(content)
-        while position < end:
-            space = content.index(b" ", position)
-            nul = content.index(b"\x00", space)
-            name = content[space + 1 : nul]
-            key = name + b"/" if content[position:space] == TREE_MODE else name
-            entries[key] = content[position : nul + 1 + _OID_BYTES]
-            keys.append(key)
-            position = nul + 1 + _OID_BYTES
-        return cls(entries, keys, content)
+        values: list[bytes] = _ENTRY.findall(content)
+        if sum(map(len, values)) != len(content):
+            raise ValueError("not a git tree")
+        keys = [
+            name + b"/" if mode == TREE_MODE else name for mode, name in _NAMES.findall(content)
+        ]
+        return cls(keys, values, content)
 
     def subtree(self, name: bytes) -> bytes | None:
         entry = self.entries.get(name + b"/")
@@ -84,35 +90,64 @@ class _Folder:
                 self.remove(other)
             self.fresh.append(key)
         elif previous != entry:
-            self.rebuild = True
+            at = self._position(key)
+            if at is not None:  # else it is fresh: serialise reads it from ``entries``
+                self.values[at] = entry
+                self.dirty = True
         self.entries[key] = entry
+
+    def _position(self, key: bytes) -> int | None:
+        at = bisect.bisect_left(self.keys, key)
+        return at if at < len(self.keys) and self.keys[at] == key else None
 
     def remove(self, name: bytes) -> None:
         for key in (name, name + b"/"):
             if self.entries.pop(key, None) is not None:
-                self.rebuild = True
-                if key in self.fresh:
+                at = self._position(key)
+                if at is None:
                     self.fresh.remove(key)
                 else:
-                    self.keys.remove(key)
+                    del self.keys[at]
+                    del self.values[at]
+                    self.dirty = True
 
     def serialise(self) -> bytes:
-        entries = self.entries
         fresh = self.fresh
         if fresh:
             fresh.sort()
-            appending = not self.keys or fresh[0] > self.keys[-1]
-            self.keys.extend(fresh)
-            if appending and not self.rebuild:
-                self.content += b"".join([entries[key] for key in fresh])
+            added = [self.entries[key] for key in fresh]
+            keys, values = self.keys, self.values
+            if not keys or fresh[0] > keys[-1]:
+                keys += fresh
+                values += added
+                if not self.dirty:
+                    self.content += b"".join(added)
             else:
-                self.keys.sort()  # two sorted runs: a linear merge
-                self.rebuild = True
+                self._splice(fresh, added)
             self.fresh = []
-        if self.rebuild:
-            self.content = b"".join([entries[key] for key in self.keys])
-            self.rebuild = False
+        if self.dirty:
+            self.content = b"".join(self.values)
+            self.dirty = False
         return self.content
+
+    def _splice(self, fresh: list[bytes], added: list[bytes]) -> None:
+        """Merge sorted new keys (and their entries) into the sorted old ones."""
+        keys, values = self.keys, self.values
+        merged_keys: list[bytes] = []
+        merged_values: list[bytes] = []
+        done = 0
+        for key, entry in zip(fresh, added, strict=True):
+            at = bisect.bisect_left(keys, key, done)
+            if at > done:
+                merged_keys += keys[done:at]
+                merged_values += values[done:at]
+                done = at
+            merged_keys.append(key)
+            merged_values.append(entry)
+        merged_keys += keys[done:]
+        merged_values += values[done:]
+        self.keys, self.values = merged_keys, merged_values
+        self.dirty = True
 
 
 class TreeWriter:
@@ -162,7 +197,7 @@ class TreeWriter:
 
     def _folder(self, oid: bytes | None) -> _Folder:
         if oid is None:
-            return _Folder({}, [], b"")
+            return _Folder([], [], b"")
         folder = self._folders.pop(oid, None)
         if folder is None:
             kind, content = self._read(oid)
