@@ -218,6 +218,8 @@ class TreeWriter:
                 if oid is not None and oid != base:
                     self._versions.append((path, base, oid))
                 return oid
+        elif not any(isinstance(change, dict) for change in changes.values()):
+            return self._new_files(changes)
         folder = self._folder(base)
         for name, change in changes.items():
             encoded = name.encode()
@@ -239,10 +241,25 @@ class TreeWriter:
         oid = tree_id(content)
         if oid != base:
             self._write(oid, content)
-            self._versions.append((path, base, oid))
+            if base is not None:  # a new folder's first version is learnt when it changes
+                self._versions.append((path, base, oid))
         self._touched[oid] = folder
         if base is not None:
             self._done[base] = (changes, oid)
+        return oid
+
+    def _new_files(self, changes: Changes) -> bytes | None:
+        """A new folder of files only (the folder of each new thread: one per message when
+        messages start threads), written without keeping it in memory: few are changed
+        again before they are read back, and that read is cheap for a small folder."""
+        entries = sorted(
+            (name.encode(), change) for name, change in changes.items() if isinstance(change, bytes)
+        )
+        if not entries:
+            return None
+        content = b"".join([BLOB_MODE + b" " + name + b"\x00" + oid for name, oid in entries])
+        oid = tree_id(content)
+        self._write(oid, content)
         return oid
 
     def committed(self) -> list[tuple[str, bytes | None, bytes]]:
