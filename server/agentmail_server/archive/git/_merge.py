@@ -134,79 +134,86 @@ def merge_packs(
         DeltaPackError: one of the packs holds offset deltas; nothing was written.
     """
     with contextlib.ExitStack() as stack:
-        sources: list[tuple[mmap.mmap, list[tuple[int, bytes, int]], list[int]]] = []
+        sources: list[_Source] = []
         # The first copy of each object wins: object id -> (pack number, entry number).
         winners: dict[bytes, tuple[int, int]] = {}
-        trees: set[bytes] = set()  # the winners that are trees stored whole
+        trees: dict[bytes, tuple[int, int]] = {}  # the winners that are trees stored whole
         for number, pack in enumerate(packs):
             with pack.pack.open("rb") as file:
                 mapped = stack.enter_context(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
-            index = read_index(pack)
-            ends = [offset for offset, _, _ in index[1:]] + [len(mapped) - TRAILER_BYTES]
-            sources.append((mapped, index, ends))
-            for position, (offset, oid, _) in enumerate(index):
+            source = _Source(mapped, read_index(pack))
+            sources.append(source)
+            for position, (offset, oid, _) in enumerate(source.index):
                 kind = (mapped[offset] >> 4) & 7
                 if kind == _OFS_DELTA:
                     raise DeltaPackError(pack.stem)
                 if oid in winners:
+                    source.rewritten[position] = None  # a later copy: left out
                     continue
                 winners[oid] = (number, position)
                 if kind == TREE:
-                    trees.add(oid)
+                    trees[oid] = (number, position)
         deltas: dict[bytes, bytes] = {}
         settled: set[bytes] = set()
         if planner is not None:
-            plan = planner(trees)
-            involved = {oid: winners[oid] for oid in (*plan, *plan.values()) if oid in winners}
-            found = {}
-            for oid, (number, position) in involved.items():
-                mapped, index, ends = sources[number]
-                found[oid] = _Entry(mapped, index[position][0], ends[position], index[position][2])
+            plan = planner(trees.keys())
+            found = {
+                oid: sources[trees[oid][0]].entry(trees[oid][1])
+                for oid in (*plan, *plan.values())
+                if oid in trees
+            }
             deltas, settled = _make_deltas(found, plan)
+        # Trees stored whole are rewritten too: as deltas, or deflated when big enough to gain.
+        for oid, (number, position) in trees.items():
+            source = sources[number]
+            rewritten = deltas.get(oid)
+            if rewritten is None and source.size(position) >= DEFLATE_FROM:
+                rewritten = source.entry(position).deflated()
+            if rewritten is not None:
+                source.rewritten[position] = rewritten
         writer = PackWriter(pack_dir, len(winners))
         try:
-            for number, (mapped, index, ends) in enumerate(sources):
-                _copy_pack(writer, number, mapped, index, ends, winners, trees, deltas)
+            for source in sources:
+                source.copy_to(writer)
         except BaseException:
             writer.abandon()
             raise
         return MergeResult(writer.finish(), frozenset(settled))
 
 
-def _copy_pack(
-    writer: PackWriter,
-    number: int,
-    mapped: mmap.mmap,
-    index: list[tuple[int, bytes, int]],
-    ends: list[int],
-    winners: Mapping[bytes, tuple[int, int]],
-    trees: Collection[bytes],
-    deltas: Mapping[bytes, bytes],
-) -> None:
-    """Append one pack's winning entries to ``writer``: rewritten trees one by one, the rest
-    in runs of consecutive entries."""
-    run_start = -1  # where the current run of verbatim entries starts in ``mapped``
-    run: list[tuple[bytes, int, int]] = []  # its entries: oid, crc, offset in ``mapped``
-    for position, (offset, oid, crc) in enumerate(index):
-        rewritten: bytes | None = None
-        if winners[oid] != (number, position):
-            keep = False  # a later copy of an object already taken
-        else:
-            keep = True
-            # Only trees are rewritten: as deltas, or deflated when big enough to gain.
-            if oid in trees:
-                rewritten = deltas.get(oid)
-                if rewritten is None and ends[position] - offset >= DEFLATE_FROM:
-                    rewritten = _Entry(mapped, offset, ends[position], crc).deflated()
-        if keep and rewritten is None:
-            if run_start < 0:
-                run_start = offset
-            run.append((oid, crc, offset))
-            continue
-        if run:
-            writer.add_run(mapped[run_start:offset], run, run_start)
-            run, run_start = [], -1
-        if rewritten is not None:
-            writer.add(oid, rewritten)
-    if run:
-        writer.add_run(mapped[run_start : ends[-1]], run, run_start)
+class _Source:
+    """One pack being merged: its mapped file, its index, and what to do differently for
+    some of its entries (by position: rewritten, or None when left out as a duplicate)."""
+
+    def __init__(self, mapped: mmap.mmap, index: list[tuple[int, bytes, int]]) -> None:
+        self.mapped = mapped
+        self.index = index  # (offset, oid, crc32) in pack order
+        self.end = len(mapped) - TRAILER_BYTES
+        self.rewritten: dict[int, bytes | None] = {}
+
+    def _end(self, position: int) -> int:
+        return self.index[position + 1][0] if position + 1 < len(self.index) else self.end
+
+    def size(self, position: int) -> int:
+        return self._end(position) - self.index[position][0]
+
+    def entry(self, position: int) -> _Entry:
+        offset, _, crc = self.index[position]
+        return _Entry(self.mapped, offset, self._end(position), crc)
+
+    def copy_to(self, writer: PackWriter) -> None:
+        """Append the entries to ``writer``: rewritten ones one by one, and the runs of
+        entries between them verbatim, each run as one slice of the file."""
+        index, mapped = self.index, self.mapped
+        done = 0
+        for position in sorted(self.rewritten):
+            if position > done:
+                start, stop = index[done][0], index[position][0]
+                writer.add_run(mapped[start:stop], index[done:position], start)
+            rewritten = self.rewritten[position]
+            if rewritten is not None:
+                writer.add(index[position][1], rewritten)
+            done = position + 1
+        if done < len(index):
+            start = index[done][0]
+            writer.add_run(mapped[start : self.end], index[done:], start)

@@ -146,12 +146,12 @@ class PackWriter:
         self._entries.append((oid, zlib.crc32(entry) if crc is None else crc, self._offset))
         self._write(entry)
 
-    def add_run(self, data: bytes, entries: Sequence[tuple[bytes, int, int]], start: int) -> None:
+    def add_run(self, data: bytes, entries: Sequence[tuple[int, bytes, int]], start: int) -> None:
         """Append consecutive entries copied from another pack as one block: ``data`` is
-        that pack's bytes from offset ``start`` on, and ``entries`` are ``(oid, crc32,
-        offset in that pack)`` of each entry in it, in order."""
+        that pack's bytes from offset ``start`` on, and ``entries`` are ``(offset in that
+        pack, oid, crc32)`` of each entry in it, in order (as :func:`read_index` gives)."""
         shift = self._offset - start
-        self._entries += [(oid, crc, offset + shift) for oid, crc, offset in entries]
+        self._entries += [(oid, crc, offset + shift) for offset, oid, crc in entries]
         self._write(data)
 
     def add_many(self, oids: Sequence[bytes], entries: Sequence[bytes]) -> None:
