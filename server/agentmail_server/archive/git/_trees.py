@@ -23,6 +23,10 @@ TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 _OID_BYTES = 20
 
+# Folders kept in memory beyond those the last commit changed: at most this many, holding at
+# most this many bytes of tree content (their parsed entries take about twice that again).
+KEEP_FOLDERS = 4096
+KEEP_BYTES = 16 * 1024 * 1024
 # Reads an object's type and content by raw id; stores a tree's content under its raw id.
 Reader: TypeAlias = Callable[[bytes], tuple[int, bytes]]
 Writer: TypeAlias = Callable[[bytes, bytes], None]
@@ -151,7 +155,7 @@ class _Folder:
 
 
 class TreeWriter:
-    """Applies path changes to trees, keeping the folders it wrote for the next commit.
+    """Applies path changes to trees, keeping the folders it wrote for the next commits.
 
     Args:
         read: reads objects (a folder not in memory is parsed from its tree object).
@@ -263,13 +267,33 @@ class TreeWriter:
         return oid
 
     def committed(self) -> list[tuple[str, bytes | None, bytes]]:
-        """The last update was committed: keep its folders (only those) for the next one.
+        """The last update was committed: keep its folders for the next ones, with the most
+        recent of those kept before that the update did not use (up to :data:`KEEP_FOLDERS`
+        of them and :data:`KEEP_BYTES` of content).
+
+        Why keep more than the last commit's: an agent's folders (``agents/<name>/``, its
+        outbox and the outbox's year and month) are touched only by commits that carry a
+        message of theirs, and reading and parsing them again from the packs was a visible
+        share of a commit when many agents send.
 
         Returns:
             ``(path, previous tree, new tree)`` of each folder the update changed (the path
             ends with '/'; the root's is empty), for :class:`~._lineage.Lineage`.
         """
-        self._folders = self._touched
+        touched = self._touched
+        earlier: list[tuple[bytes, _Folder]] = []
+        budget = KEEP_BYTES
+        # Folders still here were not used by this update (used ones were taken out).
+        for oid, folder in reversed(self._folders.items()):
+            if len(earlier) >= KEEP_FOLDERS:
+                break
+            if oid in touched or len(folder.content) > budget:
+                continue
+            budget -= len(folder.content)
+            earlier.append((oid, folder))
+        earlier.reverse()  # least recently used first, so that they go first next time
+        self._folders = dict(earlier)
+        self._folders.update(touched)
         self._touched = {}
         versions, self._versions = self._versions, []
         return versions
