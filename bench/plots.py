@@ -115,6 +115,35 @@ def _uvloop(folder: pathlib.Path, run: Run) -> str | None:
     return name
 
 
+def _scaleout(folder: pathlib.Path, run: Run) -> str | None:
+    """Sends/s against server processes on PostgreSQL, with SQLite and the ceiling as lines."""
+    pg = [(n, _find(run, f"scaleout.pg.p{n}")) for n in (1, 2, 3)]
+    points = [(n, m.value["throughput"]) for n, m in pg if m is not None]
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot([n for n, _ in points], [rate for _, rate in points], "o-", label="PostgreSQL")
+    for key, label, style in (
+        ("scaleout.sqlite.p1", "SQLite, 1 process", "--"),
+        ("scaleout.ceiling", "empty unary RPC, 1 process", ":"),
+    ):
+        found = _find(run, key)
+        if found is not None:
+            ax.axhline(found.value["throughput"], linestyle=style, color="grey", label=label)
+    ax.set_xlabel("server processes on one database")
+    ax.set_ylabel("durable sends per second")
+    ax.set_xticks([n for n, _ in points])
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.set_title("Scale-out: sends/s by server processes (16 in flight per process)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    name = "scaleout.png"
+    fig.savefig(folder / name, dpi=110)
+    plt.close(fig)
+    return name
+
+
 def draw(folder: pathlib.Path, run: Run) -> list[str]:
     """Draw every plot the run has data for; returns the file names."""
     small, big = run.scale.inbox_sizes
@@ -168,5 +197,6 @@ def draw(folder: pathlib.Path, run: Run) -> list[str]:
             ["bulk.unary.c8", *(f"bulk.n{n}.c8" for n in (1, 8, 64, 256))],
             ["bulk.ceiling.c8"],
         ),
+        _scaleout(folder, run),
     ]
     return [name for name in names if name]

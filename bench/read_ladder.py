@@ -169,9 +169,10 @@ async def _inbox_ladder(
             ids,
         )
 
-    async def port() -> None:
-        await storage.reads.inbox(
+    async def port() -> None:  # the port method ListInbox reads its page with
+        await storage.reads.inbox_rows(
             caller.agent_id,
+            caller.name,
             InboxFilter(),
             after_id=position(),
             before_id=None,

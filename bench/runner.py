@@ -30,6 +30,7 @@ from bench.scenarios import (
     mcp_wait,
     mixed,
     reservations,
+    scaleout,
     search,
     send,
     subscribe,
@@ -57,6 +58,7 @@ STANDALONE: dict[str, Callable[[Run], None]] = {
     "uvloop": uvloop_cmp.run_scenario,
     "import": mcp_import.run_scenario,
     "bulk": bulk.run_scenario,
+    "scaleout": scaleout.run_scenario,
 }
 
 

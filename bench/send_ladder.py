@@ -180,7 +180,14 @@ async def send_rungs(data_dir: pathlib.Path, calls: int, concurrency: int) -> li
     try:
         services = build_services(storage, hub, config, CursorCodec(key))
         gate = Gate(services.auth, services.enrollment)
-        real = MailServicer(services.mailer, services.streamer, gate, services.auth, services.acks)
+        real = MailServicer(
+            services.mailer,
+            services.streamer,
+            gate,
+            services.auth,
+            services.acks,
+            bulk=services.bulk,
+        )
         null_mailer = Mailer(
             _NullMail(),
             storage.reads,
@@ -188,7 +195,9 @@ async def send_rungs(data_dir: pathlib.Path, calls: int, concurrency: int) -> li
             CursorCodec(key),
             SystemClock(),
         )
-        null = MailServicer(null_mailer, services.streamer, gate, services.auth, services.acks)
+        null = MailServicer(
+            null_mailer, services.streamer, gate, services.auth, services.acks, bulk=services.bulk
+        )
         raw = mail_service_pb2.SendMessageRequest(
             to=["R0"], subject="bench send", body=BODY
         ).SerializeToString()
@@ -235,41 +244,55 @@ async def send_rungs(data_dir: pathlib.Path, calls: int, concurrency: int) -> li
 
 def archive_rungs(data_dir: pathlib.Path, batches: Sequence[int], messages: int) -> list[Rung]:
     """CPU per message of archiving the data folder's messages in batches of each size (a
-    fresh repository per size; at most ``messages`` messages each)."""
+    fresh repository per size and run; at most ``messages`` messages each; the least of
+    ``REPEATS`` runs, like the other rungs)."""
     database = ServerConfig(data_dir=data_dir).database_path
     rungs = []
     for size in batches:
-        repo = data_dir / f"archive-{size}.git"
-        settings = ArchiveSettings(repository=repo, max_batch=size)
-        store, position = open_store(settings)
-        source = ArchiveSource(database)
-        archived = 0
         limit = min(messages, size * 50) if size < 100 else messages
-        try:
-            cpu, wall = time.process_time(), time.perf_counter()
-            while archived < limit:
-                batch = source.read(position, size, MAX_BATCH_BODY_BYTES)
-                if not batch.messages:
-                    break
-                if write_batch(store, batch) is not None:
-                    store.consolidate()
-                position = batch.position
-                archived += len(batch.messages)
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        finally:
-            source.close()
-            store.close()
+        best_cpu = best_wall = math.inf
+        archived = 0
+        for run in range(REPEATS):
+            cpu, wall, archived = _archive_run(
+                data_dir / f"archive-{size}-{run}.git", database, size, limit
+            )
+            best_cpu, best_wall = min(best_cpu, cpu), min(best_wall, wall)
         rungs.append(
             Rung(
                 f"archive/{size}",
                 f"archive commits of {size} message(s)",
                 size,
                 archived,
-                round(cpu / max(archived, 1) * 1e6, 1),
-                round(wall / max(archived, 1) * 1e6, 1),
+                round(best_cpu / max(archived, 1) * 1e6, 1),
+                round(best_wall / max(archived, 1) * 1e6, 1),
             )
         )
     return rungs
+
+
+def _archive_run(
+    repo: pathlib.Path, database: pathlib.Path, size: int, limit: int
+) -> tuple[float, float, int]:
+    """CPU and wall seconds of archiving up to ``limit`` messages into a new ``repo`` in
+    batches of ``size``, and how many were archived."""
+    store, position = open_store(ArchiveSettings(repository=repo, max_batch=size))
+    source = ArchiveSource(database)
+    archived = 0
+    try:
+        cpu, wall = time.process_time(), time.perf_counter()
+        while archived < limit:
+            batch = source.read(position, size, MAX_BATCH_BODY_BYTES)
+            if not batch.messages:
+                break
+            if write_batch(store, batch) is not None:
+                store.consolidate()
+            position = batch.position
+            archived += len(batch.messages)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        source.close()
+        store.close()
+    return cpu, wall, archived
 
 
 def _table(rungs: Sequence[Rung]) -> str:

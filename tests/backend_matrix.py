@@ -65,6 +65,15 @@ BOTH_BACKENDS = frozenset(
         "tests/contacts/test_refusals.py",
         "tests/contacts/test_presence.py",
         "tests/contacts/test_lifecycle.py",
+        "tests/contacts/test_contacts.py",
+        "tests/contacts/test_policy_matrix.py",
+        "tests/reservations/test_check_and_list.py",
+        "tests/reservations/test_contacts.py",
+        "tests/reservations/test_events.py",
+        "tests/reservations/test_lifecycle.py",
+        "tests/reservations/test_operator_release.py",
+        "tests/reservations/test_race.py",
+        "tests/reservations/test_reserve.py",
         "tests/integration/test_send_messages.py",
         "tests/search/test_relevance_bound.py",
     }
@@ -77,9 +86,6 @@ SQLITE_ONLY = frozenset(
         "test_a_version_3_database_is_migrated_and_keeps_its_keys",
         "tests/integration/test_cursor_restart.py::"
         "test_a_restored_backup_keeps_its_cursors_and_refuses_later_ones",
-        # Contact requests and responses are not ported to PostgreSQL yet (phase 2).
-        "tests/contacts/test_refusals.py::"
-        "test_an_idempotent_repeat_returns_the_original_after_a_block",
         # 2,400 sends through reconnecting streams within 60 s: the PostgreSQL writer's round
         # trips take longer than that on a loaded two-core machine (phase 2: pipelined batches).
         "tests/subscriptions/test_resilience.py::test_gap_free_reconnect",

@@ -70,6 +70,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "bulk send: SendMessages at 1/8/64/256 per call beside the empty RPC and unary sends",
         "standalone",
     ),
+    Scenario(
+        "scaleout",
+        "scale-out: sends with 1/2/3 processes on PostgreSQL beside SQLite and the empty RPC",
+        "standalone",
+    ),
 )
 
 BY_ID = {scenario.id: scenario for scenario in SCENARIOS}

@@ -1,7 +1,8 @@
 """Entry point: ``agentmail-server`` / ``python -m agentmail_server``.
 
 Order: configuration (``--print-config`` shows it and exits) -> logging -> event loop (uvloop
-when enabled) -> serve until SIGTERM or SIGINT -> graceful stop.
+when enabled) -> serve until SIGTERM or SIGINT -> graceful stop. With ``--workers N`` (N > 1)
+this process supervises N serving processes instead (see :mod:`.workers`).
 
 A server that cannot start (a port taken, a data folder it cannot use, a database from a newer
 version, ...) logs one line saying why and exits with status 1; a bad flag or environment value
@@ -23,6 +24,7 @@ from agentmail_server.config import ServerConfig, resolve_config
 from agentmail_server.config_file import render_settings
 from agentmail_server.logs import configure_logging
 from agentmail_server.version import version_line
+from agentmail_server.workers import supervise, worker_config, worker_index
 
 logger = logging.getLogger("agentmail_server")
 
@@ -43,13 +45,14 @@ def _describe(exc: BaseException) -> str:
     return " ".join(text.split())  # one line, whatever the message held
 
 
-async def serve(config: ServerConfig) -> None:
-    """Run a server until SIGTERM or SIGINT, then stop it gracefully.
+async def serve(config: ServerConfig, *, worker: bool = False) -> None:
+    """Run a server until SIGTERM or SIGINT, then stop it gracefully (``worker``: as one of
+    ``--workers``' processes).
 
     Raises:
         StartFailed: the server could not start (it has already cleaned up after itself).
     """
-    server = AgentmailServer(config)
+    server = AgentmailServer(config, worker=worker)
     try:
         await server.start()
     except Exception as exc:
@@ -63,16 +66,16 @@ async def serve(config: ServerConfig) -> None:
     await server.stop()
 
 
-def _run(config: ServerConfig) -> None:
+def _run(config: ServerConfig, *, worker: bool = False) -> None:
     if config.uvloop:
         try:
             import uvloop  # noqa: PLC0415 - optional dependency
         except ImportError:
             logger.warning("uvloop is not installed; using asyncio's event loop")
         else:
-            uvloop.run(serve(config))
+            uvloop.run(serve(config, worker=worker))
             return
-    asyncio.run(serve(config))
+    asyncio.run(serve(config, worker=worker))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,8 +93,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_settings(values, resolved.sources))
         return 0
     listener = configure_logging(config.log_level)
+    index = worker_index()
+    if config.workers > 1 and index is None:
+        try:
+            return supervise(config, args)
+        except (RuntimeError, OSError) as exc:  # the data folder or its cursor key
+            logger.error("could not start: %s", _describe(exc))
+            return EXIT_START_FAILED
+        finally:
+            listener.stop()
+    if index is not None:
+        config = worker_config(config, index)
     try:
-        _run(config)
+        _run(config, worker=index is not None)
     except StartFailed as exc:
         logger.error("could not start: %s", exc)
         return EXIT_START_FAILED

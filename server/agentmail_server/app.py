@@ -63,6 +63,8 @@ class AgentmailServer:
             server's clock when omitted.
         retention_batch: messages per retention purge operation, for tests.
         keepalive: the gRPC keepalive and ping policy; tests shrink its intervals.
+        worker: one of ``--workers``' processes: the supervisor holds the data folder's lock
+            and created the cursor key for all of them (see :mod:`.workers`).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class AgentmailServer:
         retention_now: Callable[[], int] | None = None,
         retention_batch: int = RETENTION_BATCH,
         keepalive: ServerKeepalive = DEFAULT_KEEPALIVE,
+        worker: bool = False,
     ) -> None:
         self.config = config
         self.clock: Clock = SystemClock() if clock is None else clock
@@ -93,7 +96,7 @@ class AgentmailServer:
         self._keepalive = keepalive
         # The TLS certificate in service and its reloader (None without TLS).
         self.certificates: ReloadingCertificates | None = None
-        self._lock = DataFolderLock(config.data_dir)
+        self._lock = None if worker else DataFolderLock(config.data_dir)
         self._storage: Storage | None = None
         # The use cases (None until started); tests reach the presence flusher through it.
         self.services: Services | None = None
@@ -111,7 +114,8 @@ class AgentmailServer:
         """
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock.acquire()
+        if self._lock is not None:
+            self._lock.acquire()
         try:
             await self._start()
         except BaseException:
@@ -245,7 +249,8 @@ class AgentmailServer:
         if self.archive is not None:
             # After the storage, so that its last commits are archived too (within the grace).
             await self.archive.stop(grace)
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
         logger.info("agentmail stopped")
 
     def writer_stats(self) -> WriterStats | None:

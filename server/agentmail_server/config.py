@@ -86,6 +86,13 @@ SETTINGS: tuple[Setting, ...] = (
         "empty keeps the embedded SQLite database in the data folder. Needs --archive false "
         "and --retention-days 0 for now. Never printed or logged (it may hold a password).",
     ),
+    Setting(
+        "workers",
+        "1",
+        "Serving processes sharing --listen's port (SO_REUSEPORT); more than 1 needs "
+        "--database-url. Worker i serves metrics on --metrics-listen's port + i (port 0: each "
+        "picks a free one).",
+    ),
     Setting("grace_seconds", "5", "How long shutdown waits for in-flight calls before cancelling."),
     Setting("read_pool_size", "4", "Read-only SQLite connections serving queries."),
     Setting(
@@ -312,6 +319,10 @@ SETTINGS: tuple[Setting, ...] = (
 SECRET_SETTINGS = REDACTED_KEYS
 
 
+# Most serving processes --workers may start (each is a whole server with its own pools).
+MAX_WORKERS = 64
+
+
 @dataclasses.dataclass(frozen=True)
 class ServerConfig:
     """Validated server settings. Build with :func:`load_config` or directly in tests."""
@@ -328,6 +339,8 @@ class ServerConfig:
     data_dir: pathlib.Path = pathlib.Path("./agentmail-data")
     # Kept out of repr: it may carry a password.
     database_url: str = dataclasses.field(default="", repr=False)
+    # Processes serving the one port (see agentmail_server.workers).
+    workers: int = 1
     grace_seconds: float = 5.0
     read_pool_size: int = 4
     writer_queue_size: int = 10000
@@ -470,6 +483,13 @@ class ServerConfig:
             )
 
     def _check_database(self) -> None:
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ValueError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        if self.workers > 1 and not self.database_url:
+            # SQLite has one writer per data folder (the folder lock refuses a second process).
+            raise ValueError("several workers need a shared database: pass --database-url")
+        if self.workers > 1 and self.listen.startswith("unix:"):
+            raise ValueError("several workers share a TCP port: --listen must be host:port")
         if not self.database_url:
             return
         if not self.database_url.startswith(("postgresql://", "postgres://")):

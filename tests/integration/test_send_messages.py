@@ -209,3 +209,31 @@ async def test_search_finds_bulk_sent_mail_at_once(channel, mail, alice, bob):
 
     for round_ in range(5):
         await asyncio.gather(*(round_trip(worker, round_) for worker in range(4)))
+
+
+async def test_a_repeated_item_is_judged_again_when_its_thread_differs(mail, agents, alice, bob):
+    # Bob blocks everyone, but a thread he wrote in stays open to its members: only the items
+    # in that thread reach him. (The writer reuses a verdict for a repeated sender, recipient
+    # and thread within one call; the thread is part of what makes it a repeat.)
+    await agents.SetContactPolicy(
+        apb.SetContactPolicyRequest(policy=types_pb2.CONTACT_POLICY_OPEN), metadata=alice.md
+    )
+    opened = await mail.SendMessage(
+        pb.SendMessageRequest(to=[alice.name], subject="s", body="b"), metadata=bob.md
+    )
+    thread = opened.message.thread_id
+    await agents.SetContactPolicy(
+        apb.SetContactPolicyRequest(policy=types_pb2.CONTACT_POLICY_BLOCK_ALL), metadata=bob.md
+    )
+    results = await send_many(
+        mail,
+        alice,
+        [
+            item(to=[bob.name], thread_id=thread),
+            item(to=[bob.name]),
+            item(to=[bob.name], thread_id=thread),
+            item(to=[bob.name]),
+        ],
+    )
+    assert [r.WhichOneof("outcome") for r in results] == ["sent", "error", "sent", "error"]
+    assert {results[1].error.reason, results[3].error.reason} == {"CONTACT_BLOCKED"}

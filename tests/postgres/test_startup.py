@@ -8,16 +8,14 @@ import pathlib
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import grpc
 import psycopg
 import pytest
 from agentmail.v1 import (
     agent_service_pb2_grpc,
     mail_service_pb2,
     mail_service_pb2_grpc,
-    reservation_service_pb2,
-    reservation_service_pb2_grpc,
 )
+from agentmail_server.storage.postgres.schema import SCHEMA_VERSION
 from conftest import create_project, open_channel, register_agent
 
 PASSWORD = "pw-never-shown-4711"
@@ -47,7 +45,7 @@ async def test_a_restart_keeps_the_mail_and_the_schema_version(
         )
     assert [item.message.id for item in page.items] == [sent.message.id]
     with psycopg.connect(backend_settings["database_url"]) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
 
 
 async def test_a_schema_newer_than_the_server_is_refused(
@@ -57,7 +55,8 @@ async def test_a_schema_newer_than_the_server_is_refused(
         pass
     with psycopg.connect(backend_settings["database_url"], autocommit=True) as conn:
         conn.execute("UPDATE schema_version SET version = 99")
-    with pytest.raises(RuntimeError, match="schema version 99 is newer than this server's 1"):
+    newer = f"schema version 99 is newer than this server's {SCHEMA_VERSION}"
+    with pytest.raises(RuntimeError, match=newer):
         async with start_server(tmp_path / "second"):
             pass
 
@@ -88,19 +87,3 @@ async def test_the_password_of_the_url_is_never_logged_or_shown(
             agents = agent_service_pb2_grpc.AgentServiceStub(channel)
             await register_agent(agents, await create_project(agents, "/work/pw"), "Alice")
     assert PASSWORD not in caplog.text
-
-
-async def test_a_reservation_fails_with_unimplemented_saying_why(
-    server: Any, channel: Any, expect_error: Any
-) -> None:
-    agents = agent_service_pb2_grpc.AgentServiceStub(channel)
-    alice = await register_agent(agents, await create_project(agents, "/work/res"), "Alice")
-    failure = await expect_error(
-        reservation_service_pb2_grpc.ReservationServiceStub(channel).ReservePaths(
-            reservation_service_pb2.ReservePathsRequest(paths=["src/*.py"], ttl_seconds=60),
-            metadata=alice.md,
-        ),
-        grpc.StatusCode.UNIMPLEMENTED,
-        "NOT_ON_POSTGRES",
-    )
-    assert "PostgreSQL" in failure.message

@@ -43,7 +43,7 @@ from agentmail_server.domain.drafts import Draft, Registration
 from agentmail_server.domain.models import Importance, Recipient
 from agentmail_server.errors import AgentmailError
 from agentmail_server.services.auth import hash_token, new_token
-from agentmail_server.storage.sqlite import policy, writes
+from agentmail_server.storage.sqlite import bulk_writes, policy, writes
 
 # Starts every import marker; U+001F cannot be in a client's idempotency key.
 MARKER = "\x1fmcp-agent-mail\x1f"
@@ -72,14 +72,14 @@ def marker(message: SourceMessage) -> str:
 def write_messages(conn: sqlite3.Connection, batch: Sequence[Prepared]) -> list[tuple[int, str]]:
     """Store ``batch`` (inside the caller's transaction); ``(message id, thread id)`` each.
 
-    Mail goes through the bulk path SendMessages uses (``writes.insert_messages``: ids taken
+    Mail goes through the bulk path SendMessages uses (``bulk_writes.insert_messages``: ids taken
     once, a savepoint per message; deliveries, marker key), with each message's own creation
     time; then its recipients' read and ack times and the contact exchange the AUTO policy
     counts, at the message's own time. The search index catches up when the server starts.
     A message the storage refuses aborts the import with its error (nothing of the open
     transaction is kept; a rerun resumes after the last committed batch).
     """
-    outcomes = writes.insert_messages(
+    outcomes = bulk_writes.insert_messages(
         conn, [item.draft for item in batch], 0, [item.created_at for item in batch]
     )
     stored = []

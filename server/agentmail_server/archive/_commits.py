@@ -100,14 +100,18 @@ def commit_message(
         if reservations:
             parts.append(f"{len(reservations)} reservation{'s' if len(reservations) != 1 else ''}")
         title = "Archive " + " and ".join(parts)
-    lines = [f"- #{r.message.id} {r.project_slug}: {describe_message(r)}" for r in messages]
-    lines += [f"- {a.project_slug}: {describe_agent(a)}" for a in agents]
+    # Only the listed records are described: a big batch lists 200 of its thousands.
+    lines = [
+        f"- #{r.message.id} {r.project_slug}: {describe_message(r)}" for r in messages[:MAX_LISTED]
+    ]
+    lines += [f"- {a.project_slug}: {describe_agent(a)}" for a in agents[: MAX_LISTED - len(lines)]]
     lines += [
         f"- {r.project_slug}: reservation #{r.reservation.id}: {describe_reservation(r)}"
-        for r in reservations
+        for r in reservations[: MAX_LISTED - len(lines)]
     ]
-    if len(lines) > MAX_LISTED:
-        lines = [*lines[:MAX_LISTED], f"- … and {len(lines) - MAX_LISTED} more"]
+    unlisted = len(messages) + len(agents) + len(reservations) - len(lines)
+    if unlisted:
+        lines.append(f"- … and {unlisted} more")
     trailers = (
         f"{MESSAGE_TRAILER}: {position.message_id}\n{AGENT_TRAILER}: {position.agent_revision}\n"
         f"{RESERVATION_TRAILER}: {position.reservation_revision}\n"

@@ -58,6 +58,7 @@ class ReservationRecord:
     project_slug: str
 
 
+@functools.lru_cache(maxsize=4096)
 def subject_slug(subject: str) -> str:
     """The subject as lowercase ASCII words joined by '-', at most 60 characters."""
     if not subject.isascii():
@@ -128,8 +129,12 @@ def message_paths(record: MessageRecord) -> tuple[str, ...]:
     return tuple(paths)
 
 
+@functools.lru_cache(maxsize=4096)
 def _quoted(value: str) -> str:
-    """A YAML double-quoted scalar (JSON string syntax plus escapes YAML needs)."""
+    """A YAML double-quoted scalar (JSON string syntax plus escapes YAML needs).
+
+    Cached: most values (project, sender, recipients, topic) recur from message to message.
+    """
     if _PLAIN.fullmatch(value):
         return f'"{value}"'
     text = json.dumps(value, ensure_ascii=False)

@@ -46,6 +46,9 @@ class Commit:
         receipts: read and acknowledgement marks.
         reservations: reservations granted, extended, renewed or released, as they are now.
         notices: coordination events stored for one agent each (pushed on its stream).
+        remote: committed by another process sharing the database (a backend that several
+            processes share publishes their messages and notices too, read back from storage,
+            so its subscribers see them); counters of this process's own work skip these.
     """
 
     messages: tuple[Sent, ...] = ()
@@ -55,6 +58,7 @@ class Commit:
     receipts: tuple[Receipts, ...] = ()
     reservations: tuple[Reservation, ...] = ()
     notices: tuple[Notice, ...] = ()
+    remote: bool = False
 
 
 class CommitBuilder:

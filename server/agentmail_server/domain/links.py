@@ -1,12 +1,16 @@
-"""What the contact use cases ask storage for, and what a request reports back."""
+"""What the contact use cases ask storage for, what a request reports back, and what both
+backends' contact writes build alike (the introduction mail, the refusal error)."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from agentmail_server.domain.contacts import ContactLink
-from agentmail_server.domain.drafts import Sent
+from agentmail_server.domain.drafts import Draft, Sent
+from agentmail_server.domain.events import CommitBuilder
+from agentmail_server.domain.models import Importance, Recipient, RecipientKind
 from agentmail_server.domain.notices import Notice
+from agentmail_server.errors import PermissionDenied
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,3 +56,48 @@ class ResponseOutcome:
 
     link: ContactLink
     notices: tuple[Notice, ...]
+
+
+def introduction(request: ContactRequest) -> Draft:
+    """The ordinary message that tells the target of a request. It is composed by the server,
+    so it is not judged by the target's policy (the request itself was), and it counts as no
+    exchange of mail: asking must not open the AUTO window."""
+    body = (
+        f"{request.from_name} asks to contact you.\n\n"
+        f"Reason: {request.reason or '(none given)'}\n\n"
+        f"Answer with RespondContact(from_agent={request.from_name!r}, approve=true or false)."
+    )
+    return Draft(
+        project_id=request.project_id,
+        sender_id=request.from_id,
+        sender_name=request.from_name,
+        recipients=(Recipient(request.to_id, request.to_name, RecipientKind.TO),),
+        subject=f"Contact request from {request.from_name}",
+        body=body,
+        importance=Importance.NORMAL,
+        ack_required=True,
+        thread_id="",
+        topic="contact",
+        idempotency_key="",
+        rules=None,
+    )
+
+
+def request_refused(reason: str, name: str, why: str) -> PermissionDenied:
+    """The error of a contact request the target refuses (AGENT_RETIRED, CONTACT_BLOCKED)."""
+    return PermissionDenied(
+        reason, f"agent {name!r} {why}", metadata={"refused": f"{name}:{reason}"}
+    )
+
+
+def record_request(changes: CommitBuilder, outcome: RequestOutcome) -> None:
+    """What a committed contact request adds to its commit (either backend): the
+    introduction mail, if one was sent, and the target's event."""
+    if outcome.sent is not None:
+        changes.sent(outcome.sent)
+    changes.notices.extend(outcome.notices)
+
+
+def record_response(changes: CommitBuilder, outcome: ResponseOutcome) -> None:
+    """What a committed contact answer adds to its commit: the requester's event."""
+    changes.notices.extend(outcome.notices)

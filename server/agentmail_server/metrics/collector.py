@@ -44,7 +44,9 @@ class SendCounter:
         self._deduplicated = 0
 
     def __call__(self, commit: Commit) -> None:
-        """Count the sends of one commit."""
+        """Count the sends of one commit (another process's are its own to count)."""
+        if commit.remote:
+            return
         self._deduplicated += commit.deduplicated_sends
         self._messages += len(commit.messages)
         for sent in commit.messages:

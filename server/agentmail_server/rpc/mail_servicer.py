@@ -89,10 +89,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
     ) -> mail_service_pb2.SendMessagesResponse:
         caller = await self._gate.agent(context, _M + "SendMessages")
         outcomes = await self._bulk.send_many(caller, [_send_item(m) for m in request.messages])
-        slug = caller.project_slug
-        return mail_service_pb2.SendMessagesResponse(
-            results=[bulk_convert.send_result_pb(outcome, slug) for outcome in outcomes]
-        )
+        return bulk_convert.send_messages_response(outcomes, caller.project_slug)
 
     async def ReplyMessage(
         self, request: mail_service_pb2.ReplyMessageRequest, context: Context
@@ -151,7 +148,7 @@ class MailServicer(mail_service_pb2_grpc.MailServiceServicer):
             include_bodies=convert.include_bodies(request.view),
         )
         return convert.inbox_response(
-            page.items, page.cursors, caller.project_slug, page.next_page_token
+            page.rows, page.cursors, caller.project_slug, page.next_page_token
         )
 
     async def ListOutbox(

@@ -43,12 +43,13 @@ def channel_options(
     config: ServerConfig, keepalive: ServerKeepalive = DEFAULT_KEEPALIVE
 ) -> list[tuple[str, int]]:
     """gRPC server options: message limits, keepalive (see :mod:`.keepalive`), and no silent
-    port sharing."""
+    port sharing (except among the processes of one ``--workers``)."""
     return [
         ("grpc.max_receive_message_length", config.max_receive_bytes),
         ("grpc.max_send_message_length", config.max_send_bytes),
-        # A second server on the same port must fail, not silently share it.
-        ("grpc.so_reuseport", 0),
+        # A second server on the same port must fail, not silently share it; the workers of
+        # one --workers share it on purpose (the kernel spreads connections among them).
+        ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
         *keepalive.options(),
     ]
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from agentmail_server.domain import cursors, limits
+from agentmail_server.domain import cursors, inbox_rows, limits
 from agentmail_server.domain.clock import Clock
 from agentmail_server.domain.contacts import SendRules
 from agentmail_server.domain.cursors import CursorCodec
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.filters import InboxFilter
+from agentmail_server.domain.inbox_rows import InboxRow
 from agentmail_server.domain.models import (
     IMPORTANCE_VALUES,
     Delivery,
     DeliveryState,
     Identity,
     Importance,
-    InboxItem,
     Message,
     Recipient,
     RecipientKind,
@@ -27,7 +27,7 @@ from agentmail_server.errors import FailedPrecondition, NotFound, invalid
 from agentmail_server.limits.flood_guard import FloodGuard
 from agentmail_server.services.digests import content_digest
 from agentmail_server.services.inbox_cursors import InboxCursors
-from agentmail_server.services.pages import within_body_budget
+from agentmail_server.services.pages import rows_within_body_budget, within_body_budget
 from agentmail_server.services.presence import Presence
 from agentmail_server.services.recipients import RecipientResolver
 from agentmail_server.storage.ports import MailReads, MailWrites
@@ -52,9 +52,13 @@ class Compose:
 
 @dataclasses.dataclass(frozen=True)
 class InboxPage:
-    """One page of an inbox and the token for the next."""
+    """One page of an inbox and the token for the next.
 
-    items: list[InboxItem]
+    The items are wire rows (see :mod:`~agentmail_server.domain.inbox_rows`), already in the
+    caller's view of bcc: the page only goes to the wire, so no domain record is built.
+    """
+
+    rows: list[InboxRow]
     next_page_token: str
     # Each item's own cursor (oldest-first token for resuming after it), in the same order.
     cursors: list[str]
@@ -271,8 +275,9 @@ class Mailer:
         limits.check_length("topic", flt.topic, limits.MAX_TOPIC_CHARS)
         limits.check_length("thread_id", flt.thread_id, limits.MAX_THREAD_ID_CHARS)
         position = self._inbox_cursors.opened(caller, page_token, kind, "page_token")
-        found = await self._queries.inbox(
+        found = await self._queries.inbox_rows(
             caller.agent_id,
+            caller.name,
             flt,
             after_id=None if newest_first else position,
             before_id=position if newest_first else None,
@@ -285,24 +290,17 @@ class Mailer:
             # is not past the inbox's tail; only an empty one (or a newest-first one, whose
             # mail lies below the cursor) needs the tail's own seek (one less round trip).
             await self._inbox_cursors.check_not_ahead(caller, position, "page_token")
-        more = len(found) > size
-        page = within_body_budget(found[:size], lambda item: item.message)
-        more = more or len(page) < min(len(found), size)
-        items = [
-            InboxItem(
-                item.message.seen_by(caller.agent_id, caller.name, item.delivery.kind),
-                item.delivery,
-            )
-            for item in page
-        ]
-        item_cursors = self._inbox_cursors.cursors_of(caller, [item.message.id for item in items])
-        if not items:
+        page = rows_within_body_budget(found[:size])
+        more = len(found) > len(page)
+        ids = [row[inbox_rows.ID] for row in page]
+        item_cursors = self._inbox_cursors.cursors_of(caller, ids)
+        if not page:
             token = ""
         elif newest_first:
-            token = self._inbox_cursors.cursor(caller, items[-1].message.id, kind) if more else ""
+            token = self._inbox_cursors.cursor(caller, ids[-1], kind) if more else ""
         else:
             token = item_cursors[-1]
-        return InboxPage(items, token, item_cursors)
+        return InboxPage(page, token, item_cursors)
 
     async def outbox(
         self, caller: Identity, page_size: int, page_token: str, include_bodies: bool

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from agentmail_server.domain import limits
+from agentmail_server.domain.inbox_rows import BODY, BODY_SIZE, InboxRow
 from agentmail_server.domain.models import Message
 
 T = TypeVar("T")
@@ -21,3 +22,17 @@ def within_body_budget(items: list[T], message_of: Callable[[T], Message]) -> li
         if index and total > limits.PAGE_BODY_BUDGET_BYTES:
             return items[:index]
     return items
+
+
+def rows_within_body_budget(rows: list[InboxRow]) -> list[InboxRow]:
+    """:func:`within_body_budget` of inbox wire rows: on a page of small bodies (nearly all),
+    one sum over the page and no copy."""
+    total = sum(row[BODY_SIZE] for row in rows if row[BODY] is not None)
+    if total <= limits.PAGE_BODY_BUDGET_BYTES:
+        return rows
+    total = 0
+    for index, row in enumerate(rows):
+        total += row[BODY_SIZE] if row[BODY] is not None else 0
+        if index and total > limits.PAGE_BODY_BUDGET_BYTES:
+            return rows[:index]
+    return rows

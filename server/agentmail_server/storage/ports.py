@@ -72,6 +72,7 @@ from agentmail_server.domain.contacts import ContactLink, ContactPolicy
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.events import Commit
 from agentmail_server.domain.filters import AgentFilter, InboxFilter, SearchFilter
+from agentmail_server.domain.inbox_rows import InboxRow
 from agentmail_server.domain.links import (
     ContactRequest,
     ContactResponse,
@@ -430,6 +431,22 @@ class MailReads(Protocol):
         include_bodies: bool,
     ) -> list[InboxItem]:
         """One page of the agent's inbox between the id bounds (exclusive)."""
+        ...
+
+    async def inbox_rows(
+        self,
+        agent_id: int,
+        agent_name: str,
+        flt: InboxFilter,
+        *,
+        after_id: int | None,
+        before_id: int | None,
+        newest_first: bool,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[InboxRow]:
+        """:meth:`inbox` as wire rows (ListInbox's page goes nowhere else): one flat tuple
+        per item, already in the reader's (``agent_name``'s) view of bcc."""
         ...
 
     async def outbox(

@@ -29,7 +29,9 @@ import re
 _ENTRY = re.compile(rb"[0-7]+ [^\x00]*\x00.{20}", re.DOTALL)
 _MAX_INSERT = 0x7F
 _MAX_COPY = 0xFFFFFF  # the size field has three bytes (0 would mean 0x10000)
-_CHUNK = 4096
+# Chunks compared at once when extending a run: the first, growing to the largest.
+_FIRST_CHUNK = 256
+_MAX_CHUNK = 1 << 16
 
 
 class TreeIndex:
@@ -58,24 +60,30 @@ class TreeIndex:
             self._offsets = dict(zip(self._entries, self.starts, strict=False))
         return self._offsets
 
-    def shared_entries(self, target: bytes) -> int:
-        """The length of the longest run of whole entries that starts both trees."""
+    def common_run(self, target: bytes, at: int, start: int) -> int:
+        """The length of the longest run of whole entries that ``target`` (from ``at``) and
+        the base (from ``start``) share; both offsets are entry boundaries."""
         base = self.content
-        limit = min(len(base), len(target))
+        limit = min(len(base) - start, len(target) - at)
         low = 0
-        # Whole chunks first (each comparison is one memcmp), then bisect the first chunk
-        # that differs: older versions of a folder are mostly a prefix of newer ones.
-        while low + _CHUNK <= limit and base[low : low + _CHUNK] == target[low : low + _CHUNK]:
-            low += _CHUNK
-        high = min(low + _CHUNK, limit)
+        # Growing chunks first (each comparison is one memcmp), then bisect the first chunk
+        # that differs: versions of a folder share long runs of entries.
+        step = _FIRST_CHUNK
+        while (
+            low + step <= limit
+            and base[start + low : start + low + step] == target[at + low : at + low + step]
+        ):
+            low += step
+            step = min(2 * step, _MAX_CHUNK)
+        high = min(low + step, limit)
         while low < high:
             middle = (low + high + 1) // 2
-            if base[low:middle] == target[low:middle]:
+            if base[start + low : start + middle] == target[at + low : at + middle]:
                 low = middle
             else:
                 high = middle - 1
         # Entry boundaries agree up to where the trees differ; back off to the last one.
-        return self.starts[bisect.bisect_right(self.starts, low) - 1]
+        return self.starts[bisect.bisect_right(self.starts, start + low) - 1] - start
 
 
 def split_tree(content: bytes) -> list[bytes] | None:
@@ -96,20 +104,35 @@ def _varint(value: int) -> bytes:
 
 
 def _copy(out: bytearray, offset: int, size: int) -> None:
+    # Unrolled: a delta of a folder that gained entries all over (``threads/``) is mostly
+    # copy instructions, and a loop over the bytes of each was most of a merge's time.
     while size:
         chunk = min(size, _MAX_COPY)
+        at = len(out)
+        out.append(0x80)
         command = 0x80
-        arguments = bytearray()
-        for bit, byte in enumerate(offset.to_bytes(4, "little")):
-            if byte:
-                command |= 1 << bit
-                arguments.append(byte)
-        for bit, byte in enumerate(chunk.to_bytes(3, "little")):
-            if byte:
-                command |= 0x10 << bit
-                arguments.append(byte)
-        out.append(command)
-        out += arguments
+        if offset & 0xFF:
+            command |= 0x01
+            out.append(offset & 0xFF)
+        if offset & 0xFF00:
+            command |= 0x02
+            out.append((offset >> 8) & 0xFF)
+        if offset & 0xFF0000:
+            command |= 0x04
+            out.append((offset >> 16) & 0xFF)
+        if offset & 0xFF000000:
+            command |= 0x08
+            out.append((offset >> 24) & 0xFF)
+        if chunk & 0xFF:
+            command |= 0x10
+            out.append(chunk & 0xFF)
+        if chunk & 0xFF00:
+            command |= 0x20
+            out.append((chunk >> 8) & 0xFF)
+        if chunk & 0xFF0000:
+            command |= 0x40
+            out.append((chunk >> 16) & 0xFF)
+        out[at] = command
         offset += chunk
         size -= chunk
 
@@ -123,29 +146,39 @@ def _insert(out: bytearray, data: bytes) -> None:
 
 def tree_delta(base: TreeIndex, target: bytes) -> bytes | None:
     """A git delta that rebuilds ``target`` from the base, or None when it would not be
-    smaller than ``target`` itself (or ``target`` is not a tree)."""
-    shared = base.shared_entries(target)
-    entries = split_tree(target[shared:])
-    if entries is None:
-        return None
+    smaller than ``target`` itself (or ``target`` is not a tree).
+
+    Run by run rather than entry by entry: an entry of the target found in the base starts
+    a copy, extended by comparing the bytes that follow in both (whole entries, by memcmp)
+    as far as they agree. An older version of a folder that gained entries all over
+    (``threads/``) is a few hundred runs of thousands of entries each.
+    """
     out = bytearray(_varint(len(base.content)) + _varint(len(target)))
-    offsets = base.offsets if entries else {}
-    copy_start, copy_end = (0, shared) if shared else (-1, -1)
+    offsets = base.offsets
+    at, size = 0, len(target)
+    copy_start = copy_end = -1
     literal: list[bytes] = []
-    for entry in entries:
+    while at < size:
+        match = _ENTRY.match(target, at)
+        if match is None:
+            return None
+        entry = match.group()
         found = offsets.get(entry)
         if found is None:
             literal.append(entry)
+            at = match.end()
             continue
+        run = base.common_run(target, at, found)
         if found == copy_end and not literal:
-            copy_end += len(entry)
-            continue
-        if copy_end >= 0:
-            _copy(out, copy_start, copy_end - copy_start)
-        if literal:
-            _insert(out, b"".join(literal))
-            literal = []
-        copy_start, copy_end = found, found + len(entry)
+            copy_end += run
+        else:
+            if copy_end >= 0:
+                _copy(out, copy_start, copy_end - copy_start)
+            if literal:
+                _insert(out, b"".join(literal))
+                literal = []
+            copy_start, copy_end = found, found + run
+        at += run
     if copy_end >= 0:
         _copy(out, copy_start, copy_end - copy_start)
     if literal:

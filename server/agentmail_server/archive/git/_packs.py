@@ -23,8 +23,10 @@ place, the index last: git only sees a pack through its index.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
+import operator
 import os
 import pathlib
 import struct
@@ -55,6 +57,9 @@ GEOMETRIC_FACTOR = 2
 # and the next merge turns all but its newest version into a small delta anyway.
 DEFLATE_FROM = 1024
 _STORED_BLOCK = 0xFFFF
+# The zlib header and a final stored block's header; the Adler-32 trailer.
+_ONE_BLOCK = struct.Struct("<BBBHH")
+_ADLER = struct.Struct(">I")
 
 StagedObject = tuple[bytes, int, bytes]  # raw object id, git object type, content
 
@@ -93,8 +98,12 @@ def entry_header(kind: int, size: int) -> bytes:
 def zlib_stream(data: bytes, kind: int = 0) -> bytes:
     """``data`` as a zlib stream, as git stores object contents (deflated or stored, see
     ``DEFLATE_FROM``)."""
-    if len(data) >= DEFLATE_FROM and kind != TREE:
+    size = len(data)
+    if size >= DEFLATE_FROM and kind != TREE:
         return zlib.compress(data, 1)
+    if size <= _STORED_BLOCK:  # one block: most objects, so without the loop below
+        head = _ONE_BLOCK.pack(0x78, 0x01, 1, size, size ^ _STORED_BLOCK)
+        return b"".join((head, data, _ADLER.pack(zlib.adler32(data))))
     # A zlib header (deflate, 32 KiB window, no preset dictionary), stored blocks of at most
     # 64 KiB (the last one marked final), and the Adler-32 checksum of the data.
     parts = [b"\x78\x01"]
@@ -137,6 +146,22 @@ class PackWriter:
         self._entries.append((oid, zlib.crc32(entry) if crc is None else crc, self._offset))
         self._write(entry)
 
+    def add_run(self, data: bytes, entries: Sequence[tuple[int, bytes, int]], start: int) -> None:
+        """Append consecutive entries copied from another pack as one block: ``data`` is
+        that pack's bytes from offset ``start`` on, and ``entries`` are ``(offset in that
+        pack, oid, crc32)`` of each entry in it, in order (as :func:`read_index` gives)."""
+        shift = self._offset - start
+        self._entries += [(oid, crc, offset + shift) for offset, oid, crc in entries]
+        self._write(data)
+
+    def add_many(self, oids: Sequence[bytes], entries: Sequence[bytes]) -> None:
+        """Append entries (headers and deflated data) for objects ``oids``, in one write."""
+        offset = self._offset
+        for oid, entry in zip(oids, entries, strict=True):
+            self._entries.append((oid, zlib.crc32(entry), offset))
+            offset += len(entry)
+        self._write(b"".join(entries))
+
     def finish(self) -> PackFile:
         """Close the pack, write the index, flush both and move them into place."""
         try:
@@ -156,30 +181,27 @@ class PackWriter:
         return PackFile(self._dir / f"{stem}.idx", len(self._entries))
 
     def _write_index(self, pack_checksum: bytes) -> pathlib.Path:
-        entries = sorted(self._entries)
-        fanout = [0] * 256
-        for oid, _, _ in entries:
-            fanout[oid[0]] += 1
-        running = 0
-        for index, count in enumerate(fanout):
-            running += count
-            fanout[index] = running
-        small: list[int] = []
+        # Sorted by id alone (ids are unique): comparing tuples costs more than the bytes.
+        entries = sorted(self._entries, key=operator.itemgetter(0))
+        oids = [oid for oid, _, _ in entries]
+        # Entries whose id starts with a byte up to each value, by bisection of the ids.
+        fanout = [bisect.bisect_left(oids, bytes((first + 1,))) for first in range(255)]
+        fanout.append(len(oids))
+        offsets = [offset for _, _, offset in entries]
         large: list[int] = []
-        for _, _, offset in entries:
-            if offset < _LARGE_OFFSET:
-                small.append(offset)
-            else:
-                small.append(_LARGE_OFFSET | len(large))
-                large.append(offset)
+        if offsets and max(offsets) >= _LARGE_OFFSET:
+            for index, offset in enumerate(offsets):
+                if offset >= _LARGE_OFFSET:
+                    offsets[index] = _LARGE_OFFSET | len(large)
+                    large.append(offset)
         body = b"".join(
             (
                 _IDX_MAGIC,
                 struct.pack(">I", _VERSION),
                 struct.pack(">256I", *fanout),
-                b"".join(oid for oid, _, _ in entries),
-                struct.pack(f">{len(entries)}I", *(crc for _, crc, _ in entries)),
-                struct.pack(f">{len(small)}I", *small),
+                b"".join(oids),
+                struct.pack(f">{len(entries)}I", *[crc for _, crc, _ in entries]),
+                struct.pack(f">{len(offsets)}I", *offsets),
                 struct.pack(f">{len(large)}Q", *large),
                 pack_checksum,
             )
@@ -205,8 +227,10 @@ def write_pack(pack_dir: pathlib.Path, objects: Collection[StagedObject]) -> Pac
     """Write ``objects`` as a new pack (and index) in ``pack_dir``, durably."""
     writer = PackWriter(pack_dir, len(objects))
     try:
-        for oid, kind, data in objects:
-            writer.add(oid, entry_header(kind, len(data)) + zlib_stream(data, kind))
+        writer.add_many(
+            [oid for oid, _, _ in objects],
+            [entry_header(kind, len(data)) + zlib_stream(data, kind) for _, kind, data in objects],
+        )
     except BaseException:
         writer.abandon()
         raise
@@ -226,12 +250,8 @@ def read_index(pack: PackFile) -> list[tuple[int, bytes, int]]:
             (offsets[index],) = struct.unpack_from(
                 ">Q", data, large_at + 8 * (offset & ~_LARGE_OFFSET)
             )
-    entries = []
-    for index in range(count):
-        start = _OIDS_OFFSET + index * _OID_BYTES
-        entries.append((offsets[index], data[start : start + _OID_BYTES], crcs[index]))
-    entries.sort()
-    return entries
+    oids = [data[start : start + _OID_BYTES] for start in range(_OIDS_OFFSET, oids_end, _OID_BYTES)]
+    return sorted(zip(offsets, oids, crcs, strict=True))
 
 
 def _read_count(idx: pathlib.Path) -> int:

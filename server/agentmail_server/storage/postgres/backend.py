@@ -2,10 +2,12 @@
 
 One writer connection per process applies every write in group commits (:mod:`.writer`); a
 bounded pool of connections serves the reads. Positions are gap-free and commit-ordered across
-every process sharing the database (:mod:`.schema`). The commit feed is this process's own:
-subscribers connected here see what this process commits at once; mail committed by another
-process reaches them through their catch-up reads (cross-process push, LISTEN/NOTIFY, is phase
-2 of issue 17).
+every process sharing the database (:mod:`.schema`). The commit feed carries every process's
+messages and notices, once each, in position order (:mod:`.push`): this process's own commits
+at once, the others' read from the tables when a NOTIFY (:mod:`.listen`) or the safety poll
+says there is something new. Only this process's commits carry what has no position
+(receipts, agents, projects, deduplicated sends), so counters fed by the feed count those of
+this process alone.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from agentmail_server.storage.postgres.coordination import (
     PgReservationWrites,
     PgRetentionWrites,
 )
+from agentmail_server.storage.postgres.listen import Listener
+from agentmail_server.storage.postgres.push import OrderedFeed
 from agentmail_server.storage.postgres.queries import PgQueries
 from agentmail_server.storage.postgres.readers import ReadPool
 from agentmail_server.storage.postgres.receipts import PgReceipts
@@ -161,12 +165,14 @@ class PostgresStorage:
 
     def __init__(self, url: str, *, queue_size: int, max_batch: int, read_pool_size: int) -> None:
         self._publisher = CommitPublisher()
-        self._writer = PgWriter(url, queue_size, max_batch, self._publisher)
         self._pool = ReadPool(url, read_pool_size)
+        self._ordered = OrderedFeed(self._pool, self._publisher.publish)
+        self._listener = Listener(url, self._ordered.hint)
+        self._writer = PgWriter(url, queue_size, max_batch, self._ordered.publish_local)
         self._mail = PgMailWrites(self._writer)
         self._agents = PgAgentWrites(self._writer)
         self._retention = PgRetentionWrites()
-        self._reservations = PgReservationWrites()
+        self._reservations = PgReservationWrites(self._writer)
         self._reservation_reads = PgReservationReads(self._pool)
         self._contacts = PgContactWrites(self._writer)
         self._lifecycle = PgLifecycleWrites(self._writer)
@@ -242,6 +248,8 @@ class PostgresStorage:
         """
         await self._writer.start()
         await self._pool.start()
+        await self._ordered.start()
+        self._listener.start()
 
     def writer_stats(self) -> WriterStats:
         """A snapshot of the write queue and its commits."""
@@ -258,4 +266,6 @@ class PostgresStorage:
     async def close(self) -> None:
         """Commit everything queued, close the writer, then the readers."""
         await self._writer.close()
+        await self._listener.close()
+        await self._ordered.close()
         await self._pool.close()

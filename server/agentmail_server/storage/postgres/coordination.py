@@ -1,11 +1,8 @@
-"""Coordination ports on PostgreSQL: lifecycle and presence, contact policies, reservation
-reads — and, for phase 2 of issue 17, the writes not ported yet.
+"""Coordination ports on PostgreSQL: lifecycle and presence, contact policies and requests
+(:mod:`.contacts`), reservations (:mod:`.reservations`) — and retention, not ported yet.
 
 What is not ported fails with UNIMPLEMENTED (reason ``NOT_ON_POSTGRES``) naming the operation,
-never a crash: contact requests and responses, reservation grants, renewals and releases, and
-retention purges. The background sweeps that call reservation writes (expiry, expiry warnings)
-find nothing to do, which is true: no reservation can be granted on this backend yet.
-Retirement does not release reservations for the same reason.
+never a crash: retention purges. Reservation writes are in :mod:`.reservations`.
 """
 
 from __future__ import annotations
@@ -22,6 +19,8 @@ from agentmail_server.domain.links import (
     ContactResponse,
     RequestOutcome,
     ResponseOutcome,
+    record_request,
+    record_response,
 )
 from agentmail_server.domain.models import Agent
 from agentmail_server.domain.notices import Notice
@@ -34,10 +33,18 @@ from agentmail_server.domain.reservations import (
 )
 from agentmail_server.domain.retention import Purged
 from agentmail_server.errors import Unimplemented
+from agentmail_server.storage.postgres import contacts, reservations
 from agentmail_server.storage.postgres.connection import Conn
 from agentmail_server.storage.postgres.readers import ReadPool
 from agentmail_server.storage.postgres.writer import PgWriter
 from agentmail_server.storage.postgres.writes import load_agent
+from agentmail_server.storage.sqlite.lifecycle import RETIRED_REASON
+from agentmail_server.storage.sqlite.reservation_writes import (
+    record_changed,
+    record_forced,
+    record_notices,
+    record_reserved,
+)
 from agentmail_server.storage.sqlite.rows import (
     HOLD_COLUMNS,
     RESERVATION_COLUMNS,
@@ -65,7 +72,10 @@ async def _retire(conn: Conn, agent_id: int, now: int) -> tuple[Agent, bool]:
         "UPDATE agents SET retired_at = %s, updated_at = %s WHERE id = %s AND retired_at IS NULL",
         (now, now, agent_id),
     )
-    return await load_agent(conn, agent_id), cursor.rowcount == 1
+    changed = cursor.rowcount == 1
+    if changed:  # retiring releases what the agent holds, as on SQLite
+        await reservations.release_all_of(conn, agent_id, now, RETIRED_REASON)
+    return await load_agent(conn, agent_id), changed
 
 
 async def _unretire(conn: Conn, agent_id: int, now: int) -> tuple[Agent, bool]:
@@ -156,33 +166,57 @@ class PgContactWrites:
     async def request_contact(
         self, request: ContactRequest, default_policy: ContactPolicy, now: int
     ) -> RequestOutcome:
-        """Not ported yet: fails with UNIMPLEMENTED."""
-        not_ported("RequestContact")
+        """Open or refresh the requester's pending link, telling the target once."""
+        operation = functools.partial(
+            contacts.request_contact, request=request, default_policy=default_policy, now=now
+        )
+        return await self._writer.submit(operation, record_request)
 
     async def respond_contact(self, response: ContactResponse, now: int) -> ResponseOutcome:
-        """Not ported yet: fails with UNIMPLEMENTED."""
-        not_ported("RespondContact")
+        """Approve or block the requester's link to the responder, telling the requester."""
+        operation = functools.partial(contacts.respond_contact, response=response, now=now)
+        return await self._writer.submit(operation, record_response)
 
 
 class PgReservationWrites:
-    """File reservations are not ported yet: grants fail with UNIMPLEMENTED, and the sweeps
-    find nothing to expire (none can exist)."""
+    """The PostgreSQL :class:`~agentmail_server.storage.ports.ReservationWrites`: the
+    operations of :mod:`.reservations`, recorded as on SQLite."""
+
+    def __init__(self, writer: PgWriter) -> None:
+        self._writer = writer
 
     async def reserve(self, request: ReserveRequest, now: int) -> Reserved:
-        """Not ported yet: fails with UNIMPLEMENTED."""
-        not_ported("ReservePaths")
+        """Check conflicts and grant in one write operation, under the project's lock."""
+        operation = functools.partial(reservations.reserve, request=request, now=now)
+        return await self._writer.submit(operation, record_reserved)
 
     async def renew(
         self, agent_id: int, project_id: int, selection: Selection, extend_micros: int, now: int
     ) -> list[Reservation]:
-        """Not ported yet: fails with UNIMPLEMENTED."""
-        not_ported("RenewReservations")
+        """Extend the agent's selected active reservations."""
+        operation = functools.partial(
+            reservations.renew,
+            agent_id=agent_id,
+            project_id=project_id,
+            selection=selection,
+            extend_micros=extend_micros,
+            now=now,
+        )
+        return await self._writer.submit(operation, record_changed)
 
     async def release(
         self, agent_id: int, agent_name: str, project_id: int, selection: Selection, now: int
     ) -> list[Reservation]:
-        """Not ported yet: fails with UNIMPLEMENTED."""
-        not_ported("ReleaseReservations")
+        """Release the agent's selected active reservations."""
+        operation = functools.partial(
+            reservations.release,
+            agent_id=agent_id,
+            agent_name=agent_name,
+            project_id=project_id,
+            selection=selection,
+            now=now,
+        )
+        return await self._writer.submit(operation, record_changed)
 
     async def force_release(
         self,
@@ -193,16 +227,29 @@ class PgReservationWrites:
         mail: Draft | None,
         now: int,
     ) -> tuple[Reservation, Sent | None, Notice | None]:
-        """Not ported yet: fails with UNIMPLEMENTED."""
-        not_ported("ForceReleaseReservation")
+        """Release a reservation, mail its holder (with ``mail``) and leave it an event."""
+        operation = functools.partial(
+            reservations.force_release,
+            reservation_id=reservation_id,
+            expected_version=expected_version,
+            releaser=releaser,
+            reason=reason,
+            mail=mail,
+            now=now,
+        )
+        return await self._writer.submit(operation, record_forced)
 
     async def expire(self, now: int, limit: int) -> list[Reservation]:
-        """Nothing to expire: no reservation can be granted on this backend yet."""
-        return []
+        """Record expired reservations as released."""
+        operation = functools.partial(reservations.expire, now=now, limit=limit)
+        return await self._writer.submit(operation, record_changed)
 
     async def mark_expiring(self, now: int, horizon_micros: int, limit: int) -> list[Notice]:
-        """Nothing to warn about: no reservation can be granted on this backend yet."""
-        return []
+        """Warn the holders of reservations about to expire (once each)."""
+        operation = functools.partial(
+            reservations.mark_expiring, now=now, horizon_micros=horizon_micros, limit=limit
+        )
+        return await self._writer.submit(operation, record_notices)
 
 
 class PgRetentionWrites:
@@ -215,7 +262,7 @@ class PgRetentionWrites:
 
 
 class PgReservationReads:
-    """Reservation reads (index seeks; the table stays empty until grants are ported)."""
+    """Reservation reads (index seeks)."""
 
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
@@ -263,9 +310,15 @@ class PgReservationReads:
         return [reservation_from_row(row) for row in rows]
 
     async def holder_last_active(self, agent_id: int) -> int:
-        """The agent's latest known activity in microseconds (0 if none)."""
+        """The agent's latest activity known to storage, as on SQLite: its last
+        authenticated call (as the presence flush last wrote it), its registration or profile
+        update, its newest sent message, or its newest reservation change (0 if unknown)."""
         row = await self._pool.fetchone(
-            "SELECT coalesce(last_active_at, created_at, 0) FROM agents WHERE id = %s",
-            (agent_id,),
+            "SELECT greatest("
+            " (SELECT greatest(updated_at, coalesce(last_active_at, 0)) FROM agents"
+            " WHERE id = %s),"
+            " (SELECT created_at FROM messages WHERE sender_id = %s ORDER BY id DESC LIMIT 1),"
+            " (SELECT max(updated_at) FROM reservations WHERE agent_id = %s), 0)",
+            (agent_id, agent_id, agent_id),
         )
         return int(row[0]) if row else 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from agentmail_server.domain.contacts import ContactLink
 from agentmail_server.domain.filters import AgentFilter, InboxFilter
+from agentmail_server.domain.inbox_rows import BODY, InboxRow
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -26,7 +27,7 @@ from agentmail_server.domain.models import (
 )
 from agentmail_server.domain.notices import Notice, decode_detail
 from agentmail_server.storage.postgres.readers import ReadPool
-from agentmail_server.storage.postgres.rows import message_from_row
+from agentmail_server.storage.postgres.rows import message_from_row, unescape_body
 from agentmail_server.storage.sqlite.contacts import LINK_COLUMNS, LINK_FROM, link_from_row
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMNS,
@@ -37,6 +38,7 @@ from agentmail_server.storage.sqlite.rows import (
     agent_from_row,
     body_column,
     delivery_from_row,
+    inbox_row_columns,
     project_from_row,
 )
 
@@ -233,6 +235,51 @@ class PgQueries:
         by_id = await self.messages_by_id([d.message_id for d in found], include_bodies)
         return [InboxItem(by_id[d.message_id], d) for d in found]
 
+    async def inbox_rows(
+        self,
+        agent_id: int,
+        agent_name: str,
+        flt: InboxFilter,
+        *,
+        after_id: int | None,
+        before_id: int | None,
+        newest_first: bool,
+        limit: int,
+        include_bodies: bool,
+    ) -> list[InboxRow]:
+        """:meth:`inbox` as wire rows, already in the reader's bcc view: the same seeks in
+        one statement (the page of deliveries first, then each envelope by primary key)."""
+        order = "DESC" if newest_first else "ASC"
+        columns = inbox_row_columns(include_bodies, "%s")
+        if flt.thread_id:
+            where = [
+                "m.thread_id = %s",
+                "m.project_id = (SELECT project_id FROM agents WHERE id = %s)",
+            ]
+            params: list[Any] = [flt.thread_id, agent_id]
+            _delivery_filters(where, params, flt)
+            _bounds(where, params, "m.id", after_id, before_id)
+            sql = (
+                f"SELECT {columns}"
+                " FROM messages m JOIN deliveries d ON d.agent_id = %s AND d.message_id = m.id"
+                f" WHERE {' AND '.join(where)} ORDER BY m.id {order} LIMIT %s"
+            )
+            params = [agent_id, *params]
+        else:
+            where = ["agent_id = %s"]
+            params = [agent_id]
+            _delivery_filters(where, params, flt, "")
+            _bounds(where, params, "message_id", after_id, before_id)
+            sql = (
+                f"SELECT {columns} FROM (SELECT message_id, kind, read_at, ack_at"
+                f" FROM deliveries WHERE {' AND '.join(where)}"
+                f" ORDER BY message_id {order} LIMIT %s) d"
+                f" JOIN messages m ON m.id = d.message_id ORDER BY d.message_id {order}"
+            )
+        rows = await self._pool.fetchall(sql, (agent_id, agent_name, *params, limit))
+        # Bodies are stored NUL-escaped (see rows.unescape_body); nearly none need undoing.
+        return [row if unescape_body(row[BODY]) is row[BODY] else _unescaped(row) for row in rows]
+
     async def messages_by_id(self, ids: list[int], include_bodies: bool) -> dict[int, Message]:
         """The messages with these ids, by primary key."""
         rows = await self._pool.fetchall(
@@ -285,15 +332,22 @@ class PgQueries:
         ]
 
 
-def _delivery_filters(where: list[str], params: list[Any], flt: InboxFilter) -> None:
-    """The unread, urgent and topic clauses on the caller's deliveries (alias ``d``)."""
+def _delivery_filters(
+    where: list[str], params: list[Any], flt: InboxFilter, alias: str = "d."
+) -> None:
+    """The unread, urgent and topic clauses on the caller's deliveries (``alias`` prefixes
+    the columns)."""
     if flt.unread_only:
-        where.append("d.read_at IS NULL")
+        where.append(f"{alias}read_at IS NULL")
     if flt.urgent_only:
-        where.append("d.importance >= 3")
+        where.append(f"{alias}importance >= 3")
     if flt.topic:
-        where.append("d.topic = %s")
+        where.append(f"{alias}topic = %s")
         params.append(flt.topic)
+
+
+def _unescaped(row: InboxRow) -> InboxRow:
+    return (*row[:BODY], unescape_body(row[BODY]), *row[BODY + 1 :])
 
 
 def _bounds(

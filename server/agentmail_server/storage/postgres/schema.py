@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import psycopg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # pg_advisory_xact_lock key for migrations ("agentmail" in ASCII, truncated to 63 bits).
 MIGRATION_LOCK = 0x6167656E746D61
@@ -188,6 +188,25 @@ _MIGRATIONS: dict[int, str] = {
         version integer NOT NULL
     );
     INSERT INTO schema_version (version) VALUES (0);
+    """,
+    # Reservation writes: their idempotency keys (the first call's result as JSON, as on
+    # SQLite), their revisions from a locked counter row, and the indexes ReservePaths and the
+    # contact policy seek on.
+    2: """
+    INSERT INTO positions (name, value)
+        SELECT 'reservation_revision', coalesce(max(revision), 0) FROM reservations;
+    CREATE TABLE reservation_keys (
+        agent_id bigint NOT NULL,
+        key text NOT NULL,
+        created_at bigint NOT NULL,
+        digest text NOT NULL,
+        result text NOT NULL,
+        PRIMARY KEY (agent_id, key)
+    );
+    CREATE INDEX reservations_active_by_group ON reservations (project_id, pattern_group)
+        WHERE released_at IS NULL;
+    CREATE INDEX reservations_by_holder ON reservations (agent_id, expires_at)
+        WHERE released_at IS NULL;
     """,
 }
 

@@ -29,13 +29,14 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 
-from agentmail_server.domain.events import CommitBuilder
+from agentmail_server.domain.events import Commit, CommitBuilder
 from agentmail_server.errors import AgentmailError, ResourceExhausted, Unavailable
 from agentmail_server.histogram import BucketCounts
-from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.postgres import schema
 from agentmail_server.storage.postgres.connection import Conn, connect, describe, unavailable
+from agentmail_server.storage.postgres.listen import CHANNEL
+from agentmail_server.storage.postgres.writes import TAKEN
 from agentmail_server.storage.stats import BATCH_SIZE_BOUNDS, COMMIT_SECONDS_BOUNDS, WriterStats
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,9 @@ class _Job(Generic[T]):
 class PgWriter:
     """Owns this process's write connection and applies queued operations in group commits."""
 
-    def __init__(self, url: str, queue_size: int, max_batch: int, feed: CommitPublisher) -> None:
+    def __init__(
+        self, url: str, queue_size: int, max_batch: int, publish: Callable[[Commit], None]
+    ) -> None:
         self._url = url
         self._max_batch = max_batch
         # None is the stop sentinel queued behind the last job by close().
@@ -64,7 +67,9 @@ class PgWriter:
         self._queue_size = queue_size
         self._conn: Conn | None = None
         self._task: asyncio.Task[None] | None = None
-        self._feed = feed
+        # The ordered feed's publish_local (see .push): it may hold a commit back behind
+        # another process's positions, never publishes one twice.
+        self._publish = publish
         self._closing = False
         self._batches = 0
         self._operations = 0
@@ -150,7 +155,7 @@ class PgWriter:
                     pending.future.set_exception(value)
             commit = changes.build()
             if commit is not None:
-                self._feed.publish(commit)
+                self._publish(commit)
             if stop:
                 return
 
@@ -159,15 +164,18 @@ class PgWriter:
     ) -> tuple[list[tuple[bool, Any]], Unavailable | None]:
         started = time.perf_counter()
         outcomes: list[tuple[bool, Any]] = []
+        taken = [0]
+        TAKEN.set(taken)  # the writer task's own context: its operations see this list
         try:
             conn = await self._connection()
             if len(batch) == 1:
                 # A lone operation is its own transaction: no savepoint, two round trips fewer.
-                outcomes.append(await _outcome(conn, batch[0]))
+                outcomes.append(await _outcome(conn, batch[0], taken))
             else:
                 async with conn.transaction():
                     for job in batch:
                         outcomes.append(await _outcome(conn, job))  # a SAVEPOINT each
+                    await _notify(conn, taken)
         except Exception as exc:
             logger.warning("group commit of %d operations failed: %s", len(batch), exc)
             await self._drop_connection()
@@ -230,9 +238,18 @@ class PgWriter:
         await self._drop_connection()
 
 
-async def _outcome(conn: Conn, job: _Job[Any]) -> tuple[bool, Any]:
+async def _notify(conn: Conn, taken: list[int]) -> None:
+    """The transaction's one wake-up for the other processes (see :mod:`.listen`), when it
+    took positions: NOTIFY is delivered at commit, and a notifying commit takes a global lock,
+    so one per transaction, with nothing but the highest position in it."""
+    if taken[0]:
+        await conn.execute(b"SELECT pg_notify(%s, %s)", (CHANNEL, str(taken[0])))
+
+
+async def _outcome(conn: Conn, job: _Job[Any], taken: list[int] | None = None) -> tuple[bool, Any]:
     """Run one operation in a transaction of its own (a savepoint inside a batch's): its
-    result, or its own error after its changes are rolled back.
+    result, or its own error after its changes are rolled back. ``taken`` is given for a
+    transaction of its own, which then ends with the NOTIFY (:func:`_notify`).
 
     Raises:
         psycopg.OperationalError, psycopg.InterfaceError: the connection or server failed,
@@ -240,7 +257,10 @@ async def _outcome(conn: Conn, job: _Job[Any]) -> tuple[bool, Any]:
     """
     try:
         async with conn.transaction():
-            return True, await job.operation(conn)
+            result = await job.operation(conn)
+            if taken is not None:
+                await _notify(conn, taken)
+            return True, result
     except Exception as exc:
         if isinstance(exc, _CONNECTION_ERRORS):
             raise

@@ -9,6 +9,7 @@ processes); rows map to domain records with the SQLite backend's dialect-neutral
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -47,6 +48,15 @@ async def _all(conn: Conn, sql: str, params: Sequence[object] = ()) -> list[tupl
     return await cursor.fetchall()
 
 
+# The highest position the writer's current transaction took, for its one NOTIFY (see
+# :mod:`.writer`): a context variable, set by the writer around each transaction, so the
+# operations need not thread it through every call. A rolled-back savepoint may leave it
+# higher than what commits: the hint then costs one read that finds nothing.
+TAKEN: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "agentmail_taken_position", default=None
+)
+
+
 async def next_position(conn: Conn, name: str = "mail") -> int:
     """The next message id or notice position (``name='mail'``) or agent revision, taken in
     this transaction: the ``positions`` row stays locked until it commits."""
@@ -54,7 +64,11 @@ async def next_position(conn: Conn, name: str = "mail") -> int:
         conn, "UPDATE positions SET value = value + 1 WHERE name = %s RETURNING value", (name,)
     )
     assert row is not None
-    return int(row[0])
+    position = int(row[0])
+    taken = TAKEN.get()
+    if taken is not None and name == "mail":
+        taken[0] = max(taken[0], position)
+    return position
 
 
 async def append_notice(conn: Conn, agent_id: int, detail: NoticeDetail, now: int) -> Notice:

@@ -20,7 +20,7 @@ from agentmail_server.domain.retention import Purged
 from agentmail_server.errors import AgentmailError
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
-from agentmail_server.storage.sqlite import retention, tokens, writes
+from agentmail_server.storage.sqlite import bulk_writes, retention, tokens, writes
 from agentmail_server.storage.sqlite.coordination import (
     SqliteContactWrites,
     SqliteLifecycleWrites,
@@ -51,7 +51,7 @@ class SqliteMailWrites:
         self, drafts: Sequence[Draft], now: int
     ) -> list[Sent | AgentmailError]:
         """Store several messages in one write operation; one outcome per draft, in order."""
-        operation = functools.partial(writes.insert_messages, drafts=drafts, now=now)
+        operation = functools.partial(bulk_writes.insert_messages, drafts=drafts, now=now)
         return await self._writer.submit(operation, _record_sends)
 
     async def mark_deliveries(

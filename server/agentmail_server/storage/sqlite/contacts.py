@@ -8,16 +8,16 @@ import sqlite3
 from typing import Any
 
 from agentmail_server.domain.contacts import ContactLink, ContactPolicy, ContactState
-from agentmail_server.domain.drafts import Draft
 from agentmail_server.domain.links import (
     ContactRequest,
     ContactResponse,
     RequestOutcome,
     ResponseOutcome,
+    introduction,
+    request_refused,
 )
-from agentmail_server.domain.models import Agent, Importance, Recipient, RecipientKind
+from agentmail_server.domain.models import Agent
 from agentmail_server.domain.notices import ContactNotice, ContactNoticeKind
-from agentmail_server.errors import PermissionDenied
 from agentmail_server.storage.sqlite import writes
 from agentmail_server.storage.sqlite.notices import append_notice
 
@@ -74,10 +74,12 @@ def request_contact(
     policy = default_policy if target[1] is None else ContactPolicy(target[1])
     existing = _link(conn, request.from_id, request.to_id)
     if target[0] is not None:
-        raise _refused("AGENT_RETIRED", request.to_name, "is retired and receives nothing")
+        raise request_refused("AGENT_RETIRED", request.to_name, "is retired and receives nothing")
     blocked = existing is not None and existing.state is ContactState.BLOCKED
     if policy is ContactPolicy.BLOCK_ALL or blocked:
-        raise _refused("CONTACT_BLOCKED", request.to_name, "does not accept contact requests")
+        raise request_refused(
+            "CONTACT_BLOCKED", request.to_name, "does not accept contact requests"
+        )
     if existing is not None and existing.state_at(now) is ContactState.APPROVED:
         return RequestOutcome(existing, notified=False, sent=None)
     notify = existing is None or existing.state_at(now) is ContactState.EXPIRED
@@ -102,7 +104,7 @@ def request_contact(
     assert link is not None
     if not notify:
         return RequestOutcome(link, notified=False, sent=None)
-    sent = writes.insert_message(conn, _introduction(request), now)
+    sent = writes.insert_message(conn, introduction(request), now)
     notice = append_notice(
         conn,
         request.to_id,
@@ -165,34 +167,3 @@ def _link(conn: sqlite3.Connection, from_id: int, to_id: int) -> ContactLink | N
         (from_id, to_id),
     ).fetchone()
     return None if row is None else link_from_row(row)
-
-
-def _introduction(request: ContactRequest) -> Draft:
-    """The ordinary message that tells the target of a request. It is composed by the server,
-    so it is not judged by the target's policy (the request itself was), and it counts as no
-    exchange of mail: asking must not open the AUTO window."""
-    body = (
-        f"{request.from_name} asks to contact you.\n\n"
-        f"Reason: {request.reason or '(none given)'}\n\n"
-        f"Answer with RespondContact(from_agent={request.from_name!r}, approve=true or false)."
-    )
-    return Draft(
-        project_id=request.project_id,
-        sender_id=request.from_id,
-        sender_name=request.from_name,
-        recipients=(Recipient(request.to_id, request.to_name, RecipientKind.TO),),
-        subject=f"Contact request from {request.from_name}",
-        body=body,
-        importance=Importance.NORMAL,
-        ack_required=True,
-        thread_id="",
-        topic="contact",
-        idempotency_key="",
-        rules=None,
-    )
-
-
-def _refused(reason: str, name: str, why: str) -> PermissionDenied:
-    return PermissionDenied(
-        reason, f"agent {name!r} {why}", metadata={"refused": f"{name}:{reason}"}
-    )

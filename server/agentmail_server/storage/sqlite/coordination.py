@@ -14,6 +14,8 @@ from agentmail_server.domain.links import (
     ContactResponse,
     RequestOutcome,
     ResponseOutcome,
+    record_request,
+    record_response,
 )
 from agentmail_server.domain.models import Agent
 from agentmail_server.storage.sqlite import contacts, lifecycle
@@ -40,22 +42,12 @@ class SqliteContactWrites:
         operation = functools.partial(
             contacts.request_contact, request=request, default_policy=default_policy, now=now
         )
-        return await self._writer.submit(operation, _record_request)
+        return await self._writer.submit(operation, record_request)
 
     async def respond_contact(self, response: ContactResponse, now: int) -> ResponseOutcome:
         """Approve or block the requester's link to the responder, telling the requester."""
         operation = functools.partial(contacts.respond_contact, response=response, now=now)
-        return await self._writer.submit(operation, _record_response)
-
-
-def _record_request(changes: CommitBuilder, outcome: RequestOutcome) -> None:
-    if outcome.sent is not None:
-        changes.sent(outcome.sent)
-    changes.notices.extend(outcome.notices)
-
-
-def _record_response(changes: CommitBuilder, outcome: ResponseOutcome) -> None:
-    changes.notices.extend(outcome.notices)
+        return await self._writer.submit(operation, record_response)
 
 
 class SqliteLifecycleWrites:

@@ -12,6 +12,7 @@ from typing import Any
 
 from agentmail_server.domain.contacts import ContactLink
 from agentmail_server.domain.filters import AgentFilter, InboxFilter
+from agentmail_server.domain.inbox_rows import InboxRow
 from agentmail_server.domain.models import (
     Agent,
     Delivery,
@@ -34,6 +35,7 @@ from agentmail_server.storage.sqlite.rows import (
     agent_from_row,
     body_column,
     delivery_from_row,
+    inbox_row_columns,
     message_from_row,
     project_from_row,
 )
@@ -168,50 +170,29 @@ class Queries:
         include_bodies: bool,
     ) -> list[InboxItem]:
         """One page of the agent's inbox (not yet restricted to the viewer's bcc view)."""
-        if flt.thread_id:
-            return await self._thread_inbox(
-                agent_id, flt, after_id, before_id, newest_first, limit, include_bodies
-            )
-        # One statement: the seek on the caller's deliveries drives it (its primary key gives
-        # the order and the LIMIT stops it), each envelope is then a primary-key probe; one
-        # round trip to the read pool instead of two.
-        where = ["d.agent_id = ?"]
-        params: list[Any] = [agent_id]
-        _delivery_filters(where, params, flt)
-        where, params = _bounds(where, params, "d.message_id", after_id, before_id)
-        order = "DESC" if newest_first else "ASC"
-        rows = await self._pool.fetchall(
-            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, {DELIVERY_COLUMNS}"
-            " FROM deliveries d CROSS JOIN messages m ON m.id = d.message_id"
-            f" WHERE {' AND '.join(where)} ORDER BY d.message_id {order} LIMIT ?",
-            (*params, limit),
-        )
+        columns = f"{MESSAGE_COLUMNS}, {body_column(include_bodies)}, {DELIVERY_COLUMNS}"
+        sql, params = _inbox_statement(columns, agent_id, flt, after_id, before_id, newest_first)
+        rows = await self._pool.fetchall(sql, (*params, limit))
         return [InboxItem(message_from_row(row), delivery_from_row(row, 15)) for row in rows]
 
-    async def _thread_inbox(
+    async def inbox_rows(
         self,
         agent_id: int,
+        agent_name: str,
         flt: InboxFilter,
+        *,
         after_id: int | None,
         before_id: int | None,
         newest_first: bool,
         limit: int,
         include_bodies: bool,
-    ) -> list[InboxItem]:
-        # A thread is small: seek it through the messages index and probe the caller's
-        # deliveries by primary key, instead of keeping a thread index on every delivery.
-        where = ["m.thread_id = ?", "m.project_id = (SELECT project_id FROM agents WHERE id = ?)"]
-        params: list[Any] = [flt.thread_id, agent_id]
-        _delivery_filters(where, params, flt)
-        where, params = _bounds(where, params, "m.id", after_id, before_id)
-        order = "DESC" if newest_first else "ASC"
-        rows = await self._pool.fetchall(
-            f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, {DELIVERY_COLUMNS}"
-            " FROM messages m JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
-            f" WHERE {' AND '.join(where)} ORDER BY m.id {order} LIMIT ?",
-            (agent_id, *params, limit),
+    ) -> list[InboxRow]:
+        """:meth:`inbox` as wire rows, already in the reader's bcc view (the same statement,
+        another select list)."""
+        sql, params = _inbox_statement(
+            inbox_row_columns(include_bodies), agent_id, flt, after_id, before_id, newest_first
         )
-        return [InboxItem(message_from_row(row), delivery_from_row(row, 15)) for row in rows]
+        return await self._pool.fetchall(sql, (agent_id, agent_name, *params, limit))
 
     async def outbox(
         self, sender_id: int, before_id: int | None, limit: int, include_bodies: bool
@@ -252,6 +233,44 @@ class Queries:
             (message_from_row(row), delivery_from_row(row, 15) if row[15] is not None else None)
             for row in rows
         ]
+
+
+def _inbox_statement(
+    columns: str,
+    agent_id: int,
+    flt: InboxFilter,
+    after_id: int | None,
+    before_id: int | None,
+    newest_first: bool,
+) -> tuple[str, list[Any]]:
+    """An inbox page's statement selecting ``columns`` (whose own parameters come first) and
+    its parameters but the trailing LIMIT."""
+    order = "DESC" if newest_first else "ASC"
+    if flt.thread_id:
+        # A thread is small: seek it through the messages index and probe the caller's
+        # deliveries by primary key, instead of keeping a thread index on every delivery.
+        where = ["m.thread_id = ?", "m.project_id = (SELECT project_id FROM agents WHERE id = ?)"]
+        params: list[Any] = [flt.thread_id, agent_id]
+        _delivery_filters(where, params, flt)
+        where, params = _bounds(where, params, "m.id", after_id, before_id)
+        sql = (
+            f"SELECT {columns}"
+            " FROM messages m JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+            f" WHERE {' AND '.join(where)} ORDER BY m.id {order} LIMIT ?"
+        )
+        return sql, [agent_id, *params]
+    # One statement: the seek on the caller's deliveries drives it (its primary key gives the
+    # order and the LIMIT stops it), each envelope is then a primary-key probe; one round trip
+    # to the read pool instead of two.
+    where = ["d.agent_id = ?"]
+    params = [agent_id]
+    _delivery_filters(where, params, flt)
+    where, params = _bounds(where, params, "d.message_id", after_id, before_id)
+    sql = (
+        f"SELECT {columns} FROM deliveries d CROSS JOIN messages m ON m.id = d.message_id"
+        f" WHERE {' AND '.join(where)} ORDER BY d.message_id {order} LIMIT ?"
+    )
+    return sql, params
 
 
 def _delivery_filters(where: list[str], params: list[Any], flt: InboxFilter) -> None:

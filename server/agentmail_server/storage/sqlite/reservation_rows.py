@@ -86,14 +86,21 @@ def result_json(reserved: Reserved) -> str:
     )
 
 
-def result_from_json(conn: sqlite3.Connection, text: str) -> Reserved:
-    """The stored result of a repeated idempotency key."""
+def stored_result(text: str) -> tuple[list[int], tuple[Conflict, ...]]:
+    """The granted ids and the conflicts of a result stored by :func:`result_json` (either
+    backend)."""
     stored = json.loads(text)
     conflicts = tuple(
         Conflict(pattern, tuple(Holder(h[0], h[1], h[2], bool(h[3]), h[4]) for h in holders))
         for pattern, holders in stored["conflicts"]
     )
-    return Reserved(tuple(load(conn, stored["granted"])), conflicts, deduplicated=True)
+    return list(stored["granted"]), conflicts
+
+
+def result_from_json(conn: sqlite3.Connection, text: str) -> Reserved:
+    """The stored result of a repeated idempotency key."""
+    granted, conflicts = stored_result(text)
+    return Reserved(tuple(load(conn, granted)), conflicts, deduplicated=True)
 
 
 def overlapping_holders(

@@ -22,7 +22,7 @@ class SqliteReservationWrites:
     async def reserve(self, request: ReserveRequest, now: int) -> Reserved:
         """Check conflicts and grant in one write operation."""
         operation = functools.partial(reservations.reserve, request=request, now=now)
-        return await self._writer.submit(operation, _record_reserved)
+        return await self._writer.submit(operation, record_reserved)
 
     async def renew(
         self, agent_id: int, project_id: int, selection: Selection, extend_micros: int, now: int
@@ -36,7 +36,7 @@ class SqliteReservationWrites:
             extend_micros=extend_micros,
             now=now,
         )
-        return await self._writer.submit(operation, _record_changed)
+        return await self._writer.submit(operation, record_changed)
 
     async def release(
         self, agent_id: int, agent_name: str, project_id: int, selection: Selection, now: int
@@ -50,7 +50,7 @@ class SqliteReservationWrites:
             selection=selection,
             now=now,
         )
-        return await self._writer.submit(operation, _record_changed)
+        return await self._writer.submit(operation, record_changed)
 
     async def force_release(
         self,
@@ -72,32 +72,36 @@ class SqliteReservationWrites:
             mail=mail,
             now=now,
         )
-        return await self._writer.submit(operation, _record_forced)
+        return await self._writer.submit(operation, record_forced)
 
     async def expire(self, now: int, limit: int) -> list[Reservation]:
         """Record expired reservations as released."""
         operation = functools.partial(reservations.expire, now=now, limit=limit)
-        return await self._writer.submit(operation, _record_changed)
+        return await self._writer.submit(operation, record_changed)
 
     async def mark_expiring(self, now: int, horizon_micros: int, limit: int) -> list[Notice]:
         """Warn the holders of reservations about to expire (once each)."""
         operation = functools.partial(
             reservations.mark_expiring, now=now, horizon_micros=horizon_micros, limit=limit
         )
-        return await self._writer.submit(operation, _record_notices)
+        return await self._writer.submit(operation, record_notices)
 
 
-def _record_reserved(changes: CommitBuilder, reserved: Reserved) -> None:
+# What each reservation write adds to its commit: the same on both backends (PostgreSQL's
+# writes use these too).
+
+
+def record_reserved(changes: CommitBuilder, reserved: Reserved) -> None:
     if not reserved.deduplicated:
         changes.reservations.extend(reserved.granted)
         changes.notices.extend(reserved.notices)
 
 
-def _record_changed(changes: CommitBuilder, changed: list[Reservation]) -> None:
+def record_changed(changes: CommitBuilder, changed: list[Reservation]) -> None:
     changes.reservations.extend(changed)
 
 
-def _record_forced(
+def record_forced(
     changes: CommitBuilder, result: tuple[Reservation, Sent | None, Notice | None]
 ) -> None:
     reservation, sent, event = result
@@ -110,5 +114,5 @@ def _record_forced(
         changes.sent(sent)
 
 
-def _record_notices(changes: CommitBuilder, notices: list[Notice]) -> None:
+def record_notices(changes: CommitBuilder, notices: list[Notice]) -> None:
     changes.notices.extend(notices)

@@ -94,7 +94,22 @@ def message_from_row(row: Any, offset: int = 0) -> Message:
     )
 
 
+_BCC = int(RecipientKind.BCC)
 DELIVERY_COLUMNS = "d.message_id, d.kind, d.read_at, d.ack_at"
+
+
+def inbox_row_columns(include_body: bool, mark: str = "?") -> str:
+    """The select list of an :data:`~agentmail_server.domain.inbox_rows.InboxRow` over
+    messages ``m`` and the reader's deliveries ``d`` (both backends: only the parameter
+    ``mark`` differs). It takes two parameters, the reader's agent id then name, for the
+    reader's view of bcc, which SQL applies as ``Message.seen_by`` would: all of it to the
+    sender, the reader's own name to a bcc recipient, nothing to anyone else."""
+    return (
+        "m.id, m.thread_id, m.sender_name, m.to_names, m.cc_names,"
+        f" CASE WHEN m.sender_id = {mark} THEN m.bcc_names WHEN d.kind = {_BCC} THEN {mark}"
+        f" ELSE '' END, m.subject, {body_column(include_body)}, m.importance, m.ack_required,"
+        " m.topic, m.created_at, m.body_size, d.kind, d.read_at, d.ack_at"
+    )
 
 
 def delivery_from_row(row: Any, offset: int = 0) -> Delivery:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from agentmail_server.domain import names
 from agentmail_server.domain.contacts import Skipped
@@ -20,11 +21,11 @@ from agentmail_server.domain.models import (
     DeliveryState,
     Message,
     Project,
+    Recipient,
     RecipientKind,
 )
 from agentmail_server.domain.notices import AckNotice, Notice
 from agentmail_server.errors import (
-    AgentmailError,
     AlreadyExists,
     FailedPrecondition,
     NotFound,
@@ -176,13 +177,24 @@ def _load_agent(conn: sqlite3.Connection, agent_id: int) -> Agent:
     return agent_from_row(row)
 
 
+# What admitting a draft decided, by everything the decision reads from the draft and the time:
+# kept for the length of one bulk operation only (see bulk_writes.insert_messages).
+VerdictKey = tuple[Any, ...]
+Verdicts = dict[VerdictKey, tuple[tuple[Recipient, ...], tuple[Skipped, ...]]]
+
+
 def insert_message(
-    conn: sqlite3.Connection, draft: Draft, now: int, message_id: int | None = None
+    conn: sqlite3.Connection,
+    draft: Draft,
+    now: int,
+    message_id: int | None = None,
+    verdicts: Verdicts | None = None,
 ) -> Sent:
     """Store a message and its deliveries, or return the original for a repeated key.
 
     ``message_id`` is the id to use when the caller already knows the next one (a bulk
-    insert takes it once and counts up); None reads it here.
+    insert takes it once and counts up); None reads it here. ``verdicts`` is a bulk insert's
+    memo of contact-policy decisions (see :func:`.bulk_writes.insert_messages`).
 
     Each recipient's contact policy is checked first, in this transaction (see
     :mod:`.policy`): a refusal fails the whole send, or leaves the agent out of a broadcast.
@@ -200,7 +212,14 @@ def insert_message(
     recipients = draft.recipients
     skipped: tuple[Skipped, ...] = ()
     if draft.rules is not None:
-        recipients, skipped = policy.admit(conn, draft, draft.rules, now)
+        key = _verdict_key(draft, now) if verdicts is not None else None
+        known = verdicts.get(key) if verdicts is not None and key is not None else None
+        if known is not None:
+            recipients, skipped = known
+        else:
+            recipients, skipped = policy.admit(conn, draft, draft.rules, now)
+            if verdicts is not None and key is not None:
+                verdicts[key] = (recipients, skipped)
         if not recipients:
             listed = ",".join(f"{s.name}:{s.reason}" for s in skipped)
             raise FailedPrecondition(
@@ -285,38 +304,18 @@ def insert_message(
     return Sent(message=message, recipients=recipients, deduplicated=False, skipped=skipped)
 
 
-def insert_messages(
-    conn: sqlite3.Connection,
-    drafts: Sequence[Draft],
-    now: int,
-    times: Sequence[int] | None = None,
-) -> list[Sent | AgentmailError]:
-    """Store each draft as :func:`insert_message` would, each under a SAVEPOINT of its own, so
-    a draft that fails is rolled back alone and its error returned in its place.
-
-    ``times`` (one per draft) gives each message its own creation time instead of ``now``:
-    the import keeps the source's times; sends leave it None.
-
-    Errors of the database itself (disk full, I/O) are not an item's: they propagate and fail
-    the whole operation, as for any write.
-    """
-    outcomes: list[Sent | AgentmailError] = []
-    created = [now] * len(drafts) if times is None else times
-    # Nothing but these inserts takes an id in this operation: read the next one once.
-    (next_id,) = conn.execute(NEXT_POSITION).fetchone()
-    for draft, at in zip(drafts, created, strict=True):
-        conn.execute("SAVEPOINT item")
-        try:
-            sent = insert_message(conn, draft, at, next_id)
-        except AgentmailError as exc:
-            conn.execute("ROLLBACK TO item")
-            outcomes.append(exc)
-        else:
-            outcomes.append(sent)
-            if not sent.deduplicated:
-                next_id += 1
-        conn.execute("RELEASE item")
-    return outcomes
+def _verdict_key(draft: Draft, now: int) -> VerdictKey:
+    """Everything :func:`policy.admit` reads from the draft, and the time it judges at."""
+    return (
+        draft.project_id,
+        draft.sender_id,
+        draft.recipients,
+        draft.thread_id,
+        draft.broadcast,
+        draft.recent_activity,
+        draft.rules,
+        now,
+    )
 
 
 def _find_idempotent(conn: sqlite3.Connection, draft: Draft, now: int) -> Sent | None:
