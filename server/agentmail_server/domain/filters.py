@@ -1,10 +1,8 @@
-"""Filters that reads take and the hits that searches return: plain values, no SQL."""
+"""Filters that reads take: plain values, no SQL."""
 
 from __future__ import annotations
 
 import dataclasses
-
-from agentmail_server.domain.models import Message, RecipientKind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,17 +28,6 @@ class SearchFilter:
     min_importance: int = 0
     start_micros: int | None = None
     end_micros: int | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Hit:
-    """A matching message (not yet restricted to the viewer), its kind for the viewer,
-    relevance (higher is better) and snippet."""
-
-    message: Message
-    kind: RecipientKind | None
-    score: float
-    snippet: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

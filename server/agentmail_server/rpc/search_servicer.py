@@ -6,7 +6,7 @@ from typing import Any
 
 from agentmail.v1 import search_service_pb2, search_service_pb2_grpc
 
-from agentmail_server.rpc import convert, wire
+from agentmail_server.rpc import convert, search_wire, wire
 from agentmail_server.rpc.authorization import Gate
 from agentmail_server.services.search import Searcher, SearchRequest
 
@@ -32,7 +32,7 @@ class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
     ) -> search_service_pb2.SearchMessagesResponse:
         caller = await self._gate.agent(context, _M + "SearchMessages")
         wire.check_request(request)
-        results, token = await self._searcher.search(
+        page = await self._searcher.search(
             caller,
             SearchRequest(
                 query=request.query,
@@ -51,8 +51,6 @@ class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
                 include_bodies=convert.include_bodies(request.view),
             ),
         )
-        return convert.search_response(
-            [(result.message, result.snippet, result.score) for result in results],
-            caller.project_slug,
-            token,
+        return search_wire.search_response(
+            page.hits, page.scores, caller.project_slug, page.next_page_token
         )

@@ -1,14 +1,21 @@
-"""SearchMessages: parse the query, resolve filters, page through ranked hits."""
+"""SearchMessages: parse the query, resolve filters, page through ranked hits.
+
+Hits stay the rows the storage read (:mod:`agentmail_server.domain.search_hits`, already in
+the caller's view) from the database to the wire: the service adds their scores and the next
+page's token, and builds nothing per hit.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 from agentmail_server.domain import cursors, limits, names, search_query
 from agentmail_server.domain.cursors import CursorCodec, Scope
-from agentmail_server.domain.filters import Hit, SearchFilter
-from agentmail_server.domain.models import IMPORTANCE_VALUES, Identity, Message
+from agentmail_server.domain.filters import SearchFilter
+from agentmail_server.domain.models import IMPORTANCE_VALUES, Identity
+from agentmail_server.domain.search_hits import ID, SCORE, HitRow
 from agentmail_server.errors import NotFound, invalid
 from agentmail_server.services.rankings import RankingCache
 from agentmail_server.storage.ports import MailReads, SearchReads
@@ -22,6 +29,11 @@ DEFAULT_RELEVANCE_CANDIDATES = 2000
 # Frozen rankings kept for paging: at most this many searches (LRU), each for this long.
 RANKING_CACHE_ENTRIES = 256
 RANKING_TTL_SECONDS = 900.0
+# Parsed queries kept (LRU): agents repeat searches and page through them, and each page
+# parses its query again (about 5 µs; the cache holds at most this many queries of at most
+# search_query.MAX_QUERY_CHARS characters). Refused queries raise, so are never kept.
+PARSED_QUERIES = 256
+_FILTER_FIELDS = tuple(field.name for field in dataclasses.fields(SearchFilter))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,13 +56,14 @@ class SearchRequest:
     include_bodies: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class SearchResult:
-    """One hit in the caller's view."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchPage:
+    """A page of hits in the caller's view, the relevance of each, and the next page's token
+    (empty at the end)."""
 
-    message: Message
-    snippet: str
-    score: float
+    hits: list[HitRow]
+    scores: list[float]
+    next_page_token: str
 
 
 class Searcher:
@@ -71,11 +84,9 @@ class Searcher:
             capacity=RANKING_CACHE_ENTRIES, ttl_seconds=RANKING_TTL_SECONDS
         )
 
-    async def search(
-        self, caller: Identity, request: SearchRequest
-    ) -> tuple[list[SearchResult], str]:
-        """A page of hits and the next page's token (empty at the end)."""
-        match = search_query.to_fts(request.query)
+    async def search(self, caller: Identity, request: SearchRequest) -> SearchPage:
+        """A page of hits and the next page's token."""
+        match = _to_fts(request.query)
         size = limits.page_size(request.page_size, 20, 100)
         kind = cursors.SEARCH_NEWEST if request.newest_first else cursors.SEARCH_RELEVANCE
         if request.min_importance not in IMPORTANCE_VALUES:
@@ -98,7 +109,7 @@ class Searcher:
             end_micros=request.end_micros,
         )
         # A token is bound to its caller and to the very search (query and filters) it pages.
-        scope = (caller.agent_id, match, *dataclasses.astuple(flt))
+        scope = (caller.agent_id, match, *(getattr(flt, name) for name in _FILTER_FIELDS))
         position = self._codec.decode_many(request.page_token, kind, scope, 2)
         if request.newest_first:
             return await self._newest(
@@ -117,24 +128,25 @@ class Searcher:
         position: tuple[int, ...] | None,
         size: int,
         include_bodies: bool,
-    ) -> tuple[list[SearchResult], str]:
+    ) -> SearchPage:
         # Keyset paging below the newest id seen at the first page: later mail never appears.
-        snapshot, before = position if position else (await self._search.snapshot(), 0)
-        hits = await self._search.newest(
+        # A first page reads that id with its hits (position None: no snapshot yet).
+        snapshot, hits = await self._search.newest(
             caller.agent_id,
+            caller.name,
             caller.project_id,
             match,
             flt,
-            snapshot=snapshot,
-            before_id=before or None,
+            snapshot=position[0] if position else None,
+            before_id=position[1] if position else None,
             limit=size + 1,
             include_bodies=include_bodies,
         )
         page = hits[:size]
         token = ""
         if len(hits) > size:
-            token = self._codec.encode(cursors.SEARCH_NEWEST, scope, snapshot, page[-1].message.id)
-        return _results(caller, page), token
+            token = self._codec.encode(cursors.SEARCH_NEWEST, scope, snapshot, page[-1][ID])
+        return SearchPage(page, [hit[SCORE] for hit in page], token)
 
     async def _by_relevance(
         self,
@@ -145,7 +157,7 @@ class Searcher:
         position: tuple[int, ...] | None,
         size: int,
         include_bodies: bool,
-    ) -> tuple[list[SearchResult], str]:
+    ) -> SearchPage:
         # bm25 depends on statistics of the whole index, which new mail changes; so the first
         # page ranks once and later pages slice that frozen ranking instead of re-ranking.
         # Only the newest `candidates` matches are ranked (see DEFAULT_RELEVANCE_CANDIDATES).
@@ -153,38 +165,43 @@ class Searcher:
         ranked: Sequence[int]
         scores: Sequence[float]
         if position is None:
-            pairs = await self._search.ranked(
+            pairs, hits = await self._search.ranked(
                 caller.agent_id,
+                caller.name,
                 caller.project_id,
                 match,
                 flt,
                 candidates=self._candidates,
                 limit=MAX_RELEVANCE_RESULTS,
+                page=size,
+                include_bodies=include_bodies,
             )
-            ranked = [pair[0] for pair in pairs]
-            scores = [pair[1] for pair in pairs]
-            key, offset = 0, 0
-            if len(ranked) > size:
+            token = ""
+            if len(pairs) > size:
+                ranked = [pair[0] for pair in pairs]
+                scores = [pair[1] for pair in pairs]
                 key = self.rankings.put(caller.agent_id, fingerprint, ranked, scores)
-        else:
-            key, offset = position
-            found = self.rankings.get_scored(key, caller.agent_id, fingerprint)
-            if found is None:
-                raise invalid(
-                    "page_token",
-                    "this search has expired or was made with other parameters; search again",
-                    "INVALID_PAGE_TOKEN",
-                )
-            ranked, scores = found
+                token = self._codec.encode(cursors.SEARCH_RELEVANCE, scope, key, size)
+            score_of = dict(pairs[:size])
+            return SearchPage(hits, [score_of[hit[ID]] for hit in hits], token)
+        key, offset = position
+        found = self.rankings.get_scored(key, caller.agent_id, fingerprint)
+        if found is None:
+            raise invalid(
+                "page_token",
+                "this search has expired or was made with other parameters; search again",
+                "INVALID_PAGE_TOKEN",
+            )
+        ranked, scores = found
         ids = list(ranked[offset : offset + size])
         score_of = dict(zip(ids, scores[offset : offset + size], strict=True))
         hits = await self._search.hits_for(
-            caller.agent_id, caller.project_id, match, ids, include_bodies
+            caller.agent_id, caller.name, caller.project_id, match, ids, include_bodies
         )
         token = ""
         if offset + size < len(ranked):
             token = self._codec.encode(cursors.SEARCH_RELEVANCE, scope, key, offset + size)
-        return _results(caller, hits, score_of), token
+        return SearchPage(hits, [score_of[hit[ID]] for hit in hits], token)
 
     async def _agent_id(self, caller: Identity, field: str, name: str) -> int | None:
         if not name:
@@ -201,16 +218,7 @@ class Searcher:
         return int(found[0][0])
 
 
-def _results(
-    caller: Identity, hits: list[Hit], score_of: dict[int, float] | None = None
-) -> list[SearchResult]:
-    """The caller's view of each hit, with its score from ``score_of`` (the frozen ranking's)
-    when given."""
-    return [
-        SearchResult(
-            hit.message.seen_by(caller.agent_id, caller.name, hit.kind),
-            hit.snippet,
-            hit.score if score_of is None else score_of[hit.message.id],
-        )
-        for hit in hits
-    ]
+@functools.lru_cache(maxsize=PARSED_QUERIES)
+def _to_fts(query: str) -> str:
+    """:func:`search_query.to_fts`, remembered for the last :data:`PARSED_QUERIES` queries."""
+    return search_query.to_fts(query)

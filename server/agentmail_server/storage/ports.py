@@ -71,7 +71,7 @@ from typing import Protocol
 from agentmail_server.domain.contacts import ContactLink, ContactPolicy
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.events import Commit
-from agentmail_server.domain.filters import AgentFilter, Hit, InboxFilter, SearchFilter
+from agentmail_server.domain.filters import AgentFilter, InboxFilter, SearchFilter
 from agentmail_server.domain.inbox_rows import InboxRow
 from agentmail_server.domain.links import (
     ContactRequest,
@@ -98,6 +98,7 @@ from agentmail_server.domain.reservations import (
     Selection,
 )
 from agentmail_server.domain.retention import Purged
+from agentmail_server.domain.search_hits import HitRow
 from agentmail_server.errors import AgentmailError, Unavailable
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
 
@@ -518,50 +519,57 @@ class SearchReads(Protocol):
     """Full-text search over the messages a viewer may see.
 
     ``match`` is the backend's rendering of a parsed query
-    (:func:`agentmail_server.domain.search_query.to_fts`).
+    (:func:`agentmail_server.domain.search_query.to_fts`). Hits are
+    :data:`~agentmail_server.domain.search_hits.HitRow` rows, already in the viewer's view
+    (``viewer_name`` gives a bcc recipient its own name in the bcc list). Each method is one
+    read of the backend's read pool.
     """
-
-    async def snapshot(self) -> int:
-        """The newest message id now: later pages of a search never look past it."""
-        ...
 
     async def newest(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         flt: SearchFilter,
         *,
-        snapshot: int,
+        snapshot: int | None,
         before_id: int | None,
         limit: int,
         include_bodies: bool,
-    ) -> list[Hit]:
-        """Hits newest first, at or below ``snapshot`` and below ``before_id``."""
+    ) -> tuple[int, list[HitRow]]:
+        """The snapshot and the hits newest first, at or below it and below ``before_id``.
+        Without a ``snapshot`` (a first page) it is the newest message id now: later pages
+        never look past it."""
         ...
 
     async def ranked(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         flt: SearchFilter,
         *,
         candidates: int,
         limit: int,
-    ) -> list[tuple[int, float]]:
+        page: int,
+        include_bodies: bool,
+    ) -> tuple[list[tuple[int, float]], list[HitRow]]:
         """(id, relevance) of the best ``limit`` among the newest ``candidates`` visible
-        matches, best first (ties by id): relevance never scores more than ``candidates``."""
+        matches, best first (ties by id): relevance never scores more than ``candidates``;
+        and the hits of the first ``page`` of them, in that order."""
         ...
 
     async def hits_for(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         ids: list[int],
         include_bodies: bool,
-    ) -> list[Hit]:
+    ) -> list[HitRow]:
         """Hits for the given ids in the order given (score left 0: the ranking has it);
         ids no longer visible are left out."""
         ...

@@ -1,9 +1,9 @@
-"""The SQL of a search's structured filters, shared by the storage backends.
+"""The SQL of a search's structured filters and of its hit rows, shared by the storage backends.
 
 The filters are the same standard SQL on both backends (SQLite and PostgreSQL name the same
 columns); only the parameter mark differs (``?`` against ``%s``), so one function builds them.
 Recipient filters respect bcc privacy: a bcc delivery counts only for the sender and for the
-bcc recipient itself.
+bcc recipient itself; so does the bcc list of a hit (:func:`hit_columns`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from agentmail_server.domain.filters import SearchFilter
+from agentmail_server.domain.models import RecipientKind
+
+
+def hit_columns(mark: str) -> str:
+    """The select list of a :data:`~agentmail_server.domain.search_hits.HitRow` up to its
+    body (exclusive), over ``m`` (messages) and ``d`` (the viewer's delivery). Its parameters
+    are the viewer's id and then its name: they give the bcc list as
+    :meth:`~agentmail_server.domain.models.Message.seen_by` does (all of it for the sender,
+    the viewer's own name for a bcc recipient, none for anyone else), so a hidden name never
+    leaves the database."""
+    return (
+        "m.id, m.sender_name, m.thread_id, m.subject, m.importance, m.ack_required, m.topic,"
+        f" m.to_names, m.cc_names, CASE WHEN m.sender_id = {mark} THEN m.bcc_names"
+        f" WHEN d.kind = {int(RecipientKind.BCC)} THEN {mark} ELSE '' END,"
+        " m.created_at, m.body_size"
+    )
 
 
 def apply_filters(

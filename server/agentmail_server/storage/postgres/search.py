@@ -6,28 +6,31 @@ matched against ``messages.search`` through its GIN index. The viewer sees a mes
 sent it or has a delivery for it, and recipient filters respect bcc privacy, exactly as on
 SQLite. Snippets are cut from the subject or the body as FTS5 cuts them, with ``[``/``]``
 around the matches; scores are ``ts_rank`` (see :mod:`.fulltext` for how ranking differs).
+Hits are the same :data:`~agentmail_server.domain.search_hits.HitRow` rows as on SQLite, their
+bcc list in the viewer's view from the same SQL (:func:`.search_filters.hit_columns`); each
+row is completed here with its unescaped body and its snippet.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from agentmail_server.domain.filters import Hit, SearchFilter
-from agentmail_server.domain.models import RecipientKind
+from agentmail_server.domain.filters import SearchFilter
+from agentmail_server.domain.search_hits import BODY_SIZE, SUBJECT, HitRow, in_order
 from agentmail_server.storage.postgres.fulltext import WEIGHTS, query_words, snippet, to_tsquery
 from agentmail_server.storage.postgres.readers import ReadPool
-from agentmail_server.storage.postgres.rows import message_from_row, unescape_body
-from agentmail_server.storage.search_filters import apply_filters
-from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS, body_column
+from agentmail_server.storage.postgres.rows import unescape_body
+from agentmail_server.storage.search_filters import apply_filters, hit_columns
 
 _RANK = f"ts_rank('{WEIGHTS}', m.search, q.query)"
 
 
 def _hit_select(include_bodies: bool) -> str:
-    """The select of hits (message, the viewer's delivery kind, score, snippet)."""
+    """The select of hits: the HitRow columns up to the body, whether the body was asked for,
+    the stored body (for the snippet) and the score. Its parameters: the query, the viewer's
+    id, its name (the bcc view) and its id again (the delivery join)."""
     return (
-        f"SELECT {MESSAGE_COLUMNS}, {body_column(include_bodies)}, d.kind, {_RANK},"
-        " m.body"
+        f"SELECT {hit_columns('%s')}, {'true' if include_bodies else 'false'}, m.body, {_RANK}"
         " FROM (SELECT to_tsquery('simple', %s) AS query) q"
         " JOIN messages m ON m.search @@ q.query"
         " LEFT JOIN deliveries d ON d.agent_id = %s AND d.message_id = m.id"
@@ -40,24 +43,24 @@ class PgSearch:
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
 
-    async def snapshot(self) -> int:
-        """The newest message id now: later pages of a search never look past it."""
-        row = await self._pool.fetchone("SELECT coalesce(max(id), 0) FROM messages")
-        return int(row[0]) if row else 0
-
     async def newest(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         flt: SearchFilter,
         *,
-        snapshot: int,
+        snapshot: int | None,
         before_id: int | None,
         limit: int,
         include_bodies: bool,
-    ) -> list[Hit]:
-        """Hits newest first, at or below ``snapshot`` and below ``before_id`` (keyset)."""
+    ) -> tuple[int, list[HitRow]]:
+        """The snapshot and the hits newest first, at or below it and below ``before_id``
+        (keyset); without a ``snapshot`` (a first page), the newest message id now."""
+        if snapshot is None:
+            row = await self._pool.fetchone("SELECT coalesce(max(id), 0) FROM messages")
+            snapshot = int(row[0]) if row else 0
         where, params = _visible(project_id, viewer_id, flt)
         where.append("m.id <= %s")
         params.append(snapshot)
@@ -67,23 +70,26 @@ class PgSearch:
         rows = await self._pool.fetchall(
             f"{_hit_select(include_bodies)}"
             f" WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT %s",
-            (to_tsquery(match), viewer_id, *params, limit),
+            (viewer_id, viewer_name, to_tsquery(match), viewer_id, *params, limit),
         )
         words = query_words(match)
-        return [_hit(row, words) for row in rows]
+        return snapshot, [_hit(row, words) for row in rows]
 
     async def ranked(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         flt: SearchFilter,
         *,
         candidates: int,
         limit: int,
-    ) -> list[tuple[int, float]]:
+        page: int,
+        include_bodies: bool,
+    ) -> tuple[list[tuple[int, float]], list[HitRow]]:
         """(id, score) of the best ``limit`` among the newest ``candidates`` visible matches,
-        best first (ties by id).
+        best first (ties by id), and the hits of the first ``page`` of them.
 
         Only the candidates are scored: the inner query takes the newest ``candidates``
         visible matches by id (no score computed there), and ``ts_rank`` runs in the outer
@@ -99,16 +105,20 @@ class PgSearch:
             " ORDER BY score DESC, c.id LIMIT %s",
             (to_tsquery(match), viewer_id, *params, candidates, limit),
         )
-        return [(int(row[0]), float(row[1])) for row in rows]
+        ranking = [(int(row[0]), float(row[1])) for row in rows]
+        ids = [pair[0] for pair in ranking[:page]]
+        hits = await self.hits_for(viewer_id, viewer_name, project_id, match, ids, include_bodies)
+        return ranking, hits
 
     async def hits_for(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         ids: list[int],
         include_bodies: bool,
-    ) -> list[Hit]:
+    ) -> list[HitRow]:
         """Hits for the given ids in the order given (with their score, which the service
         takes from :meth:`ranked` instead); ids no longer visible are left out."""
         if not ids:
@@ -118,20 +128,21 @@ class PgSearch:
         params.append(ids)
         rows = await self._pool.fetchall(
             f"{_hit_select(include_bodies)} WHERE {' AND '.join(where)}",
-            (to_tsquery(match), viewer_id, *params),
+            (viewer_id, viewer_name, to_tsquery(match), viewer_id, *params),
         )
         words = query_words(match)
-        by_id = {hit.message.id: hit for hit in (_hit(row, words) for row in rows)}
-        return [by_id[mid] for mid in ids if mid in by_id]
+        return in_order([_hit(row, words) for row in rows], ids)
 
 
-def _hit(row: Any, words: list[tuple[str, bool]]) -> Hit:
-    message = message_from_row(row)
-    return Hit(
-        message=message,
-        kind=RecipientKind(row[15]) if row[15] is not None else None,
-        score=float(row[16]),
-        snippet=snippet(message.subject, unescape_body(row[17]) or "", words),
+def _hit(row: Any, words: list[tuple[str, bool]]) -> HitRow:
+    """A HitRow from a row of :func:`_hit_select`: the body unescaped (when asked for), the
+    snippet cut from the subject and the stored body."""
+    body = unescape_body(row[BODY_SIZE + 2]) or ""
+    return (
+        *row[: BODY_SIZE + 1],
+        body if row[BODY_SIZE + 1] else None,
+        snippet(row[SUBJECT], body, words),
+        float(row[BODY_SIZE + 3]),
     )
 
 

@@ -7,23 +7,32 @@ privacy: a bcc delivery counts only for the sender and for the bcc recipient its
 The index is filled asynchronously (:mod:`.indexer`): the first query of a search first waits
 for the indexer to cover every message committed before it (``catch_up``), so a search always
 sees what was sent before it.
+
+Each search is one hand-off to a reader thread (:meth:`ReadPool.run`): the first page of a
+relevance search ranks and reads its hits there, in one read transaction; the first page newest
+first reads its snapshot and its hits the same way. Hits come back as the rows the wire needs
+(:mod:`agentmail_server.domain.search_hits`), with no Python object built per hit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from agentmail_server.domain.filters import Hit, SearchFilter
-from agentmail_server.domain.models import RecipientKind
-from agentmail_server.storage.search_filters import apply_filters
+from agentmail_server.domain.filters import SearchFilter
+from agentmail_server.domain.search_hits import HitRow, in_order
+from agentmail_server.storage.search_filters import apply_filters, hit_columns
 from agentmail_server.storage.sqlite.readers import ReadPool
-from agentmail_server.storage.sqlite.rows import MESSAGE_COLUMNS, body_column, message_from_row
+from agentmail_server.storage.sqlite.rows import body_column
 
 # bm25 column weights: a match in the subject counts four times one in the body.
 SUBJECT_WEIGHT = 4.0
 BODY_WEIGHT = 1.0
 SNIPPET_TOKENS = 16
+
+Ranking = list[tuple[int, float]]
 
 
 class SearchQueries:
@@ -33,19 +42,10 @@ class SearchQueries:
         self._pool = pool
         self._catch_up = catch_up
 
-    async def snapshot(self) -> int:
-        """The newest message id now: later pages of a search never look past it."""
-        row = await self._pool.fetchone("SELECT coalesce(max(id), 0) FROM messages")
-        return int(row[0]) if row else 0
-
     def _visible(
         self, match: str, project_id: int, viewer_id: int, flt: SearchFilter
     ) -> tuple[list[str], list[Any]]:
-        where = [
-            "messages_fts MATCH ?",
-            "m.project_id = ?",
-            "(m.sender_id = ? OR d.agent_id IS NOT NULL)",
-        ]
+        where = list(_VISIBLE)
         params: list[Any] = [match, project_id, viewer_id]
         apply_filters(where, params, flt, viewer_id, "?")
         return where, params
@@ -53,131 +53,174 @@ class SearchQueries:
     async def newest(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         flt: SearchFilter,
         *,
-        snapshot: int,
+        snapshot: int | None,
         before_id: int | None,
         limit: int,
         include_bodies: bool,
-    ) -> list[Hit]:
-        """Hits newest first, at or below ``snapshot`` and below ``before_id`` (keyset paging).
+    ) -> tuple[int, list[HitRow]]:
+        """The snapshot and the hits newest first, at or below it and below ``before_id``
+        (keyset paging); without a ``snapshot`` (a first page) the newest message id now,
+        read in the same transaction as the hits.
 
         Ordering and bounds are on ``messages_fts.rowid`` so FTS5 yields rows newest first and
         stops after ``limit``, instead of sorting (and snippeting) every match.
         """
-        if before_id is None:  # a first page; later ones stay at or below its snapshot
+        if snapshot is None:  # a first page; later ones stay at or below its snapshot
             await self._catch_up()
         where, params = self._visible(match, project_id, viewer_id, flt)
         where.append("messages_fts.rowid <= ?")
-        params.append(snapshot)
+        tail: tuple[Any, ...] = (limit,)
         if before_id is not None:
             where.append("messages_fts.rowid < ?")
-            params.append(before_id)
-        rows = await self._pool.fetchall(
-            f"{_HIT_SELECT.format(body=body_column(include_bodies), score=_BM25)}"
-            f" WHERE {' AND '.join(where)} ORDER BY messages_fts.rowid DESC LIMIT ?",
-            (viewer_id, *params, limit),
+            tail = (before_id, limit)
+        sql = (
+            f"{_hit_select(include_bodies, f'-{_BM25}')}"
+            f" WHERE {' AND '.join(where)} ORDER BY messages_fts.rowid DESC LIMIT ?"
         )
-        return [_hit(row) for row in rows]
+        head = (viewer_id, viewer_name, viewer_id, *params)
+
+        def work(conn: sqlite3.Connection) -> tuple[int, list[HitRow]]:
+            if snapshot is not None:
+                return snapshot, conn.execute(sql, (*head, snapshot, *tail)).fetchall()
+            with _one_snapshot(conn):
+                (newest,) = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
+                return newest, conn.execute(sql, (*head, newest, *tail)).fetchall()
+
+        return await self._pool.run(work, 1 if snapshot is not None else 2)
 
     async def ranked(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         flt: SearchFilter,
         *,
         candidates: int,
         limit: int,
-    ) -> list[tuple[int, float]]:
+        page: int,
+        include_bodies: bool,
+    ) -> tuple[Ranking, list[HitRow]]:
         """(id, score) of the best ``limit`` among the newest ``candidates`` visible matches,
-        best first (ties by id).
+        best first (ties by id), and the hits of the first ``page`` of them, in that order.
 
         Only the candidates are scored: FTS5 yields matches newest first and stops after
         ``candidates`` (the inner LIMIT), so bm25 runs on at most that many rows however
-        common the terms are; sorting by score happens on that bounded set.
+        common the terms are; sorting by score happens on that bounded set. The ranking and
+        the hits are read in one transaction: every id of the page has its hit.
         """
         await self._catch_up()
+        rank_params: tuple[Any, ...]
         if flt == _NO_FILTER:
-            return await self._ranked_unfiltered(
-                viewer_id, project_id, match, candidates=candidates, limit=limit
+            rank_sql, rank_params = _RANK_UNFILTERED, (match, viewer_id, viewer_id, project_id)
+        else:
+            where, params = self._visible(match, project_id, viewer_id, flt)
+            rank_sql = (
+                "SELECT id, -score FROM (SELECT m.id AS id,"
+                f" {_BM25} AS score"
+                " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+                " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+                f" WHERE {' AND '.join(where)} ORDER BY messages_fts.rowid DESC LIMIT ?)"
+                " ORDER BY score, id LIMIT ?"
             )
-        where, params = self._visible(match, project_id, viewer_id, flt)
-        rows = await self._pool.fetchall(
-            "SELECT id, score FROM (SELECT m.id AS id,"
-            f" bm25(messages_fts, {SUBJECT_WEIGHT}, {BODY_WEIGHT}) AS score"
-            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-            " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
-            f" WHERE {' AND '.join(where)} ORDER BY messages_fts.rowid DESC LIMIT ?)"
-            " ORDER BY score, id LIMIT ?",
-            (viewer_id, *params, candidates, limit),
-        )
-        return [(row[0], -row[1]) for row in rows]
+            rank_params = (viewer_id, *params)
+        rank_params = (*rank_params, candidates, limit)
+        hits = _HitsFor(viewer_id, viewer_name, project_id, match, include_bodies)
 
-    async def _ranked_unfiltered(
-        self, viewer_id: int, project_id: int, match: str, *, candidates: int, limit: int
-    ) -> list[tuple[int, float]]:
-        # Without filters on the message's columns, visibility is two primary-key probes per
-        # candidate instead of two joins (a third less CPU): the caller's delivery, else the
-        # message's sender. A delivery needs no project check: mail is only ever delivered to
-        # agents of the message's own project, and the caller is in project_id.
-        rows = await self._pool.fetchall(
-            f"SELECT id, score FROM (SELECT messages_fts.rowid AS id, {_BM25} AS score"
-            " FROM messages_fts WHERE messages_fts MATCH ? AND (EXISTS (SELECT 1 FROM"
-            " deliveries d WHERE d.agent_id = ? AND d.message_id = messages_fts.rowid)"
-            " OR EXISTS (SELECT 1 FROM messages m WHERE m.id = messages_fts.rowid"
-            " AND m.sender_id = ? AND m.project_id = ?))"
-            " ORDER BY messages_fts.rowid DESC LIMIT ?) ORDER BY score, id LIMIT ?",
-            (match, viewer_id, viewer_id, project_id, candidates, limit),
-        )
-        return [(row[0], -row[1]) for row in rows]
+        def work(conn: sqlite3.Connection) -> tuple[Ranking, list[HitRow]]:
+            with _one_snapshot(conn):
+                ranking = conn.execute(rank_sql, rank_params).fetchall()
+                return ranking, hits(conn, [pair[0] for pair in ranking[:page]])
+
+        return await self._pool.run(work, 2)
 
     async def hits_for(
         self,
         viewer_id: int,
+        viewer_name: str,
         project_id: int,
         match: str,
         ids: list[int],
         include_bodies: bool,
-    ) -> list[Hit]:
+    ) -> list[HitRow]:
         """Hits with snippets (score 0: the ranking that chose the ids has them) for the given
         ids, in the order given; ids that are no longer visible are left out."""
         if not ids:
             return []
-        where, params = self._visible(match, project_id, viewer_id, SearchFilter())
-        # FTS5 would take `rowid IN (...)` as one lookup per id, each redoing the query's setup
-        # (for a prefix, merging every matching term's doclist: 9 ms an id at 1,000,000
+        hits = _HitsFor(viewer_id, viewer_name, project_id, match, include_bodies)
+        return await self._pool.run(lambda conn: hits(conn, ids))
+
+
+class _HitsFor:
+    """The statement reading the hits of chosen ids (run on a reader thread)."""
+
+    def __init__(
+        self, viewer_id: int, viewer_name: str, project_id: int, match: str, bodies: bool
+    ) -> None:
+        self._head = (viewer_id, viewer_name, viewer_id, match, project_id, viewer_id)
+        self._select = f"{_hit_select(bodies, '0')} WHERE {' AND '.join(_VISIBLE)}"
+
+    def __call__(self, conn: sqlite3.Connection, ids: list[int]) -> list[HitRow]:
+        if not ids:
+            return []
+        # FTS5 would take `rowid IN (...)` as one lookup per id, each redoing the query's
+        # setup (for a prefix, merging every matching term's doclist: 9 ms an id at 1,000,000
         # messages). So FTS5 gets the ids' range, one scan, and the `+` keeps the IN a plain
         # filter on that scan's rows, applied before the joins and the snippet.
         marks = ",".join("?" * len(ids))
-        where.append(f"messages_fts.rowid BETWEEN ? AND ? AND +messages_fts.rowid IN ({marks})")
-        params.extend([min(ids), max(ids), *ids])
-        rows = await self._pool.fetchall(
-            f"{_HIT_SELECT.format(body=body_column(include_bodies), score='0')}"
-            f" WHERE {' AND '.join(where)}",
-            (viewer_id, *params),
-        )
-        by_id = {hit.message.id: hit for hit in map(_hit, rows)}
-        return [by_id[mid] for mid in ids if mid in by_id]
+        rows = conn.execute(
+            f"{self._select} AND messages_fts.rowid BETWEEN ? AND ?"
+            f" AND +messages_fts.rowid IN ({marks})",
+            (*self._head, min(ids), max(ids), *ids),
+        ).fetchall()
+        return in_order(rows, ids)
+
+
+@contextlib.contextmanager
+def _one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction around a few statements: they all see the same commit."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")  # read-only: ending it releases the snapshot
 
 
 _BM25 = f"bm25(messages_fts, {SUBJECT_WEIGHT}, {BODY_WEIGHT})"
 _NO_FILTER = SearchFilter()
-# {score}: bm25 where the hits are the ranking (newest first), 0 where a ranking chose them.
-_HIT_SELECT = (
-    f"SELECT {MESSAGE_COLUMNS}, {{body}}, d.kind, {{score}},"
-    f" snippet(messages_fts, -1, '[', ']', '…', {SNIPPET_TOKENS})"
-    " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-    " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
+# What the viewer may see: its parameters are the match, the project and the viewer's id.
+_VISIBLE = (
+    "messages_fts MATCH ?",
+    "m.project_id = ?",
+    "(m.sender_id = ? OR d.agent_id IS NOT NULL)",
+)
+# Without filters on the message's columns, visibility is two primary-key probes per candidate
+# instead of two joins (a third less CPU): the caller's delivery, else the message's sender. A
+# delivery needs no project check: mail is only ever delivered to agents of the message's own
+# project, and the caller is in project_id.
+_RANK_UNFILTERED = (
+    f"SELECT id, -score FROM (SELECT messages_fts.rowid AS id, {_BM25} AS score"
+    " FROM messages_fts WHERE messages_fts MATCH ? AND (EXISTS (SELECT 1 FROM"
+    " deliveries d WHERE d.agent_id = ? AND d.message_id = messages_fts.rowid)"
+    " OR EXISTS (SELECT 1 FROM messages m WHERE m.id = messages_fts.rowid"
+    " AND m.sender_id = ? AND m.project_id = ?))"
+    " ORDER BY messages_fts.rowid DESC LIMIT ?) ORDER BY score, id LIMIT ?"
 )
 
 
-def _hit(row: Any) -> Hit:
-    return Hit(
-        message=message_from_row(row),
-        kind=RecipientKind(row[15]) if row[15] is not None else None,
-        score=-float(row[16]),
-        snippet=str(row[17] or ""),
+def _hit_select(include_bodies: bool, score: str) -> str:
+    """The select of hit rows; its parameters start with the viewer's id, its name and its id
+    again (the bcc view, then the delivery join). ``score``: the relevance where the hits are
+    the ranking (newest first), 0 where a ranking chose them."""
+    return (
+        f"SELECT {hit_columns('?')}, {body_column(include_bodies)},"
+        f" snippet(messages_fts, -1, '[', ']', '…', {SNIPPET_TOKENS}), {score}"
+        " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+        " LEFT JOIN deliveries d ON d.agent_id = ? AND d.message_id = m.id"
     )
