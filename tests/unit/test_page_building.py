@@ -3,7 +3,7 @@ the pages built message by message, and cursors sealed in one go equal those sea
 
 from __future__ import annotations
 
-from agentmail.v1 import mail_service_pb2, search_service_pb2, types_pb2
+from agentmail.v1 import mail_service_pb2
 from agentmail_server.domain import cursors
 from agentmail_server.domain.models import Delivery, Importance, Message, RecipientKind
 from agentmail_server.rpc import convert
@@ -89,22 +89,6 @@ def test_an_inbox_page_built_from_wire_rows_equals_one_built_item_by_item(
     assert built.SerializeToString(deterministic=True) == expected.SerializeToString(
         deterministic=True
     )
-
-
-@given(message=messages(), snippet=st.text(max_size=30), score=st.floats(allow_nan=False))
-def test_a_search_page_built_from_dicts_equals_one_built_hit_by_hit(
-    message: Message, snippet: str, score: float
-) -> None:
-    built = convert.search_response([(message, snippet, score)], "proj", "")
-    expected = search_service_pb2.SearchMessagesResponse(
-        hits=[
-            search_service_pb2.SearchHit(
-                message=convert.message_pb(message, "proj"), snippet=snippet, score=score
-            )
-        ]
-    )
-    assert built == expected
-    assert isinstance(built.hits[0].message, types_pb2.Message)
 
 
 @given(positions=st.lists(st.integers(min_value=0, max_value=2**63 - 1), max_size=20))

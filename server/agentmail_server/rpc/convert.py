@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentmail.v1 import mail_service_pb2, receipts_pb2, search_service_pb2, types_pb2
+from agentmail.v1 import mail_service_pb2, receipts_pb2, types_pb2
 from google.protobuf import timestamp_pb2
 
 from agentmail_server.domain.contacts import ContactLink, Skipped
@@ -201,17 +201,6 @@ def inbox_response(
             stamp = item.ack_time
             stamp.seconds, stamp.nanos = ack_at // 1_000_000, ack_at % 1_000_000 * 1000
     return response
-
-
-def search_response(
-    hits: list[tuple[Message, str, float]], project_slug: str, next_page_token: str
-) -> search_service_pb2.SearchMessagesResponse:
-    """A SearchMessages page of (message view, snippet, score), built in one constructor call."""
-    built: Any = [
-        {"message": message_fields(message, project_slug), "snippet": snippet, "score": score}
-        for message, snippet, score in hits
-    ]
-    return search_service_pb2.SearchMessagesResponse(hits=built, next_page_token=next_page_token)
 
 
 def delivery_state_pb(state: DeliveryState) -> mail_service_pb2.DeliveryState:
