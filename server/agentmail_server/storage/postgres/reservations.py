@@ -17,6 +17,7 @@ from typing import Any
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.limits import IDEMPOTENCY_WINDOW_MICROS
 from agentmail_server.domain.notices import Notice, ReservationNoticeKind
+from agentmail_server.domain.reservation_selection import selected_by_ids
 from agentmail_server.domain.reservations import (
     EXPIRED_REASON,
     Conflict,
@@ -32,7 +33,7 @@ from agentmail_server.domain.reservations import (
     notice,
     stored_group,
 )
-from agentmail_server.errors import FailedPrecondition, NotFound, PermissionDenied
+from agentmail_server.errors import FailedPrecondition
 from agentmail_server.storage.postgres.connection import Conn
 from agentmail_server.storage.postgres.sends import insert_message
 from agentmail_server.storage.postgres.writes import append_notice, next_position
@@ -215,32 +216,7 @@ async def _selected(
     if selection.ids:
         ids = list(dict.fromkeys(selection.ids))
         found = {r.id: r for r in await load(conn, ids) if r.project_id == project_id}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            shown = ",".join(str(i) for i in missing)
-            raise NotFound(
-                "RESERVATION_NOT_FOUND",
-                f"no reservation with id {shown} in this project",
-                metadata={"reservationIds": shown},
-            )
-        foreign = [i for i in ids if found[i].agent_id != agent_id]
-        if foreign:
-            shown = ",".join(str(i) for i in foreign)
-            raise PermissionDenied(
-                "NOT_RESERVATION_HOLDER",
-                f"reservation {shown} is held by another agent"
-                " (ForceReleaseReservation releases a stale one)",
-                metadata={"reservationIds": shown},
-            )
-        inactive = [i for i in ids if not found[i].active_at(now)]
-        if inactive and require_active:
-            shown = ",".join(str(i) for i in inactive)
-            raise FailedPrecondition(
-                "RESERVATION_NOT_ACTIVE",
-                f"reservation {shown} is released or expired; reserve the pattern again",
-                metadata={"reservationIds": shown},
-            )
-        return [found[i] for i in ids if found[i].active_at(now)]
+        return selected_by_ids(ids, found, agent_id, now, require_active=require_active)
     where = "r.agent_id = %s AND r.released_at IS NULL AND r.expires_at > %s"
     params: list[object] = [agent_id, now]
     if not selection.everything:
