@@ -66,7 +66,6 @@ BOTH_BACKENDS = frozenset(
         "tests/contacts/test_presence.py",
         "tests/contacts/test_lifecycle.py",
         "tests/contacts/test_contacts.py",
-        "tests/contacts/test_policy_matrix.py",
         "tests/reservations/test_check_and_list.py",
         "tests/reservations/test_contacts.py",
         "tests/reservations/test_events.py",

@@ -95,3 +95,29 @@ async def test_an_idempotent_repeat_returns_the_original_after_a_block(fleet: Fl
         metadata=ann.md,
     )
     assert repeat.deduplicated and repeat.message.id == original.id
+
+
+async def test_an_overlapping_reservation_opens_a_blocking_holder_to_its_peer(
+    fleet: Fleet, expect_error: Any
+) -> None:
+    # The policy matrix checks every combination on SQLite; this is its reservation row on
+    # both backends (the overlap is read in the storing transaction, differently on each).
+    ann = await fleet.register("Ann")
+    ben = await fleet.register("Ben")
+    cat = await fleet.register("Cat")
+    await fleet.reserve(ben, "src/app.py")
+    await fleet.reserve(ann, "src/**")
+    await fleet.set_policy(ben, "block_all")
+    await fleet.mail.SendMessage(
+        mail_service_pb2.SendMessageRequest(to=["Ben"], subject="about src", body="b"),
+        metadata=ann.md,
+    )
+    assert await fleet.inbox_subjects(ben) == ["about src"]
+    await expect_error(
+        fleet.mail.SendMessage(
+            mail_service_pb2.SendMessageRequest(to=["Ben"], subject="no overlap", body="b"),
+            metadata=cat.md,
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "CONTACT_BLOCKED",
+    )
