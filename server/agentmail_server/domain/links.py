@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from agentmail_server.domain.contacts import ContactLink
+from agentmail_server.domain.contacts import ContactLink, ContactPolicy, ContactState
 from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.events import CommitBuilder
 from agentmail_server.domain.models import Importance, Recipient, RecipientKind
@@ -101,3 +101,30 @@ def record_request(changes: CommitBuilder, outcome: RequestOutcome) -> None:
 def record_response(changes: CommitBuilder, outcome: ResponseOutcome) -> None:
     """What a committed contact answer adds to its commit: the requester's event."""
     changes.notices.extend(outcome.notices)
+
+
+def request_verdict(
+    request: ContactRequest,
+    target_retired: bool,
+    target_policy: ContactPolicy,
+    existing: ContactLink | None,
+    now: int,
+) -> bool | None:
+    """What a contact request does, on the facts either backend read in its transaction:
+    None to return ``existing`` unchanged (an approved, unexpired link), else whether the
+    target is told (a new request, or the previous one lapsed) after the link is refreshed.
+
+    Raises:
+        PermissionDenied: AGENT_RETIRED (the target is retired) or CONTACT_BLOCKED (it blocks
+            everyone, or blocked the requester).
+    """
+    if target_retired:
+        raise request_refused("AGENT_RETIRED", request.to_name, "is retired and receives nothing")
+    blocked = existing is not None and existing.state is ContactState.BLOCKED
+    if target_policy is ContactPolicy.BLOCK_ALL or blocked:
+        raise request_refused(
+            "CONTACT_BLOCKED", request.to_name, "does not accept contact requests"
+        )
+    if existing is not None and existing.state_at(now) is ContactState.APPROVED:
+        return None
+    return existing is None or existing.state_at(now) is ContactState.EXPIRED

@@ -15,7 +15,7 @@ from agentmail_server.domain.links import (
     RequestOutcome,
     ResponseOutcome,
     introduction,
-    request_refused,
+    request_verdict,
 )
 from agentmail_server.domain.notices import ContactNotice, ContactNoticeKind
 from agentmail_server.storage.postgres.connection import Conn
@@ -46,16 +46,10 @@ async def request_contact(
     assert target is not None  # the service resolved the name in this project
     policy = default_policy if target[1] is None else ContactPolicy(target[1])
     existing = await _link(conn, request.from_id, request.to_id)
-    if target[0] is not None:
-        raise request_refused("AGENT_RETIRED", request.to_name, "is retired and receives nothing")
-    blocked = existing is not None and existing.state is ContactState.BLOCKED
-    if policy is ContactPolicy.BLOCK_ALL or blocked:
-        raise request_refused(
-            "CONTACT_BLOCKED", request.to_name, "does not accept contact requests"
-        )
-    if existing is not None and existing.state_at(now) is ContactState.APPROVED:
+    notify = request_verdict(request, target[0] is not None, policy, existing, now)
+    if notify is None:
+        assert existing is not None
         return RequestOutcome(existing, notified=False, sent=None)
-    notify = existing is None or existing.state_at(now) is ContactState.EXPIRED
     await conn.execute(
         _UPSERT.format(reason="reason = excluded.reason, ").encode(),
         (

@@ -289,8 +289,8 @@ async def force_release(
     Raises:
         FailedPrecondition: RESERVATION_ACTIVE when it was renewed meanwhile.
     """
-    (current,) = await load(conn, [reservation_id])
-    await _lock_project(conn, current.project_id)
+    rows = await _all(conn, "SELECT project_id FROM reservations WHERE id = %s", (reservation_id,))
+    await _lock_project(conn, int(rows[0][0]))  # the service checked the reservation exists
     (current,) = await load(conn, [reservation_id])  # as it is under the lock
     if current.released_at is not None:
         return current, None, None
