@@ -32,15 +32,16 @@ class ArchiveDatabase:
     path: pathlib.Path
     url: str = dataclasses.field(default="", repr=False)
 
-    def open(self) -> ArchiveSource:
-        """A read-only source over this database (a new connection).
+    def open(self, label: str = "agentmail-archive") -> ArchiveSource:
+        """A read-only source over this database (a new connection); ``label`` names the
+        connection on PostgreSQL (its ``application_name``).
 
         Raises:
             RuntimeError: PostgreSQL cannot be reached.
             sqlite3.Error: the SQLite file cannot be opened.
         """
         if self.url:
-            return PostgresSource(self.url)
+            return PostgresSource(self.url, label)
         return ArchiveSource(self.path)
 
     def wire(self) -> dict[str, Any]:

@@ -65,15 +65,21 @@ _HOLDS_LOCK = (
 class PostgresSource(ArchiveSource):
     """A connection to PostgreSQL for the archive; use it from one thread.
 
+    ``label`` is the session's ``application_name``: the worker puts its server's process id
+    in it, so that ``pg_locks`` joined with ``pg_stat_activity`` shows which server leads.
+
     Raises:
         RuntimeError: the server cannot be reached (the message names host, port and database,
             never the URL's user or password).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, label: str = "agentmail-archive") -> None:
         try:
             self._pg: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(
-                url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_SECONDS
+                url,
+                autocommit=True,
+                connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+                application_name=label,
             )
         except psycopg.Error as exc:
             raise RuntimeError(

@@ -315,7 +315,7 @@ def _check(
     Where another process leads (holds the archive lock), the repository is left alone: only
     the names are checked, and the position reported is nothing (the worker's ``ready``
     replaces it if this process ever leads)."""
-    source = database.open()
+    source = database.open(f"agentmail-archive-check {os.getpid()}")
     try:
         if not source.try_lead():
             GitStore.check_names(settings.branch, settings.author_name, settings.author_email)

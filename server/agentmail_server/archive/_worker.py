@@ -152,8 +152,9 @@ def open_archive(source: ArchiveSource, settings: ArchiveSettings) -> tuple[GitS
 
 
 class _Worker:
-    def __init__(self, database: ArchiveDatabase, settings: ArchiveSettings) -> None:
+    def __init__(self, database: ArchiveDatabase, settings: ArchiveSettings, server: int) -> None:
         self._database = database
+        self._label = f"agentmail-archive {server}"  # which server's worker this session is
         self._settings = settings
         self._store: GitStore | None = None
         self._source: ArchiveSource | None = None
@@ -187,7 +188,7 @@ class _Worker:
         while True:
             try:
                 if self._source is None:
-                    self._source = self._database.open()
+                    self._source = self._database.open(self._label)
                 if self._source.try_lead():
                     return True
             except Exception as exc:  # the database is unreachable: try again shortly
@@ -368,7 +369,8 @@ def _die_with_parent(parent: int) -> None:
 def main(argv: Sequence[str]) -> int:
     """Run a worker: ``argv`` is the JSON settings and the server's process id."""
     wire = json.loads(argv[0])
-    _die_with_parent(int(argv[1]))
+    server = int(argv[1])
+    _die_with_parent(server)
     database = ArchiveDatabase.from_wire(wire["database"], os.environ)
     with contextlib.suppress(OSError):
         os.nice(_NICENESS)
@@ -378,7 +380,7 @@ def main(argv: Sequence[str]) -> int:
         stream=sys.stderr,
     )
     config = dict(wire["settings"], repository=pathlib.Path(wire["settings"]["repository"]))
-    worker = _Worker(database, ArchiveSettings(**config))
+    worker = _Worker(database, ArchiveSettings(**config), server)
     try:
         if not worker.open():
             return 0
