@@ -91,16 +91,24 @@ class ArchiveProjector:
         position, heads, self._packs = await asyncio.to_thread(
             _check, self._database, self._settings
         )
+        self._committed_id = heads.message_id
+        if position is None:
+            logger.info(
+                "archive %s (%s): another process writes it; this one stands by",
+                self._settings.repository,
+                self._settings.branch,
+            )
+            position = Position()
+        else:
+            logger.info(
+                "archive %s (%s) at message %d, agent revision %d",
+                self._settings.repository,
+                self._settings.branch,
+                position.message_id,
+                position.agent_revision,
+            )
         self._position = (position.message_id, position.agent_revision)
         self._reservation_revision = position.reservation_revision
-        self._committed_id = heads.message_id
-        logger.info(
-            "archive %s (%s) at message %d, agent revision %d",
-            self._settings.repository,
-            self._settings.branch,
-            position.message_id,
-            position.agent_revision,
-        )
         await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise(), name="archive-supervisor")
 
@@ -308,18 +316,18 @@ def _pack_usage(reported: list[int]) -> tuple[int, int]:
 
 def _check(
     database: ArchiveDatabase, settings: ArchiveSettings
-) -> tuple[Position, Position, tuple[int, int]]:
+) -> tuple[Position | None, Position, tuple[int, int]]:
     """Open the archive as the worker will (creating it if absent) and report where it is:
     the archived position, the database's newest ids, and the pack files' count and bytes.
 
     Where another process leads (holds the archive lock), the repository is left alone: only
-    the names are checked, and the position reported is nothing (the worker's ``ready``
-    replaces it if this process ever leads)."""
+    the names are checked, and the position is None (the worker's ``ready`` reports it if
+    this process ever leads)."""
     source = database.open(f"agentmail-archive-check {os.getpid()}")
     try:
         if not source.try_lead():
             GitStore.check_names(settings.branch, settings.author_name, settings.author_email)
-            return Position(), source.heads(), (0, 0)
+            return None, source.heads(), (0, 0)
         store, position = open_archive(source, settings)
         try:
             return position, source.heads(), store.pack_usage()

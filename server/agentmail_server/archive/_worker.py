@@ -293,10 +293,12 @@ class _Worker:
 
     def _archive_batch(self) -> bool:
         store = self._store
+        assert self._source is not None
         if store is None:
+            # Opening clears what a crashed writer left: only while this worker still leads.
+            self._source.check_leader()
             store, self._position = open_store(self._settings)
             self._store = store
-        assert self._source is not None
         started = time.perf_counter()
         read_at = now_micros()
         batch = self._source.read(self._position, self._settings.max_batch, MAX_BATCH_BODY_BYTES)
