@@ -190,9 +190,9 @@ class GitStore:
         return disk
 
     def _clear_stale_lock(self) -> None:
-        # The archive is this branch's only writer (the data folder lock guarantees one
-        # server on SQLite, the archive lock one leader on PostgreSQL, taken before this
-        # opens), so a lock or a half-written pack left behind is a crash mid-commit.
+        # The caller is this branch's only writer (it elects one before opening: the server's
+        # data folder lock, or a database lock), so a lock or a half-written pack left behind
+        # is a crash mid-commit.
         lock = self.path / (self.ref + ".lock")
         if lock.exists():
             logger.warning("removing stale git lock %s", lock)
