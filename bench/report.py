@@ -156,7 +156,7 @@ def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]
         )
     )
     empty_p50 = _value(_find(run, "ceiling.unary.c1"), "latency_ms", "p50")
-    fsync_p50 = _value(_find(run, "s1.fsync"), "latency_ms", "p50")
+    fsync_p50 = _value(_find(run, "s1.ceiling.fsync"), "latency_ms", "p50")
     fsync_ratio = _ratio(fsync_p50, empty_p50)
     out.append(
         _ratio_goal(

@@ -55,7 +55,7 @@ def run_scenario(run: Run, server: ServerProcess, fixtures: Fixtures) -> None:
     one = send_request(["R0"])
     # The disk's share of a lone send's latency, on the scratch folder's file system (the data
     # folders' own): the sequential goal's floor is the empty RPC plus this.
-    fsync_ceiling(run, run.scratch, "s1.fsync", SCENARIO, scale.send_calls[0])
+    fsync_ceiling(run, run.scratch, "s1.ceiling.fsync", SCENARIO, scale.send_calls[0])
     for concurrency in CONCURRENCY:
         closed_loop(
             run,
