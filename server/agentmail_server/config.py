@@ -83,8 +83,8 @@ SETTINGS: tuple[Setting, ...] = (
         "database_url",
         "",
         "PostgreSQL database to store everything in (postgresql://user@host:port/dbname); "
-        "empty keeps the embedded SQLite database in the data folder. Needs --archive false "
-        "and --retention-days 0 for now. Never printed or logged (it may hold a password).",
+        "empty keeps the embedded SQLite database in the data folder. Needs --retention-days 0 "
+        "for now. Never printed or logged (it may hold a password).",
     ),
     Setting(
         "workers",
