@@ -22,7 +22,7 @@ import grpc
 import psycopg
 import pytest
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2, mail_service_pb2_grpc
-from agentmail_server.archive import ArchiveDatabase, archived_position, verify
+from agentmail_server.archive import ArchiveDatabase, Position, archived_position, verify
 from agentmail_server.archive._commits import parse_position
 from agentmail_server.archive._pg_source import ARCHIVE_LOCK
 from agentmail_server.archive.cli import main as archive_main
@@ -131,6 +131,12 @@ async def test_mail_sent_on_postgres_is_archived_and_verifies(
         report = await asyncio.to_thread(verify, ArchiveDatabase(data, url), repository)
         assert report.ok, report.details
         assert report.messages == len(ids)
+        source = ArchiveDatabase(data, url).open()
+        try:  # the byte budget cuts a batch after its first message, the rest stays unread
+            batch = source.read(Position(), max_records=10, max_bytes=1)
+        finally:
+            source.close()
+        assert [r.message.id for r in batch.messages] == [min(ids)] and batch.full
     code = await asyncio.to_thread(
         archive_main,
         ["verify", "--data-dir", str(data)],
@@ -183,17 +189,30 @@ async def test_a_leader_whose_connection_is_cut_stops_writing_then_leads_again(
         start_server(tmp_path / "data", archive_interval_seconds=0.05) as server,
         open_channel(server.address) as channel,
         database(url) as admin,
+        database(url) as successor,
     ):
         team = await make_team(server, channel, NAMES)
         first = await team.send("Alice", to=("Bob",), subject="Before", body="x")
         await server.archive.wait_until_archived(first, WITHIN)
         ((_, backend),) = await holders(admin)
+        # Queued behind the leader's session before it is cut, so that this session gets the
+        # lock as it is released, before the worker could take it again.
+        waiting = asyncio.create_task(
+            successor.execute("SELECT pg_advisory_lock(%s, %s)", ARCHIVE_LOCK)
+        )
+
+        async def queued() -> bool:
+            cursor = await admin.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid = %s AND objid = %s",
+                ARCHIVE_LOCK,
+            )
+            row = await cursor.fetchone()
+            return bool(row and row[0])
+
+        await until(queued, "the test's session waits for the lock")
         await admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
-
-        async def taken() -> bool:
-            return await take_lock(admin)
-
-        await until(taken, "the cut session's lock was released")
+        await asyncio.wait_for(waiting, WITHIN)
         second = await team.send("Bob", to=("Alice",), subject="During", body="y")
 
         async def standing_by() -> bool:
@@ -202,7 +221,7 @@ async def test_a_leader_whose_connection_is_cut_stops_writing_then_leads_again(
         await until(standing_by, "the worker noticed it lost the lock")
         position = archived_position(server.config.archive_path)
         assert position is not None and position.message_id < second
-        await admin.execute("SELECT pg_advisory_unlock(%s, %s)", ARCHIVE_LOCK)
+        await successor.execute("SELECT pg_advisory_unlock(%s, %s)", ARCHIVE_LOCK)
         await server.archive.wait_until_archived(second, WITHIN)
         stats = server.archive.stats()
         assert stats.leader and stats.worker_restarts == 0

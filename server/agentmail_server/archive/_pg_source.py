@@ -56,6 +56,9 @@ from agentmail_server.storage.postgres.rows import message_from_row
 # apart from the migration lock (one bigint key) and the reservation project locks.
 ARCHIVE_LOCK = (0x414D4152, 1)
 _CONNECT_TIMEOUT_SECONDS = 10
+# Rows a streamed read fetches at a time: bodies reach 1 MiB, so a batch's worth (2,000) in
+# one fetch could take gigabytes; this many keeps one fetch within the batch's byte budget.
+_STREAM_ROWS = 32
 _HOLDS_LOCK = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
     " AND granted AND classid = %s AND objid = %s AND objsubid = 2"
@@ -89,6 +92,13 @@ class PostgresSource(ArchiveSource):
     def _execute(self, sql: str, params: Sequence[object] = ()) -> Cursor:
         # The shared statements use SQLite's "?" placeholders and contain no "%".
         return self._pg.execute(sql.replace("?", "%s").encode(), params)
+
+    def _stream(self, sql: str, params: Sequence[object]) -> Cursor:
+        # A server-side cursor, so that rows past the byte budget stay on the server. WITH HOLD
+        # lets it outlive a transaction (verification reads outside one).
+        cursor = self._pg.cursor(name="agentmail_archive_stream", withhold=True)
+        cursor.itersize = _STREAM_ROWS
+        return cursor.execute(sql.replace("?", "%s").encode(), params)
 
     def _begin(self) -> None:
         self._pg.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

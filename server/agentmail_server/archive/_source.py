@@ -105,6 +105,11 @@ class ArchiveSource:
         """Run one statement (written with ``?`` parameters)."""
         return self._conn.execute(sql, params)
 
+    def _stream(self, sql: str, params: Sequence[object]) -> Cursor:
+        """Run a statement whose rows are read one by one and maybe not all: rows never read
+        are never fetched (SQLite steps the statement as it is read)."""
+        return self._execute(sql, params)
+
     def _begin(self) -> None:
         """Start the read transaction of one batch (one snapshot)."""
         self._conn.execute("BEGIN")
@@ -143,7 +148,7 @@ class ArchiveSource:
             (head,) = self._execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
             messages: list[MessageRecord] = []
             size = 0
-            cursor = self._execute(_MESSAGES, (after.message_id, max_records))
+            cursor = self._stream(_MESSAGES, (after.message_id, max_records))
             try:
                 for row in cursor:
                     messages.append(MessageRecord(self._message(row), row[15]))
@@ -197,12 +202,16 @@ class ArchiveSource:
         """Every message in id order, a page per read (for verification)."""
         after = 0
         while True:
-            rows = self._execute(_MESSAGES, (after, page)).fetchall()
-            for row in rows:
-                yield MessageRecord(self._message(row), row[15])
-            if len(rows) < page:
+            cursor = self._stream(_MESSAGES, (after, page))
+            count = 0
+            try:
+                for row in cursor:
+                    count, after = count + 1, row[0]
+                    yield MessageRecord(self._message(row), row[15])
+            finally:
+                cursor.close()
+            if count < page:
                 return
-            after = rows[-1][0]
 
     def all_agents(self, page: int = 1000) -> Iterator[Agent]:
         """Every agent in revision order (for verification)."""
