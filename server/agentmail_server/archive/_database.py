@@ -37,7 +37,7 @@ class ArchiveDatabase:
         connection on PostgreSQL (its ``application_name``).
 
         Raises:
-            RuntimeError: PostgreSQL cannot be reached.
+            SourceUnavailable: PostgreSQL cannot be reached (a RuntimeError).
             sqlite3.Error: the SQLite file cannot be opened.
         """
         if self.url:

@@ -47,7 +47,12 @@ from typing import Any
 
 import psycopg
 
-from agentmail_server.archive._source import ArchiveSource, Cursor, LostLeadership
+from agentmail_server.archive._source import (
+    ArchiveSource,
+    Cursor,
+    LostLeadership,
+    SourceUnavailable,
+)
 from agentmail_server.domain.models import Message
 from agentmail_server.storage.postgres.connection import describe
 from agentmail_server.storage.postgres.rows import message_from_row
@@ -72,8 +77,8 @@ class PostgresSource(ArchiveSource):
     in it, so that ``pg_locks`` joined with ``pg_stat_activity`` shows which server leads.
 
     Raises:
-        RuntimeError: the server cannot be reached (the message names host, port and database,
-            never the URL's user or password).
+        SourceUnavailable: the server cannot be reached (the message names host, port and
+            database, never the URL's user or password).
     """
 
     def __init__(self, url: str, label: str = "agentmail-archive") -> None:
@@ -85,7 +90,7 @@ class PostgresSource(ArchiveSource):
                 application_name=label,
             )
         except psycopg.Error as exc:
-            raise RuntimeError(
+            raise SourceUnavailable(
                 f"could not connect to PostgreSQL at {describe(url)}: {type(exc).__name__}"
             ) from None
 
@@ -111,9 +116,17 @@ class PostgresSource(ArchiveSource):
         return message_from_row(row)  # bodies are stored NUL-escaped
 
     def try_lead(self) -> bool:
-        """Take the archive lock if no other session holds it; returns whether this one does."""
-        row = self._pg.execute(b"SELECT pg_try_advisory_lock(%s, %s)", ARCHIVE_LOCK).fetchone()
-        return bool(row and row[0])
+        """Take the archive lock if no other session holds it; returns whether this one does.
+
+        Raises:
+            SourceUnavailable: the connection failed.
+        """
+        try:
+            row = self._pg.execute(b"SELECT pg_try_advisory_lock(%s, %s)", ARCHIVE_LOCK)
+            found = row.fetchone()
+        except psycopg.Error as exc:
+            raise SourceUnavailable(f"the archive lock's connection failed: {exc}") from None
+        return bool(found and found[0])
 
     def check_leader(self) -> None:
         """Check that this session is alive and still holds the archive lock.

@@ -88,6 +88,10 @@ class LostLeadership(RuntimeError):
     """This worker no longer holds the archive lock (its session ended or was cut)."""
 
 
+class SourceUnavailable(RuntimeError):
+    """The database cannot be reached for now (a server database, not a file): try again."""
+
+
 class ArchiveSource:
     """A read-only connection to the database; use it from one thread.
 

@@ -57,7 +57,12 @@ from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position, parse_position
 from agentmail_server.archive._database import ArchiveDatabase
 from agentmail_server.archive._settings import ArchiveSettings
-from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES, ArchiveSource, LostLeadership
+from agentmail_server.archive._source import (
+    MAX_BATCH_BODY_BYTES,
+    ArchiveSource,
+    LostLeadership,
+    SourceUnavailable,
+)
 from agentmail_server.archive.git import GitStore
 from agentmail_server.domain.models import now_micros
 
@@ -191,7 +196,7 @@ class _Worker:
                     self._source = self._database.open(self._label)
                 if self._source.try_lead():
                     return True
-            except Exception as exc:  # the database is unreachable: try again shortly
+            except SourceUnavailable as exc:  # a database server away for now: try again
                 logger.warning("archive election: %s; retrying", exc)
                 self._drop_source()
             if not announced:
