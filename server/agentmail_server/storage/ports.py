@@ -651,6 +651,12 @@ class Storage(Protocol):
         and with None when one succeeds again (see invariant 10)."""
         ...
 
+    async def shared_cursor_key(self, local: bytes) -> bytes:
+        """The key cursors are sealed with: ``local`` (the data folder's) on a backend one
+        server owns; on a shared database, the key stored there, which the first server to
+        start stores from its own ``local`` key, so that every server accepts every cursor."""
+        ...
+
     async def close(self) -> None:
         """Refuse new writes, commit everything already accepted, then close."""
         ...
