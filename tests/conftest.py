@@ -313,10 +313,8 @@ def backend_settings(
     if backend == "sqlite":
         return {}
     backend_matrix.require_postgres()
-    if archive_on:
-        pytest.skip("the git archive does not follow PostgreSQL yet (issue 17, phase 2)")
     database: backend_matrix.SessionDatabase = request.getfixturevalue("postgres_database")
-    return {"database_url": database.fresh(), "archive": False}
+    return {"database_url": database.fresh(), "archive": archive_on}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from google.protobuf.descriptor import ServiceDescriptor
 
 from agentmail_server import cursor_key, operator_tokens
-from agentmail_server.archive import ArchiveProjector, ArchiveSettings
+from agentmail_server.archive import ArchiveDatabase, ArchiveProjector, ArchiveSettings
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
 from agentmail_server.domain.clock import Clock, SystemClock
@@ -323,7 +323,7 @@ def _log_security(config: ServerConfig, port: ListenCredentials) -> None:
 def _archive_projector(config: ServerConfig) -> ArchiveProjector:
     """The git archive's projector (its worker process reads the database)."""
     return ArchiveProjector(
-        config.database_path,
+        ArchiveDatabase(config.database_path, config.database_url),
         ArchiveSettings(
             repository=config.archive_path,
             branch=config.archive_branch,

@@ -127,9 +127,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         f"{SERVER}.archive",
         forbidden=_server("storage"),
-        allowed=_server("storage.sqlite.connection", "storage.sqlite.rows"),
-        why="the archive projection reads committed records with the SQLite backend's "
-        "connection settings and row mappers, nothing else of storage",
+        allowed=_server(
+            "storage.sqlite.connection",
+            "storage.sqlite.rows",
+            "storage.postgres.connection",
+            "storage.postgres.rows",
+        ),
+        why="the archive projection reads committed records with each backend's connection "
+        "settings and row mappers, nothing else of storage",
     ),
     Rule(
         f"{SERVER}.rpc",

@@ -7,7 +7,9 @@ mail onto that engine, in layers, each importing only those above it:
 
 - ``_layout`` and ``_commits`` (pure): where each record lives, what its file says, and the
   commit messages, whose trailers record the archived position.
-- ``_source``: reading committed records from the database after a position.
+- ``_source``: reading committed records from the database after a position (SQLite), and
+  ``_pg_source`` the same on PostgreSQL, with the election of the one process that writes;
+  ``_database`` chooses between them.
 - ``_batches``: one archive step, a batch of records rendered and committed.
 - ``_settings``: the archive's settings and stats.
 - ``_worker``: the child process that writes the archive, and ``_projector``, which runs it
@@ -16,6 +18,7 @@ mail onto that engine, in layers, each importing only those above it:
 """
 
 from agentmail_server.archive._commits import Position
+from agentmail_server.archive._database import ArchiveDatabase
 from agentmail_server.archive._maintenance import (
     RebuildReport,
     VerifyReport,
@@ -27,6 +30,7 @@ from agentmail_server.archive._projector import ArchiveProjector
 from agentmail_server.archive._settings import ArchiveSettings, ArchiveStats
 
 __all__ = [
+    "ArchiveDatabase",
     "ArchiveProjector",
     "ArchiveSettings",
     "ArchiveStats",

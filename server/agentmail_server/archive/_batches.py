@@ -3,6 +3,8 @@ projector and the ``rebuild`` command, so both write exactly the same repository
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pygit2
 
 from agentmail_server.archive._commits import commit_message
@@ -20,10 +22,13 @@ from agentmail_server.archive._source import Batch
 from agentmail_server.archive.git import GitStore
 
 
-def write_batch(store: GitStore, batch: Batch) -> pygit2.Oid | None:
+def write_batch(
+    store: GitStore, batch: Batch, before_publish: Callable[[], None] | None = None
+) -> pygit2.Oid | None:
     """Write every record of ``batch`` in one commit recording ``batch.position``.
 
     Each message is one blob, entered at its file path and at each of its views.
+    ``before_publish`` runs just before the branch moves (see :meth:`GitStore.commit`).
 
     Returns:
         The commit, or None when the batch changed nothing (e.g. records already archived).
@@ -43,7 +48,7 @@ def write_batch(store: GitStore, batch: Batch) -> pygit2.Oid | None:
         if not changes:
             return None
         message = commit_message(batch.messages, batch.agents, batch.position, batch.reservations)
-        return store.commit(changes, message)
+        return store.commit(changes, message, before_publish)
     except BaseException:
         store.discard()
         raise

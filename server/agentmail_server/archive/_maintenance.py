@@ -1,7 +1,8 @@
 """Rebuilding the archive from the database, and verifying it against the database.
 
 Both are offline tools (see :mod:`agentmail_server.archive.cli`): ``rebuild`` must not run
-beside a server on the same data folder, ``verify`` may, though messages the server has not
+beside a server on the same data folder (on PostgreSQL it takes the archive lock, and refuses
+while a server's worker holds it), ``verify`` may, though messages the server has not
 archived yet then count as missing.
 """
 
@@ -18,13 +19,14 @@ import pygit2
 
 from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position, parse_position
+from agentmail_server.archive._database import ArchiveDatabase
 from agentmail_server.archive._layout import (
     message_paths,
     profile_path,
     render_message,
     render_profile,
 )
-from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES, ArchiveSource
+from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES
 from agentmail_server.archive.git import GitStore
 
 # Messages per commit when rebuilding: fewer, bigger commits than the live projector's.
@@ -42,8 +44,13 @@ class RebuildReport:
     position: Position
 
 
+def _database(database: ArchiveDatabase | pathlib.Path) -> ArchiveDatabase:
+    """A path means the SQLite file (as before PostgreSQL could be archived)."""
+    return database if isinstance(database, ArchiveDatabase) else ArchiveDatabase(database)
+
+
 def rebuild(
-    database_path: pathlib.Path,
+    database_path: ArchiveDatabase | pathlib.Path,
     repository: pathlib.Path,
     branch: str = "main",
     author_name: str = "agentmail",
@@ -62,7 +69,10 @@ def rebuild(
     shutil.rmtree(building, ignore_errors=True)
     started = time.perf_counter()
     store = GitStore(building, branch, author_name, author_email)
-    source = ArchiveSource(database_path)
+    source = _database(database_path).open()
+    if not source.try_lead():  # PostgreSQL: a server's worker writes this archive now
+        source.close()
+        raise RuntimeError("a server is writing the archive of this database: stop it first")
     messages = agents = commits = 0
     position = Position()
     try:
@@ -160,12 +170,12 @@ def archived_position(repository: pathlib.Path, branch: str = "main") -> Positio
 
 
 def verify(
-    database_path: pathlib.Path, repository: pathlib.Path, branch: str = "main"
+    database_path: ArchiveDatabase | pathlib.Path, repository: pathlib.Path, branch: str = "main"
 ) -> VerifyReport:
     """Check that every message (with each of its views) and every agent profile in the
     database is in the archive's branch head with the content the database implies."""
     tree, archived = _head(repository, branch)
-    source = ArchiveSource(database_path)
+    source = _database(database_path).open()
     missing: list[int] = []
     different: list[int] = []
     agent_problems: list[str] = []

@@ -9,6 +9,13 @@ backlog is whatever the database holds beyond the archive's position.
 The projector supervises the worker: it checks the repository at start (so that a bad
 configuration stops the server start), restarts the worker with backoff if it dies, and at
 stop asks it to archive everything committed (within the grace period) before it exits.
+
+On a database several servers share (PostgreSQL), only one worker leads (see ``_pg_source``);
+the others report ``standby``. The start-up check then opens the repository only if it can
+take the archive lock for the time of the check (opening clears what a crashed writer left, so
+it must never run beside the leader); otherwise another process leads and only the branch name
+and identity are checked. A projector whose worker stands by exports ``leader`` 0 and no lag:
+the leader's process reports the archive's lag, and a follower's archived position is not news.
 """
 
 from __future__ import annotations
@@ -17,16 +24,18 @@ import asyncio
 import contextlib
 import json
 import logging
-import pathlib
+import os
 from typing import Any
 
 from agentmail_server.archive._commits import Position
+from agentmail_server.archive._database import ArchiveDatabase
 from agentmail_server.archive._settings import (
     COMMIT_SECONDS_BOUNDS,
     ArchiveSettings,
     ArchiveStats,
 )
 from agentmail_server.archive._worker import STOP, WAKE, open_archive, worker_command
+from agentmail_server.archive.git import GitStore
 from agentmail_server.domain.events import Commit
 from agentmail_server.domain.models import now_micros
 from agentmail_server.histogram import BucketCounts
@@ -42,11 +51,12 @@ class ArchiveProjector:
     """Runs and watches the archive worker. Start, then register :meth:`notify` as a writer
     commit listener; stop after the writer has closed so that its last writes are archived."""
 
-    def __init__(self, database_path: pathlib.Path, settings: ArchiveSettings) -> None:
-        self._database_path = database_path
+    def __init__(self, database: ArchiveDatabase, settings: ArchiveSettings) -> None:
+        self._database = database
         self._settings = settings
         self._process: asyncio.subprocess.Process | None = None
         self._ready = False
+        self._leader = False
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._progress = asyncio.Event()
@@ -79,28 +89,38 @@ class ArchiveProjector:
             ValueError: the branch name or identity is not valid for git.
         """
         position, heads, self._packs = await asyncio.to_thread(
-            _check, self._database_path, self._settings
+            _check, self._database, self._settings
         )
+        self._committed_id = heads.message_id
+        if position is None:
+            logger.info(
+                "archive %s (%s): another process writes it; this one stands by",
+                self._settings.repository,
+                self._settings.branch,
+            )
+            position = Position()
+        else:
+            logger.info(
+                "archive %s (%s) at message %d, agent revision %d",
+                self._settings.repository,
+                self._settings.branch,
+                position.message_id,
+                position.agent_revision,
+            )
         self._position = (position.message_id, position.agent_revision)
         self._reservation_revision = position.reservation_revision
-        self._committed_id = heads.message_id
-        logger.info(
-            "archive %s (%s) at message %d, agent revision %d",
-            self._settings.repository,
-            self._settings.branch,
-            position.message_id,
-            position.agent_revision,
-        )
         await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise(), name="archive-supervisor")
 
     async def _spawn(self) -> None:
         level = logging.getLogger("agentmail_server").getEffectiveLevel()
         self._ready = False
+        extra = self._database.environment()
         self._process = await asyncio.create_subprocess_exec(
-            *worker_command(self._database_path, self._settings, level),
+            *worker_command(self._database, self._settings, level),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, **extra} if extra else None,
         )
 
     async def _supervise(self) -> None:
@@ -142,8 +162,12 @@ class ArchiveProjector:
 
     def _report(self, event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind == "ready":
-            self._ready = True
+        if kind == "standby":
+            self._ready = self._leader = False
+        elif kind == "ready":
+            self._ready = self._leader = True
+            self._position = (event["message_id"], event["agent_revision"])
+            self._reservation_revision = event["reservation_revision"]
             self._packs = _pack_usage(event["packs"])
             self._wake_sent = False  # a new worker: whatever the old one was sent is gone
             self._wake()  # catch up with what was committed before it was listening
@@ -226,9 +250,15 @@ class ArchiveProjector:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), remaining)
 
+    @property
+    def leader(self) -> bool:
+        """Whether this projector's worker writes the archive (False while it stands by)."""
+        return self._leader and self.worker_pid is not None
+
     def stats(self) -> ArchiveStats:
         """A snapshot of position, lag and commit timings."""
-        lag = max(0, self._committed_id - self._position[0])
+        leader = self.leader
+        lag = max(0, self._committed_id - self._position[0]) if leader else 0
         since = self._pending_since
         return ArchiveStats(
             archived_message_id=self._position[0],
@@ -248,6 +278,7 @@ class ArchiveProjector:
             commit_seconds_counts=self._step_seconds.counts(),
             commit_seconds_sum=self._step_seconds.total,
             archived_reservation_revision=self._reservation_revision,
+            leader=leader,
         )
 
     async def stop(self, max_seconds: float) -> None:
@@ -284,13 +315,23 @@ def _pack_usage(reported: list[int]) -> tuple[int, int]:
 
 
 def _check(
-    database: pathlib.Path, settings: ArchiveSettings
-) -> tuple[Position, Position, tuple[int, int]]:
+    database: ArchiveDatabase, settings: ArchiveSettings
+) -> tuple[Position | None, Position, tuple[int, int]]:
     """Open the archive as the worker will (creating it if absent) and report where it is:
-    the archived position, the database's newest ids, and the pack files' count and bytes."""
-    store, position, source = open_archive(database, settings)
+    the archived position, the database's newest ids, and the pack files' count and bytes.
+
+    Where another process leads (holds the archive lock), the repository is left alone: only
+    the names are checked, and the position is None (the worker's ``ready`` reports it if
+    this process ever leads)."""
+    source = database.open(f"agentmail-archive-check {os.getpid()}")
     try:
-        return position, source.heads(), store.pack_usage()
+        if not source.try_lead():
+            GitStore.check_names(settings.branch, settings.author_name, settings.author_email)
+            return None, source.heads(), (0, 0)
+        store, position = open_archive(source, settings)
+        try:
+            return position, source.heads(), store.pack_usage()
+        finally:
+            store.close()
     finally:
-        source.close()
-        store.close()
+        source.close()  # on PostgreSQL, releases the archive lock for the worker

@@ -53,6 +53,8 @@ class ArchiveStats:
         commit_seconds_counts: counts per bucket (not cumulative), one more than the bounds.
         commit_seconds_sum: total seconds of all steps.
         archived_reservation_revision: the last reservation revision in the archive.
+        leader: whether this process's worker writes the archive (on a shared database, one
+            process does; the others stand by and report no lag).
     """
 
     archived_message_id: int
@@ -73,3 +75,4 @@ class ArchiveStats:
     commit_seconds_counts: tuple[int, ...] = ()
     commit_seconds_sum: float = 0.0
     archived_reservation_revision: int = 0
+    leader: bool = True

@@ -5,6 +5,9 @@ message id and agent revision, so nothing is queued in memory however far behind
 is. A batch is bounded by a count and by body bytes. Reads use a read-only connection of their
 own in the archive worker (never the request path's read pool) and run in one read
 transaction, so a batch and its lag figures come from one snapshot.
+
+:class:`ArchiveSource` reads the SQLite file; the PostgreSQL source (``_pg_source``) runs the
+same statements through its own connection and transaction, and only says how.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from agentmail_server.archive._commits import Position
 from agentmail_server.archive._layout import MessageRecord, ReservationRecord
-from agentmail_server.domain.models import Agent, Project
+from agentmail_server.domain.models import Agent, Message, Project
 from agentmail_server.storage.sqlite.connection import READER_PRAGMAS, reader_uri
 from agentmail_server.storage.sqlite.rows import (
     AGENT_COLUMN_COUNT,
@@ -71,26 +75,87 @@ class Batch:
     reservations: tuple[ReservationRecord, ...] = ()
 
 
+class Cursor(Protocol):
+    """What the source needs of a DB-API cursor (sqlite3's and psycopg's both qualify)."""
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def close(self) -> None: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class LostLeadership(RuntimeError):
+    """This worker no longer holds the archive lock (its session ended or was cut)."""
+
+
+class SourceUnavailable(RuntimeError):
+    """The database cannot be reached for now (a server database, not a file): try again."""
+
+
 class ArchiveSource:
-    """A read-only connection to the database; use it from one thread."""
+    """A read-only connection to the database; use it from one thread.
+
+    This class reads the SQLite file. Subclasses for other databases override the four
+    hooks :meth:`_execute`, :meth:`_begin`, :meth:`_end` and :meth:`_message`, and the
+    leadership methods where several processes may follow one database (``_pg_source``).
+    """
 
     def __init__(self, database_path: pathlib.Path) -> None:
         self._conn = sqlite3.connect(reader_uri(database_path), uri=True, isolation_level=None)
         for pragma in READER_PRAGMAS:
             self._conn.execute(pragma)
 
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> Cursor:
+        """Run one statement (written with ``?`` parameters)."""
+        return self._conn.execute(sql, params)
+
+    def _stream(self, sql: str, params: Sequence[object]) -> Cursor:
+        """Run a statement whose rows are read one by one and maybe not all: rows never read
+        are never fetched (SQLite steps the statement as it is read)."""
+        return self._execute(sql, params)
+
+    def _begin(self) -> None:
+        """Start the read transaction of one batch (one snapshot)."""
+        self._conn.execute("BEGIN")
+
+    def _end(self) -> None:
+        """End the read transaction."""
+        self._conn.execute("COMMIT")
+
+    def _message(self, row: Any) -> Message:
+        """The message of a row of ``_MESSAGES``."""
+        return message_from_row(row)
+
+    def try_lead(self) -> bool:
+        """Become the archive's one writer if no other process is; returns whether this one is.
+
+        One SQLite file has one server (the data folder lock elects it): always True here.
+        """
+        return True
+
+    def check_leader(self) -> None:
+        """Check, just before a commit moves the branch, that this process still leads.
+
+        Raises:
+            LostLeadership: it does not.
+        """
+
+    @property
+    def broken(self) -> bool:
+        """Whether the connection is gone (and with it any leadership)."""
+        return False
+
     def read(self, after: Position, max_records: int, max_bytes: int) -> Batch:
         """Up to ``max_records`` messages (and agents) committed after ``after``."""
-        conn = self._conn
-        conn.execute("BEGIN")
+        self._begin()
         try:
-            (head,) = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
+            (head,) = self._execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
             messages: list[MessageRecord] = []
             size = 0
-            cursor = conn.execute(_MESSAGES, (after.message_id, max_records))
+            cursor = self._stream(_MESSAGES, (after.message_id, max_records))
             try:
                 for row in cursor:
-                    messages.append(MessageRecord(message_from_row(row), row[15]))
+                    messages.append(MessageRecord(self._message(row), row[15]))
                     size += row[13]
                     if size >= max_bytes:
                         break
@@ -99,22 +164,22 @@ class ArchiveSource:
             agents: list[Agent] = []
             projects: dict[int, Project] = {}
             revision = after.agent_revision
-            for row in conn.execute(_AGENTS, (after.agent_revision, max_records)):
+            for row in self._execute(_AGENTS, (after.agent_revision, max_records)):
                 agents.append(agent_from_row(row))
                 revision = row[AGENT_COLUMN_COUNT]
                 human_key, created_at = row[AGENT_COLUMN_COUNT + 1 : AGENT_COLUMN_COUNT + 3]
                 projects[row[1]] = Project(row[1], row[2], human_key, created_at)
             reservations: list[ReservationRecord] = []
             reservation_revision = after.reservation_revision
-            for row in conn.execute(_RESERVATIONS, (after.reservation_revision, max_records)):
+            for row in self._execute(_RESERVATIONS, (after.reservation_revision, max_records)):
                 reservations.append(ReservationRecord(reservation_from_row(row), row[14]))
                 reservation_revision = row[13]
             last_id = messages[-1].message.id if messages else after.message_id
-            following = conn.execute(
+            following = self._execute(
                 "SELECT created_at FROM messages WHERE id > ? ORDER BY id LIMIT 1", (last_id,)
             ).fetchone()
         finally:
-            conn.execute("COMMIT")
+            self._end()
         return Batch(
             messages=tuple(messages),
             agents=tuple(agents),
@@ -130,7 +195,7 @@ class ArchiveSource:
 
     def heads(self) -> Position:
         """The newest committed message id, agent revision and reservation revision."""
-        row = self._conn.execute(
+        row = self._execute(
             "SELECT (SELECT coalesce(max(id), 0) FROM messages),"
             " (SELECT coalesce(max(revision), 0) FROM agents),"
             " (SELECT coalesce(max(revision), 0) FROM reservations)"
@@ -141,18 +206,22 @@ class ArchiveSource:
         """Every message in id order, a page per read (for verification)."""
         after = 0
         while True:
-            rows = self._conn.execute(_MESSAGES, (after, page)).fetchall()
-            for row in rows:
-                yield MessageRecord(message_from_row(row), row[15])
-            if len(rows) < page:
+            cursor = self._stream(_MESSAGES, (after, page))
+            count = 0
+            try:
+                for row in cursor:
+                    count, after = count + 1, row[0]
+                    yield MessageRecord(self._message(row), row[15])
+            finally:
+                cursor.close()
+            if count < page:
                 return
-            after = rows[-1][0]
 
     def all_agents(self, page: int = 1000) -> Iterator[Agent]:
         """Every agent in revision order (for verification)."""
         after = 0
         while True:
-            rows = self._conn.execute(_AGENTS, (after, page)).fetchall()
+            rows = self._execute(_AGENTS, (after, page)).fetchall()
             yield from (agent_from_row(row) for row in rows)
             if len(rows) < page:
                 return

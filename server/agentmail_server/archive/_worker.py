@@ -11,9 +11,15 @@ Protocol, over the pipes the server opens (see ``_projector``):
 - stdin, one byte per event: ``w`` — the database committed something (wake up); ``s`` —
   archive what is committed, then exit. End of input without ``s`` means the server is gone:
   exit at once (the next server resumes from the branch head).
-- stdout, one JSON object per line: ``{"event": "ready", ...}`` once the repository is open,
-  ``{"event": "step", ...}`` after each archive step, ``{"event": "failure", ...}`` when a step
-  failed (it is retried with backoff).
+- stdout, one JSON object per line: ``{"event": "standby"}`` while another process writes the
+  archive (PostgreSQL: see ``_pg_source``), ``{"event": "ready", ...}`` once this worker leads
+  and the repository is open, ``{"event": "step", ...}`` after each archive step,
+  ``{"event": "failure", ...}`` when a step failed (it is retried with backoff).
+
+Leadership: on a database several servers share (PostgreSQL), the worker first takes the
+archive lock on the connection it reads with; until it has it, it reports ``standby`` and only
+tries again now and then. If it loses the lock (its connection broke), it abandons the commit
+under way and elects again, reopening the repository from the branch head when it leads again.
 
 Pacing: when idle, a new message is archived at once; after a commit the next one waits until
 ``interval_seconds`` have passed since the previous one started, so under steady traffic
@@ -49,8 +55,14 @@ from typing import Any
 
 from agentmail_server.archive._batches import write_batch
 from agentmail_server.archive._commits import Position, parse_position
+from agentmail_server.archive._database import ArchiveDatabase
 from agentmail_server.archive._settings import ArchiveSettings
-from agentmail_server.archive._source import MAX_BATCH_BODY_BYTES, ArchiveSource
+from agentmail_server.archive._source import (
+    MAX_BATCH_BODY_BYTES,
+    ArchiveSource,
+    LostLeadership,
+    SourceUnavailable,
+)
 from agentmail_server.archive.git import GitStore
 from agentmail_server.domain.models import now_micros
 
@@ -70,12 +82,17 @@ _MAX_PAUSE_SECONDS = 5.0
 # Lower scheduling priority: the archive takes CPU the server leaves idle.
 _NICENESS = 10
 _PR_SET_PDEATHSIG = 1
+# How often a worker that does not lead tries to: a dead leader is replaced within about this.
+ELECTION_SECONDS = 1.0
 
 
-def worker_command(database: pathlib.Path, settings: ArchiveSettings, log_level: int) -> list[str]:
-    """The command line that starts a worker for ``settings``."""
+def worker_command(
+    database: ArchiveDatabase, settings: ArchiveSettings, log_level: int
+) -> list[str]:
+    """The command line that starts a worker for ``settings`` (run it with
+    ``database.environment()`` added to its environment: the URL is not on the line)."""
     config = {**dataclasses.asdict(settings), "repository": str(settings.repository)}
-    wire = {"database": str(database), "settings": config, "log_level": log_level}
+    wire = {"database": database.wire(), "settings": config, "log_level": log_level}
     # Run through -c: with -m, runpy warns that the package has already imported the module.
     entry = (
         "import sys; from agentmail_server.archive._worker import main; "
@@ -106,13 +123,14 @@ def open_store(settings: ArchiveSettings) -> tuple[GitStore, Position]:
     return store, position
 
 
-def open_archive(
-    database: pathlib.Path, settings: ArchiveSettings
-) -> tuple[GitStore, Position, ArchiveSource]:
-    """Open (or create) the repository and the database, and check that they belong together.
+def open_archive(source: ArchiveSource, settings: ArchiveSettings) -> tuple[GitStore, Position]:
+    """Open (or create) the repository, and check that it belongs to ``source``'s database.
+
+    Call it only as the archive's writer (on PostgreSQL: holding the archive lock), since
+    opening clears what a crashed writer left behind.
 
     Returns:
-        The store, the position its branch head records, and the database's source.
+        The store and the position its branch head records.
 
     Raises:
         RuntimeError: the repository is unusable, or is ahead of the database.
@@ -120,7 +138,6 @@ def open_archive(
     """
     store, recorded = open_store(settings)
     try:
-        source = ArchiveSource(database)
         heads = source.heads()
     except BaseException:
         store.close()
@@ -130,19 +147,19 @@ def open_archive(
         or recorded.agent_revision > heads.agent_revision
         or recorded.reservation_revision > heads.reservation_revision
     ):
-        source.close()
         store.close()
         raise RuntimeError(
             f"the archive in {settings.repository} is ahead of the database (archived "
             f"message {recorded.message_id}, database {heads.message_id}): it belongs to "
             "another database or the database was restored; run `agentmail-archive rebuild`"
         )
-    return store, recorded, source
+    return store, recorded
 
 
 class _Worker:
-    def __init__(self, database: pathlib.Path, settings: ArchiveSettings) -> None:
+    def __init__(self, database: ArchiveDatabase, settings: ArchiveSettings, server: int) -> None:
         self._database = database
+        self._label = f"agentmail-archive {server}"  # which server's worker this session is
         self._settings = settings
         self._store: GitStore | None = None
         self._source: ArchiveSource | None = None
@@ -151,8 +168,16 @@ class _Worker:
         self._stop = False
         self._gone = False
 
-    def open(self) -> None:
-        self._store, self._position, self._source = open_archive(self._database, self._settings)
+    def open(self) -> bool:
+        """Lead (waiting for the archive lock where there is one), then open the repository.
+
+        Returns:
+            Whether it leads; False when told to stop (or orphaned) while waiting.
+        """
+        if not self._elect():
+            return False
+        assert self._source is not None
+        self._store, self._position = open_archive(self._source, self._settings)
         _emit(
             event="ready",
             message_id=self._position.message_id,
@@ -160,6 +185,45 @@ class _Worker:
             reservation_revision=self._position.reservation_revision,
             packs=self._store.pack_usage(),
         )
+        return True
+
+    def _elect(self) -> bool:
+        """Connect, and wait until this worker may write the archive."""
+        announced = False
+        while True:
+            try:
+                if self._source is None:
+                    self._source = self._database.open(self._label)
+                if self._source.try_lead():
+                    return True
+            except SourceUnavailable as exc:  # a database server away for now: try again
+                logger.warning("archive election: %s; retrying", exc)
+                self._drop_source()
+            if not announced:
+                _emit(event="standby")
+                announced = True
+            retry_at = time.monotonic() + ELECTION_SECONDS
+            while not (self._stop or self._gone) and time.monotonic() < retry_at:
+                self._read_input(retry_at - time.monotonic())
+            if self._stop or self._gone:
+                return False
+
+    def _drop_source(self) -> None:
+        source, self._source = self._source, None
+        if source is not None:
+            with contextlib.suppress(Exception):
+                source.close()
+
+    def _lost_lead(self, exc: BaseException) -> bool:
+        """Whether a step failed because this worker no longer holds the archive lock."""
+        source = self._source
+        if isinstance(exc, LostLeadership) or source is None or source.broken:
+            return True
+        try:
+            source.check_leader()
+        except LostLeadership:
+            return True
+        return False
 
     def _read_input(self, timeout: float) -> None:
         """Take what the server sent, waiting up to ``timeout`` seconds for something."""
@@ -195,6 +259,13 @@ class _Worker:
             try:
                 more = self._step()
             except Exception as exc:
+                if self._lost_lead(exc):
+                    logger.warning("the archive lock is lost (%s); electing again", exc)
+                    self._drop_source()
+                    if not self.open():
+                        return 0
+                    more = True
+                    continue
                 logger.exception("archive step failed; retrying")
                 _emit(event="failure", message=str(exc))
                 more = False
@@ -227,15 +298,17 @@ class _Worker:
 
     def _archive_batch(self) -> bool:
         store = self._store
+        assert self._source is not None
         if store is None:
+            # Opening clears what a crashed writer left: only while this worker still leads.
+            self._source.check_leader()
             store, self._position = open_store(self._settings)
             self._store = store
-        assert self._source is not None
         started = time.perf_counter()
         read_at = now_micros()
         batch = self._source.read(self._position, self._settings.max_batch, MAX_BATCH_BODY_BYTES)
         changed = batch.messages or batch.agents or batch.reservations
-        commit = write_batch(store, batch) if changed else None
+        commit = write_batch(store, batch, self._source.check_leader) if changed else None
         elapsed = time.perf_counter() - started
         if commit is not None:
             _consolidate(store)
@@ -303,7 +376,9 @@ def _die_with_parent(parent: int) -> None:
 def main(argv: Sequence[str]) -> int:
     """Run a worker: ``argv`` is the JSON settings and the server's process id."""
     wire = json.loads(argv[0])
-    _die_with_parent(int(argv[1]))
+    server = int(argv[1])
+    _die_with_parent(server)
+    database = ArchiveDatabase.from_wire(wire["database"], os.environ)
     with contextlib.suppress(OSError):
         os.nice(_NICENESS)
     logging.basicConfig(
@@ -312,11 +387,13 @@ def main(argv: Sequence[str]) -> int:
         stream=sys.stderr,
     )
     config = dict(wire["settings"], repository=pathlib.Path(wire["settings"]["repository"]))
-    worker = _Worker(pathlib.Path(wire["database"]), ArchiveSettings(**config))
+    worker = _Worker(database, ArchiveSettings(**config), server)
     try:
-        worker.open()
+        if not worker.open():
+            return 0
     except Exception as exc:
         logger.error("cannot open the archive: %s", exc)
+        worker.close()
         return 1
     try:
         return worker.run()

@@ -2,7 +2,9 @@
 
 Defaults follow the server's settings (flags, then ``AGENTMAIL_*`` variables, then the
 config file named by ``AGENTMAIL_CONFIG``, then the defaults), so ``agentmail-archive verify``
-checks the archive the server writes. Exit codes:
+checks the archive the server writes. On PostgreSQL the database is the server's
+``database_url`` (``AGENTMAIL_DATABASE_URL`` or the config file: never a flag, since a command
+line is visible to every user of the machine). Exit codes:
 0 success, 1 verification found a problem, 2 the command could not run.
 """
 
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from agentmail_server.archive._commits import Position
+from agentmail_server.archive._database import ArchiveDatabase
 from agentmail_server.archive._maintenance import rebuild, verify
 from agentmail_server.config import ServerConfig, resolve_config
 from agentmail_server.datalock import DataFolderLock
@@ -63,7 +66,7 @@ def _show(position: Position | None) -> str:
     )
 
 
-def _run_rebuild(args: argparse.Namespace, database: pathlib.Path, archive: pathlib.Path) -> int:
+def _run_rebuild(args: argparse.Namespace, database: ArchiveDatabase, archive: pathlib.Path) -> int:
     # The server's own lock, so that a rebuild never races a running server's archive.
     lock = DataFolderLock(pathlib.Path(args.data_dir))
     try:
@@ -88,7 +91,7 @@ def _run_rebuild(args: argparse.Namespace, database: pathlib.Path, archive: path
     return 0
 
 
-def _run_verify(args: argparse.Namespace, database: pathlib.Path, archive: pathlib.Path) -> int:
+def _run_verify(args: argparse.Namespace, database: ArchiveDatabase, archive: pathlib.Path) -> int:
     report = verify(database, archive, args.branch)
     for line in report.details[:MAX_LISTED]:
         print(line)
@@ -122,13 +125,15 @@ def main(
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """Run ``agentmail-archive`` (also ``agentmail-admin archive``); returns the exit code."""
-    args = _parser(os.environ if environ is None else environ, prog).parse_args(argv)
+    environ = os.environ if environ is None else environ
+    args = _parser(environ, prog).parse_args(argv)
     paths = ServerConfig(
         data_dir=pathlib.Path(args.data_dir), archive_dir=pathlib.Path(args.archive_dir)
     )
-    database, archive = paths.database_path, paths.archive_path
-    if not database.is_file():
-        print(f"{prog}: no database at {database}", file=sys.stderr)
+    database = ArchiveDatabase(paths.database_path, _default("database_url", environ))
+    archive = paths.archive_path
+    if not database.url and not database.path.is_file():
+        print(f"{prog}: no database at {database.path}", file=sys.stderr)
         return 2
     try:
         if args.command == "rebuild":

@@ -76,6 +76,10 @@ class ArchiveProgress(Protocol):
         """Pack files in the repository."""
 
     @property
+    def leader(self) -> bool:
+        """Whether this process writes the archive (on a shared database only one does)."""
+
+    @property
     def pack_bytes(self) -> int:
         """Bytes in those pack files."""
 
@@ -310,7 +314,17 @@ def cache_families(caches: Sequence[tuple[str, CacheStats]]) -> Iterator[Metric]
 
 
 def archive_families(archive: ArchiveProgress) -> Iterator[Metric]:
-    """How far the archive trails the database, how long its steps take, what it stores."""
+    """How far the archive trails the database, how long its steps take, what it stores.
+
+    On a database several servers share, one process leads (writes the archive): the others
+    export ``agentmail_archive_leader`` 0 and a lag of 0, so that summing or taking the maximum
+    of the lag over every process gives the leader's.
+    """
+    yield _gauge(
+        "agentmail_archive_leader",
+        "1 if this process writes the git archive, 0 if another process does.",
+        int(archive.leader),
+    )
     yield _gauge(
         "agentmail_archive_lag_messages",
         "Committed messages not yet archived.",

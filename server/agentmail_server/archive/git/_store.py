@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pygit2
 
@@ -139,10 +139,7 @@ class GitStore:
         *,
         create: bool = True,
     ) -> None:
-        self.ref = f"refs/heads/{branch}"
-        if not pygit2.reference_is_valid_name(self.ref):
-            raise ValueError(f"{branch!r} is not a valid git branch name")
-        pygit2.Signature(author_name, author_email)  # raises ValueError when invalid
+        self.ref = self.check_names(branch, author_name, author_email)
         self._identity = (author_name, author_email)
         self.path = path
         # Packs that cannot be merged entry by entry (offset deltas from a `git gc`).
@@ -162,6 +159,22 @@ class GitStore:
         self.head, tree, self.head_message = self._read_head()
         self._head_tree = tree.raw if tree is not None else None
 
+    @staticmethod
+    def check_names(branch: str, author_name: str, author_email: str) -> str:
+        """Check the branch name and the identity without touching any repository.
+
+        Returns:
+            The branch's full reference name.
+
+        Raises:
+            ValueError: the branch name or identity is not valid for git.
+        """
+        ref = f"refs/heads/{branch}"
+        if not pygit2.reference_is_valid_name(ref):
+            raise ValueError(f"{branch!r} is not a valid git branch name")
+        pygit2.Signature(author_name, author_email)  # raises ValueError when invalid
+        return ref
+
     @property
     def pack_dir(self) -> pathlib.Path:
         """The folder of the repository's pack files."""
@@ -177,8 +190,9 @@ class GitStore:
         return disk
 
     def _clear_stale_lock(self) -> None:
-        # The archive is this branch's only writer (the data folder lock guarantees one
-        # server), so a lock or a half-written pack left behind is a crash mid-commit.
+        # The caller is this branch's only writer (it elects one before opening: the server's
+        # data folder lock, or a database lock), so a lock or a half-written pack left behind
+        # is a crash mid-commit.
         lock = self.path / (self.ref + ".lock")
         if lock.exists():
             logger.warning("removing stale git lock %s", lock)
@@ -214,8 +228,20 @@ class GitStore:
         self._staging.objects[raw] = (_BLOB, data)
         return pygit2.Oid(raw=raw)
 
-    def commit(self, changes: Mapping[str, pygit2.Oid | None], message: str) -> pygit2.Oid | None:
+    def commit(
+        self,
+        changes: Mapping[str, pygit2.Oid | None],
+        message: str,
+        before_publish: Callable[[], None] | None = None,
+    ) -> pygit2.Oid | None:
         """Apply ``changes`` to the head's tree, commit, make it durable, move the branch.
+
+        Args:
+            changes: the new blob of each path (None removes the path).
+            message: the commit message.
+            before_publish: called once the commit's objects are durable, just before the
+                branch moves; an exception from it leaves the branch where it was (a caller
+                that may have lost the right to write checks it there).
 
         Returns:
             The new commit, or None when the tree did not change (nothing is written).
@@ -234,6 +260,8 @@ class GitStore:
             None, signature, signature, message, pygit2.Oid(raw=tree), parents
         )
         self._write_pack()
+        if before_publish is not None:
+            before_publish()
         # The branch moves only once the pack holding the commit is on stable storage.
         self._disk.references.create(self.ref, commit, force=True)
         for path, previous, current in self._trees.committed():
