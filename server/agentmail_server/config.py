@@ -84,7 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "PostgreSQL database to store everything in (postgresql://user@host:port/dbname); "
         "empty keeps the embedded SQLite database in the data folder. Needs --archive false "
-        "and --retention-days 0 for now. Never printed or logged (it may hold a password).",
+        "for now. Never printed or logged (it may hold a password).",
     ),
     Setting(
         "workers",
@@ -497,15 +497,11 @@ class ServerConfig:
             raise ValueError(
                 "database_url must be a PostgreSQL URL (postgresql://user@host:port/dbname)"
             )
-        # The archive follows the SQLite database file and retention purges are not ported to
-        # PostgreSQL yet (issue 17, phase 2): refuse rather than silently do less.
+        # The archive follows the SQLite database file (issue 17, phase 2): refuse rather than
+        # silently do less.
         if self.archive:
             raise ValueError(
                 "the git archive is not available with database_url yet: pass --archive false"
-            )
-        if self.retention_days:
-            raise ValueError(
-                "retention is not available with database_url yet: leave retention_days at 0"
             )
 
     def _check_transport(self) -> None:

@@ -1,5 +1,5 @@
 """The ``database_url`` setting: PostgreSQL URLs only, never shown, and refused with what phase
-1 of the PostgreSQL backend does not support yet (the git archive, retention)."""
+1 of the PostgreSQL backend does not support yet (the git archive)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,10 @@ def test_a_url_of_another_kind_is_refused_without_repeating_it(url: str) -> None
     assert url not in str(failure.value)
 
 
-def test_the_archive_and_retention_are_refused_with_a_url_for_now() -> None:
+def test_the_archive_is_refused_with_a_url_for_now_and_retention_is_not() -> None:
     with pytest.raises(ValueError, match="--archive false"):
         ServerConfig(database_url=URL)
-    with pytest.raises(ValueError, match="retention_days at 0"):
-        ServerConfig(database_url=URL, archive=False, retention_days=7)
+    assert ServerConfig(database_url=URL, archive=False, retention_days=7).retention_days == 7
 
 
 def test_the_environment_sets_it_and_print_config_hides_it() -> None:
