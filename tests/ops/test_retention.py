@@ -273,6 +273,21 @@ async def test_dry_run_beside_a_running_server_counts_what_the_purge_removes(
     assert after.out.startswith("would purge no message created before")
 
 
+def notices_left(data_dir: pathlib.Path, backend_settings: dict[str, Any]) -> int:
+    """The rows of the notices table, read from the backend's own storage."""
+    sql = "SELECT count(*) FROM notices"
+    if url := backend_settings.get("database_url"):
+        import psycopg  # noqa: PLC0415 - only the PostgreSQL runs need the driver
+
+        with psycopg.connect(url) as conn:
+            row = conn.execute(sql).fetchone()
+    else:
+        with contextlib.closing(sqlite3.connect(data_dir / "agentmail.sqlite3")) as conn:
+            row = conn.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 async def test_events_go_with_the_mail_around_them_and_positions_are_never_reused(
     tmp_path, connect, retaining_server, backend_settings
 ):
@@ -299,24 +314,7 @@ async def test_events_go_with_the_mail_around_them_and_positions_are_never_reuse
     assert notices_left(tmp_path / "data", backend_settings) == 0
 
 
-def notices_left(data_dir: pathlib.Path, backend_settings: dict[str, Any]) -> int:
-    """The rows of the notices table, read from the backend's own storage."""
-    sql = "SELECT count(*) FROM notices"
-    if url := backend_settings.get("database_url"):
-        import psycopg  # noqa: PLC0415 - only the PostgreSQL runs need the driver
-
-        with psycopg.connect(url) as conn:
-            row = conn.execute(sql).fetchone()
-    else:
-        with contextlib.closing(sqlite3.connect(data_dir / "agentmail.sqlite3")) as conn:
-            row = conn.execute(sql).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-async def test_purged_mail_leaves_the_acknowledgement_listings(
-    tmp_path, connect, retaining_server
-):
+async def test_purged_mail_leaves_the_acknowledgement_listings(tmp_path, connect, retaining_server):
     clock = Clock()
     async with (
         retaining_server(tmp_path / "data", clock) as server,

@@ -73,12 +73,12 @@ async def _deleted(conn: Conn, sql: str, params: tuple[int, ...]) -> int:
     return max(cursor.rowcount, 0)
 
 
-async def purge_batch(conn: Conn, before: int, limit: int) -> Purged:
+async def purge_batch(conn: Conn, before: int, limit: int) -> Purged | None:
     """Delete up to ``limit`` of the oldest messages created before ``before`` (microseconds),
     with their deliveries, idempotency keys, search entries and the old notices around them,
     in one transaction of their own on ``conn`` (an autocommit connection).
 
-    Returns nothing purged (``more`` false) when another process holds the purge lock.
+    Returns None, purging nothing, when another process holds the purge lock.
 
     Raises:
         psycopg.Error: the database failed; the batch is rolled back whole.
@@ -87,7 +87,7 @@ async def purge_batch(conn: Conn, before: int, limit: int) -> Purged:
         cursor = await conn.execute(b"SELECT pg_try_advisory_xact_lock(%s)", (RETENTION_LOCK,))
         locked = await cursor.fetchone()
         if locked is None or not locked[0]:
-            return Purged()
+            return None
         count, first, last = await _old_range(conn, before, limit)
         if count == 0:
             return Purged()
@@ -98,13 +98,15 @@ async def purge_batch(conn: Conn, before: int, limit: int) -> Purged:
         keys = await _deleted(
             conn, "DELETE FROM idempotency_keys WHERE message_id BETWEEN %s AND %s", span
         )
-        await conn.execute(b"DELETE FROM messages WHERE id BETWEEN %s AND %s", span)
+        # What this transaction deleted, not what it found: exact even beside a purge that
+        # did not take the lock (an older server, an operator's own DELETE).
+        messages = await _deleted(conn, "DELETE FROM messages WHERE id BETWEEN %s AND %s", span)
         # Notices go with the mail around them: the old enough ones positioned before the
         # oldest message left. One positioned after a message that stays waits for it, so the
         # oldest message left still bounds what a cursor can skip.
         notices = await _deleted(conn, _PURGE_NOTICES, (before,))
     return Purged(
-        messages=count,
+        messages=messages,
         deliveries=deliveries,
         idempotency_keys=keys,
         notices=notices,
@@ -152,7 +154,8 @@ class PgRetentionWrites:
 
     async def purge_messages(self, before: int, limit: int) -> Purged:
         """Remove up to ``limit`` of the oldest messages created before ``before`` (see
-        :func:`purge_batch`); nothing is published on the feed.
+        :func:`purge_batch`); nothing is published on the feed. While another process purges,
+        nothing (``more`` false: this run ends, that one purges the same mail).
 
         Raises:
             Unavailable: the database cannot be reached or failed the batch (rolled back).
@@ -161,11 +164,12 @@ class PgRetentionWrites:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = await connect(self._url)
-                return await purge_batch(self._conn, before, limit)
+                purged = await purge_batch(self._conn, before, limit)
             except (psycopg.Error, RuntimeError) as exc:
                 logger.warning("retention purge batch failed: %s", type(exc).__name__)
                 await self.close()
                 raise unavailable(exc) from None
+        return Purged() if purged is None else purged
 
     async def close(self) -> None:
         """Close the connection, if open."""
