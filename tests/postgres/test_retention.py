@@ -6,15 +6,74 @@ is tested on both backends in ``tests/ops/test_retention.py``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import pathlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import psycopg
+from agentmail.v1 import mail_service_pb2 as pb
+from agentmail_server.app import AgentmailServer
 from agentmail_server.domain.retention import Purged
 from agentmail_server.storage.postgres.retention import RETENTION_LOCK
 from ops.conftest import run_admin
 from ops.test_retention import DAY, DAYS, OLD, Api, Clock, iso, retaining, send_old_then_young
 
 PURGERS = 3
+
+
+@dataclasses.dataclass
+class Mailed:
+    """A retaining server holding OLD old messages then YOUNG young ones, and a cutoff."""
+
+    server: AgentmailServer
+    api: Api
+    clock: Clock
+    url: str
+    old: list[pb.Message]
+    young: list[pb.Message]
+
+    @property
+    def later(self) -> int:
+        """DAYS days after the first young message: every message before it is old."""
+        return self.young[0].create_time.ToMicroseconds() + DAYS * DAY
+
+    def admin_args(self) -> tuple[str, ...]:
+        """``agentmail-admin retention`` on the database, counting from :attr:`later`."""
+        return (
+            "retention",
+            "--days",
+            str(DAYS),
+            "--now",
+            iso(self.later),
+            "--database-url",
+            self.url,
+        )
+
+
+@contextlib.asynccontextmanager
+async def old_and_young_mail(
+    data_dir: pathlib.Path, connect: Callable[..., Any], settings: dict[str, Any]
+) -> AsyncIterator[Mailed]:
+    clock = Clock()
+    async with (
+        retaining(data_dir, clock, **settings) as server,
+        connect(server.address) as channel,
+    ):
+        api = Api(channel)
+        await api.team()
+        old, young = await send_old_then_young(api)
+        yield Mailed(server, api, clock, settings["database_url"], old, young)
+
+
+@contextlib.asynccontextmanager
+async def holding_the_purge_lock(url: str) -> AsyncIterator[None]:
+    """The purge's advisory lock, held by a session of the test's own (as a purging server
+    would hold it) until the block ends."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as holder:
+        await holder.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK,))
+        yield
 
 
 async def test_servers_purging_one_database_at_once_remove_each_message_once(
@@ -43,47 +102,32 @@ async def test_servers_purging_one_database_at_once_remove_each_message_once(
 async def test_a_purge_stands_aside_while_another_process_holds_the_purge_lock(
     tmp_path, connect, backend_settings: dict[str, Any]
 ):
-    clock = Clock()
-    async with (
-        retaining(tmp_path / "data", clock, **backend_settings) as server,
-        connect(server.address) as channel,
-    ):
-        api = Api(channel)
-        await api.team()
-        _, young = await send_old_then_young(api)
-        clock.micros = young[0].create_time.ToMicroseconds() + DAYS * DAY
-        assert server.retention is not None
-        url = backend_settings["database_url"]
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as holder:
-            await holder.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK,))
-            assert await server.retention.purge_once() == Purged()
-            assert len(await api.inbox_ids()) == OLD + len(young)
+    async with old_and_young_mail(tmp_path / "data", connect, backend_settings) as mailed:
+        mailed.clock.micros = mailed.later
+        retention = mailed.server.retention
+        assert retention is not None
+        async with holding_the_purge_lock(mailed.url):
+            assert await retention.purge_once() == Purged()
+            assert len(await mailed.api.inbox_ids()) == OLD + len(mailed.young)
         # Released with the holder's connection: the next run purges.
-        assert (await server.retention.purge_once()).messages == OLD
+        assert (await retention.purge_once()).messages == OLD
 
 
 async def test_admin_counts_and_purges_a_shared_database_beside_a_running_server(
     tmp_path, connect, backend_settings: dict[str, Any]
 ):
-    url = backend_settings["database_url"]
-    async with (
-        retaining(tmp_path / "data", Clock(), **backend_settings) as server,
-        connect(server.address) as channel,
-    ):
-        api = Api(channel)
-        await api.team()
-        old, young = await send_old_then_young(api)
-        now = iso(young[0].create_time.ToMicroseconds() + DAYS * DAY)
-        args = ("retention", "--days", str(DAYS), "--now", now, "--database-url", url)
+    async with old_and_young_mail(tmp_path / "data", connect, backend_settings) as mailed:
+        args = mailed.admin_args()
         dry = await run_admin(*args, "--dry-run")
         purged = await run_admin(*args)
         after = await run_admin(*args, "--dry-run")
-        assert await api.inbox_ids() == [m.id for m in young]
+        assert await mailed.api.inbox_ids() == [m.id for m in mailed.young]
 
+    old = mailed.old
     expected = (
         f"{OLD} messages (ids {old[0].id}-{old[-1].id}, created before"
-        f" {iso(young[0].create_time.ToMicroseconds())}), {OLD} deliveries, {OLD} idempotency"
-        " keys, 0 coordination events and their search index entries"
+        f" {iso(mailed.young[0].create_time.ToMicroseconds())}), {OLD} deliveries, {OLD}"
+        " idempotency keys, 0 coordination events and their search index entries"
     )
     assert (dry.code, dry.out.strip()) == (0, f"would purge {expected}"), dry.err
     assert (purged.code, purged.out.strip()) == (0, f"purged {expected}"), purged.err
@@ -93,21 +137,11 @@ async def test_admin_counts_and_purges_a_shared_database_beside_a_running_server
 async def test_admin_steps_aside_while_a_server_holds_the_purge_lock(
     tmp_path, connect, backend_settings: dict[str, Any]
 ):
-    url = backend_settings["database_url"]
-    async with (
-        retaining(tmp_path / "data", Clock(), **backend_settings) as server,
-        connect(server.address) as channel,
-    ):
-        api = Api(channel)
-        await api.team()
-        _, young = await send_old_then_young(api)
-        now = iso(young[0].create_time.ToMicroseconds() + DAYS * DAY)
-        args = ("retention", "--days", str(DAYS), "--now", now, "--database-url", url)
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as holder:
-            await holder.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK,))
-            refused = await run_admin(*args)
-            dry = await run_admin(*args, "--dry-run")  # reads only: no lock needed
-        assert len(await api.inbox_ids()) == OLD + len(young)
+    async with old_and_young_mail(tmp_path / "data", connect, backend_settings) as mailed:
+        async with holding_the_purge_lock(mailed.url):
+            refused = await run_admin(*mailed.admin_args())
+            dry = await run_admin(*mailed.admin_args(), "--dry-run")  # reads: no lock needed
+        assert len(await mailed.api.inbox_ids()) == OLD + len(mailed.young)
 
     assert refused.code == 2
     assert "another agentmail server is purging" in refused.err
