@@ -21,6 +21,9 @@ from ops.conftest import run_admin
 from ops.test_retention import DAY, DAYS, OLD, Api, Clock, iso, retaining, send_old_then_young
 
 PURGERS = 3
+# LOCK_TIMEOUT (0.5 s) plus the batch's own statements, with room for a loaded machine
+# (without the timeout the purge would wait for as long as the row stays locked).
+LOCK_WAIT_BOUND = 5.0
 
 
 @dataclasses.dataclass
@@ -110,6 +113,25 @@ async def test_a_purge_stands_aside_while_another_process_holds_the_purge_lock(
             assert await retention.purge_once() == Purged()
             assert len(await mailed.api.inbox_ids()) == OLD + len(mailed.young)
         # Released with the holder's connection: the next run purges.
+        assert (await retention.purge_once()).messages == OLD
+
+
+async def test_a_purge_gives_up_soon_behind_a_locked_delivery_and_keeps_everything(
+    tmp_path, connect, backend_settings: dict[str, Any]
+):
+    async with old_and_young_mail(tmp_path / "data", connect, backend_settings) as mailed:
+        mailed.clock.micros = mailed.later
+        retention = mailed.server.retention
+        assert retention is not None
+        async with await psycopg.AsyncConnection.connect(mailed.url) as holder:
+            # As a writer's transaction acknowledging the newest old message would hold it.
+            await holder.execute(
+                "SELECT 1 FROM deliveries WHERE message_id = %s FOR UPDATE", (mailed.old[-1].id,)
+            )
+            purging = retention.purge_once()
+            assert await asyncio.wait_for(purging, LOCK_WAIT_BOUND) == Purged()  # rolled back
+            assert len(await mailed.api.inbox_ids()) == OLD + len(mailed.young)
+            await holder.rollback()
         assert (await retention.purge_once()).messages == OLD
 
 

@@ -23,6 +23,12 @@ then deleting (and reporting) nothing. With it, a process that finds the lock ta
 run at once (another process is purging the same mail; the next run goes on); being a
 transaction lock it is released by the batch's commit or rollback, so a process dying mid-batch
 never leaves it held, and no session connection has to be kept alive for it.
+
+A batch waits at most :data:`LOCK_TIMEOUT` for a row another transaction holds (a writer
+acknowledging old mail). Should the two ever wait on each other, the purge's timeout ends it
+before PostgreSQL's deadlock check (``deadlock_timeout``, 1 s by default) could pick the
+writer's transaction as the victim and fail the sends batched with it; the purge is rolled back
+whole and its run goes on at the next interval.
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ logger = logging.getLogger(__name__)
 
 # pg_try_advisory_xact_lock key of purge batches ("retain" in ASCII); not MIGRATION_LOCK.
 RETENTION_LOCK = 0x72657461696E
+
+# How long a batch waits for a row lock before it gives up (under deadlock_timeout's 1 s).
+LOCK_TIMEOUT = "500ms"
+# The batch's row-lock bound, then the purge lock: one round trip.
+_BEGIN_BATCH = "SELECT set_config('lock_timeout', %s, true), pg_try_advisory_xact_lock(%s)"
 
 # (count, first id, last id) of the oldest run created before %(before)s, at most %(limit)s
 # long (NULL: no limit). The running bool_or marks every message from the first young one on;
@@ -81,12 +92,13 @@ async def purge_batch(conn: Conn, before: int, limit: int) -> Purged | None:
     Returns None, purging nothing, when another process holds the purge lock.
 
     Raises:
-        psycopg.Error: the database failed; the batch is rolled back whole.
+        psycopg.Error: the database failed, or a row stayed locked past
+            :data:`LOCK_TIMEOUT`; the batch is rolled back whole.
     """
     async with conn.transaction():
-        cursor = await conn.execute(b"SELECT pg_try_advisory_xact_lock(%s)", (RETENTION_LOCK,))
+        cursor = await conn.execute(_BEGIN_BATCH.encode(), (LOCK_TIMEOUT, RETENTION_LOCK))
         locked = await cursor.fetchone()
-        if locked is None or not locked[0]:
+        if locked is None or not locked[1]:
             return None
         count, first, last = await _old_range(conn, before, limit)
         if count == 0:
