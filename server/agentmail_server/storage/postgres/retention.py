@@ -52,14 +52,23 @@ LOCK_TIMEOUT = "500ms"
 _BEGIN_BATCH = "SELECT set_config('lock_timeout', %s, true), pg_try_advisory_xact_lock(%s)"
 
 # (count, first id, last id) of the oldest run created before %(before)s, at most %(limit)s
-# long (NULL: no limit). The running bool_or marks every message from the first young one on;
-# the head is read in id order from the primary key and never past ``limit`` rows.
+# long. The running bool_or marks every message from the first young one on; the head is read
+# in id order from the primary key and never past ``limit`` rows.
 _OLD_RUN = """
 SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM (
     SELECT id, bool_or(created_at >= %(before)s) OVER (ORDER BY id) AS young_seen
     FROM (SELECT id, created_at FROM messages ORDER BY id LIMIT %(limit)s) AS head
 ) AS run
 WHERE NOT young_seen
+"""
+# The same run without a limit, for counting: every message before the first young one (the
+# primary key is walked in id order up to it; the young messages after it are never read).
+_WHOLE_OLD_RUN = """
+SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM messages
+WHERE id < coalesce(
+    (SELECT id FROM messages WHERE created_at >= %(before)s ORDER BY id LIMIT 1),
+    1::bigint << 62
+)
 """
 # Old notices positioned before the oldest message that stays.
 _OLD_NOTICES = (
@@ -73,7 +82,9 @@ _PURGE_NOTICES = (
 
 
 async def _old_range(conn: Conn, before: int, limit: int | None) -> tuple[int, int, int]:
-    cursor = await conn.execute(_OLD_RUN.encode(), {"before": before, "limit": limit})
+    """(count, first id, last id) of the oldest run (``limit`` None: all of it)."""
+    sql = _OLD_RUN if limit is not None else _WHOLE_OLD_RUN
+    cursor = await conn.execute(sql.encode(), {"before": before, "limit": limit})
     row = await cursor.fetchone()
     assert row is not None  # an aggregate always returns a row
     return int(row[0]), int(row[1]), int(row[2])
