@@ -75,6 +75,13 @@ BOTH_BACKENDS = frozenset(
         "tests/reservations/test_reserve.py",
         "tests/integration/test_send_messages.py",
         "tests/search/test_relevance_bound.py",
+        "tests/subscriptions/test_contact_events.py",
+        "tests/limits/test_flood_guard.py",
+        "tests/integration/test_health_reflection.py",
+        "tests/contract/test_error_status_snapshot.py",
+        "tests/security/test_token_lifecycle.py",
+        "tests/limits/test_subscription_cap.py",
+        "tests/limits/test_tiers.py",
         "tests/ops/test_retention.py",
     }
 )

@@ -13,6 +13,7 @@ import dataclasses
 from agentmail.v1 import mail_service_pb2
 
 from bench.core import Run, closed_loop
+from bench.disk_sync import fsync_ceiling
 from bench.loadgen import SEND
 from bench.scale import CONCURRENCY
 from bench.seed import SeededProject, Seeder
@@ -52,6 +53,9 @@ def run_scenario(run: Run, server: ServerProcess, fixtures: Fixtures) -> None:
     scale = run.scale
     senders = [agent.token for agent in fixtures.team.agents if agent.name.startswith("S")]
     one = send_request(["R0"])
+    # The disk's share of a lone send's latency, on the scratch folder's file system (the data
+    # folders' own): the sequential goal's floor is the empty RPC plus this.
+    fsync_ceiling(run, run.scratch, "s1.ceiling.fsync", SCENARIO, scale.send_calls[0])
     for concurrency in CONCURRENCY:
         closed_loop(
             run,

@@ -130,6 +130,14 @@ class AgentmailServer:
             cursor_key.load_or_create, config.data_dir, config.database_path
         )
         self._storage = storage = await open_storage(config)
+        shared = await storage.shared_cursor_key(key)
+        if shared != key:
+            logger.info(
+                "cursors are sealed with the database's cursor key (every server on it shares"
+                " that key); %s in the data folder is not used",
+                cursor_key.KEY_FILE,
+            )
+            key = shared
         if config.archive:
             self.archive = _archive_projector(config)
             try:

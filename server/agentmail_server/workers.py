@@ -6,15 +6,15 @@ processes over one shared database use N cores. Each worker is a whole ``agentma
 subscribers in step) bound to the same port with SO_REUSEPORT, so the kernel spreads incoming
 connections among them. A connection stays with the worker that accepted it.
 
-The supervisor (this module) does no serving and runs no event loop. It holds the data
-folder's lock for the whole set and creates the cursor key before any worker starts (every
-worker must seal cursors with the same key, so a page token from one is good on another; the
-workers themselves take no lock). It resolves the port
-first (port 0 picks one free port, held open with SO_REUSEPORT until the workers stop, so all
-workers share that one), starts the workers as ``python -m agentmail_server`` with the same
-arguments plus that address, forwards SIGTERM and SIGINT to them (each drains gracefully),
-and waits. If a worker dies on its own the supervisor stops the others and exits with status 1,
-so whatever runs it (systemd, a container) restarts the whole set: a half-dead set would keep
+The supervisor (this module) does no serving and runs no event loop. It holds the data folder's
+lock for the whole set and creates the data folder's cursor key before any worker starts (the
+key the first server on a database stores there; every worker then seals cursors with the
+database's key, see ``storage.postgres.shared_key``; the workers take no lock). It resolves the
+port first (port 0 picks one free port, held open with SO_REUSEPORT until the workers stop, so
+all workers share that one), starts the workers as ``python -m agentmail_server`` with the same
+arguments plus that address, forwards SIGTERM and SIGINT to them (each drains gracefully), and
+waits. If a worker dies on its own the supervisor stops the others and exits with status 1, so
+whatever runs it (systemd, a container) restarts the whole set: a half-dead set would keep
 accepting connections on a port whose share of them nobody serves well.
 
 A worker knows it is one by ``AGENTMAIL_WORKER_INDEX`` (0 .. N-1), which also moves its metrics

@@ -47,6 +47,7 @@ EXPECTED_KEYS = {
     "ceiling.health.c64",
     "ceiling.stream",
     *(f"s1.send.c{c}" for c in (1, 8, 64, 256)),
+    "s1.ceiling.fsync",
     "s1.send10.c1",
     "s1.send10.c64",
     "s1.broadcast.c1",

@@ -45,7 +45,8 @@ class Outcome:
 
 
 class Snapshots:
-    """A read-only connection to the server's database telling whether anything was committed.
+    """A read-only connection to the server's SQLite database telling whether anything was
+    committed.
 
     ``PRAGMA data_version`` changes whenever another connection commits, so comparing it before
     and after a call detects any write, inserts and updates alike; the row counts only make a
@@ -70,6 +71,38 @@ class Snapshots:
 
     async def take(self) -> tuple[int, dict[str, int]]:
         """The data version and row counts, read off the event loop the server runs on."""
+        return await asyncio.to_thread(self._take)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+
+class PostgresSnapshots:
+    """The same question asked of a PostgreSQL database, which has no ``data_version``.
+
+    Per table: the row count (inserts and deletes) and the newest ``xmin`` among its rows (an
+    insert or an update writes a row version stamped with its transaction's id, and ids only
+    grow). A failed call that wrote anything to these tables changes one of them. The database
+    is this module's own, so no other test writes to it meanwhile.
+    """
+
+    def __init__(self, url: str) -> None:
+        import psycopg  # noqa: PLC0415 - only the PostgreSQL runs need the driver
+
+        self._conn = psycopg.connect(url, autocommit=True)
+        self._query = " UNION ALL ".join(
+            f"SELECT '{table}', count(*), coalesce(max(xmin::text::bigint), 0) FROM {table}"
+            for table in TABLES
+        )
+
+    def _take(self) -> tuple[int, dict[str, int]]:
+        rows = self._conn.execute(self._query).fetchall()
+        newest = max(int(row[2]) for row in rows)
+        return newest, {str(row[0]): int(row[1]) for row in rows}
+
+    async def take(self) -> tuple[int, dict[str, int]]:
+        """The newest row version and row counts, read off the event loop."""
         return await asyncio.to_thread(self._take)
 
     def close(self) -> None:
@@ -165,7 +198,7 @@ async def check_alive(channel: grpc.aio.Channel, world: World) -> None:
 
 async def probe(
     channel: grpc.aio.Channel,
-    snapshots: Snapshots,
+    snapshots: Snapshots | PostgresSnapshots,
     world: World,
     method: MethodDescriptor,
     request: Any,

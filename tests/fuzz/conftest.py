@@ -1,4 +1,6 @@
-"""Fuzz fixtures: hypothesis profiles, and one real server per test module over a seeded world.
+"""Fuzz fixtures: hypothesis profiles, and one real server per test module over a seeded world,
+once on each storage backend (SQLite, then PostgreSQL in a database of the module's own: see
+``tests/backend_matrix.py`` for when PostgreSQL tests skip or fail).
 
 Profiles (``HYPOTHESIS_PROFILE``): ``ci`` (the default) keeps the whole folder well under a
 minute; ``long`` runs many more examples per RPC for on-demand hunting, remembering failing
@@ -14,12 +16,13 @@ import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import backend_matrix
 import pytest
 import pytest_asyncio
 from conftest import open_channel, running_server
 from hypothesis import HealthCheck, Phase, settings
 
-from ._probe import Snapshots
+from ._probe import PostgresSnapshots, Snapshots
 from ._strategies import RequestStrategies
 from ._world import World, seed
 
@@ -57,36 +60,54 @@ class Fuzz:
     channel: Any
     world: World
     strategies: RequestStrategies
-    snapshots: Snapshots
+    snapshots: Snapshots | PostgresSnapshots
 
     def __repr__(self) -> str:
         return f"Fuzz(server at {self.server.address}, {self.world!r})"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def fuzz(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fuzz]:
-    """A real server on a free port over a fresh, seeded data folder, for one test module.
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=backend_matrix.BACKENDS)
+async def fuzz(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[Fuzz]:
+    """A real server on a free port over a fresh, seeded store, for one test module and one
+    backend (the fixture's parameter): bad input must not reach INTERNAL on either.
 
     The git archive is off: it only reads the database, in its own process, and on a shared
     machine that process would cost most of the fuzz budget.
     """
     data_dir: pathlib.Path = tmp_path_factory.mktemp("fuzz") / "data"
-    async with (
-        running_server(
-            data_dir,
-            archive=False,
-            heartbeat_seconds=HEARTBEAT_SECONDS,
-            sqlite_synchronous="normal",
-            # The sweep commits on its own (expiries, warnings): never beside a probed call.
-            reservation_sweep_seconds=86400,
-            presence_flush_seconds=PRESENCE_FLUSH_SECONDS,
-            search_index_idle_seconds=INDEX_IDLE_SECONDS,
-        ) as server,
-        open_channel(server.address) as channel,
-    ):
-        snapshots = Snapshots(server.config.database_path)
-        try:
-            world = await seed(channel)
-            yield Fuzz(server, channel, world, RequestStrategies(world), snapshots)
-        finally:
-            snapshots.close()
+    database: backend_matrix.SessionDatabase | None = None
+    backend_settings: dict[str, Any] = {}
+    if request.param == "postgres":
+        backend_matrix.require_postgres()
+        database = backend_matrix.SessionDatabase()
+        backend_settings["database_url"] = database.fresh()
+    try:
+        async with (
+            running_server(
+                data_dir,
+                archive=False,
+                heartbeat_seconds=HEARTBEAT_SECONDS,
+                sqlite_synchronous="normal",
+                # The sweep commits on its own (expiries, warnings): never beside a probed call.
+                reservation_sweep_seconds=86400,
+                presence_flush_seconds=PRESENCE_FLUSH_SECONDS,
+                search_index_idle_seconds=INDEX_IDLE_SECONDS,
+                **backend_settings,
+            ) as server,
+            open_channel(server.address) as channel,
+        ):
+            snapshots = (
+                PostgresSnapshots(database.url)
+                if database is not None
+                else Snapshots(server.config.database_path)
+            )
+            try:
+                world = await seed(channel)
+                yield Fuzz(server, channel, world, RequestStrategies(world), snapshots)
+            finally:
+                snapshots.close()
+    finally:
+        if database is not None:
+            database.drop()

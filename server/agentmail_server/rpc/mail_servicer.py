@@ -14,7 +14,8 @@ from agentmail_server.rpc.authorization import Gate
 from agentmail_server.rpc.notices_pb import agent_event_pb
 from agentmail_server.services.auth import Authenticator
 from agentmail_server.services.bulk_send import BulkSender, SendItem
-from agentmail_server.services.mail import Compose, Mailer
+from agentmail_server.services.compose import Compose
+from agentmail_server.services.mail import Mailer
 from agentmail_server.services.receipts import AckTracker
 from agentmail_server.services.subscriptions import (
     Heartbeat,

@@ -19,7 +19,8 @@ from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.models import Identity
 from agentmail_server.errors import AgentmailError, invalid
 from agentmail_server.limits.flood_guard import FloodGuard
-from agentmail_server.services.mail import Compose, Mailer
+from agentmail_server.services.compose import Compose
+from agentmail_server.services.mail import Mailer
 from agentmail_server.storage.ports import MailWrites
 
 # The default bound on items per call (the server's max_sends_per_call).

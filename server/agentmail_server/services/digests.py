@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from agentmail_server.domain.models import Importance, Recipient
 
 if TYPE_CHECKING:
-    from agentmail_server.services.mail import Compose
+    from agentmail_server.services.compose import Compose
 
 
 def content_digest(

@@ -13,7 +13,6 @@ from agentmail_server.domain.drafts import Draft, Sent
 from agentmail_server.domain.filters import InboxFilter
 from agentmail_server.domain.inbox_rows import InboxRow
 from agentmail_server.domain.models import (
-    IMPORTANCE_VALUES,
     Delivery,
     DeliveryState,
     Identity,
@@ -25,6 +24,7 @@ from agentmail_server.domain.models import (
 from agentmail_server.domain.summary import SummaryBuilder, ThreadSummary
 from agentmail_server.errors import FailedPrecondition, NotFound, invalid
 from agentmail_server.limits.flood_guard import FloodGuard
+from agentmail_server.services.compose import Compose, check_compose, reply_subject
 from agentmail_server.services.digests import content_digest
 from agentmail_server.services.inbox_cursors import InboxCursors
 from agentmail_server.services.pages import rows_within_body_budget, within_body_budget
@@ -35,19 +35,6 @@ from agentmail_server.storage.ports import MailReads, MailWrites
 # Summaries read a thread page by page (bodies included) and stop after this many messages.
 SUMMARY_PAGE = 100
 MAX_SUMMARY_MESSAGES = 10_000
-
-
-@dataclasses.dataclass(frozen=True)
-class Compose:
-    """The caller-controlled content of a new message (before validation)."""
-
-    subject: str
-    body: str
-    importance: int = 0
-    ack_required: bool = False
-    thread_id: str = ""
-    topic: str = ""
-    idempotency_key: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +103,7 @@ class Mailer:
         broadcast: bool,
     ) -> tuple[tuple[Recipient, ...], str]:
         """Validate a new message and resolve its recipients; its idempotency digest too."""
-        _check_compose(compose)
+        check_compose(compose)
         if broadcast:
             if to or cc or bcc:
                 raise invalid("broadcast", "cannot be combined with to, cc or bcc")
@@ -219,12 +206,12 @@ class Mailer:
         original, _ = await self.get(caller, message_id)
         compose = dataclasses.replace(
             compose,
-            subject=compose.subject or _reply_subject(original.subject),
+            subject=compose.subject or reply_subject(original.subject),
             importance=compose.importance or int(original.importance),
             thread_id=original.thread_id,
             topic=original.topic,
         )
-        _check_compose(compose)
+        check_compose(compose)
         if original.sender_id == caller.agent_id:
             primary = list(original.to) or [caller.name]
         else:
@@ -390,31 +377,3 @@ class Mailer:
         return await self._writes.mark_deliveries(
             caller.agent_id, unique, self._clock.now_micros(), acknowledge=acknowledge
         )
-
-
-def _reply_subject(subject: str) -> str:
-    if subject[:3].casefold() == "re:":
-        return subject
-    return f"Re: {subject}"[: limits.MAX_SUBJECT_CHARS]
-
-
-def _check_compose(compose: Compose) -> None:
-    if not compose.subject.strip():
-        raise invalid("subject", "is required")
-    limits.check_length("subject", compose.subject, limits.MAX_SUBJECT_CHARS, "SUBJECT_TOO_LONG")
-    size = len(compose.body.encode())
-    if size > limits.MAX_BODY_BYTES:
-        raise invalid(
-            "body",
-            f"must be at most {limits.MAX_BODY_BYTES} bytes of UTF-8 (got {size})",
-            "BODY_TOO_LARGE",
-        )
-    if compose.importance not in IMPORTANCE_VALUES:
-        raise invalid(
-            "importance", f"unknown importance {compose.importance}", "UNKNOWN_ENUM_VALUE"
-        )
-    limits.check_length("thread_id", compose.thread_id, limits.MAX_THREAD_ID_CHARS)
-    limits.check_length("topic", compose.topic, limits.MAX_TOPIC_CHARS)
-    limits.check_length(
-        "idempotency_key", compose.idempotency_key, limits.MAX_IDEMPOTENCY_KEY_CHARS
-    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
+import time
 from collections.abc import Mapping, Sequence
 
 from agentmail_server.domain.drafts import Draft, Registration, Sent
@@ -22,7 +23,7 @@ from agentmail_server.domain.models import Agent, DeliveryState, Project
 from agentmail_server.errors import AgentmailError
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
-from agentmail_server.storage.postgres import sends, writes
+from agentmail_server.storage.postgres import sends, shared_key, writes
 from agentmail_server.storage.postgres.coordination import (
     PgContactWrites,
     PgLifecycleWrites,
@@ -250,6 +251,10 @@ class PostgresStorage:
         await self._pool.start()
         await self._ordered.start()
         self._listener.start()
+
+    async def shared_cursor_key(self, local: bytes) -> bytes:
+        """The database's cursor key, stored from ``local`` by the first server to start."""
+        return await self._writer.submit(shared_key.adopt(local, time.time_ns() // 1000))
 
     def writer_stats(self) -> WriterStats:
         """A snapshot of the write queue and its commits."""

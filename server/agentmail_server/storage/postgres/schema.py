@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import psycopg
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # pg_advisory_xact_lock key for migrations ("agentmail" in ASCII, truncated to 63 bits).
 MIGRATION_LOCK = 0x6167656E746D61
@@ -207,6 +207,14 @@ _MIGRATIONS: dict[int, str] = {
         WHERE released_at IS NULL;
     CREATE INDEX reservations_by_holder ON reservations (agent_id, expires_at)
         WHERE released_at IS NULL;
+    """,
+    # The cursor key every server on this database seals cursors with (see .shared_key).
+    3: """
+    CREATE TABLE cursor_key (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        key bytea NOT NULL,
+        created_at bigint NOT NULL
+    );
     """,
 }
 

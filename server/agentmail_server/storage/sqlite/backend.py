@@ -279,6 +279,10 @@ class SqliteStorage:
         """A snapshot of the read connections."""
         return self._pool.stats()
 
+    async def shared_cursor_key(self, local: bytes) -> bytes:
+        """``local``: one server owns this database, and its data folder holds the key."""
+        return local
+
     async def close(self) -> None:
         """Commit everything queued, close the writer, then the readers."""
         await self._writer.close()

@@ -287,8 +287,7 @@ class Writer:
         if commit is not None:
             self._feed.publish(commit)
         if not self._closing:
-            assert self._loop is not None
-            self._after_batch(self._loop)
+            self._after_batch()
 
     def _kick_done(self) -> None:
         self._kicked = False
@@ -297,10 +296,12 @@ class Writer:
         if idle and self._index.indexed < self._index.newest:
             self._kick()  # still idle: the next step (writes queued meanwhile go first)
 
-    def _after_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _after_batch(self) -> None:
         """Index what is left once the writer has been idle for a moment."""
         if self._index.indexed >= self._index.newest:
             return
+        loop = self._loop
+        assert loop is not None
         self._last_batch_end = loop.time()
         if self._idle_timer is None:
             self._idle_timer = loop.call_later(self._idle_seconds, self._on_idle)
