@@ -16,6 +16,7 @@ import psycopg
 from agentmail.v1 import mail_service_pb2 as pb
 from agentmail_server.app import AgentmailServer
 from agentmail_server.domain.retention import Purged
+from agentmail_server.services.retention import RetentionService
 from agentmail_server.storage.postgres.retention import RETENTION_LOCK
 from ops.conftest import run_admin
 from ops.test_retention import DAY, DAYS, OLD, Api, Clock, iso, retaining, send_old_then_young
@@ -41,6 +42,12 @@ class Mailed:
     def later(self) -> int:
         """DAYS days after the first young message: every message before it is old."""
         return self.young[0].create_time.ToMicroseconds() + DAYS * DAY
+
+    def due(self) -> RetentionService:
+        """The server's retention service, its clock set to :attr:`later`."""
+        self.clock.micros = self.later
+        assert self.server.retention is not None
+        return self.server.retention
 
     def admin_args(self) -> tuple[str, ...]:
         """``agentmail-admin retention`` on the database, counting from :attr:`later`."""
@@ -108,9 +115,7 @@ async def test_a_purge_stands_aside_while_another_process_holds_the_purge_lock(
     tmp_path, connect, backend_settings: dict[str, Any]
 ):
     async with old_and_young_mail(tmp_path / "data", connect, backend_settings) as mailed:
-        mailed.clock.micros = mailed.later
-        retention = mailed.server.retention
-        assert retention is not None
+        retention = mailed.due()
         async with holding_the_purge_lock(mailed.url):
             assert await retention.purge_once() == Purged()
             assert len(await mailed.api.inbox_ids()) == OLD + len(mailed.young)
@@ -122,9 +127,7 @@ async def test_a_purge_gives_up_soon_behind_a_locked_delivery_and_keeps_everythi
     tmp_path, connect, backend_settings: dict[str, Any]
 ):
     async with old_and_young_mail(tmp_path / "data", connect, backend_settings) as mailed:
-        mailed.clock.micros = mailed.later
-        retention = mailed.server.retention
-        assert retention is not None
+        retention = mailed.due()
         async with await psycopg.AsyncConnection.connect(mailed.url) as holder:
             # As a writer's transaction acknowledging the newest old message would hold it.
             await holder.execute(
