@@ -83,8 +83,8 @@ SETTINGS: tuple[Setting, ...] = (
         "database_url",
         "",
         "PostgreSQL database to store everything in (postgresql://user@host:port/dbname); "
-        "empty keeps the embedded SQLite database in the data folder. Needs --retention-days 0 "
-        "for now. Never printed or logged (it may hold a password).",
+        "empty keeps the embedded SQLite database in the data folder. "
+        "Never printed or logged (it may hold a password).",
     ),
     Setting(
         "workers",
@@ -496,12 +496,6 @@ class ServerConfig:
             # The value itself is not repeated: it may carry a password.
             raise ValueError(
                 "database_url must be a PostgreSQL URL (postgresql://user@host:port/dbname)"
-            )
-        # Retention purges are not ported to PostgreSQL yet (issue 17, phase 2): refuse rather
-        # than silently do less.
-        if self.retention_days:
-            raise ValueError(
-                "retention is not available with database_url yet: leave retention_days at 0"
             )
 
     def _check_transport(self) -> None:

@@ -1,6 +1,9 @@
 """Retention: mail older than ``retention_days`` goes (rows, deliveries, idempotency keys and
 search entries), younger mail stays, ids are never handed out again, and the admin dry run
-counts exactly what a purge removes."""
+counts exactly what a purge removes. On both backends (``backend_matrix``); what is about the
+SQLite files themselves (FTS5's own consistency check, the deferred indexer) runs on SQLite
+only. PostgreSQL's own cases (several processes, the admin command on a database URL) are in
+``tests/postgres/test_retention.py``."""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ import datetime
 import pathlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
+import pytest
 from agentmail.v1 import agent_service_pb2 as apb
 from agentmail.v1 import agent_service_pb2_grpc, mail_service_pb2_grpc, search_service_pb2_grpc
 from agentmail.v1 import mail_service_pb2 as pb
@@ -41,12 +46,20 @@ def auth(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
 
+RetainingServer = Callable[..., contextlib.AbstractAsyncContextManager[AgentmailServer]]
+
+
 @contextlib.asynccontextmanager
-async def retaining_server(
-    data_dir: pathlib.Path, clock: Clock, batch: int = 500
+async def retaining(
+    data_dir: pathlib.Path, clock: Clock, batch: int = 500, **settings: Any
 ) -> AsyncIterator[AgentmailServer]:
+    """A server purging mail older than DAYS days by ``clock``, ``batch`` messages at a time."""
     config = ServerConfig(
-        listen="127.0.0.1:0", data_dir=data_dir, grace_seconds=1.0, retention_days=DAYS
+        listen="127.0.0.1:0",
+        data_dir=data_dir,
+        grace_seconds=1.0,
+        retention_days=DAYS,
+        **settings,
     )
     server = AgentmailServer(config, retention_now=clock, retention_batch=batch)
     await server.start()
@@ -54,6 +67,24 @@ async def retaining_server(
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+def retaining_server(backend_settings: dict[str, Any]) -> RetainingServer:
+    """``retaining`` on the backend the test runs on (every server of a test shares its
+    PostgreSQL database, so a restart finds the mail)."""
+
+    def start(
+        data_dir: pathlib.Path, clock: Clock, batch: int = 500
+    ) -> contextlib.AbstractAsyncContextManager[AgentmailServer]:
+        return retaining(data_dir, clock, batch, **backend_settings)
+
+    return start
+
+
+def on_sqlite(server: AgentmailServer) -> bool:
+    """Whether ``server`` stores its mail in the data folder's SQLite file."""
+    return not server.config.uses_postgres
 
 
 class Api:
@@ -114,7 +145,7 @@ async def send_old_then_young(api: Api) -> tuple[list[pb.Message], list[pb.Messa
 
 
 async def test_purge_removes_old_mail_everywhere_and_keeps_young_mail(
-    tmp_path, connect, expect_error
+    tmp_path, connect, expect_error, retaining_server
 ):
     clock = Clock()
     async with (
@@ -146,10 +177,13 @@ async def test_purge_removes_old_mail_everywhere_and_keeps_young_mail(
         assert again.id == young[-1].id + 1
         # A second run finds nothing more to purge.
         assert (await server.retention.purge_once()).messages == 0
-    assert fts_is_consistent(tmp_path / "data" / "agentmail.sqlite3")
+    if on_sqlite(server):
+        assert fts_is_consistent(tmp_path / "data" / "agentmail.sqlite3")
 
 
-async def test_ids_are_never_reused_after_purging_the_newest_message(tmp_path, connect):
+async def test_ids_are_never_reused_after_purging_the_newest_message(
+    tmp_path, connect, retaining_server
+):
     clock = Clock()
     data = tmp_path / "data"
     async with retaining_server(data, clock) as server, connect(server.address) as channel:
@@ -174,7 +208,7 @@ async def test_ids_are_never_reused_after_purging_the_newest_message(tmp_path, c
         assert (await api.send("after restart")).id == sent[-1].id + 3
 
 
-async def test_the_background_run_purges_at_start(tmp_path, connect):
+async def test_the_background_run_purges_at_start(tmp_path, connect, retaining_server):
     data = tmp_path / "data"
     async with retaining_server(data, Clock()) as server, connect(server.address) as channel:
         api = Api(channel)
@@ -239,8 +273,23 @@ async def test_dry_run_beside_a_running_server_counts_what_the_purge_removes(
     assert after.out.startswith("would purge no message created before")
 
 
+def notices_left(data_dir: pathlib.Path, backend_settings: dict[str, Any]) -> int:
+    """The rows of the notices table, read from the backend's own storage."""
+    sql = "SELECT count(*) FROM notices"
+    if url := backend_settings.get("database_url"):
+        import psycopg  # noqa: PLC0415 - only the PostgreSQL runs need the driver
+
+        with psycopg.connect(url) as conn:
+            row = conn.execute(sql).fetchone()
+    else:
+        with contextlib.closing(sqlite3.connect(data_dir / "agentmail.sqlite3")) as conn:
+            row = conn.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 async def test_events_go_with_the_mail_around_them_and_positions_are_never_reused(
-    tmp_path, connect
+    tmp_path, connect, retaining_server, backend_settings
 ):
     clock = Clock()
     async with (
@@ -262,11 +311,10 @@ async def test_events_go_with_the_mail_around_them_and_positions_are_never_reuse
         assert (purged.messages, purged.notices) == (4, 3)
         # Nothing is left, and the next id is still past every purged message and event.
         assert (await api.send("next")).id == young.id + 1
-    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "agentmail.sqlite3")) as conn:
-        assert conn.execute("SELECT count(*) FROM notices").fetchone() == (0,)
+    assert notices_left(tmp_path / "data", backend_settings) == 0
 
 
-async def test_purged_mail_leaves_the_acknowledgement_listings(tmp_path, connect):
+async def test_purged_mail_leaves_the_acknowledgement_listings(tmp_path, connect, retaining_server):
     clock = Clock()
     async with (
         retaining_server(tmp_path / "data", clock) as server,

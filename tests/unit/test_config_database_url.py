@@ -1,5 +1,5 @@
-"""The ``database_url`` setting: PostgreSQL URLs only, never shown, and refused with what the
-PostgreSQL backend does not support yet (retention); the git archive is supported."""
+"""The ``database_url`` setting: PostgreSQL URLs only and never shown; the git archive and
+retention work with it."""
 
 from __future__ import annotations
 
@@ -27,10 +27,9 @@ def test_a_url_of_another_kind_is_refused_without_repeating_it(url: str) -> None
     assert url not in str(failure.value)
 
 
-def test_the_archive_is_accepted_and_retention_refused_with_a_url() -> None:
-    assert ServerConfig(database_url=URL).archive
-    with pytest.raises(ValueError, match="retention_days at 0"):
-        ServerConfig(database_url=URL, archive=False, retention_days=7)
+def test_the_archive_and_retention_are_accepted_with_a_url() -> None:
+    config = ServerConfig(database_url=URL, retention_days=7)
+    assert config.archive and config.retention_days == 7
 
 
 def test_the_environment_sets_it_and_print_config_hides_it() -> None:

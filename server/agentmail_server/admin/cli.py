@@ -159,7 +159,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return 0
         if args.command == mcp_command.NAME:
             return mcp_command.run(args, args.data_dir or settings.data_dir)
-        return retention.run(args, ServerConfig(data_dir=args.data_dir or settings.data_dir))
+        paths = ServerConfig(data_dir=args.data_dir or settings.data_dir)
+        return retention.run(args, paths, settings.database_url)
     except (BackupError, retention.RetentionError, mcp_command.ImportFailed, OSError) as exc:
         print(f"{PROG} {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -8,18 +8,28 @@ not operators). It counts exactly what a purge at that moment would remove, by t
 Without ``--dry-run`` it purges a stopped server's data folder (it takes the data folder's
 lock, so it refuses a folder a server is using: set ``retention_days`` on that server
 instead), in the same batches the server's background purge uses.
+
+With ``--database-url`` (or ``AGENTMAIL_DATABASE_URL``) it works on that PostgreSQL database
+instead, by the PostgreSQL backend's own queries. There the purge needs no stopped server: every
+batch takes the purge's advisory lock, so it never runs beside another process's batch; when a
+server holds that lock the command stops and says so (that server is purging the same mail).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import sqlite3
+
+import psycopg
 
 from agentmail_server.config import ServerConfig
 from agentmail_server.datalock import DataFolderLock
 from agentmail_server.domain.retention import Purged, cutoff
 from agentmail_server.services.retention import BATCH
+from agentmail_server.storage.postgres import retention as pg_retention
+from agentmail_server.storage.postgres.connection import connect, describe
 from agentmail_server.storage.sqlite import schema
 from agentmail_server.storage.sqlite.connection import open_writer, reader_uri
 from agentmail_server.storage.sqlite.retention import count_purgeable, purge_batch
@@ -52,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--now",
         type=_instant,
         help="count from this ISO 8601 time instead of now (UTC unless it says otherwise)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="the PostgreSQL database of servers run with --database-url, instead of the data "
+        "folder (default: AGENTMAIL_DATABASE_URL)",
     )
 
 
@@ -105,12 +120,50 @@ def _purge(paths: ServerConfig, before: int) -> Purged:
         lock.release()
 
 
-def run(args: argparse.Namespace, paths: ServerConfig) -> int:
-    """Run ``retention`` on the data folder of ``paths``; returns the exit code."""
-    if not paths.database_path.is_file():
-        raise RetentionError(f"no database at {paths.database_path}")
+async def _on_postgres(url: str, before: int, dry_run: bool) -> Purged:
+    conn = await connect(url)
+    try:
+        if dry_run:
+            return await pg_retention.count_purgeable(conn, before)
+        total = Purged()
+        while True:
+            batch = await pg_retention.purge_batch(conn, before, BATCH)
+            if batch is None:
+                raise RetentionError(
+                    f"another agentmail server is purging {describe(url)} now (it holds the"
+                    f" retention lock); purged {_describe(total, before)} before it did"
+                )
+            total += batch
+            if not batch.more:
+                return total
+    finally:
+        await conn.close()
+
+
+def _run_postgres(args: argparse.Namespace, url: str, before: int) -> int:
+    if not url.startswith(("postgresql://", "postgres://")):
+        # Not repeated: it may carry a password.
+        raise RetentionError("--database-url must be a postgresql:// URL")
+    try:
+        purged = asyncio.run(_on_postgres(url, before, args.dry_run))
+    except RuntimeError as exc:  # the connection failed (its message names no password)
+        raise RetentionError(str(exc)) from None
+    except psycopg.Error as exc:
+        raise RetentionError(f"{describe(url)}: {type(exc).__name__}") from None
+    print(f"{'would purge' if args.dry_run else 'purged'} {_describe(purged, before)}")
+    return 0
+
+
+def run(args: argparse.Namespace, paths: ServerConfig, database_url: str = "") -> int:
+    """Run ``retention`` on the PostgreSQL database of ``--database-url`` (or
+    ``database_url``, the configured one), else on the data folder of ``paths``; returns the
+    exit code."""
     now = args.now or datetime.datetime.now(datetime.UTC)
     before = cutoff(int(now.timestamp() * 1_000_000), args.days)
+    if url := args.database_url or database_url:
+        return _run_postgres(args, url, before)
+    if not paths.database_path.is_file():
+        raise RetentionError(f"no database at {paths.database_path}")
     try:
         if args.dry_run:
             print(f"would purge {_describe(_dry_run(paths, before), before)}")

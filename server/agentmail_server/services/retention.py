@@ -1,10 +1,11 @@
 """The retention policy: mail older than N days is purged in the background.
 
 Off unless ``retention_days`` is set. A run purges in batches of :data:`BATCH` messages, each
-batch one write operation through the single writer: it commits with whatever else is queued
-and never holds the write lock for long, and sends go on between batches. Runs start when the
-server starts and then every ``interval_seconds``. The git archive is not touched: it keeps the
-history of purged mail (rebuild it to drop that history).
+batch one short purge operation of the storage, so sends go on between batches (on SQLite a
+write operation through the single writer, committed with whatever else is queued; on
+PostgreSQL a transaction of its own that no sender waits behind, one process at a time). Runs
+start when the server starts and then every ``interval_seconds``. The git archive is not
+touched: it keeps the history of purged mail (rebuild it to drop that history).
 """
 
 from __future__ import annotations

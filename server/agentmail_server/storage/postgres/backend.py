@@ -29,13 +29,13 @@ from agentmail_server.storage.postgres.coordination import (
     PgLifecycleWrites,
     PgReservationReads,
     PgReservationWrites,
-    PgRetentionWrites,
 )
 from agentmail_server.storage.postgres.listen import Listener
 from agentmail_server.storage.postgres.push import OrderedFeed
 from agentmail_server.storage.postgres.queries import PgQueries
 from agentmail_server.storage.postgres.readers import ReadPool
 from agentmail_server.storage.postgres.receipts import PgReceipts
+from agentmail_server.storage.postgres.retention import PgRetentionWrites
 from agentmail_server.storage.postgres.search import PgSearch
 from agentmail_server.storage.postgres.writer import PgWriter
 from agentmail_server.storage.stats import ReadPoolStats, WriterStats
@@ -172,7 +172,7 @@ class PostgresStorage:
         self._writer = PgWriter(url, queue_size, max_batch, self._ordered.publish_local)
         self._mail = PgMailWrites(self._writer)
         self._agents = PgAgentWrites(self._writer)
-        self._retention = PgRetentionWrites()
+        self._retention = PgRetentionWrites(url)
         self._reservations = PgReservationWrites(self._writer)
         self._reservation_reads = PgReservationReads(self._pool)
         self._contacts = PgContactWrites(self._writer)
@@ -188,7 +188,7 @@ class PostgresStorage:
 
     @property
     def retention(self) -> PgRetentionWrites:
-        """Purges of old mail (not ported yet)."""
+        """Purges of old mail (on a connection of their own: see :mod:`.retention`)."""
         return self._retention
 
     @property
@@ -271,6 +271,7 @@ class PostgresStorage:
     async def close(self) -> None:
         """Commit everything queued, close the writer, then the readers."""
         await self._writer.close()
+        await self._retention.close()
         await self._listener.close()
         await self._ordered.close()
         await self._pool.close()

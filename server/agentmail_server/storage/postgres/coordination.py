@@ -1,15 +1,13 @@
 """Coordination ports on PostgreSQL: lifecycle and presence, contact policies and requests
-(:mod:`.contacts`), reservations (:mod:`.reservations`) — and retention, not ported yet.
-
-What is not ported fails with UNIMPLEMENTED (reason ``NOT_ON_POSTGRES``) naming the operation,
-never a crash: retention purges. Reservation writes are in :mod:`.reservations`.
+(:mod:`.contacts`), reservations (:mod:`.reservations`). Retention purges are in
+:mod:`.retention`.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 from agentmail_server.domain.contacts import ContactPolicy
 from agentmail_server.domain.drafts import Draft, Sent
@@ -31,8 +29,6 @@ from agentmail_server.domain.reservations import (
     ReserveRequest,
     Selection,
 )
-from agentmail_server.domain.retention import Purged
-from agentmail_server.errors import Unimplemented
 from agentmail_server.storage.postgres import contacts, reservations
 from agentmail_server.storage.postgres.connection import Conn
 from agentmail_server.storage.postgres.readers import ReadPool
@@ -55,16 +51,6 @@ from agentmail_server.storage.sqlite.rows import (
 
 # Agents the idle sweep retires per write operation: a short transaction.
 RETIRE_BATCH = 200
-
-
-def not_ported(operation: str) -> NoReturn:
-    """Fail an operation this backend does not serve yet."""
-    raise Unimplemented(
-        "NOT_ON_POSTGRES",
-        f"{operation} is not available on the PostgreSQL backend yet; run agentmail on its"
-        " embedded SQLite database (no --database-url) to use it",
-        metadata={"operation": operation},
-    )
 
 
 async def _retire(conn: Conn, agent_id: int, now: int) -> tuple[Agent, bool]:
@@ -250,15 +236,6 @@ class PgReservationWrites:
             reservations.mark_expiring, now=now, horizon_micros=horizon_micros, limit=limit
         )
         return await self._writer.submit(operation, record_notices)
-
-
-class PgRetentionWrites:
-    """Retention purges are not ported yet."""
-
-    async def purge_messages(self, before: int, limit: int) -> Purged:
-        """Not ported yet: fails with UNIMPLEMENTED (the server refuses --retention-days
-        with --database-url at start-up, so only a direct caller sees it)."""
-        not_ported("retention purge")
 
 
 class PgReservationReads:

@@ -73,25 +73,15 @@ async def admit(
     return verdict.admitted, verdict.refused
 
 
-async def record_exchanges(
-    conn: Conn, sender_id: int, recipients: Iterable[Recipient], now: int
-) -> None:
-    """Note that mail passed between the sender and each recipient now (for AUTO)."""
-    pairs = sorted(
+def exchange_pairs(sender_id: int, recipients: Iterable[Recipient]) -> list[tuple[int, int]]:
+    """The ``(agent_low, agent_high)`` rows of ``contact_exchanges`` a send from ``sender_id``
+    to ``recipients`` refreshes (for AUTO), in key order; the send's statement writes them."""
+    return sorted(
         {
             (min(sender_id, r.agent_id), max(sender_id, r.agent_id))
             for r in recipients
             if r.agent_id != sender_id
         }
-    )
-    if not pairs:
-        return
-    await conn.execute(
-        "INSERT INTO contact_exchanges (agent_low, agent_high, last_at)"
-        " SELECT l, h, %s FROM unnest(%s::bigint[], %s::bigint[]) AS p(l, h)"
-        " ON CONFLICT (agent_low, agent_high) DO UPDATE"
-        " SET last_at = greatest(contact_exchanges.last_at, excluded.last_at)",
-        (now, [p[0] for p in pairs], [p[1] for p in pairs]),
     )
 
 

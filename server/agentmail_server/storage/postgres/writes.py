@@ -65,10 +65,17 @@ async def next_position(conn: Conn, name: str = "mail") -> int:
     )
     assert row is not None
     position = int(row[0])
-    taken = TAKEN.get()
-    if taken is not None and name == "mail":
-        taken[0] = max(taken[0], position)
+    if name == "mail":
+        note_position(position)
     return position
+
+
+def note_position(position: int) -> None:
+    """Record that this transaction took mail position ``position`` (for its NOTIFY), when a
+    statement took it by itself rather than through :func:`next_position`."""
+    taken = TAKEN.get()
+    if taken is not None:
+        taken[0] = max(taken[0], position)
 
 
 async def append_notice(conn: Conn, agent_id: int, detail: NoticeDetail, now: int) -> Notice:
