@@ -6,15 +6,16 @@ data folder (bodies of the search corpus, so one folder serves both ladders), op
 storage and services exactly as the server does, and times each layer's entry point in turn
 on the same request, from the bottom up:
 
-* ``sql``: the statements alone, on the read pool (thread hand-off included);
-* ``storage``: the storage port (statements plus whatever it builds from the rows);
+* ``sql`` (inbox only): the page's own statement alone, on a connection of this thread;
+* ``storage``: the storage port (for the inbox: that statement plus the hand-off to a reader
+  thread and back, which is therefore the step);
 * ``service``: the use case (cursor checks and sealing, bcc views, ranking cache, snippets);
 * ``servicer``: the gRPC servicer (authentication from the metadata, protobuf building);
 * ``serialize``: the response's ``SerializeToString`` on top (what grpc does after it).
 
 Each rung is CPU time (``time.process_time``: the event loop and the SQLite threads) per call
-over ``--calls`` calls after a warm-up, the least of :data:`REPEATS` rounds; the step is the
-difference from the rung below.
+over ``--calls`` calls after a warm-up, the least of :data:`REPEATS` rounds (each round runs
+every rung of a ladder in turn); the step is the difference from the rung below.
 What the empty RPC itself costs (gRPC, interceptors, metrics) is not in this process: scenario
 2 and 3 measure it beside the real calls. Run: ``python -m bench.read_ladder [--messages N]``.
 """
@@ -26,6 +27,7 @@ import asyncio
 import json
 import pathlib
 import random
+import sqlite3
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -43,7 +45,9 @@ from agentmail_server.rpc.bindings import service_bindings
 from agentmail_server.services.container import build_services
 from agentmail_server.services.search import SearchRequest
 from agentmail_server.storage.backends import open_storage
-from agentmail_server.storage.sqlite.rows import DELIVERY_COLUMNS, MESSAGE_COLUMNS
+from agentmail_server.storage.sqlite.connection import READER_PRAGMAS, reader_uri
+from agentmail_server.storage.sqlite.queries import _inbox_statement
+from agentmail_server.storage.sqlite.rows import inbox_row_columns
 
 from bench.scenarios.search import Corpus
 from bench.seed import Seeder
@@ -71,15 +75,27 @@ class _Context:
 
 
 async def _cpu_per_call(calls: int, step: Callable[[], Awaitable[Any]]) -> float:
-    for _ in range(max(10, calls // 10)):
-        await step()
-    least = float("inf")
-    for _ in range(REPEATS):
-        start = time.process_time()
-        for _ in range(calls):
+    return (await _cpu_per_call_of(calls, [("step", step)]))[0][1]
+
+
+async def _cpu_per_call_of(
+    calls: int, rungs: list[tuple[str, Callable[[], Awaitable[Any]]]]
+) -> list[tuple[str, float]]:
+    """Each rung's least CPU per call over :data:`REPEATS` rounds, every round running every
+    rung in turn: a burst of load from other processes then costs one round of each rung, not
+    all the rounds of one (measured back to back, a rung could come out above the one over it).
+    """
+    for _, step in rungs:
+        for _ in range(max(10, calls // 10)):
             await step()
-        least = min(least, (time.process_time() - start) / calls * 1e6)
-    return least
+    least = [float("inf")] * len(rungs)
+    for _ in range(REPEATS):
+        for index, (_, step) in enumerate(rungs):
+            start = time.process_time()
+            for _ in range(calls):
+                await step()
+            least[index] = min(least[index], (time.process_time() - start) / calls * 1e6)
+    return [(name, micros) for (name, _), micros in zip(rungs, least, strict=True)]
 
 
 def _ladder(rungs: list[tuple[str, float]]) -> list[dict[str, Any]]:
@@ -148,26 +164,25 @@ async def _inbox_ladder(
     positions: list[int],
     bodies: bool,
 ) -> dict[str, Any]:
-    pool = storage.reads._pool  # the ladder's bottom rung: the statements alone
+    # The bottom rung: the page's own statement (as the port builds it) on a connection of
+    # this thread, so that the storage rung's step is the hand-off to a reader thread and back.
+    direct = sqlite3.connect(reader_uri(storage.reads._pool._path), uri=True)
+    for pragma in READER_PRAGMAS:
+        direct.execute(pragma)
+    statement, parameters = _inbox_statement(
+        inbox_row_columns(bodies), caller.agent_id, InboxFilter(), 0, None, False
+    )
     view = types_pb2.MESSAGE_VIEW_FULL if bodies else types_pb2.MESSAGE_VIEW_ENVELOPE
-    body = "m.body" if bodies else "NULL"
     it = iter(range(10**9))
 
     def position() -> int:
         return positions[next(it) % len(positions)]
 
     async def sql() -> None:
-        rows = await pool.fetchall(
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.agent_id = ?"
-            " AND d.message_id > ? ORDER BY d.message_id LIMIT ?",
-            (caller.agent_id, position(), PAGE + 1),
-        )
-        ids = [row[0] for row in rows]
-        await pool.fetchall(
-            f"SELECT {MESSAGE_COLUMNS}, {body} FROM messages m"
-            f" WHERE m.id IN ({','.join('?' * len(ids))})",
-            ids,
-        )
+        # The same parameters as the port's: bcc view (id, name), agent, position, limit.
+        direct.execute(
+            statement, (caller.agent_id, caller.name, *parameters[:-1], position(), PAGE + 1)
+        ).fetchall()
 
     async def port() -> None:  # the port method ListInbox reads its page with
         await storage.reads.inbox_rows(
@@ -204,13 +219,17 @@ async def _inbox_ladder(
     async def token_only() -> None:  # what the ladder's own page token costs each rung
         request()
 
-    rungs = [
-        ("sql", await _cpu_per_call(calls, sql)),
-        ("storage", await _cpu_per_call(calls, port)),
-        ("service", await _cpu_per_call(calls, service)),
-        ("servicer", await _cpu_per_call(calls, servicer)),
-        ("serialize", await _cpu_per_call(calls, serialize)),
-    ]
+    rungs = await _cpu_per_call_of(
+        calls,
+        [
+            ("sql", sql),
+            ("storage", port),
+            ("service", service),
+            ("servicer", servicer),
+            ("serialize", serialize),
+        ],
+    )
+    direct.close()
     return {
         "ladder": _ladder(rungs),
         "page_token_us": round(await _cpu_per_call(calls, token_only), 1),
@@ -277,12 +296,10 @@ async def _search_ladder(
     async def serialize() -> None:
         (await servicer()).SerializeToString()
 
-    rungs = [
-        ("storage", await _cpu_per_call(calls, port)),
-        ("service", await _cpu_per_call(calls, service)),
-        ("servicer", await _cpu_per_call(calls, servicer)),
-        ("serialize", await _cpu_per_call(calls, serialize)),
-    ]
+    rungs = await _cpu_per_call_of(
+        calls,
+        [("storage", port), ("service", service), ("servicer", servicer), ("serialize", serialize)],
+    )
     return _ladder(rungs)
 
 

@@ -87,13 +87,21 @@ class CursorCodec:
 
     def encode_each(self, kind: str, scope: Scope, positions: Sequence[int]) -> list[str]:
         """One single-position token per position (an inbox page's item cursors): the same
-        tokens as :meth:`encode`, with the per-call work (associated data, lookups) done once."""
+        tokens as :meth:`encode`, with the per-call work (associated data, lookups) done once.
+
+        Sealing is per token (AES-SIV has no batch call), but the text form is made for the
+        page at once: each sealed token goes through ``b2a_base64`` alone (padding depends on
+        its length), then one translate to the URL-safe alphabet, one strip of the padding and
+        one decode serve them all, joined by a space (never a base64 character). Measured on
+        a page of 50: 129 -> 114 µs, of which AES-SIV itself is about 82.
+        """
         associated = _associated(kind, scope)
-        encrypt, b64, version = self._aead.encrypt, base64.urlsafe_b64encode, bytes([_VERSION])
-        return [
-            b64(version + encrypt(_varint(position), associated)).rstrip(b"=").decode()
+        encrypt, b2a, version = self._aead.encrypt, binascii.b2a_base64, bytes([_VERSION])
+        joined = b" ".join(
+            b2a(version + encrypt(_varint(position), associated), newline=False)
             for position in positions
-        ]
+        )
+        return joined.translate(_URL_SAFE).replace(b"=", b"").decode().split(" ") if joined else []
 
     def decode(self, token: str, kind: str, scope: Scope, field: str = "page_token") -> int | None:
         """The position in ``token`` for listing ``kind`` of ``scope``; None when empty.
@@ -156,7 +164,18 @@ def _associated_data(kind: str, scope: tuple[int | str | bool | None, ...]) -> t
     return (bytes([_VERSION]), kind.encode(), json.dumps(list(scope)).encode())
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _varint(value: int) -> bytes:
+    # Message ids below 2**21 (two million) take at most three bytes: written out directly,
+    # they skip the loop below (a page of 50 cursors: 17 -> 6 µs).
+    if 0 <= value < 0x80:
+        return bytes((value,))
+    if 0 <= value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
+    if 0 <= value < 0x200000:
+        return bytes((value & 0x7F | 0x80, value >> 7 & 0x7F | 0x80, value >> 14))
     if not 0 <= value <= _MAX_POSITION:
         raise ValueError(f"a position must be in [0, 2**63), not {value}")
     out = bytearray()

@@ -3,6 +3,13 @@
 Under WAL, readers never block the writer nor each other. Each query borrows one connection
 for one round trip to its thread; when all are busy, callers wait in FIFO order for the next
 free one (the pool is bounded by ``size``; waiting is the back-pressure).
+
+Idle connections are handed out last in, first out: the connection just returned is the next
+one borrowed, so light traffic keeps waking the same thread (hot in cache, quick to schedule)
+instead of rotating through every thread of the pool. Measured on the 2-core bench machine
+(sequential 51-row reads, uvloop, pool of 4, CPU of both threads): about 90 -> 78 µs per read;
+on a live server's inbox pages the gain is within that machine's noise. Waiters are still
+served in arrival order.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ class ReadPool:
     def __init__(self, path: pathlib.Path, size: int) -> None:
         self._path = path
         self._size = size
-        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.LifoQueue()
         self._all: list[aiosqlite.Connection] = []
         self._queries = 0
 
