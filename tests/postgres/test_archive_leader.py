@@ -332,3 +332,36 @@ async def test_the_archive_fails_over_after_sigkill_of_the_leader_without_gaps_o
     assert report.ok, report.details
     assert report.messages == len(load.acknowledged), "each key stored once"
     assert_archived_once(shared, project, set(load.acknowledged.values()))
+
+
+async def test_an_agent_registered_through_a_follower_is_archived_within_the_poll(
+    tmp_path: pathlib.Path, start_server: Any, backend_settings: dict[str, Any]
+) -> None:
+    # Mail committed through a follower reaches the leader on the cross-process commit feed;
+    # agent changes do not, so the leader finds them by polling (PostgresSource.poll_seconds,
+    # 2 s; 30 s on SQLite). Ten seconds tells the two apart.
+    url = backend_settings["database_url"]
+    shared = tmp_path / "archive.git"
+    async with (
+        start_server(tmp_path / "a", archive_dir=shared) as leader,
+        start_server(tmp_path / "b", archive_dir=shared) as follower,
+        open_channel(follower.address) as channel,
+    ):
+        await until(lambda: _leads(leader), "the first server leads the archive")
+        assert not follower.archive.stats().leader
+        agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+        project = await create_project(agents, "/work/follower")
+        await register_agent(agents, project, "Dora")
+        async with database(url) as conn:
+            cursor = await conn.execute("SELECT max(revision) FROM agents")
+            row = await cursor.fetchone()
+            assert row is not None
+            newest = int(row[0])
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while leader.archive.stats().archived_agent_revision < newest:
+            assert asyncio.get_running_loop().time() < deadline, "the leader never archived Dora"
+            await asyncio.sleep(POLL_SECONDS)
+
+
+async def _leads(server: Any) -> bool:
+    return bool(server.archive.stats().leader)

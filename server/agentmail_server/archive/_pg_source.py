@@ -81,6 +81,11 @@ class PostgresSource(ArchiveSource):
             database, never the URL's user or password).
     """
 
+    # Mail committed through another server wakes the leader through the cross-process commit
+    # feed, but agent and reservation changes made there do not: the leader looks for them
+    # this often (three index seeks on a quiet database).
+    poll_seconds = 2.0
+
     def __init__(self, url: str, label: str = "agentmail-archive") -> None:
         try:
             self._pg: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(

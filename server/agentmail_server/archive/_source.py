@@ -100,6 +100,10 @@ class ArchiveSource:
     leadership methods where several processes may follow one database (``_pg_source``).
     """
 
+    # How often the worker looks for new records when nothing woke it: every commit of this
+    # server wakes it, and one SQLite file has one server, so this is only a safety net.
+    poll_seconds = 30.0
+
     def __init__(self, database_path: pathlib.Path) -> None:
         self._conn = sqlite3.connect(reader_uri(database_path), uri=True, isolation_level=None)
         for pragma in READER_PRAGMAS:

@@ -70,7 +70,8 @@ logger = logging.getLogger(__name__)
 
 WAKE = b"w"
 STOP = b"s"
-# Every commit wakes the worker, but it polls now and then anyway.
+# Every commit wakes the worker, but it polls now and then anyway (its source may say more
+# often: ArchiveSource.poll_seconds).
 _POLL_SECONDS = 30.0
 _MAX_BACKOFF_SECONDS = 60.0
 # The pause after a step is at least this many times the step's duration (see Pacing) ...
@@ -246,7 +247,8 @@ class _Worker:
             if self._gone or (self._stop and drained_after_stop and not more):
                 return 0
             if not self._stop and not more:
-                deadline = time.monotonic() + _POLL_SECONDS
+                poll = self._source.poll_seconds if self._source is not None else _POLL_SECONDS
+                deadline = time.monotonic() + poll
                 while not (self._woken or self._stop) and time.monotonic() < deadline:
                     self._read_input(deadline - time.monotonic())
                 while not self._stop and time.monotonic() < started + pause:
