@@ -99,9 +99,6 @@ SQLITE_ONLY = frozenset(
         "test_a_version_3_database_is_migrated_and_keeps_its_keys",
         "tests/integration/test_cursor_restart.py::"
         "test_a_restored_backup_keeps_its_cursors_and_refuses_later_ones",
-        # 2,400 sends through reconnecting streams within 60 s: the PostgreSQL writer's round
-        # trips take longer than that on a loaded two-core machine (phase 2: pipelined batches).
-        "tests/subscriptions/test_resilience.py::test_gap_free_reconnect",
         # Rebuilds from the SQLite file by its path (verify on PostgreSQL is tested in
         # tests/postgres/test_archive_leader.py).
         "tests/archive/test_reservations.py::test_a_rebuild_reproduces_the_reservation_files",
