@@ -89,6 +89,16 @@ BOTH_BACKENDS = frozenset(
         "tests/archive/test_reservations.py",
         "tests/archive/test_bulk_sends.py",
         "tests/ops/test_retention.py",
+        # The typed client against each backend, and every service's metrics.
+        "tests/client/test_client.py",
+        "tests/client/test_subscribe.py",
+        "tests/client/test_wait_for_mail.py",
+        "tests/client/test_errors.py",
+        "tests/client/test_receipts.py",
+        "tests/client/test_reservations.py",
+        "tests/client/test_contacts.py",
+        "tests/client/test_search.py",
+        "tests/metrics/test_every_service.py",
     }
 )
 # Tests of those modules that stay on SQLite, each for the reason beside it.
