@@ -6,9 +6,11 @@ Modules listed in :data:`BOTH_BACKENDS` run each test that starts a server (thro
 every other test runs on SQLite only, unchanged. PostgreSQL is the server at
 ``AGENTMAIL_TEST_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``, the one
 CI starts): each test session (each xdist worker) creates a fresh database of its own there and
-drops it at the end; each test starts from an empty schema, so the server migrates it as on a
-first start. With no server listening, the ``[postgres]`` tests skip saying so, except under
-``CI`` (set by ``.ci/run``), where they fail: CI must run both backends.
+drops it at the end. Each test of these modules starts on the schema as a first start's
+migrations leave it (migrated once per session, then reset between tests: ``pg_baseline``);
+tests/postgres starts from an empty schema, so its servers migrate it. With no server
+listening, the ``[postgres]`` tests skip saying so, except under ``CI`` (set by ``.ci/run``),
+where they fail: CI must run both backends.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+import pg_baseline
 import pytest
 
 ADMIN_URL = os.environ.get(
@@ -154,6 +157,7 @@ class SessionDatabase:
     def __init__(self) -> None:
         self.name = f"agentmail_test_{uuid.uuid4().hex[:12]}"
         self._created = False
+        self._baseline: pg_baseline.Baseline | None = None
 
     @property
     def url(self) -> str:
@@ -173,6 +177,18 @@ class SessionDatabase:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("DROP SCHEMA public CASCADE")
             conn.execute("CREATE SCHEMA public")
+        return self.url
+
+    def migrated(self) -> str:
+        """Create the database if needed, put it in the state a first start's migrations leave
+        (all data of an earlier test gone), and return its URL.
+
+        The first call migrates an empty schema and records the result; later calls put that
+        record back, or start over the same way when an earlier test changed the schema.
+        """
+        if self._baseline is None or not pg_baseline.restore(self.url, self._baseline):
+            pg_baseline.migrate(self.fresh())
+            self._baseline = pg_baseline.record(self.url)
         return self.url
 
     def drop(self) -> None:

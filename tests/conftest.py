@@ -161,13 +161,29 @@ async def expect_error(
     return failure
 
 
+# The grace period of a fixture's server stopping after its test (see ``running_server``).
+NO_GRACE = 0.0
+
+
 @contextlib.asynccontextmanager
 async def running_server(
-    data_dir: pathlib.Path, *, clock: Any = None, **settings: Any
+    data_dir: pathlib.Path,
+    *,
+    clock: Any = None,
+    stop_grace: float | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Any]:
     """A started AgentmailServer on 127.0.0.1 port 0 over ``data_dir``; stopped on exit.
 
     ``clock`` (a ``domain.clock.ManualClock``, say) replaces the system clock the services read.
+
+    ``stop_grace`` overrides the configured grace period of the stop on exit. A fixture whose
+    server stops only after its test has ended passes :data:`NO_GRACE` when the archive is off:
+    the test has awaited its calls and closed its channels, so nothing is in flight, and a
+    graceful stop would still wait the shutdown's quiet period (0.1 s) for late streams, a
+    tenth of a second of every such test. Tests about shutdown stop their servers themselves,
+    with the grace (tests/faults, tests/subscriptions). With the archive on, the stop keeps its
+    grace, in which the archive takes the last commits.
 
     ``settings`` go to ServerConfig as given; the fixtures add ``archive`` (see the module doc).
     """
@@ -182,7 +198,7 @@ async def running_server(
     try:
         yield server
     finally:
-        await server.stop()
+        await server.stop(stop_grace)
 
 
 # ``python -m agentmail_server`` logs this once it listens (at INFO and above).
@@ -309,12 +325,16 @@ def backend_settings(
     backend: str, archive_on: bool, request: pytest.FixtureRequest
 ) -> dict[str, Any]:
     """ServerConfig settings selecting ``backend``: none for SQLite; for PostgreSQL the URL of
-    the session's database, emptied for this test (skips when no server listens, fails in CI)."""
+    the session's database, emptied for this test (skips when no server listens, fails in CI):
+    migrated already in the modules of ``backend_matrix.BOTH_BACKENDS``, an empty schema
+    elsewhere (tests/postgres)."""
     if backend == "sqlite":
         return {}
     backend_matrix.require_postgres()
     database: backend_matrix.SessionDatabase = request.getfixturevalue("postgres_database")
-    return {"database_url": database.fresh(), "archive": archive_on}
+    module = request.node.path.relative_to(request.config.rootpath).as_posix()
+    url = database.migrated() if module in backend_matrix.BOTH_BACKENDS else database.fresh()
+    return {"database_url": url, "archive": archive_on}
 
 
 @pytest.fixture
@@ -324,7 +344,8 @@ async def server(
     """A running server over a fresh data folder (archive as ``archive_on`` says) on the
     ``backend`` the test runs on."""
     settings = {"archive": archive_on, **backend_settings}
-    async with running_server(tmp_path / "data", **settings) as srv:
+    grace = None if settings["archive"] else NO_GRACE
+    async with running_server(tmp_path / "data", stop_grace=grace, **settings) as srv:
         yield srv
 
 

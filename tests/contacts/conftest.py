@@ -20,7 +20,7 @@ from agentmail.v1 import (
     types_pb2,
 )
 from agentmail_server.domain.clock import ManualClock
-from conftest import Registered, open_channel
+from conftest import NO_GRACE, Registered, open_channel
 
 POLICIES = {
     "open": types_pb2.CONTACT_POLICY_OPEN,
@@ -133,9 +133,11 @@ def fleet_factory(tmp_path: pathlib.Path, start_server: Callable[..., Any]) -> C
 
 
 @pytest.fixture
-async def fleet(fleet_factory: Callable[..., Any]) -> AsyncIterator[Fleet]:
+async def fleet(fleet_factory: Callable[..., Any], archive_on: bool) -> AsyncIterator[Fleet]:
     """A fleet on the server's defaults, except that last-active times are written only when a
     test flushes them (``server.services.presence.flush()``) or at shutdown: a background
-    flush in the middle of a test would make its counts depend on timing."""
-    async with fleet_factory(presence_flush_seconds=3600) as running:
+    flush in the middle of a test would make its counts depend on timing. It stops as the
+    ``server`` fixture's does, once its test has ended."""
+    grace = None if archive_on else NO_GRACE
+    async with fleet_factory(presence_flush_seconds=3600, stop_grace=grace) as running:
         yield running

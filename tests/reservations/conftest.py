@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from agentmail.v1 import mail_service_pb2, reservation_service_pb2, reservation_service_pb2_grpc
 from agentmail_server.domain.clock import ManualClock
+from conftest import NO_GRACE
 
 START_MICROS = 1_750_000_000_000_000
 
@@ -25,8 +26,13 @@ async def server(
     tmp_path: pathlib.Path, clock: ManualClock, start_server: Any, archive_on: bool
 ) -> AsyncIterator[Any]:
     """A running server reading ``clock``; its sweep runs only when a test calls it (the
-    background interval is longer than any test)."""
-    async with start_server(tmp_path / "data", clock=clock, reservation_sweep_seconds=3600) as srv:
+    background interval is longer than any test). It stops as the ``server`` fixture's does."""
+    async with start_server(
+        tmp_path / "data",
+        clock=clock,
+        reservation_sweep_seconds=3600,
+        stop_grace=None if archive_on else NO_GRACE,
+    ) as srv:
         yield srv
 
 
