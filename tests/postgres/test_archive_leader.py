@@ -343,15 +343,17 @@ async def test_an_agent_registered_through_a_follower_is_archived_within_the_pol
     url = backend_settings["database_url"]
     shared = tmp_path / "archive.git"
     async with (
-        start_server(tmp_path / "a", archive_dir=shared) as leader,
-        start_server(tmp_path / "b", archive_dir=shared) as follower,
-        open_channel(follower.address) as channel,
+        start_server(tmp_path / "a", archive_dir=shared) as one,
+        start_server(tmp_path / "b", archive_dir=shared) as other,
     ):
-        await until(lambda: _leads(leader), "the first server leads the archive")
+        # Whichever worker took the lock first leads; the other server is the follower.
+        leader = await until(lambda: _leader_of(one, other), "one of the two servers leads")
+        follower = other if leader is one else one
         assert not follower.archive.stats().leader
-        agents = agent_service_pb2_grpc.AgentServiceStub(channel)
-        project = await create_project(agents, "/work/follower")
-        await register_agent(agents, project, "Dora")
+        async with open_channel(follower.address) as channel:
+            agents = agent_service_pb2_grpc.AgentServiceStub(channel)
+            project = await create_project(agents, "/work/follower")
+            await register_agent(agents, project, "Dora")
         async with database(url) as conn:
             cursor = await conn.execute("SELECT max(revision) FROM agents")
             row = await cursor.fetchone()
@@ -363,5 +365,7 @@ async def test_an_agent_registered_through_a_follower_is_archived_within_the_pol
             await asyncio.sleep(POLL_SECONDS)
 
 
-async def _leads(server: Any) -> bool:
-    return bool(server.archive.stats().leader)
+async def _leader_of(*servers: Any) -> Any:
+    """The server whose archive worker leads, or None while none does."""
+    leaders = [server for server in servers if server.archive.stats().leader]
+    return leaders[0] if leaders else None
