@@ -178,8 +178,8 @@ def _record(
             name=name,
             value=load_value(result, None, **extra),
             hist=result.hist,
-            note="fsync on; archive off (not on PostgreSQL yet); ratio = sends/s over the "
-            "empty RPC's calls/s on one process",
+            note="fsync on; archive off on both backends (the phase measures the database "
+            "path); ratio = sends/s over the empty RPC's calls/s on one process",
         )
     )
 
