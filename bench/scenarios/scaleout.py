@@ -3,7 +3,7 @@ PostgreSQL database, beside one SQLite process and the empty-RPC ceiling, in one
 
 Each PostgreSQL phase starts its processes on a fresh scratch database (created on the server
 at ``AGENTMAIL_BENCH_POSTGRES``, default ``postgresql://postgres@127.0.0.1:5432/postgres``, and
-dropped afterwards), archive off (not available there), and drives every process with a load
+dropped afterwards), archive off (the phase measures the database path), and drives every process with a load
 generator of its own (``CONCURRENCY`` sends in flight each, one sender agent per worker, one
 recipient): the figure is the sum of their sends per second, with latency percentiles over
 all calls. The SQLite process (archive off too, so the comparison is storage against storage)
