@@ -1,5 +1,5 @@
-"""Scenario "scaleout" (issue 17): durable sends with 1, 2 and 3 server processes on one
-PostgreSQL database, beside one SQLite process and the empty-RPC ceiling, in one run.
+"""Scenario "scaleout" (issue 17): durable sends with 1, 2 and 3 server processes on one PostgreSQL
+database, beside one SQLite process and the empty-RPC ceiling, in one run.
 
 Each PostgreSQL phase starts its processes on a fresh scratch database (created on the server
 at ``AGENTMAIL_BENCH_POSTGRES``, default ``postgresql://postgres@127.0.0.1:5432/postgres``, and
