@@ -1,15 +1,16 @@
 """Scenario "scaleout" (issue 17): durable sends with 1, 2 and 3 server processes on one PostgreSQL
 database, beside one SQLite process and the empty-RPC ceiling, in one run.
 
-Each PostgreSQL phase starts its processes on a fresh scratch database (created on the server
-at ``AGENTMAIL_BENCH_POSTGRES``, default ``postgresql://postgres@127.0.0.1:5432/postgres``, and
-dropped afterwards), archive off (the phase measures the database path), and drives every process with a load
-generator of its own (``CONCURRENCY`` sends in flight each, one sender agent per worker, one
-recipient): the figure is the sum of their sends per second, with latency percentiles over
-all calls. The SQLite process (archive off too, so the comparison is storage against storage)
-and the ceiling (the empty RPC on that SQLite server, at the same total concurrency as one
-process) run in the same run. CPU per send sums the server processes and the load generators;
-the PostgreSQL server's own CPU is reported beside it (its backends, from /proc).
+Each PostgreSQL phase starts its processes on a fresh scratch database (created on the server at
+``AGENTMAIL_BENCH_POSTGRES``, default ``postgresql://postgres@127.0.0.1:5432/postgres``, and
+dropped afterwards), archive off (the phase measures the database path), and drives every
+process with a load generator of its own (``CONCURRENCY`` sends in flight each, one sender agent
+per worker, one recipient): the figure is the sum of their sends per second, with latency
+percentiles over all calls. The SQLite process (archive off too, so the comparison is storage
+against storage) and the ceiling (the empty RPC on that SQLite server, at the same total
+concurrency as one process) run in the same run. CPU per send sums the server processes and the
+load generators; the PostgreSQL server's own CPU is reported beside it (its backends, from
+/proc).
 
 Without a PostgreSQL server the scenario is recorded as skipped, saying why.
 """
