@@ -169,7 +169,14 @@ class PostgresStorage:
         self._pool = ReadPool(url, read_pool_size)
         self._ordered = OrderedFeed(self._pool, self._publisher.publish)
         self._listener = Listener(url, self._ordered.hint)
-        self._writer = PgWriter(url, queue_size, max_batch, self._ordered.publish_local)
+        self._writer = PgWriter(
+            url,
+            queue_size,
+            max_batch,
+            self._ordered.publish_local,
+            self._ordered.local_batch_started,
+            self._ordered.local_batch_settled,
+        )
         self._mail = PgMailWrites(self._writer)
         self._agents = PgAgentWrites(self._writer)
         self._retention = PgRetentionWrites(url)

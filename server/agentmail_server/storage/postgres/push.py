@@ -20,6 +20,14 @@ exactly once and in order:
 
 A NOTIFY carries the sender's highest position, so a process ignores its own notifications
 (already published) without a read. The tables are the record; NOTIFY is only a hint.
+
+A catch-up read may see this process's own batch committed before the writer has handed it to
+:meth:`OrderedFeed.publish_local` (its own NOTIFY, or the safety poll, can arrive in between).
+Published from the rows, that batch would go out as another process's (``remote``: the send
+counters skip it, and it would be rebuilt rather than published whole). So the writer says
+when a batch starts and when it has been handed over (:meth:`OrderedFeed.local_batch_started`,
+:meth:`~OrderedFeed.local_batch_settled`), and a read waits, before it publishes anything, for
+every local batch that had started by the time the read returned (at most one batch's time).
 """
 
 from __future__ import annotations
@@ -112,6 +120,10 @@ class OrderedFeed:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.remote_reads = 0
+        # Local writer batches begun and handed over (or failed): see the module docstring.
+        self._started = 0
+        self._settled = 0
+        self._settle = asyncio.Event()
 
     @property
     def last(self) -> int:
@@ -138,6 +150,21 @@ class OrderedFeed:
         else:
             self._waiting.append(commit)
         self._wake.set()
+
+    def local_batch_started(self) -> None:
+        """The writer begins a batch (before its transaction)."""
+        self._started += 1
+
+    def local_batch_settled(self) -> None:
+        """The writer handed that batch's commit to :meth:`publish_local`, or it failed."""
+        self._settled += 1
+        self._settle.set()
+
+    async def _local_batches_settled(self, started: int) -> None:
+        """Wait until the first ``started`` local batches have settled."""
+        while self._settled < started:
+            self._settle.clear()
+            await self._settle.wait()
 
     def hint(self, position: int | None) -> None:
         """Another process (or the safety poll, when ``position`` is None) says positions up
@@ -175,6 +202,9 @@ class OrderedFeed:
         while True:
             remote, upper, more = await read_after(self._pool, self._last, READ_SLICE)
             self.remote_reads += 1
+            # A local batch the read saw committed goes out whole, as this process's: wait
+            # until every batch begun before the read returned has been handed over.
+            await self._local_batches_settled(self._started)
             # The waiting local commits the read covers go out as they are (they carry what
             # has no position, and are not another process's), each after the remote
             # positions below it; their own rows in the read are left out.

@@ -58,9 +58,19 @@ class PgWriter:
     """Owns this process's write connection and applies queued operations in group commits."""
 
     def __init__(
-        self, url: str, queue_size: int, max_batch: int, publish: Callable[[Commit], None]
+        self,
+        url: str,
+        queue_size: int,
+        max_batch: int,
+        publish: Callable[[Commit], None],
+        started: Callable[[], None] = lambda: None,
+        settled: Callable[[], None] = lambda: None,
     ) -> None:
         self._url = url
+        # Told before each batch and after its commit was handed to ``publish`` (or it
+        # failed): the ordered feed waits for a batch in between (see .push).
+        self._started = started
+        self._settled = settled
         self._max_batch = max_batch
         # None is the stop sentinel queued behind the last job by close().
         self._queue: asyncio.Queue[_Job[Any] | None] = asyncio.Queue(maxsize=queue_size)
@@ -141,21 +151,25 @@ class PgWriter:
                     stop = True
                     break
                 batch.append(queued)
-            outcomes, failure = await self._apply(batch)
-            self._set_failure(failure)
-            changes = CommitBuilder()
-            for pending, (ok, value) in zip(batch, outcomes, strict=True):
-                if ok and pending.record is not None:
-                    pending.record(changes, value)
-                if pending.future.done():  # the caller was cancelled; the write stands
-                    continue
-                if ok:
-                    pending.future.set_result(value)
-                else:
-                    pending.future.set_exception(value)
-            commit = changes.build()
-            if commit is not None:
-                self._publish(commit)
+            self._started()
+            try:
+                outcomes, failure = await self._apply(batch)
+                self._set_failure(failure)
+                changes = CommitBuilder()
+                for pending, (ok, value) in zip(batch, outcomes, strict=True):
+                    if ok and pending.record is not None:
+                        pending.record(changes, value)
+                    if pending.future.done():  # the caller was cancelled; the write stands
+                        continue
+                    if ok:
+                        pending.future.set_result(value)
+                    else:
+                        pending.future.set_exception(value)
+                commit = changes.build()
+                if commit is not None:
+                    self._publish(commit)
+            finally:
+                self._settled()
             if stop:
                 return
 
