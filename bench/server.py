@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import random
 import re
 import signal
 import socket
@@ -33,8 +34,32 @@ START_SECONDS = 60.0
 STOP_SECONDS = 30.0
 
 
+# Ports are picked below the kernel's ephemeral range: a port the kernel hands out for "port
+# 0" (another server's, or any connection's local end) cannot take the bench's between its
+# pick and the server's bind. A pick that is taken anyway fails the start, which is retried.
+LOWEST_PORT = 10000
+START_ATTEMPTS = 3
+
+
+def _ephemeral_low() -> int:
+    try:
+        text = pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    """A TCP port on 127.0.0.1, below the ephemeral range, that was free a moment ago."""
+    high = max(LOWEST_PORT + 1000, _ephemeral_low())
+    for _ in range(100):
+        port = random.randrange(LOWEST_PORT, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -188,6 +213,48 @@ def running_server(
     ``tls`` the server speaks TLS with that certificate, and ``root_certificates`` of the
     yielded process tells clients which CA to trust.
     """
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            server = _start(data_dir, uvloop, log_level, extra, cpus, archive, tls)
+            break
+        except PortTaken:
+            if attempt == START_ATTEMPTS:
+                raise
+    try:
+        waited = server.settle(settle_seconds)
+        if waited < 0:
+            print(
+                f"bench: server {server.pid} still busy after {settle_seconds:.0f} s",
+                file=sys.stderr,
+            )
+        server.settled_after = waited
+        yield server
+    finally:
+        code = server.stop()
+        if code not in (0, -signal.SIGTERM):
+            tail = "\n".join(server.log[-20:])
+            print(f"bench: server {server.pid} exited with {code}:\n{tail}", file=sys.stderr)
+
+
+class PortTaken(RuntimeError):
+    """The server could not bind the port picked for it (taken since): pick another."""
+
+
+def _start(
+    data_dir: pathlib.Path,
+    uvloop: bool,
+    log_level: str,
+    extra: Sequence[str],
+    cpus: Sequence[int],
+    archive: bool | None,
+    tls: TlsFiles | None,
+) -> ServerProcess:
+    """Start the server on freshly picked ports and wait until it serves.
+
+    Raises:
+        PortTaken: it exited because a port was in use (nothing is left running).
+        RuntimeError: it exited or never became ready for another reason.
+    """
     known = server_settings()
     port = free_port()
     args = [
@@ -233,20 +300,13 @@ def running_server(
     server._reader.start()
     try:
         _wait_ready(server, time.monotonic() + START_SECONDS)
-        for line in server.log:
-            match = LISTENING.search(line)
-            if match:
-                server.address = f"{match.group(1)}:{match.group(2)}"
-        waited = server.settle(settle_seconds)
-        if waited < 0:
-            print(
-                f"bench: server {server.pid} still busy after {settle_seconds:.0f} s",
-                file=sys.stderr,
-            )
-        server.settled_after = waited
-        yield server
-    finally:
-        code = server.stop()
-        if code not in (0, -signal.SIGTERM):
-            tail = "\n".join(server.log[-20:])
-            print(f"bench: server {server.pid} exited with {code}:\n{tail}", file=sys.stderr)
+    except RuntimeError:
+        server.stop()
+        if any("in use" in line for line in server.log):
+            raise PortTaken(f"port {port} or {metrics_url or 'none'} was taken") from None
+        raise
+    for line in server.log:
+        match = LISTENING.search(line)
+        if match:
+            server.address = f"{match.group(1)}:{match.group(2)}"
+    return server
