@@ -36,7 +36,6 @@ from agentmail_server.domain.models import Importance, Recipient, RecipientKind,
 from agentmail_server.storage.postgres.backend import PostgresStorage
 
 from bench import pg_scratch
-from bench.scenarios.scaleout import _postgres_cpu_seconds
 
 SETTINGS = {"group": 512, "single": 1}
 ORDER = ("group", "single", "single", "group")
@@ -101,10 +100,14 @@ async def _measure(url: str, max_batch: int, concurrency: int, sends: int) -> di
 
         await load(max(concurrency * 4, sends // 10))  # warm-up: connections, prepared plans
         before = storage.writer_stats()
-        cpu, pg_cpu, wall = time.process_time(), _postgres_cpu_seconds(), time.perf_counter()
+        cpu, pg_cpu, wall = (
+            time.process_time(),
+            pg_scratch.postgres_cpu_seconds(),
+            time.perf_counter(),
+        )
         await load(sends)
         wall = time.perf_counter() - wall
-        cpu, pg_cpu = time.process_time() - cpu, _postgres_cpu_seconds() - pg_cpu
+        cpu, pg_cpu = time.process_time() - cpu, pg_scratch.postgres_cpu_seconds() - pg_cpu
         after = storage.writer_stats()
     finally:
         await storage.close()

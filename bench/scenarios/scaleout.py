@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pathlib
 import socket
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 from agentmail.v1 import agent_service_pb2, agent_service_pb2_grpc
 
+from bench import pg_scratch
 from bench.core import Measurement, Run, Skipped, load_value
 from bench.hdr import Histogram
 from bench.loadgen import CEILING_UNARY, SEND, ClosedLoop, LoadResult
@@ -68,24 +68,6 @@ def scratch_database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
-
-
-def _postgres_cpu_seconds() -> float:
-    """CPU of every ``postgres`` process on the machine (the server and its backends)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for proc in pathlib.Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text()
-        except OSError:
-            continue
-        if "(postgres)" not in stat:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 def _team(address: str, senders: int) -> list[str]:
@@ -128,11 +110,11 @@ def _load(
         workers = [stack.enter_context(run.worker(job)) for job in jobs]
         for worker in workers:
             worker.expect("warm", PHASE_TIMEOUT)
-        before = sum(s.cpu_seconds() for s in servers), _postgres_cpu_seconds()
+        before = sum(s.cpu_seconds() for s in servers), pg_scratch.postgres_cpu_seconds()
         for worker in workers:
             worker.send("go")
         results: list[LoadResult] = [worker.result(PHASE_TIMEOUT) for worker in workers]
-        after = sum(s.cpu_seconds() for s in servers), _postgres_cpu_seconds()
+        after = sum(s.cpu_seconds() for s in servers), pg_scratch.postgres_cpu_seconds()
     hist = Histogram()
     errors: dict[str, int] = {}
     for result in results:
