@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from agentmail_server.app import AgentmailServer
 from agentmail_server.config import ServerConfig, resolve_config
 from agentmail_server.config_file import render_settings
+from agentmail_server.gc_tuning import tune_for_serving
 from agentmail_server.logs import configure_logging
 from agentmail_server.version import version_line
 from agentmail_server.workers import supervise, worker_config, worker_index
@@ -57,6 +58,7 @@ async def serve(config: ServerConfig, *, worker: bool = False) -> None:
         await server.start()
     except Exception as exc:
         raise StartFailed(_describe(exc)) from exc
+    tune_for_serving()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -211,8 +211,10 @@ def test_mcp_scenario_times_every_wake_up_beside_the_empty_rpc(
     assert {"p50", "p99"} <= wake["ratio"].keys()
     assert wake["value"]["server_cpu_us_per_call"] > 0
     assert wake["value"]["bridge_cpu_us_per_call"] > 0
-    # The wake-up includes the send it waits for.
-    assert wake["value"]["latency_ms"]["p50"] >= by_key["s9.send"]["value"]["latency_ms"]["p50"]
+    # Every wake-up's send is timed beside it. (No comparison of the two: the push can reach
+    # the bridge before the send's own response reaches the sender, so a wake-up may end
+    # first; and a test asserts no timing.)
+    assert by_key["s9.send"]["value"]["count"] == wake["value"]["count"]
     startup = by_key["s9.startup"]["value"]
     assert startup["count"] == 2 and startup["bridge_cpu_ms"]["max"] > 0
 
