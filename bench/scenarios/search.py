@@ -8,11 +8,20 @@ off, as in scenario 2: it would spend the phase catching up on the seeded messag
 query is called sequentially, as the one agent who received every message, for a page of 20
 hits ranked by relevance (and the common term once newest first). The ceiling is the empty
 unary RPC on the same server, also sequential.
+
+The server's search rate limit is raised out of the way: one sequential caller runs more than
+the default 500 searches a second per agent, and the limiter then refused up to 1,400 calls of
+a phase, whose server CPU was counted against the calls answered (the 2026-11-30 full run read
+6.47x the empty call for a common term at 1,000 messages; with the limit out of the way it is
+the search's own cost). The check still runs on every call. The matching counts in each
+figure are read from the server's full-text index once it has indexed the corpus.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sqlite3
 
 from agentmail.v1 import search_service_pb2
 
@@ -25,6 +34,7 @@ SCENARIO = "3"
 TITLE = "search"
 SEARCH = "/agentmail.v1.SearchService/SearchMessages"
 PAGE = 20
+SEARCH_RATE = "1000000"
 SELECTIVE_HITS = 10
 _RESERVED = {"zanzibar", "deploy", "deployed", "deployment", "auth", "migration"}
 
@@ -77,14 +87,16 @@ class Corpus:
         return " ".join(parts)
 
 
-def _matches(seeder: Seeder, query: str) -> int | None:
-    """How many messages the query matches (from the FTS index), or None if unknown."""
+def _matches(database: str, query: str) -> int | None:
+    """How many messages the query matches in the FTS index (read-only, beside the server
+    that filled it), or None if unknown."""
     try:
         from agentmail_server.domain.search_query import to_fts  # noqa: PLC0415
 
-        row = seeder.conn.execute(
-            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", (to_fts(query),)
-        ).fetchone()
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", (to_fts(query),)
+            ).fetchone()
     except Exception:  # only a label for the report: never fail the scenario on it
         return None
     return int(row[0])
@@ -108,10 +120,15 @@ def run_scenario(run: Run) -> None:
             rate, _, _ = seeder.inbox(
                 project, project.agent("Sender"), reader, size, body_of=corpus.body
             )
-            matches = {key: _matches(seeder, query) for key, _, query, _ in QUERIES}
-        log(f"scenario 3: seeded {size:,} messages at {rate:,.0f}/s; matches {matches}")
-        with running_server(data, cpus=run.server_cpus, archive=False) as server:
+        log(f"scenario 3: seeded {size:,} messages at {rate:,.0f}/s")
+        search_limit = ("--rate-limit-search-per-second", SEARCH_RATE)
+        with running_server(
+            data, cpus=run.server_cpus, archive=False, extra=search_limit
+        ) as server:
             run.settled(f"search-{size}", server)
+            database = str(data / "agentmail.sqlite3")
+            matches = {key: _matches(database, query) for key, _, query, _ in QUERIES}
+            log(f"scenario 3: the index matches {matches}")
             prefix = f"s3.{size}"
             ceiling.unary(run, server, f"{prefix}.ceiling", 1, SCENARIO, f" ({size:,} messages)")
             for key, label, query, newest in QUERIES:

@@ -31,6 +31,11 @@ CASES = [
     ("auth*", "abd"),
     ("migr*", "ae"),
     ('"auth mig"*', "a"),
+    ("AUTH*", "abd"),
+    ("auth* NOT nightly", "ad"),
+    ("zzz*", ""),
+    ("caf*", "f"),  # "Café" is indexed as "cafe": the prefix covers it
+    ("café*", "f"),
     # operators
     ("auth AND tokens", "a"),
     ("auth OR vacuum", "abd"),

@@ -3,6 +3,7 @@ snippets marking matches with [ and ]."""
 
 from __future__ import annotations
 
+import pytest
 from agentmail.v1 import search_service_pb2 as spb
 
 FILLER = (
@@ -59,10 +60,11 @@ async def test_relevance_scores_are_positive_and_decrease_monotonically(send, se
         assert scores == sorted(scores, reverse=True), (query, scores)
 
 
-async def test_relevance_order_is_the_same_when_paged(send, search, search_all, alice, bob):
+@pytest.mark.parametrize("query", ["deploy OR today OR the", "depl* OR tod*"])
+async def test_relevance_order_is_the_same_when_paged(send, search, search_all, alice, bob, query):
     await seed(send, alice, bob)
-    one_page = await search(bob, "deploy OR today OR the", page_size=100)
-    paged = await search_all(bob, "deploy OR today OR the", page_size=2)
+    one_page = await search(bob, query, page_size=100)
+    paged = await search_all(bob, query, page_size=2)
     assert [h.message.id for h in paged] == [h.message.id for h in one_page.hits]
     assert [h.score for h in paged] == [h.score for h in one_page.hits]
 

@@ -80,13 +80,16 @@ Design notes (why the tables look like this):
   it stopped (each message indexed once). The delete trigger now fires only for indexed
   rows (``old.id <= last_indexed``): retention may purge a message before the indexer reaches
   it, and telling FTS5 to delete a row it never indexed would corrupt the index.
+- ``messages_fts_terms`` (version 12) is an ``fts5vocab`` table over ``messages_fts``: the
+  index's own terms, stored nowhere else. A search reads it to stand a prefix for the words it
+  covers (:mod:`.prefix_terms`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -307,6 +310,11 @@ _MIGRATIONS: dict[int, str] = {
         INSERT INTO messages_fts (messages_fts, rowid, subject, body)
         VALUES ('delete', old.id, old.subject, old.body);
     END;
+    """,
+    # The index's terms, read by searches to stand a prefix for the words it covers (see
+    # storage.sqlite.prefix_terms). A virtual table over the index: it stores nothing.
+    12: """
+    CREATE VIRTUAL TABLE messages_fts_terms USING fts5vocab(messages_fts, row);
     """,
 }
 

@@ -12,6 +12,10 @@ Each search is one hand-off to a reader thread (:meth:`ReadPool.run`): the first
 relevance search ranks and reads its hits there, in one read transaction; the first page newest
 first reads its snapshot and its hits the same way. Hits come back as the rows the wire needs
 (:mod:`agentmail_server.domain.search_hits`), with no Python object built per hit.
+
+In that same transaction, a prefix term is first stood for the indexed words it covers
+(:mod:`.prefix_terms`): the statements then find the same messages without merging the
+prefix's doclists once per statement.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 from agentmail_server.domain.filters import SearchFilter
 from agentmail_server.domain.search_hits import HitRow, in_order
 from agentmail_server.storage.search_filters import apply_filters, hit_columns
+from agentmail_server.storage.sqlite import prefix_terms
 from agentmail_server.storage.sqlite.readers import ReadPool
 from agentmail_server.storage.sqlite.rows import body_column
 
@@ -43,10 +48,12 @@ class SearchQueries:
         self._catch_up = catch_up
 
     def _visible(
-        self, match: str, project_id: int, viewer_id: int, flt: SearchFilter
+        self, project_id: int, viewer_id: int, flt: SearchFilter
     ) -> tuple[list[str], list[Any]]:
+        """The visibility and filter conditions, and their parameters (the MATCH expression's
+        place marked)."""
         where = list(_VISIBLE)
-        params: list[Any] = [match, project_id, viewer_id]
+        params: list[Any] = [_MATCH, project_id, viewer_id]
         apply_filters(where, params, flt, viewer_id, "?")
         return where, params
 
@@ -72,7 +79,7 @@ class SearchQueries:
         """
         if snapshot is None:  # a first page; later ones stay at or below its snapshot
             await self._catch_up()
-        where, params = self._visible(match, project_id, viewer_id, flt)
+        where, params = self._visible(project_id, viewer_id, flt)
         where.append("messages_fts.rowid <= ?")
         tail: tuple[Any, ...] = (limit,)
         if before_id is not None:
@@ -85,11 +92,12 @@ class SearchQueries:
         head = (viewer_id, viewer_name, viewer_id, *params)
 
         def work(conn: sqlite3.Connection) -> tuple[int, list[HitRow]]:
-            if snapshot is not None:
-                return snapshot, conn.execute(sql, (*head, snapshot, *tail)).fetchall()
             with _one_snapshot(conn):
+                expanded = _with_match(head, prefix_terms.expand(conn, match))
+                if snapshot is not None:
+                    return snapshot, conn.execute(sql, (*expanded, snapshot, *tail)).fetchall()
                 (newest,) = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()
-                return newest, conn.execute(sql, (*head, newest, *tail)).fetchall()
+                return newest, conn.execute(sql, (*expanded, newest, *tail)).fetchall()
 
         return await self._pool.run(work, 1 if snapshot is not None else 2)
 
@@ -117,9 +125,9 @@ class SearchQueries:
         await self._catch_up()
         rank_params: tuple[Any, ...]
         if flt == _NO_FILTER:
-            rank_sql, rank_params = _RANK_UNFILTERED, (match, viewer_id, viewer_id, project_id)
+            rank_sql, rank_params = _RANK_UNFILTERED, (_MATCH, viewer_id, viewer_id, project_id)
         else:
-            where, params = self._visible(match, project_id, viewer_id, flt)
+            where, params = self._visible(project_id, viewer_id, flt)
             rank_sql = (
                 "SELECT id, -score FROM (SELECT m.id AS id,"
                 f" {_BM25} AS score"
@@ -134,8 +142,9 @@ class SearchQueries:
 
         def work(conn: sqlite3.Connection) -> tuple[Ranking, list[HitRow]]:
             with _one_snapshot(conn):
-                ranking = conn.execute(rank_sql, rank_params).fetchall()
-                return ranking, hits(conn, [pair[0] for pair in ranking[:page]])
+                expanded = prefix_terms.expand(conn, match)
+                ranking = conn.execute(rank_sql, _with_match(rank_params, expanded)).fetchall()
+                return ranking, hits(conn, [pair[0] for pair in ranking[:page]], expanded)
 
         return await self._pool.run(work, 2)
 
@@ -153,7 +162,12 @@ class SearchQueries:
         if not ids:
             return []
         hits = _HitsFor(viewer_id, viewer_name, project_id, match, include_bodies)
-        return await self._pool.run(lambda conn: hits(conn, ids))
+
+        def work(conn: sqlite3.Connection) -> list[HitRow]:
+            with _one_snapshot(conn):
+                return hits(conn, ids, prefix_terms.expand(conn, match))
+
+        return await self._pool.run(work)
 
 
 class _HitsFor:
@@ -162,10 +176,12 @@ class _HitsFor:
     def __init__(
         self, viewer_id: int, viewer_name: str, project_id: int, match: str, bodies: bool
     ) -> None:
-        self._head = (viewer_id, viewer_name, viewer_id, match, project_id, viewer_id)
+        self._head = (viewer_id, viewer_name, viewer_id, _MATCH, project_id, viewer_id)
         self._select = f"{_hit_select(bodies, '0')} WHERE {' AND '.join(_VISIBLE)}"
 
-    def __call__(self, conn: sqlite3.Connection, ids: list[int]) -> list[HitRow]:
+    def __call__(self, conn: sqlite3.Connection, ids: list[int], match: str) -> list[HitRow]:
+        """The hits of ``ids`` for ``match`` (the search's, its prefixes already stood for
+        their words by the caller's transaction)."""
         if not ids:
             return []
         # FTS5 would take `rowid IN (...)` as one lookup per id, each redoing the query's
@@ -176,9 +192,22 @@ class _HitsFor:
         rows = conn.execute(
             f"{self._select} AND messages_fts.rowid BETWEEN ? AND ?"
             f" AND +messages_fts.rowid IN ({marks})",
-            (*self._head, min(ids), max(ids), *ids),
+            (*_with_match(self._head, match), min(ids), max(ids), *ids),
         ).fetchall()
         return in_order(rows, ids)
+
+
+class _MatchMark:
+    """Stands in a statement's parameters for the MATCH expression until the reader thread has
+    stood its prefixes for their words (see :func:`_with_match`)."""
+
+
+_MATCH = _MatchMark()
+
+
+def _with_match(params: tuple[Any, ...], match: str) -> tuple[Any, ...]:
+    """``params`` with the MATCH expression in the place marked by ``_MATCH``."""
+    return tuple(match if param is _MATCH else param for param in params)
 
 
 @contextlib.contextmanager
