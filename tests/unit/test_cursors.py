@@ -139,6 +139,8 @@ def test_any_change_to_a_token_is_rejected(codec: CursorCodec) -> None:
         "A" * 10_000,
         base64.urlsafe_b64encode(b"1.ia.5").decode(),  # the old, unsealed form
         base64.urlsafe_b64encode(b"\x02" + b"\x00" * 17).decode(),
+        base64.urlsafe_b64encode(b"\x03" + b"\x00" * 16).decode(),  # enciphered form
+        base64.urlsafe_b64encode(b"\x03" + b"\x00" * 17).decode(),  # one byte too many
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),
     ],
 )
