@@ -143,16 +143,19 @@ def goals(run: Run, metrics_on: bool, environment: dict[str, Any]) -> list[Goal]
         "token auth, " + ("metrics" if metrics_on else "no metrics endpoint") + ", " + archive
     )
     send64 = _find(run, "s1.send.c64")
+    # Issue 19: at least 0.75x, 0.8x as the stretch; the CPU ratio beside it (noise moves it
+    # less than throughput).
+    cpu64 = send64.ratios().get("cpu") if send64 is not None else None
     out.append(
         _ratio_goal(
             "durable sends, 64 in flight, vs empty RPC throughput",
-            ">= 0.8x",
-            0.8,
+            ">= 0.75x (0.8x stretch)",
+            0.75,
             _ratio(
                 _value(send64, "throughput"), _value(_find(run, "ceiling.unary.c64"), "throughput")
             ),
             at_most=False,
-            note=features,
+            note=features + (f"; CPU ratio {cpu64:.2f}x" if cpu64 is not None else ""),
         )
     )
     empty_p50 = _value(_find(run, "ceiling.unary.c1"), "latency_ms", "p50")
