@@ -31,11 +31,12 @@ from typing import Any
 
 import psycopg
 from agentmail_server.domain.contacts import SendRules
-from agentmail_server.domain.drafts import Draft, Registration
+from agentmail_server.domain.drafts import Draft
 from agentmail_server.domain.models import Importance, Recipient, RecipientKind, now_micros
 from agentmail_server.storage.postgres.backend import PostgresStorage
 
 from bench import pg_scratch
+from bench.seed import registration
 
 SETTINGS = {"group": 512, "single": 1}
 ORDER = ("group", "single", "single", "group")
@@ -48,16 +49,8 @@ async def _team(storage: PostgresStorage, senders: int) -> tuple[list[Draft], Re
     project, _ = await storage.agents.ensure_project("/bench/group-commit", now)
 
     async def agent(name: str) -> int:
-        registration = Registration(
-            project_id=project.id,
-            name=name,
-            program="bench",
-            model="bench",
-            task_description="",
-            new_token_hash=uuid.uuid4().hex,
-            presented_token_hash=None,
-        )
-        registered, _ = await storage.agents.register_agent(registration, now)
+        bench_agent = registration(project.id, name, uuid.uuid4().hex)
+        registered, _ = await storage.agents.register_agent(bench_agent, now)
         return registered.id
 
     recipient = Recipient(await agent("R0"), "R0", RecipientKind.TO)

@@ -129,6 +129,19 @@ class SeededProject:
         raise KeyError(name)
 
 
+def registration(project_id: int, name: str, token_hash: str) -> Registration:
+    """A bench agent's registration (program and model "bench") with ``token_hash``."""
+    return Registration(
+        project_id=project_id,
+        name=name,
+        program="bench",
+        model="bench",
+        task_description="",
+        new_token_hash=token_hash,
+        presented_token_hash=None,
+    )
+
+
 class Seeder:
     """A connection to a data folder's database for seeding; the server must not be running."""
 
@@ -159,16 +172,9 @@ class Seeder:
             agents = []
             for name in names:
                 token = new_token()
-                registration = Registration(
-                    project_id=project.id,
-                    name=name,
-                    program="bench",
-                    model="bench",
-                    task_description="",
-                    new_token_hash=hash_token(token),
-                    presented_token_hash=None,
+                agent, _ = writes.register_agent(
+                    conn, registration(project.id, name, hash_token(token)), now
                 )
-                agent, _ = writes.register_agent(conn, registration, now)
                 agents.append(SeededAgent(agent.id, agent.name, token))
             conn.execute("COMMIT")
         except BaseException:

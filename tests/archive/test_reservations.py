@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from agentmail.v1 import reservation_service_pb2 as pb
 from agentmail.v1 import reservation_service_pb2_grpc
-from agentmail_server.archive import rebuild
+from agentmail_server.archive import ArchiveDatabase, rebuild
 from conftest import OPERATOR_MD
 
 
@@ -107,7 +107,7 @@ async def test_a_rebuild_reproduces_the_reservation_files(
     before = open_archive(team.server.config.archive_path).files()
 
     copy = tmp_path / "rebuilt.git"
-    report = rebuild(team.server.config.database_path, copy)
+    report = rebuild(ArchiveDatabase(team.server.config.database_path), copy)
 
     after = open_archive(copy).files()
     reservations = {p: b for p, b in before.items() if "/reservations/" in p}

@@ -165,14 +165,14 @@ async def test_every_field_arrives_and_a_second_run_adds_nothing(
 async def test_a_server_started_after_the_import_archives_the_imported_mail(
     tmp_path, source, run_import, start_server
 ):
-    from agentmail_server.archive import verify  # noqa: PLC0415
+    from agentmail_server.archive import ArchiveDatabase, verify  # noqa: PLC0415
 
     data = tmp_path / "data"
     assert run_import(source.path, data)[0] == 0
     newest = counts(data)["messages"]
     async with start_server(data, archive_interval_seconds=0.0) as server:
         await server.archive.wait_until_archived(newest, 30.0)
-    report = verify(data / "agentmail.sqlite3", data / "archive.git")
+    report = verify(ArchiveDatabase(data / "agentmail.sqlite3"), data / "archive.git")
     assert report.messages == newest and report.agents == 5
     assert not report.missing and not report.different and not report.agent_problems
 

@@ -44,13 +44,8 @@ class RebuildReport:
     position: Position
 
 
-def _database(database: ArchiveDatabase | pathlib.Path) -> ArchiveDatabase:
-    """A path means the SQLite file (as before PostgreSQL could be archived)."""
-    return database if isinstance(database, ArchiveDatabase) else ArchiveDatabase(database)
-
-
 def rebuild(
-    database_path: ArchiveDatabase | pathlib.Path,
+    database: ArchiveDatabase,
     repository: pathlib.Path,
     branch: str = "main",
     author_name: str = "agentmail",
@@ -69,7 +64,7 @@ def rebuild(
     shutil.rmtree(building, ignore_errors=True)
     started = time.perf_counter()
     store = GitStore(building, branch, author_name, author_email)
-    source = _database(database_path).open()
+    source = database.open()
     if not source.try_lead():  # PostgreSQL: a server's worker writes this archive now
         source.close()
         raise RuntimeError("a server is writing the archive of this database: stop it first")
@@ -170,19 +165,19 @@ def archived_position(repository: pathlib.Path, branch: str = "main") -> Positio
 
 
 def verify(
-    database_path: ArchiveDatabase | pathlib.Path, repository: pathlib.Path, branch: str = "main"
+    database: ArchiveDatabase, repository: pathlib.Path, branch: str = "main"
 ) -> VerifyReport:
     """Check that every message (with each of its views) and every agent profile in the
     database is in the archive's branch head with the content the database implies."""
     tree, archived = _head(repository, branch)
-    source = _database(database_path).open()
+    source = database.open()
     missing: list[int] = []
     different: list[int] = []
     agent_problems: list[str] = []
     details: list[str] = []
     messages = agents = 0
     try:
-        database = source.heads()
+        heads = source.heads()
         for record in source.all_messages():
             messages += 1
             expected = pygit2.hash(render_message(record))
@@ -204,7 +199,7 @@ def verify(
         source.close()
     return VerifyReport(
         archived=archived,
-        database=database,
+        database=heads,
         messages=messages,
         agents=agents,
         missing=tuple(missing),

@@ -70,9 +70,6 @@ logger = logging.getLogger(__name__)
 
 WAKE = b"w"
 STOP = b"s"
-# Every commit wakes the worker, but it polls now and then anyway (its source may say more
-# often: ArchiveSource.poll_seconds).
-_POLL_SECONDS = 30.0
 _MAX_BACKOFF_SECONDS = 60.0
 # The pause after a step is at least this many times the step's duration (see Pacing) ...
 _BUSY_FACTOR = 8.0
@@ -247,8 +244,9 @@ class _Worker:
             if self._gone or (self._stop and drained_after_stop and not more):
                 return 0
             if not self._stop and not more:
-                poll = self._source.poll_seconds if self._source is not None else _POLL_SECONDS
-                deadline = time.monotonic() + poll
+                # Every commit wakes the worker, but it polls now and then anyway, as often as
+                # its source says (a database other servers write to: more often).
+                deadline = time.monotonic() + (self._source or ArchiveSource).poll_seconds
                 while not (self._woken or self._stop) and time.monotonic() < deadline:
                     self._read_input(deadline - time.monotonic())
                 while not self._stop and time.monotonic() < started + pause:

@@ -32,6 +32,7 @@ import psycopg
 from agentmail_server.domain.events import Commit, CommitBuilder
 from agentmail_server.errors import AgentmailError, ResourceExhausted, Unavailable
 from agentmail_server.histogram import BucketCounts
+from agentmail_server.storage.group_commit import hand_back
 from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.postgres import schema
 from agentmail_server.storage.postgres.connection import Conn, connect, describe, unavailable
@@ -155,17 +156,7 @@ class PgWriter:
             try:
                 outcomes, failure = await self._apply(batch)
                 self._set_failure(failure)
-                changes = CommitBuilder()
-                for pending, (ok, value) in zip(batch, outcomes, strict=True):
-                    if ok and pending.record is not None:
-                        pending.record(changes, value)
-                    if pending.future.done():  # the caller was cancelled; the write stands
-                        continue
-                    if ok:
-                        pending.future.set_result(value)
-                    else:
-                        pending.future.set_exception(value)
-                commit = changes.build()
+                commit = hand_back(batch, outcomes)
                 if commit is not None:
                     self._publish(commit)
             finally:

@@ -40,10 +40,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from agentmail_server.config import SyncMode
-from agentmail_server.domain.events import CommitBuilder
 from agentmail_server.errors import AgentmailError, ResourceExhausted, Unavailable
 from agentmail_server.histogram import BucketCounts
 from agentmail_server.storage.feed import CommitPublisher
+from agentmail_server.storage.group_commit import hand_back
 from agentmail_server.storage.ports import WriteHealthListener
 from agentmail_server.storage.sqlite import failures, indexer, schema
 from agentmail_server.storage.sqlite.connection import open_writer
@@ -273,17 +273,7 @@ class Writer:
         """A batch's outcomes reach its callers and its changes the feed."""
         self._index.release()
         self._health.report(failure)
-        changes = CommitBuilder()
-        for pending, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok and pending.record is not None:
-                pending.record(changes, value)
-            if pending.future.done():  # the caller was cancelled; the write stands
-                continue
-            if ok:
-                pending.future.set_result(value)
-            else:
-                pending.future.set_exception(value)  # type: ignore[arg-type]
-        commit = changes.build()
+        commit = hand_back(batch, outcomes)
         if commit is not None:
             self._feed.publish(commit)
         if not self._closing:
