@@ -18,7 +18,6 @@ import asyncio
 import json
 import resource
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -143,26 +142,15 @@ async def main() -> None:
         help="drivers in run order (ABBA by default, so drift on a shared machine evens out)",
     )
     args = parser.parse_args()
-    admin = await asyncpg.connect(args.url)
     results: dict[str, Any] = {"concurrency": args.concurrency}
-    try:
-        runners = {"asyncpg": run_asyncpg, "psycopg3": run_psycopg}
-        for run, name in enumerate(args.order.split(",")):
-            runner = runners[name]
-            db = f"agentmail_bench_{uuid.uuid4().hex[:8]}"
-            await admin.execute(f"CREATE DATABASE {db}")
-            try:
-                url = pg_scratch.database_url(args.url, db)
-                conn = await asyncpg.connect(url)
-                await conn.execute(SCHEMA)
-                await conn.close()
-                results[f"{run}-{name}"] = await runner(
-                    url, args.sends, args.pages, args.concurrency
-                )
-            finally:
-                await admin.execute(f"DROP DATABASE {db} WITH (FORCE)")
-    finally:
-        await admin.close()
+    runners = {"asyncpg": run_asyncpg, "psycopg3": run_psycopg}
+    for run, name in enumerate(args.order.split(",")):
+        runner = runners[name]
+        with pg_scratch.scratch_database(args.url) as url:
+            conn = await asyncpg.connect(url)
+            await conn.execute(SCHEMA)
+            await conn.close()
+            results[f"{run}-{name}"] = await runner(url, args.sends, args.pages, args.concurrency)
     print(json.dumps(results, indent=2))
 
 

@@ -29,7 +29,6 @@ import time
 import uuid
 from typing import Any
 
-import psycopg
 from agentmail_server.domain.contacts import SendRules
 from agentmail_server.domain.drafts import Draft
 from agentmail_server.domain.models import Importance, Recipient, RecipientKind, now_micros
@@ -120,20 +119,14 @@ async def main() -> None:
     args = parser.parse_args()
     levels = [int(part) for part in args.concurrency.split(",") if part]
     results: dict[str, Any] = {"sends": args.sends}
-    async with await psycopg.AsyncConnection.connect(args.url, autocommit=True) as admin:
-        for level in levels:
-            runs: dict[str, list[dict[str, float]]] = {name: [] for name in SETTINGS}
-            for name in ORDER:
-                db = f"agentmail_bench_{uuid.uuid4().hex[:8]}"
-                await admin.execute(f"CREATE DATABASE {db}".encode())
-                try:
-                    url = pg_scratch.database_url(args.url, db)
-                    runs[name].append(await _measure(url, SETTINGS[name], level, args.sends))
-                finally:
-                    await admin.execute(f"DROP DATABASE {db} WITH (FORCE)".encode())
-            for name, measured in runs.items():
-                results[f"c{level}-{name}"] = max(measured, key=lambda m: m["sends_per_s"])
-                results[f"c{level}-{name}-runs"] = [m["sends_per_s"] for m in measured]
+    for level in levels:
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in SETTINGS}
+        for name in ORDER:
+            with pg_scratch.scratch_database(args.url) as url:
+                runs[name].append(await _measure(url, SETTINGS[name], level, args.sends))
+        for name, measured in runs.items():
+            results[f"c{level}-{name}"] = max(measured, key=lambda m: m["sends_per_s"])
+            results[f"c{level}-{name}-runs"] = [m["sends_per_s"] for m in measured]
     print(json.dumps(results, indent=2))
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -92,17 +91,11 @@ async def main() -> None:
     args = parser.parse_args()
     designs = {"counter": counter, "advisory": advisory}
     results: dict[str, Any] = {"writers": args.writers, "sends": args.sends}
-    async with await psycopg.AsyncConnection.connect(args.url, autocommit=True) as admin:
-        for index, name in enumerate(("counter", "advisory", "advisory", "counter")):
-            db = f"agentmail_bench_{uuid.uuid4().hex[:8]}"
-            await admin.execute(f"CREATE DATABASE {db}".encode())
-            try:
-                url = pg_scratch.database_url(args.url, db)
-                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                    await conn.execute(SCHEMA.encode())
-                results[f"{index}-{name}"] = await run(url, designs[name], args.writers, args.sends)
-            finally:
-                await admin.execute(f"DROP DATABASE {db} WITH (FORCE)".encode())
+    for index, name in enumerate(("counter", "advisory", "advisory", "counter")):
+        with pg_scratch.scratch_database(args.url) as url:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute(SCHEMA.encode())
+            results[f"{index}-{name}"] = await run(url, designs[name], args.writers, args.sends)
     print(json.dumps(results, indent=2))
 
 

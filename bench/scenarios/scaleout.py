@@ -20,10 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import uuid
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import grpc
 from agentmail.v1 import agent_service_pb2, agent_service_pb2_grpc
@@ -53,21 +51,6 @@ def _listening(url: str) -> bool:
             return True
     except OSError:
         return False
-
-
-@contextlib.contextmanager
-def scratch_database() -> Iterator[str]:
-    """A fresh database on the bench's PostgreSQL server, dropped on exit; its URL."""
-    import psycopg  # noqa: PLC0415 - only this scenario needs the driver
-
-    name = f"agentmail_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}".encode())
-    try:
-        yield urlunsplit(urlsplit(ADMIN_URL)._replace(path="/" + name))
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
 
 
 def _team(address: str, senders: int) -> list[str]:
@@ -195,7 +178,7 @@ def run_scenario(run: Run) -> None:
         sends = _load(run, [server], SEND, request, tokens)
         _record(run, "scaleout.sqlite.p1", "SQLite, 1 process", sends, 1, ceiling)
     for processes in PROCESSES:
-        with scratch_database() as url, contextlib.ExitStack() as stack:
+        with pg_scratch.scratch_database(ADMIN_URL) as url, contextlib.ExitStack() as stack:
             extra = ("--database-url", url, *NO_LIMIT)
             servers = []
             for n in range(processes):

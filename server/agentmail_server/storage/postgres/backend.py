@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import functools
 import pathlib
-import time
 from collections.abc import Mapping, Sequence
 
 from agentmail_server.domain.drafts import Draft, Registration, Sent
 from agentmail_server.domain.events import AgentChange, CommitBuilder, Receipts
-from agentmail_server.domain.models import Agent, DeliveryState, Project
+from agentmail_server.domain.models import Agent, DeliveryState, Project, now_micros
 from agentmail_server.errors import AgentmailError
 from agentmail_server.storage.feed import CommitPublisher
 from agentmail_server.storage.ports import WriteHealthListener
@@ -261,7 +260,7 @@ class PostgresStorage:
 
     async def shared_cursor_key(self, local: bytes) -> bytes:
         """The database's cursor key, stored from ``local`` by the first server to start."""
-        return await self._writer.submit(shared_key.adopt(local, time.time_ns() // 1000))
+        return await self._writer.submit(shared_key.adopt(local, now_micros()))
 
     def writer_stats(self) -> WriterStats:
         """A snapshot of the write queue and its commits."""

@@ -69,7 +69,7 @@ async def insert_message(conn: Conn, draft: Draft, now: int) -> Sent:
         by_kind[recipient.kind].append(recipient.name)
     body_size = len(draft.body.encode())
     # Last, after every check: the positions row stays locked from here to the commit.
-    message_id = await _store(conn, draft, recipients, by_kind, now)
+    message_id = await _store(conn, draft, recipients, by_kind, body_size, now)
     thread_id = draft.thread_id or str(message_id)
     message = Message(
         id=message_id,
@@ -154,6 +154,7 @@ async def _store(
     draft: Draft,
     recipients: Sequence[Recipient],
     by_kind: Mapping[RecipientKind, list[str]],
+    body_size: int,
     now: int,
 ) -> int:
     """Take the next message id and insert the message, its deliveries, its idempotency key
@@ -174,7 +175,7 @@ async def _store(
             "cc": join_names(by_kind[RecipientKind.CC]),
             "bcc": join_names(by_kind[RecipientKind.BCC]),
             "now": now,
-            "body_size": len(draft.body.encode()),
+            "body_size": body_size,
             "body": escape_body(draft.body),
             "subject_folded": fulltext.fold(draft.subject),
             "body_folded": fulltext.fold(draft.body),

@@ -41,13 +41,19 @@ _WORDS = "SELECT term FROM messages_fts_terms WHERE term >= ? AND term < ? ORDER
 _PREFIX_TAIL = " *"
 
 
+def expandable(match: str) -> bool:
+    """Whether ``match`` has a prefix term :func:`expand` might stand for its words (if not,
+    it returns ``match`` without reading anything)."""
+    return "*" in match
+
+
 def expand(conn: sqlite3.Connection, match: str) -> str:
     """``match`` with each eligible prefix term replaced by the OR of the words it covers.
 
     Reads ``messages_fts_terms`` on ``conn``: call it inside the read transaction of the
     statements that use the result.
     """
-    if "*" not in match:
+    if not expandable(match):
         return match
     out: list[str] = []
     budget = MAX_WORDS

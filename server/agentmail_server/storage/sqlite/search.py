@@ -92,7 +92,8 @@ class SearchQueries:
         head = (viewer_id, viewer_name, viewer_id, *params)
 
         def work(conn: sqlite3.Connection) -> tuple[int, list[HitRow]]:
-            with _one_snapshot(conn):
+            # A later page with no prefix to stand for its words runs one statement.
+            with _one_snapshot(conn, snapshot is None or prefix_terms.expandable(match)):
                 expanded = _with_match(head, prefix_terms.expand(conn, match))
                 if snapshot is not None:
                     return snapshot, conn.execute(sql, (*expanded, snapshot, *tail)).fetchall()
@@ -164,7 +165,7 @@ class SearchQueries:
         hits = _HitsFor(viewer_id, viewer_name, project_id, match, include_bodies)
 
         def work(conn: sqlite3.Connection) -> list[HitRow]:
-            with _one_snapshot(conn):
+            with _one_snapshot(conn, prefix_terms.expandable(match)):
                 return hits(conn, ids, prefix_terms.expand(conn, match))
 
         return await self._pool.run(work)
@@ -211,8 +212,12 @@ def _with_match(params: tuple[Any, ...], match: str) -> tuple[Any, ...]:
 
 
 @contextlib.contextmanager
-def _one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """One read transaction around a few statements: they all see the same commit."""
+def _one_snapshot(conn: sqlite3.Connection, needed: bool = True) -> Iterator[None]:
+    """One read transaction around a few statements: they all see the same commit. Not
+    ``needed``: a lone statement is its own (no BEGIN and COMMIT to run)."""
+    if not needed:
+        yield
+        return
     conn.execute("BEGIN")
     try:
         yield
