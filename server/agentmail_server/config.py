@@ -26,6 +26,11 @@ ContactPolicyName = Literal["open", "auto", "contacts_only", "block_all"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def is_postgres_url(url: str) -> bool:
+    """Whether ``url`` names a PostgreSQL database (the schemes libpq accepts)."""
+    return url.startswith(("postgresql://", "postgres://"))
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     """One configurable value: its field name, environment variable, default and meaning."""
@@ -492,7 +497,7 @@ class ServerConfig:
             raise ValueError("several workers share a TCP port: --listen must be host:port")
         if not self.database_url:
             return
-        if not self.database_url.startswith(("postgresql://", "postgres://")):
+        if not is_postgres_url(self.database_url):
             # The value itself is not repeated: it may carry a password.
             raise ValueError(
                 "database_url must be a PostgreSQL URL (postgresql://user@host:port/dbname)"

@@ -24,7 +24,7 @@ import sqlite3
 
 import psycopg
 
-from agentmail_server.config import ServerConfig
+from agentmail_server.config import ServerConfig, is_postgres_url
 from agentmail_server.datalock import DataFolderLock
 from agentmail_server.domain.retention import Purged, cutoff
 from agentmail_server.services.retention import BATCH
@@ -141,7 +141,7 @@ async def _on_postgres(url: str, before: int, dry_run: bool) -> Purged:
 
 
 def _run_postgres(args: argparse.Namespace, url: str, before: int) -> int:
-    if not url.startswith(("postgresql://", "postgres://")):
+    if not is_postgres_url(url):
         # Not repeated: it may carry a password.
         raise RetentionError("--database-url must be a postgresql:// URL")
     try:
